@@ -1,0 +1,29 @@
+/*
+ * log.h - the broker's few log verbs, to stderr (the journal under systemd).
+ *
+ * log_warn appends errno's text, log_warnx does not; fatal/fatalx exit
+ * non-zero and are only for when the broker cannot go on. A line carries
+ * key=value fields and never dataset content: message ids, node ids and
+ * codes only (no NHS numbers, names or clinical text).
+ */
+#ifndef BATON_LOG_H
+#define BATON_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_CRIT };
+
+/* Sets the program name and the lowest level written (default INFO). */
+void	log_init(const char *progname, int level);
+
+void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_crit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

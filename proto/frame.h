@@ -1,0 +1,71 @@
+/*
+ * frame.h - the length-prefixed frame codec shared by broker and client.
+ *
+ * A frame on the wire is a 4-byte big-endian length N followed by N bytes
+ * of a packed baton.v1.Frame. The codec owns only the byte format: it never
+ * touches sockets, so both libevent (broker) and blocking I/O (client) use
+ * it. Invariant: a length is checked against max_frame before anything is
+ * allocated for the body.
+ */
+#ifndef BATON_FRAME_H
+#define BATON_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "baton.pb-c.h"
+
+#define BATON_FRAME_HDR		4
+#define BATON_MAX_FRAME_DEFAULT	(4u * 1024u * 1024u)
+#define BATON_PROTOCOL_VERSION	1
+
+typedef Baton__V1__Frame Frame;
+
+enum frame_status {
+	FRAME_OK = 0,
+	FRAME_NEED_MORE = 1,	/* not enough bytes yet */
+	FRAME_TOO_LARGE = -1,	/* declared length over max_frame */
+	FRAME_EMPTY = -2,	/* zero-length frame */
+	FRAME_MALFORMED = -3,	/* body does not decode as a Frame */
+	FRAME_NO_BODY = -4,	/* decodes, but the oneof is unset */
+	FRAME_NOMEM = -5,
+};
+
+/*
+ * Reads the length prefix from hdr (at least avail bytes available).
+ * Returns FRAME_OK and sets *len, FRAME_NEED_MORE when avail < 4,
+ * FRAME_TOO_LARGE or FRAME_EMPTY.
+ */
+int	frame_parse_header(const uint8_t *hdr, size_t avail, uint32_t max_frame,
+	    uint32_t *len);
+
+/*
+ * Decodes one frame body of len bytes (already bounded by the header check).
+ * Returns the frame (free with frame_free) or NULL, with *status set to
+ * FRAME_MALFORMED or FRAME_NO_BODY.
+ */
+Frame	*frame_decode(const uint8_t *body, size_t len, int *status);
+
+/*
+ * Encodes f as header + body into a new buffer (*out, *outlen; free()).
+ * Returns FRAME_OK, FRAME_TOO_LARGE when the packed body exceeds max_frame,
+ * or FRAME_NOMEM.
+ */
+int	frame_encode(const Frame *f, uint32_t max_frame, uint8_t **out,
+	    size_t *outlen);
+
+void	frame_free(Frame *f);
+
+/* Short, stable name of a frame's body ("submit", "deliver", ...). */
+const char	*frame_name(const Frame *f);
+
+/* Short, stable name for a frame_status value, for logs and errors. */
+const char	*frame_status_text(int status);
+
+/* Name of a baton.v1.Code without the CODE_ prefix ("ROUTE_NOT_ALLOWED"). */
+const char	*frame_code_name(int code);
+
+/* Parses a code name with or without the CODE_ prefix; -1 if unknown. */
+int	frame_code_from_name(const char *name);
+
+#endif
