@@ -1,1 +1,300 @@
-int main(void) { return 1; } /* placeholder: being written */
+/*
+ * batond.c - the broker daemon: arguments, start-up, signals, shutdown.
+ *
+ * Start-up loads everything that can fail (TLS material, store) before
+ * listening, so a bad certificate or data directory stops the broker with
+ * a clear message instead of refusing clients later. SIGTERM stops
+ * accepting, lets the current pass commit and release its receipts, then
+ * exits 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "broker.h"
+#include <event2/listener.h>
+
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+#include "store.h"
+#include "tls.h"
+
+#define READER_CHECK_S	30	/* how often stale LMDB reader slots are cleared */
+#define STOP_GRACE_S	5	/* how long clients may take to read final replies */
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: batond --data DIR --ca FILE --cert FILE --key FILE [options]\n"
+	    "\n"
+	    "  --listen ADDR:PORT      address to listen on (default 127.0.0.1:7400;\n"
+	    "                          port 0 picks a free port)\n"
+	    "  --port-file FILE        write the bound port number to FILE\n"
+	    "  --data DIR              data directory (LMDB store and registry)\n"
+	    "  --ca FILE               CA certificate that client certificates chain to\n"
+	    "  --cert FILE             broker certificate (PEM)\n"
+	    "  --key FILE              broker private key (PEM, mode 0600)\n"
+	    "  --crl FILE              certificate revocation list (PEM)\n"
+	    "  --max-frame BYTES       largest frame accepted (default 4194304)\n"
+	    "  --max-unacked N         deliveries in flight per session (default 64)\n"
+	    "  --map-size BYTES        LMDB map size (default 1073741824)\n"
+	    "  --max-connections N     total connections (default 1024)\n"
+	    "  --max-per-node N        connections per node (default 8)\n"
+	    "  --handshake-timeout S   TLS handshake limit (default 10)\n"
+	    "  --idle-timeout S        idle time before a ping, then close (default 120)\n"
+	    "  --allow-tls12           also accept TLS 1.2 (ECDHE + AEAD only)\n"
+	    "  -n, --check             check the configuration and exit\n"
+	    "  -v, --verbose           debug logging\n");
+}
+
+static int
+parse_num(const char *opt, const char *s, unsigned long long max,
+    unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || *s == '-' || v > max) {
+		fprintf(stderr, "batond: %s: '%s' is not a number from 0 to %llu\n",
+		    opt, s, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
+    int *verbose)
+{
+	enum { O_LISTEN = 256, O_PORTFILE, O_DATA, O_CA, O_CERT, O_KEY, O_CRL,
+	    O_MAXFRAME, O_UNACKED, O_MAPSIZE, O_MAXCONN, O_PERNODE, O_HSTO,
+	    O_IDLE, O_TLS12 };
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "port-file", required_argument, NULL, O_PORTFILE },
+		{ "data", required_argument, NULL, O_DATA },
+		{ "ca", required_argument, NULL, O_CA },
+		{ "cert", required_argument, NULL, O_CERT },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "crl", required_argument, NULL, O_CRL },
+		{ "max-frame", required_argument, NULL, O_MAXFRAME },
+		{ "max-unacked", required_argument, NULL, O_UNACKED },
+		{ "map-size", required_argument, NULL, O_MAPSIZE },
+		{ "max-connections", required_argument, NULL, O_MAXCONN },
+		{ "max-per-node", required_argument, NULL, O_PERNODE },
+		{ "handshake-timeout", required_argument, NULL, O_HSTO },
+		{ "idle-timeout", required_argument, NULL, O_IDLE },
+		{ "allow-tls12", no_argument, NULL, O_TLS12 },
+		{ "check", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	unsigned long long v;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "nvh", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_LISTEN: cfg->listen = optarg; break;
+		case O_PORTFILE: cfg->port_file = optarg; break;
+		case O_DATA: cfg->data_dir = optarg; break;
+		case O_CA: cfg->ca_file = optarg; break;
+		case O_CERT: cfg->cert_file = optarg; break;
+		case O_KEY: cfg->key_file = optarg; break;
+		case O_CRL: cfg->crl_file = optarg; break;
+		case O_MAXFRAME:
+			if (parse_num("--max-frame", optarg, 64u << 20, &v) || v < 1024)
+				return -1;
+			cfg->max_frame = (uint32_t)v;
+			break;
+		case O_UNACKED:
+			if (parse_num("--max-unacked", optarg, 65535, &v) || v == 0)
+				return -1;
+			cfg->max_unacked = (uint32_t)v;
+			break;
+		case O_MAPSIZE:
+			if (parse_num("--map-size", optarg, 1ull << 40, &v) || v < (1u << 20))
+				return -1;
+			cfg->map_size = (size_t)v;
+			break;
+		case O_MAXCONN:
+			if (parse_num("--max-connections", optarg, 100000, &v) || v == 0)
+				return -1;
+			cfg->max_connections = (unsigned)v;
+			break;
+		case O_PERNODE:
+			if (parse_num("--max-per-node", optarg, 10000, &v) || v == 0)
+				return -1;
+			cfg->max_per_node = (unsigned)v;
+			break;
+		case O_HSTO:
+			if (parse_num("--handshake-timeout", optarg, 3600, &v) || v == 0)
+				return -1;
+			cfg->handshake_timeout_s = (int)v;
+			break;
+		case O_IDLE:
+			if (parse_num("--idle-timeout", optarg, 86400, &v) || v == 0)
+				return -1;
+			cfg->idle_timeout_s = (int)v;
+			break;
+		case O_TLS12: cfg->allow_tls12 = 1; break;
+		case 'n': *check = 1; break;
+		case 'v': *verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "batond: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (cfg->data_dir == NULL || cfg->ca_file == NULL ||
+	    cfg->cert_file == NULL || cfg->key_file == NULL) {
+		fprintf(stderr, "batond: --data, --ca, --cert and --key are required\n");
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+
+	log_warnx("stop: %u sessions still draining after %ds; exiting",
+	    b->nsessions, STOP_GRACE_S);
+	event_base_loopbreak(b->base);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct broker *b = arg;
+	struct session *s;
+	struct timeval tv = { STOP_GRACE_S, 0 };
+
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: nothing to reload in this version");
+		return;
+	}
+	if (b->stopping)
+		return;
+	b->stopping = 1;
+	log_info("signal %d: stopping; committing in-flight work", (int)sig);
+	listener_stop(b);
+	TAILQ_FOREACH(s, &b->sessions, entry)
+		if (s->state == SESSION_HANDSHAKE)
+			session_kill(s);
+		else
+			session_fail(s, BATON__V1__CODE__CODE_SHUTTING_DOWN,
+			    "the broker is stopping; reconnect later");
+	event_base_once(b->base, -1, EV_TIMEOUT, stop_timeout_cb, b, &tv);
+	broker_schedule(b);
+}
+
+static void
+reader_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+	int n;
+
+	if ((n = store_reader_check(b->store)) > 0)
+		log_warnx("store: cleared %d stale reader slots", n);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct broker_config cfg;
+	struct broker b;
+	struct store_opts sopts;
+	struct event *sigs[4];
+	struct timeval rc_tv = { READER_CHECK_S, 0 };
+	int check = 0, verbose = 0, i;
+	char err[512];
+	const int signums[] = { SIGTERM, SIGINT, SIGHUP };
+
+	broker_config_defaults(&cfg);
+	if (parse_args(argc, argv, &cfg, &check, &verbose) == -1)
+		return 2;
+	log_init("batond", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&b, 0, sizeof(b));
+	b.cfg = &cfg;
+	TAILQ_INIT(&b.sessions);
+	if (gethostname(b.broker_id, sizeof(b.broker_id) - 1) != 0)
+		strcpy(b.broker_id, "batond");
+
+	if ((b.tls = tls_server_ctx(&cfg, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	memset(&sopts, 0, sizeof(sopts));
+	sopts.dir = cfg.data_dir;
+	sopts.map_size = cfg.map_size;
+	if (store_open(&sopts, &b.store, err, sizeof(err)) != STORE_OK)
+		fatalx("%s", err);
+	if (check) {
+		printf("batond: configuration OK\n");
+		store_close(b.store);
+		SSL_CTX_free(b.tls);
+		return 0;
+	}
+
+	if ((b.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	/* 0: unused, 1: all I/O and timers, 2: the commit pass, after them */
+	if (event_base_priority_init(b.base, 3) != 0)
+		fatalx("event_base_priority_init failed");
+	b.commit_ev = event_new(b.base, -1, 0, broker_commit_pass, &b);
+	if (b.commit_ev == NULL || event_priority_set(b.commit_ev, 2) != 0)
+		fatalx("cannot create the commit event");
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(b.base, signums[i], signal_cb, &b);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
+			fatalx("cannot install signal handler");
+	}
+	b.reader_check_ev = event_new(b.base, -1, EV_PERSIST, reader_check_cb, &b);
+	if (b.reader_check_ev == NULL || event_add(b.reader_check_ev, &rc_tv) != 0)
+		fatalx("cannot start the reader check timer");
+
+	if (listener_start(&b, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	log_info("batond ready data=%s max_frame=%u", cfg.data_dir, cfg.max_frame);
+	event_base_dispatch(b.base);
+
+	/* stopping: whatever is still open is released with the process */
+	{
+		struct session *s;
+
+		while ((s = TAILQ_FIRST(&b.sessions)) != NULL) {
+			s->state = SESSION_DEAD;
+			session_destroy(s);
+		}
+	}
+	if (store_active(b.store) && store_commit(b.store) != STORE_OK)
+		fatalx("store commit at stop failed: %s", store_strerror(b.store));
+	if (b.listener != NULL)
+		evconnlistener_free(b.listener);
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	event_free(b.reader_check_ev);
+	event_free(b.commit_ev);
+	event_base_free(b.base);
+	store_close(b.store);
+	SSL_CTX_free(b.tls);
+	log_info("stopped");
+	return 0;
+}

@@ -1,1 +1,156 @@
-/* placeholder: being written */
+/*
+ * listener.c - accept, limits, a TLS bufferevent per connection.
+ *
+ * Connections over max_connections are closed at accept, before any TLS
+ * work is spent on them. The bound port is published through a file
+ * written atomically (tmp + rename) so tests and supervisors can use
+ * port 0 without races.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+
+static void
+peer_name(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		snprintf(buf, len, "%s:%u", host, port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		snprintf(buf, len, "[%s]:%u", host, port);
+	} else
+		snprintf(buf, len, "unknown");
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct broker *b = arg;
+	struct bufferevent *bev;
+	char peer[64];
+	SSL *ssl;
+
+	peer_name(sa, peer, sizeof(peer));
+	if (b->stopping || b->nsessions >= b->cfg->max_connections) {
+		log_warnx("peer=%s refused: %s", peer, b->stopping ?
+		    "shutting down" : "connection limit reached");
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((ssl = SSL_new(b->tls)) == NULL) {
+		log_warnx("peer=%s refused: SSL_new failed", peer);
+		evutil_closesocket(fd);
+		return;
+	}
+	bev = bufferevent_openssl_socket_new(b->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_warnx("peer=%s refused: cannot create bufferevent", peer);
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		return;
+	}
+	/* frames are length-prefixed: a missing close_notify is an ordinary EOF */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	if (session_new(b, bev, peer) == NULL) {
+		log_warnx("peer=%s refused: out of memory", peer);
+		bufferevent_free(bev);
+	}
+}
+
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	/* EMFILE and friends: log, keep serving the connections we have */
+	log_warn("accept");
+}
+
+static int
+write_port_file(const char *path, unsigned port, char *err, size_t errlen)
+{
+	char tmp[4096];
+	FILE *fp;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if ((fp = fopen(tmp, "w")) == NULL) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	fprintf(fp, "%u\n", port);
+	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int
+listener_start(struct broker *b, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	socklen_t blen = sizeof(ss);
+	char bound[64];
+
+	memset(&ss, 0, sizeof(ss));
+	if (evutil_parse_sockaddr_port(b->cfg->listen, (struct sockaddr *)&ss,
+	    &sslen) != 0) {
+		snprintf(err, errlen, "listen address '%s' is not ADDR:PORT",
+		    b->cfg->listen);
+		return -1;
+	}
+	b->listener = evconnlistener_new_bind(b->base, accept_cb, b,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    128, (struct sockaddr *)&ss, sslen);
+	if (b->listener == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s", b->cfg->listen,
+		    strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(b->listener, accept_error_cb);
+	if (getsockname(evconnlistener_get_fd(b->listener),
+	    (struct sockaddr *)&ss, &blen) != 0) {
+		snprintf(err, errlen, "getsockname: %s", strerror(errno));
+		return -1;
+	}
+	peer_name((struct sockaddr *)&ss, bound, sizeof(bound));
+	if (b->cfg->port_file != NULL && write_port_file(b->cfg->port_file,
+	    ntohs(((struct sockaddr_in *)&ss)->sin_port), err, errlen) == -1)
+		return -1;
+	log_info("listening on %s", bound);
+	return 0;
+}
+
+void
+listener_stop(struct broker *b)
+{
+	if (b->listener != NULL)
+		evconnlistener_disable(b->listener);
+}

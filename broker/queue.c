@@ -1,1 +1,212 @@
-/* placeholder: being written */
+/*
+ * queue.c - handover state, bodies and FIFO queues (see queue.h).
+ *
+ * Records read back are checked like network input: a state record must
+ * name the key it is stored under, and a queue entry must point to a
+ * well-formed message id; anything else is STORE_CORRUPT and is
+ * quarantined by the caller, never delivered.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue.h"
+
+#define QKEY_MAX (BATON_NODE_ID_MAX + 1 + 8)
+
+static size_t
+queue_key(uint8_t *key, const char *recipient, uint64_t seq)
+{
+	size_t n = strlen(recipient);
+
+	memcpy(key, recipient, n);
+	key[n] = '\0';
+	store_u64be(key + n + 1, seq);
+	return n + 1 + 8;
+}
+
+void
+queue_msg_free(queue_msg *m)
+{
+	if (m != NULL)
+		baton__store__v1__message__free_unpacked(m, NULL);
+}
+
+int
+queue_msg_get(struct store *s, const char *message_id, queue_msg **out)
+{
+	const void *v;
+	size_t vl;
+	queue_msg *m;
+	int rc;
+
+	rc = store_get(s, STORE_MESSAGES, message_id, strlen(message_id), &v, &vl);
+	if (rc != STORE_OK)
+		return rc;
+	if ((m = baton__store__v1__message__unpack(NULL, vl, v)) == NULL)
+		return STORE_CORRUPT;
+	if (strcmp(m->message_id, message_id) != 0 ||
+	    !validate_node_id(m->sender) || !validate_node_id(m->recipient) ||
+	    m->content_sha256.len != 32) {
+		queue_msg_free(m);
+		return STORE_CORRUPT;
+	}
+	*out = m;
+	return STORE_OK;
+}
+
+int
+queue_msg_put(struct store *s, const queue_msg *m)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	len = baton__store__v1__message__get_packed_size(m);
+	if ((buf = malloc(len ? len : 1)) == NULL)
+		return STORE_ERROR;
+	baton__store__v1__message__pack(m, buf);
+	rc = store_put(s, STORE_MESSAGES, m->message_id, strlen(m->message_id),
+	    buf, len);
+	free(buf);
+	return rc;
+}
+
+int
+queue_enqueue(struct store *s, queue_msg *m)
+{
+	uint8_t key[QKEY_MAX];
+	size_t kl;
+	uint64_t seq;
+	int rc;
+
+	if ((rc = store_next_seq(s, "queue", &seq)) != STORE_OK)
+		return rc;
+	m->queue_seq = seq;
+	kl = queue_key(key, m->recipient, seq);
+	if ((rc = store_put(s, STORE_QUEUE, key, kl, m->message_id,
+	    strlen(m->message_id))) != STORE_OK)
+		return rc;
+	return queue_msg_put(s, m);
+}
+
+int
+queue_insert(struct store *s, queue_msg *m, const uint8_t *body, size_t len)
+{
+	int rc;
+
+	/* the state record is written first so an existing id is caught */
+	rc = store_put_new(s, STORE_MESSAGES, m->message_id,
+	    strlen(m->message_id), "", 0);
+	if (rc != STORE_OK)
+		return rc;
+	if ((rc = store_put(s, STORE_BODIES, m->message_id,
+	    strlen(m->message_id), body, len)) != STORE_OK)
+		return rc;
+	m->body_len = (uint32_t)len;
+	return queue_enqueue(s, m);
+}
+
+int
+queue_next(struct store *s, const char *recipient, uint64_t after,
+    uint64_t *seq, char *id)
+{
+	struct store_cursor *c;
+	uint8_t key[QKEY_MAX];
+	const void *k, *v;
+	size_t kl, vl, plen = strlen(recipient) + 1;
+	int rc;
+
+	if (after == UINT64_MAX)
+		return STORE_NOTFOUND;
+	kl = queue_key(key, recipient, after + 1);
+	if ((rc = store_cursor_open(s, STORE_QUEUE, &c)) != STORE_OK)
+		return rc;
+	rc = store_cursor_seek(c, key, kl, &k, &kl, &v, &vl);
+	for (;;) {
+		if (rc != STORE_OK && rc != STORE_CORRUPT)
+			break;
+		if (kl != plen + 8 || memcmp(k, key, plen) != 0) {
+			rc = STORE_NOTFOUND;	/* past this recipient's range */
+			break;
+		}
+		if (rc == STORE_OK && vl >= 1 && vl <= BATON_MESSAGE_ID_MAX) {
+			memcpy(id, v, vl);
+			id[vl] = '\0';
+			if (validate_message_id(id)) {
+				*seq = store_be64((const uint8_t *)k + plen);
+				break;
+			}
+		}
+		/* a damaged entry: move it aside and look at the next one */
+		{
+			uint8_t bad[QKEY_MAX];
+			size_t bl = kl;
+
+			memcpy(bad, k, kl);
+			store_cursor_close(c);
+			if ((rc = store_quarantine(s, STORE_QUEUE, bad, bl)) != STORE_OK)
+				return rc;
+			if ((rc = store_cursor_open(s, STORE_QUEUE, &c)) != STORE_OK)
+				return rc;
+			rc = store_cursor_seek(c, bad, bl, &k, &kl, &v, &vl);
+		}
+	}
+	store_cursor_close(c);
+	return rc;
+}
+
+int
+queue_remove(struct store *s, const char *recipient, uint64_t seq)
+{
+	uint8_t key[QKEY_MAX];
+	size_t kl = queue_key(key, recipient, seq);
+
+	return store_del(s, STORE_QUEUE, key, kl);
+}
+
+int
+queue_body_get(struct store *s, const char *message_id,
+    Baton__V1__Envelope **out)
+{
+	const void *v;
+	size_t vl;
+	Baton__V1__Envelope *e;
+	int rc;
+
+	rc = store_get(s, STORE_BODIES, message_id, strlen(message_id), &v, &vl);
+	if (rc != STORE_OK)
+		return rc;
+	if ((e = baton__v1__envelope__unpack(NULL, vl, v)) == NULL)
+		return STORE_CORRUPT;
+	if (strcmp(e->message_id, message_id) != 0) {
+		baton__v1__envelope__free_unpacked(e, NULL);
+		return STORE_CORRUPT;
+	}
+	*out = e;
+	return STORE_OK;
+}
+
+int
+queue_depth(struct store *s, const char *recipient, uint64_t *out)
+{
+	struct store_cursor *c;
+	uint8_t key[QKEY_MAX];
+	const void *k, *v;
+	size_t kl, vl, plen = strlen(recipient) + 1;
+	int rc;
+	uint64_t n = 0;
+
+	kl = queue_key(key, recipient, 0);
+	if ((rc = store_cursor_open(s, STORE_QUEUE, &c)) != STORE_OK)
+		return rc;
+	for (rc = store_cursor_seek(c, key, kl, &k, &kl, &v, &vl);
+	    rc == STORE_OK || rc == STORE_CORRUPT;
+	    rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
+		if (kl != plen + 8 || memcmp(k, key, plen) != 0)
+			break;
+		n++;
+	}
+	store_cursor_close(c);
+	*out = n;
+	return STORE_OK;
+}

@@ -1,1 +1,624 @@
-/* placeholder: being written */
+/*
+ * router.c - Submit -> registry -> store; Pull -> store -> redact ->
+ * Deliver; Ack; Hello; Ping.
+ *
+ * Each request is checked first, then carried out in its own nested store
+ * operation, so a refused or failed request is undone alone. Replies are
+ * queued with session_send and released after the pass commits. The node
+ * registry is read on every request, so a role change or a disabled node
+ * takes effect without a restart.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "queue.h"
+#include "registry.h"
+#include "router.h"
+#include "sections.h"
+#include "store.h"
+#include "validate.h"
+
+#define SID(s)	((unsigned long long)(s)->id)
+
+/* A handover must leave room in a frame for what the broker adds to it. */
+#define ENVELOPE_HEADROOM	4096
+
+static void
+send_receipt(struct session *s, const char *id, int code, const char *text,
+    int duplicate, int64_t received_at_ms)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Receipt r = BATON__V1__RECEIPT__INIT;
+
+	r.message_id = (char *)id;
+	r.code = code;
+	r.text = (char *)text;
+	r.duplicate = duplicate;
+	r.received_at_ms = received_at_ms;
+	f.body_case = BATON__V1__FRAME__BODY_RECEIPT;
+	f.receipt = &r;
+	session_send(s, &f);
+}
+
+static void
+send_ack_result(struct session *s, const char *id, int code, const char *text)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__AckResult r = BATON__V1__ACK_RESULT__INIT;
+
+	r.message_id = (char *)id;
+	r.code = code;
+	r.text = (char *)text;
+	f.body_case = BATON__V1__FRAME__BODY_ACK_RESULT;
+	f.ack_result = &r;
+	session_send(s, &f);
+}
+
+/* Fatal unless the store merely ran out of room. */
+static void
+store_failed(struct session *s, const char *what, int rc)
+{
+	if (rc == STORE_FULL)
+		return;
+	fatalx("sid=%llu %s: store error: %s; stopping", SID(s), what,
+	    store_strerror(s->b->store));
+}
+
+/*
+ * Re-reads the session's node from the registry; closes the session if it
+ * was removed or disabled since it connected. Returns 0 if it may go on.
+ */
+static int
+recheck_node(struct session *s)
+{
+	struct registry_node n;
+	int rc;
+
+	broker_touch(s->b);
+	rc = registry_get(s->b->store, s->node_id, &n);
+	if (rc == STORE_NOTFOUND) {
+		session_fail(s, BATON__V1__CODE__CODE_UNKNOWN_NODE,
+		    "node '%s' is no longer in the registry", s->node_id);
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		session_fail(s, BATON__V1__CODE__CODE_INTERNAL,
+		    "registry record for this node cannot be read");
+		return -1;
+	}
+	if (!n.enabled) {
+		session_fail(s, BATON__V1__CODE__CODE_NODE_DISABLED,
+		    "node '%s' has been disabled by the administrator", s->node_id);
+		return -1;
+	}
+	snprintf(s->role, sizeof(s->role), "%s", n.role);
+	return 0;
+}
+
+static unsigned
+node_sessions(struct broker *b, const char *node_id)
+{
+	struct session *o;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(o, &b->sessions, entry)
+		if ((o->state == SESSION_READY) && strcmp(o->node_id, node_id) == 0)
+			n++;
+	return n;
+}
+
+static void
+handle_hello(struct session *s, const Baton__V1__Hello *h)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Welcome w = BATON__V1__WELCOME__INIT;
+	struct registry_node n;
+	int rc;
+
+	if (h->protocol_version != BATON_PROTOCOL_VERSION) {
+		session_fail(s, BATON__V1__CODE__CODE_UNSUPPORTED_VERSION,
+		    "protocol version %u is not supported; this broker speaks %d",
+		    h->protocol_version, BATON_PROTOCOL_VERSION);
+		return;
+	}
+	broker_touch(s->b);
+	rc = registry_get(s->b->store, s->node_id, &n);
+	if (rc == STORE_NOTFOUND) {
+		session_fail(s, BATON__V1__CODE__CODE_UNKNOWN_NODE,
+		    "node '%s' is not in the registry; ask the Baton administrator "
+		    "to add it (batonctl node add)", s->node_id);
+		return;
+	}
+	if (rc != STORE_OK) {
+		session_fail(s, BATON__V1__CODE__CODE_INTERNAL,
+		    "registry record for node '%s' cannot be read", s->node_id);
+		return;
+	}
+	if (!n.enabled) {
+		session_fail(s, BATON__V1__CODE__CODE_NODE_DISABLED,
+		    "node '%s' is disabled; ask the Baton administrator",
+		    s->node_id);
+		return;
+	}
+	if (node_sessions(s->b, s->node_id) >= s->b->cfg->max_per_node) {
+		session_fail(s, BATON__V1__CODE__CODE_LIMIT_EXCEEDED,
+		    "node '%s' already has %u connections (the limit)",
+		    s->node_id, s->b->cfg->max_per_node);
+		return;
+	}
+	snprintf(s->role, sizeof(s->role), "%s", n.role);
+	s->state = SESSION_READY;
+	w.protocol_version = BATON_PROTOCOL_VERSION;
+	w.node_id = s->node_id;
+	w.role = n.role;
+	w.organisation = n.organisation;
+	w.max_frame = s->b->cfg->max_frame;
+	w.max_unacked = s->b->cfg->max_unacked;
+	w.broker_id = s->b->broker_id;
+	f.body_case = BATON__V1__FRAME__BODY_WELCOME;
+	f.welcome = &w;
+	session_send(s, &f);
+	log_info("sid=%llu node=%s role=%s hello", SID(s), s->node_id, s->role);
+}
+
+static void
+sha256(const uint8_t *buf, size_t len, uint8_t out[32])
+{
+	unsigned int n = 32;
+
+	if (EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL) != 1)
+		fatalx("EVP_Digest sha256 failed");
+}
+
+/* Packs the handover alone, for the content hash that detects reuse of an id. */
+static int
+handover_hash(const Baton__V1__Handover *h, uint8_t out[32])
+{
+	size_t len = baton__v1__handover__get_packed_size(h);
+	uint8_t *buf = malloc(len ? len : 1);
+
+	if (buf == NULL)
+		return -1;
+	baton__v1__handover__pack(h, buf);
+	sha256(buf, len, out);
+	free(buf);
+	return 0;
+}
+
+/* Answers a resubmitted id: the original receipt, or DUPLICATE if it differs. */
+static void
+answer_existing(struct session *s, const queue_msg *m, const uint8_t hash[32])
+{
+	if (strcmp(m->sender, s->node_id) == 0 &&
+	    memcmp(m->content_sha256.data, hash, 32) == 0) {
+		send_receipt(s, m->message_id, BATON__V1__CODE__CODE_OK,
+		    "already received", 1, m->received_at_ms);
+		log_info("sid=%llu node=%s submit id=%s duplicate (original receipt)",
+		    SID(s), s->node_id, m->message_id);
+		return;
+	}
+	send_receipt(s, m->message_id, BATON__V1__CODE__CODE_DUPLICATE,
+	    "this message id was already used for a different handover; "
+	    "use a new message id", 0, 0);
+	log_warnx("sid=%llu node=%s submit id=%s refused code=DUPLICATE",
+	    SID(s), s->node_id, m->message_id);
+}
+
+static void
+refuse_submit(struct session *s, const char *id, int code, const char *text)
+{
+	send_receipt(s, id, code, text, 0, 0);
+	log_warnx("sid=%llu node=%s submit id=%s refused code=%s", SID(s),
+	    s->node_id, validate_message_id(id) ? id : "-", frame_code_name(code));
+}
+
+static void
+handle_submit(struct session *s, const Baton__V1__Submit *sub)
+{
+	Baton__V1__Envelope *env = sub->envelope;
+	Baton__V1__Envelope copy;
+	queue_msg m = BATON__STORE__V1__MESSAGE__INIT, *old = NULL;
+	struct registry_node to;
+	uint8_t hash[32], *body = NULL;
+	size_t len;
+	char err[256], text[320];
+	int rc;
+
+	if (env == NULL || !validate_message_id(env->message_id)) {
+		refuse_submit(s, env ? env->message_id : "", BATON__V1__CODE__CODE_INVALID,
+		    "message_id must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+		return;
+	}
+	if (recheck_node(s) == -1)
+		return;
+	if (validate_handover(env->handover, err, sizeof(err)) == -1) {
+		snprintf(text, sizeof(text), "invalid handover: %s", err);
+		refuse_submit(s, env->message_id, BATON__V1__CODE__CODE_INVALID, text);
+		return;
+	}
+	if (baton__v1__envelope__get_packed_size(env) + ENVELOPE_HEADROOM >
+	    s->b->cfg->max_frame) {
+		refuse_submit(s, env->message_id, BATON__V1__CODE__CODE_INVALID,
+		    "handover too large for this broker's max_frame");
+		return;
+	}
+	if (handover_hash(env->handover, hash) == -1)
+		fatalx("out of memory");
+
+	rc = queue_msg_get(s->b->store, env->message_id, &old);
+	if (rc == STORE_OK) {
+		answer_existing(s, old, hash);
+		queue_msg_free(old);
+		return;
+	}
+	if (rc == STORE_CORRUPT) {
+		refuse_submit(s, env->message_id, BATON__V1__CODE__CODE_DUPLICATE,
+		    "this message id is in use; use a new message id");
+		return;
+	}
+	if (rc != STORE_NOTFOUND)
+		store_failed(s, "read message", rc);
+
+	rc = registry_get(s->b->store, env->to, &to);
+	if (rc != STORE_OK || !to.enabled) {
+		snprintf(text, sizeof(text), "no enabled node '%.64s' in the registry",
+		    validate_node_id(env->to) ? env->to : "?");
+		refuse_submit(s, env->message_id,
+		    BATON__V1__CODE__CODE_UNKNOWN_RECIPIENT, text);
+		return;
+	}
+
+	/* the sender is who the certificate says, whatever the client wrote */
+	copy = *env;
+	copy.from = s->node_id;
+	copy.redirected_from = (char *)"";
+	len = baton__v1__envelope__get_packed_size(&copy);
+	if ((body = malloc(len ? len : 1)) == NULL)
+		fatalx("out of memory");
+	baton__v1__envelope__pack(&copy, body);
+
+	m.message_id = env->message_id;
+	m.sender = s->node_id;
+	m.recipient = env->to;
+	m.received_at_ms = broker_now_ms();
+	m.content_sha256.data = hash;
+	m.content_sha256.len = 32;
+	m.state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUEUED;
+	m.risk_level = env->handover->risk_summary->level;
+	m.transition_kind = env->handover->transition->kind;
+
+	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
+		rc = queue_insert(s->b->store, &m, body, len);
+		if (rc == STORE_OK)
+			rc = store_op_commit(s->b->store);
+		else
+			store_op_abort(s->b->store);
+	}
+	free(body);
+	if (rc == STORE_FULL) {
+		refuse_submit(s, env->message_id, BATON__V1__CODE__CODE_STORE_FULL,
+		    "the broker's store is full; retry later with the same message id");
+		return;
+	}
+	if (rc != STORE_OK)
+		store_failed(s, "queue message", rc);
+	send_receipt(s, m.message_id, BATON__V1__CODE__CODE_OK, "queued", 0,
+	    m.received_at_ms);
+	log_info("sid=%llu node=%s submit id=%s to=%s queued seq=%llu", SID(s),
+	    s->node_id, m.message_id, m.recipient,
+	    (unsigned long long)m.queue_seq);
+	{
+		struct session *r = broker_receiver(s->b, m.recipient);
+
+		if (r != NULL)
+			r->want_pump = 1;
+	}
+}
+
+static void
+handle_pull(struct session *s, const Baton__V1__Pull *p)
+{
+	struct session *old;
+	uint64_t credit;
+
+	if (recheck_node(s) == -1)
+		return;
+	if (!s->receiving) {
+		/* one receiving session per node: the newest takes over, so a
+		 * half-open old connection cannot hold deliveries hostage */
+		old = broker_receiver(s->b, s->node_id);
+		if (old != NULL && old != s)
+			session_fail(old, BATON__V1__CODE__CODE_SUPERSEDED,
+			    "a newer session of node '%s' is now receiving",
+			    s->node_id);
+		s->receiving = 1;
+		s->cursor = 0;
+	}
+	credit = (uint64_t)s->credit + p->credit;
+	s->credit = credit > s->b->cfg->max_credit ? s->b->cfg->max_credit :
+	    (uint32_t)credit;
+	s->want_pump = 1;
+	broker_schedule(s->b);
+}
+
+static void
+handle_ack(struct session *s, const Baton__V1__Ack *a)
+{
+	queue_msg *m = NULL;
+	int rc;
+
+	if (!validate_message_id(a->message_id)) {
+		send_ack_result(s, "", BATON__V1__CODE__CODE_INVALID,
+		    "ack needs a well-formed message_id");
+		return;
+	}
+	broker_touch(s->b);
+	rc = queue_msg_get(s->b->store, a->message_id, &m);
+	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
+		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_UNKNOWN_MESSAGE,
+		    "no such message");
+		log_warnx("sid=%llu node=%s ack id=%s refused code=UNKNOWN_MESSAGE",
+		    SID(s), s->node_id, a->message_id);
+		return;
+	}
+	if (rc != STORE_OK)
+		store_failed(s, "read message", rc);
+	if (strcmp(m->recipient, s->node_id) != 0) {
+		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_NOT_RECIPIENT,
+		    "this message is not addressed to you");
+		log_warnx("sid=%llu node=%s ack id=%s refused code=NOT_RECIPIENT",
+		    SID(s), s->node_id, a->message_id);
+		goto done;
+	}
+	if (m->state == BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUEUED) {
+		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_NOT_DELIVERED,
+		    "this message has not been delivered yet");
+		goto done;
+	}
+	if (m->state != BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_DELIVERED) {
+		/* acks are idempotent: the recipient already has it */
+		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_OK,
+		    "already acknowledged");
+		goto done;
+	}
+	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
+		rc = queue_remove(s->b->store, m->recipient, m->queue_seq);
+		if (rc == STORE_OK || rc == STORE_NOTFOUND) {
+			m->state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_ACKNOWLEDGED;
+			m->acked_at_ms = broker_now_ms();
+			rc = queue_msg_put(s->b->store, m);
+		}
+		if (rc == STORE_OK)
+			rc = store_op_commit(s->b->store);
+		else
+			store_op_abort(s->b->store);
+	}
+	if (rc == STORE_FULL) {
+		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_STORE_FULL,
+		    "the broker's store is full; retry the ack");
+		goto done;
+	}
+	if (rc != STORE_OK)
+		store_failed(s, "ack", rc);
+	if (s->unacked > 0)
+		s->unacked--;
+	s->want_pump = s->receiving;
+	send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_OK, "acknowledged");
+	log_info("sid=%llu node=%s ack id=%s attempt=%u", SID(s), s->node_id,
+	    a->message_id, m->attempts);
+done:
+	queue_msg_free(m);
+}
+
+static void
+handle_ping(struct session *s, const Baton__V1__Ping *p)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Pong pong = BATON__V1__PONG__INIT;
+
+	pong.nonce = p->nonce;
+	f.body_case = BATON__V1__FRAME__BODY_PONG;
+	f.pong = &pong;
+	session_send(s, &f);
+}
+
+static void
+handle_decision(struct session *s, const Baton__V1__Decision *d)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__DecisionResult r = BATON__V1__DECISION_RESULT__INIT;
+
+	r.message_id = validate_message_id(d->message_id) ? d->message_id : (char *)"";
+	r.code = BATON__V1__CODE__CODE_NOT_PERMITTED;
+	r.text = (char *)"this broker does not take decisions yet";
+	f.body_case = BATON__V1__FRAME__BODY_DECISION_RESULT;
+	f.decision_result = &r;
+	session_send(s, &f);
+}
+
+static void
+handle_status(struct session *s, const Baton__V1__StatusRequest *q)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Status st = BATON__V1__STATUS__INIT;
+
+	st.message_id = validate_message_id(q->message_id) ? q->message_id : (char *)"";
+	st.code = BATON__V1__CODE__CODE_NOT_PERMITTED;
+	st.text = (char *)"this broker does not report status yet";
+	f.body_case = BATON__V1__FRAME__BODY_STATUS;
+	f.status = &st;
+	session_send(s, &f);
+}
+
+void
+router_dispatch(struct session *s, const Frame *f)
+{
+	if (s->state == SESSION_HELLO) {
+		if (f->body_case != BATON__V1__FRAME__BODY_HELLO) {
+			session_fail(s, BATON__V1__CODE__CODE_UNEXPECTED_FRAME,
+			    "expected hello, got %s", frame_name(f));
+			return;
+		}
+		handle_hello(s, f->hello);
+		return;
+	}
+	switch (f->body_case) {
+	case BATON__V1__FRAME__BODY_SUBMIT:
+		handle_submit(s, f->submit);
+		break;
+	case BATON__V1__FRAME__BODY_PULL:
+		handle_pull(s, f->pull);
+		break;
+	case BATON__V1__FRAME__BODY_ACK:
+		handle_ack(s, f->ack);
+		break;
+	case BATON__V1__FRAME__BODY_PING:
+		handle_ping(s, f->ping);
+		break;
+	case BATON__V1__FRAME__BODY_PONG:
+		break;
+	case BATON__V1__FRAME__BODY_DECISION:
+		handle_decision(s, f->decision);
+		break;
+	case BATON__V1__FRAME__BODY_STATUS_REQUEST:
+		handle_status(s, f->status_request);
+		break;
+	default:
+		session_fail(s, BATON__V1__CODE__CODE_UNEXPECTED_FRAME,
+		    "a client may not send %s", frame_name(f));
+		break;
+	}
+}
+
+/* Drops a queue entry that cannot be delivered, keeping what is left of it. */
+static void
+drop_entry(struct session *s, uint64_t seq, const char *id, const char *why)
+{
+	struct store *st = s->b->store;
+
+	log_crit("sid=%llu node=%s queue entry seq=%llu id=%s not deliverable: %s; "
+	    "moved to quarantine", SID(s), s->node_id, (unsigned long long)seq,
+	    id, why);
+	if (store_quarantine(st, STORE_MESSAGES, id, strlen(id)) == STORE_ERROR ||
+	    store_quarantine(st, STORE_BODIES, id, strlen(id)) == STORE_ERROR)
+		store_failed(s, "quarantine", STORE_ERROR);
+	if (queue_remove(st, s->node_id, seq) == STORE_ERROR)
+		store_failed(s, "quarantine", STORE_ERROR);
+}
+
+/*
+ * Delivers one queue entry. Returns 0 when delivered or dropped, -1 when
+ * the store has no room to record the delivery (try again later).
+ */
+static int
+deliver_one(struct session *s, uint64_t seq, const char *id)
+{
+	struct store *st = s->b->store;
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Deliver d = BATON__V1__DELIVER__INIT;
+	Baton__V1__Envelope *env = NULL;
+	queue_msg *m = NULL;
+	char *withheld[SECTION_COUNT];
+	section_mask removed;
+	size_t i, n = 0;
+	int rc;
+
+	rc = queue_msg_get(st, id, &m);
+	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT ||
+	    (rc == STORE_OK && strcmp(m->recipient, s->node_id) != 0)) {
+		drop_entry(s, seq, id, rc == STORE_OK ? "recipient mismatch" :
+		    rc == STORE_NOTFOUND ? "no state record" : "state record corrupt");
+		goto done;
+	}
+	if (rc != STORE_OK)
+		store_failed(s, "read message", rc);
+	rc = queue_body_get(st, id, &env);
+	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT ||
+	    (rc == STORE_OK && env->handover == NULL)) {
+		drop_entry(s, seq, id, "body missing or corrupt");
+		goto done;
+	}
+	if (rc != STORE_OK)
+		store_failed(s, "read body", rc);
+
+	/* minimum necessary: the policy issue narrows this per role */
+	removed = sections_redact(env->handover, SECTIONS_ALL);
+	for (i = 0; i < SECTION_COUNT; i++)
+		if (removed & ((section_mask)1u << i))
+			withheld[n++] = (char *)sections_name(i);
+
+	if ((rc = store_op_begin(st)) != STORE_OK)
+		goto full;
+	m->attempts++;
+	if (m->state == BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUEUED)
+		m->state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_DELIVERED;
+	m->delivered_at_ms = broker_now_ms();
+	if ((rc = queue_msg_put(st, m)) != STORE_OK ||
+	    (rc = store_op_commit(st)) != STORE_OK) {
+		store_op_abort(st);
+		goto full;
+	}
+	d.envelope = env;
+	d.withheld = withheld;
+	d.n_withheld = n;
+	d.attempt = m->attempts;
+	d.received_at_ms = m->received_at_ms;
+	f.body_case = BATON__V1__FRAME__BODY_DELIVER;
+	f.deliver = &d;
+	if (session_send(s, &f) == 0) {
+		s->credit--;
+		s->unacked++;
+		log_info("sid=%llu node=%s deliver id=%s from=%s attempt=%u",
+		    SID(s), s->node_id, id, m->sender, m->attempts);
+	}
+	rc = 0;
+	goto done;
+full:
+	if (rc != STORE_FULL)
+		store_failed(s, "record delivery", rc);
+	rc = -1;
+done:
+	if (env != NULL)
+		baton__v1__envelope__free_unpacked(env, NULL);
+	queue_msg_free(m);
+	return rc == -1 ? -1 : 0;
+}
+
+void
+router_pump(struct session *s)
+{
+	char id[BATON_MESSAGE_ID_MAX + 1];
+	uint64_t seq;
+	int rc;
+
+	s->want_pump = 0;
+	if (s->state != SESSION_READY || !s->receiving)
+		return;
+	while (s->credit > 0 && s->unacked < s->b->cfg->max_unacked &&
+	    session_output_len(s) < s->b->cfg->max_output &&
+	    s->state == SESSION_READY) {
+		broker_touch(s->b);
+		rc = queue_next(s->b->store, s->node_id, s->cursor, &seq, id);
+		if (rc == STORE_NOTFOUND)
+			break;
+		if (rc != STORE_OK)
+			store_failed(s, "read queue", rc);
+		if (rc != STORE_OK)
+			break;
+		if (deliver_one(s, seq, id) == -1)
+			break;
+		s->cursor = seq;
+	}
+}
+
+void
+router_session_gone(struct session *s)
+{
+	/* unacked deliveries stay queued; the next receiving session
+	 * starts from the head of the queue and gets them again */
+	s->receiving = 0;
+}

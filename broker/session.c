@@ -1,1 +1,346 @@
-/* placeholder: being written */
+/*
+ * session.c - the per-connection state machine: TLS handshake outcome,
+ * frame reading with bounds, held replies, timeouts and closing.
+ *
+ * Invariants: a frame's declared length is checked against max_frame
+ * before its body is read (the input high-watermark keeps at most one
+ * frame buffered); a peer's mistake closes only its own session, after an
+ * Error frame, and never affects what other sessions have receipted.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+
+#include "log.h"
+#include "router.h"
+#include "session.h"
+
+#define CLOSE_GRACE_S	5	/* how long a closing session may drain */
+
+static void session_read_cb(struct bufferevent *, void *);
+static void session_write_cb(struct bufferevent *, void *);
+static void session_event_cb(struct bufferevent *, short, void *);
+
+static void
+set_timeouts(struct session *s, int read_s, int write_s)
+{
+	struct timeval rt = { read_s, 0 }, wt = { write_s, 0 };
+
+	bufferevent_set_timeouts(s->bev, read_s > 0 ? &rt : NULL,
+	    write_s > 0 ? &wt : NULL);
+}
+
+struct session *
+session_new(struct broker *b, struct bufferevent *bev, const char *peer)
+{
+	struct session *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if ((s->pending = evbuffer_new()) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->b = b;
+	s->id = ++b->next_session_id;
+	s->bev = bev;
+	s->state = SESSION_HANDSHAKE;
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	strcpy(s->node_id, "-");
+	TAILQ_INSERT_TAIL(&b->sessions, s, entry);
+	b->nsessions++;
+	bufferevent_setcb(bev, session_read_cb, session_write_cb,
+	    session_event_cb, s);
+	/* at most one frame (plus its header) is ever buffered for reading */
+	bufferevent_setwatermark(bev, EV_READ, 0, b->cfg->max_frame + BATON_FRAME_HDR);
+	set_timeouts(s, b->cfg->handshake_timeout_s, b->cfg->handshake_timeout_s);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	return s;
+}
+
+size_t
+session_output_len(const struct session *s)
+{
+	return evbuffer_get_length(bufferevent_get_output(s->bev)) +
+	    evbuffer_get_length(s->pending);
+}
+
+int
+session_send(struct session *s, const Frame *f)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (s->state == SESSION_DEAD)
+		return -1;
+	/* outgoing frames may exceed an incoming bound by the envelope's
+	 * broker-added fields; the client allows for that headroom */
+	rc = frame_encode(f, s->b->cfg->max_frame + 65536, &buf, &len);
+	if (rc != FRAME_OK) {
+		log_warnx("sid=%llu node=%s cannot encode %s frame: %s",
+		    (unsigned long long)s->id, s->node_id, frame_name(f),
+		    frame_status_text(rc));
+		session_kill(s);
+		return -1;
+	}
+	rc = evbuffer_add(s->pending, buf, len);
+	free(buf);
+	if (rc != 0) {
+		session_kill(s);
+		return -1;
+	}
+	broker_schedule(s->b);
+	return 0;
+}
+
+void
+session_fail(struct session *s, int code, const char *fmt, ...)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Error e = BATON__V1__ERROR__INIT;
+	char text[512];
+	va_list ap;
+
+	if (s->state == SESSION_CLOSING || s->state == SESSION_DEAD)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_warnx("sid=%llu node=%s peer=%s closing code=%s reason=\"%s\"",
+	    (unsigned long long)s->id, s->node_id, s->peer,
+	    frame_code_name(code), text);
+	e.code = code;
+	e.text = text;
+	f.body_case = BATON__V1__FRAME__BODY_ERROR;
+	f.error = &e;
+	session_send(s, &f);
+	router_session_gone(s);
+	s->state = SESSION_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+	broker_schedule(s->b);
+}
+
+void
+session_kill(struct session *s)
+{
+	if (s->state == SESSION_DEAD)
+		return;
+	router_session_gone(s);
+	s->state = SESSION_DEAD;
+	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	broker_schedule(s->b);
+}
+
+static void
+close_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	log_info("sid=%llu node=%s closed (drain timeout)",
+	    (unsigned long long)s->id, s->node_id);
+	session_kill(s);
+}
+
+void
+session_flush(struct session *s, int drop)
+{
+	if (s->state == SESSION_DEAD)
+		return;
+	if (drop)
+		evbuffer_drain(s->pending, evbuffer_get_length(s->pending));
+	else if (evbuffer_get_length(s->pending) > 0)
+		bufferevent_write_buffer(s->bev, s->pending);
+	if (s->state == SESSION_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+			session_kill(s);
+			return;
+		}
+		if (s->close_timer == NULL) {
+			struct timeval tv = { CLOSE_GRACE_S, 0 };
+
+			s->close_timer = evtimer_new(s->b->base, close_timer_cb, s);
+			if (s->close_timer != NULL)
+				evtimer_add(s->close_timer, &tv);
+		}
+		return;
+	}
+	/* backpressure: a client that does not read stops being read */
+	if (session_output_len(s) > s->b->cfg->max_output) {
+		if (!s->read_paused) {
+			s->read_paused = 1;
+			bufferevent_disable(s->bev, EV_READ);
+		}
+	}
+}
+
+void
+session_destroy(struct session *s)
+{
+	struct broker *b = s->b;
+
+	TAILQ_REMOVE(&b->sessions, s, entry);
+	b->nsessions--;
+	if (s->close_timer != NULL)
+		event_free(s->close_timer);
+	bufferevent_free(s->bev);
+	evbuffer_free(s->pending);
+	free(s);
+}
+
+static void
+session_connected(struct session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	char err[256];
+
+	tls_peer_cert_info(ssl, s->cert_serial, s->cert_fpr);
+	if (tls_peer_node_id(ssl, s->node_id, err, sizeof(err)) == -1) {
+		strcpy(s->node_id, "-");
+		session_fail(s, BATON__V1__CODE__CODE_BAD_CERTIFICATE,
+		    "%s (serial %s)", err, s->cert_serial);
+		return;
+	}
+	s->state = SESSION_HELLO;
+	set_timeouts(s, s->b->cfg->idle_timeout_s, s->b->cfg->idle_timeout_s);
+	log_info("sid=%llu node=%s peer=%s tls established serial=%s sha256=%s",
+	    (unsigned long long)s->id, s->node_id, s->peer, s->cert_serial,
+	    s->cert_fpr);
+}
+
+static void
+session_read_frames(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	uint8_t hdr[BATON_FRAME_HDR];
+	uint32_t len;
+	int rc;
+
+	while (s->state == SESSION_HELLO || s->state == SESSION_READY) {
+		size_t avail = evbuffer_get_length(in);
+		unsigned char *body;
+		Frame *f;
+
+		if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
+			return;
+		rc = frame_parse_header(hdr, sizeof(hdr), s->b->cfg->max_frame, &len);
+		if (rc == FRAME_TOO_LARGE) {
+			session_fail(s, BATON__V1__CODE__CODE_FRAME_TOO_LARGE,
+			    "frame of %u bytes exceeds max_frame %u",
+			    (unsigned)((hdr[0] << 24) | (hdr[1] << 16) | (hdr[2] << 8) | hdr[3]),
+			    s->b->cfg->max_frame);
+			return;
+		}
+		if (rc != FRAME_OK) {
+			session_fail(s, BATON__V1__CODE__CODE_MALFORMED_FRAME, "%s",
+			    frame_status_text(rc));
+			return;
+		}
+		if (avail < BATON_FRAME_HDR + (size_t)len)
+			return;
+		evbuffer_drain(in, BATON_FRAME_HDR);
+		body = evbuffer_pullup(in, len);
+		f = body ? frame_decode(body, len, &rc) : NULL;
+		evbuffer_drain(in, len);
+		if (f == NULL) {
+			session_fail(s, BATON__V1__CODE__CODE_MALFORMED_FRAME, "%s",
+			    body ? frame_status_text(rc) : "out of memory");
+			return;
+		}
+		s->idle_pinged = 0;
+		router_dispatch(s, f);
+		frame_free(f);
+	}
+}
+
+static void
+session_read_cb(struct bufferevent *bev, void *arg)
+{
+	session_read_frames(arg);
+}
+
+static void
+session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	/* the output buffer has drained below its low-water mark (0) */
+	if (s->state == SESSION_CLOSING) {
+		if (evbuffer_get_length(s->pending) == 0)
+			session_kill(s);
+		return;
+	}
+	if (s->read_paused && session_output_len(s) <= s->b->cfg->max_output / 2) {
+		s->read_paused = 0;
+		bufferevent_enable(s->bev, EV_READ);
+		session_read_frames(s);
+	}
+	if (s->receiving) {
+		s->want_pump = 1;
+		broker_schedule(s->b);
+	}
+}
+
+static void
+session_idle(struct session *s)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Ping p = BATON__V1__PING__INIT;
+
+	if (s->idle_pinged) {
+		log_info("sid=%llu node=%s closed: idle, no answer to ping",
+		    (unsigned long long)s->id, s->node_id);
+		session_kill(s);
+		return;
+	}
+	s->idle_pinged = 1;
+	p.nonce = s->id;
+	f.body_case = BATON__V1__FRAME__BODY_PING;
+	f.ping = &p;
+	session_send(s, &f);
+	bufferevent_enable(s->bev, EV_READ);
+}
+
+static void
+session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	char why[256];
+	unsigned long e;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		session_connected(s);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    (s->state == SESSION_HELLO || s->state == SESSION_READY)) {
+		session_idle(s);
+		return;
+	}
+	if (s->state == SESSION_HANDSHAKE) {
+		e = bufferevent_get_openssl_error(bev);
+		if (what & BEV_EVENT_TIMEOUT)
+			snprintf(why, sizeof(why), "handshake timeout");
+		else
+			tls_handshake_error(bufferevent_openssl_get_ssl(bev), e,
+			    why, sizeof(why));
+		log_warnx("sid=%llu peer=%s tls handshake refused reason=\"%s\"",
+		    (unsigned long long)s->id, s->peer, why);
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		log_warnx("sid=%llu node=%s closed: write timeout (client not reading)",
+		    (unsigned long long)s->id, s->node_id);
+	} else if (s->state != SESSION_CLOSING) {
+		log_info("sid=%llu node=%s disconnected", (unsigned long long)s->id,
+		    s->node_id);
+	}
+	while (bufferevent_get_openssl_error(bev) != 0)
+		;
+	ERR_clear_error();
+	session_kill(s);
+}

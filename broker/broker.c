@@ -1,0 +1,123 @@
+/*
+ * broker.c - the group-commit pass (see broker.h) and the broker's
+ * shared helpers.
+ *
+ * The pass, in order: deliver to receivers that may take more (recording
+ * each delivery in the open transaction), commit once, then release every
+ * session's held replies. If the commit fails for any reason but a full
+ * map, the broker stops at once without releasing anything: no receipt
+ * for what is not durable, and no retry-then-acknowledge ("fsyncgate").
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "broker.h"
+#include "log.h"
+#include "router.h"
+#include "session.h"
+#include "store.h"
+
+void
+broker_config_defaults(struct broker_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->listen = "127.0.0.1:7400";
+	cfg->max_frame = BATON_MAX_FRAME_DEFAULT;
+	cfg->max_unacked = 64;
+	cfg->max_credit = 1024;
+	cfg->map_size = (size_t)1 << 30;
+	cfg->max_connections = 1024;
+	cfg->max_per_node = 8;
+	cfg->handshake_timeout_s = 10;
+	cfg->idle_timeout_s = 120;
+	cfg->max_output = 16u * 1024u * 1024u;
+}
+
+int64_t
+broker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+broker_schedule(struct broker *b)
+{
+	if (!b->commit_scheduled) {
+		b->commit_scheduled = 1;
+		event_active(b->commit_ev, EV_TIMEOUT, 0);
+	}
+}
+
+void
+broker_touch(struct broker *b)
+{
+	int rc;
+
+	if (!store_active(b->store) &&
+	    (rc = store_begin(b->store, 0)) != STORE_OK)
+		fatalx("store: cannot begin transaction: %s; stopping",
+		    store_strerror(b->store));
+	broker_schedule(b);
+}
+
+struct session *
+broker_receiver(struct broker *b, const char *node_id)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &b->sessions, entry)
+		if (s->receiving && s->state == SESSION_READY &&
+		    strcmp(s->node_id, node_id) == 0)
+			return s;
+	return NULL;
+}
+
+/* Runs once per event-loop pass that did work; see the file comment. */
+void
+broker_commit_pass(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+	struct session *s, *next;
+	int rc, drop = 0;
+
+	TAILQ_FOREACH(s, &b->sessions, entry)
+		if (s->want_pump)
+			router_pump(s);
+	if (store_active(b->store)) {
+		rc = store_commit(b->store);
+		if (rc == STORE_FULL) {
+			/* nothing of this pass is durable: tell no one it is */
+			log_crit("store full at commit: %s; this pass's replies are "
+			    "withdrawn and its sessions closed", store_strerror(b->store));
+			drop = 1;
+		} else if (rc != STORE_OK) {
+			log_crit("store commit failed: %s; stopping without sending "
+			    "receipts (restart after fixing the cause)",
+			    store_strerror(b->store));
+			exit(1);
+		}
+	}
+	TAILQ_FOREACH(s, &b->sessions, entry) {
+		if (drop && evbuffer_get_length(s->pending) > 0) {
+			session_flush(s, 1);
+			session_fail(s, BATON__V1__CODE__CODE_STORE_FULL,
+			    "the broker's store is full; reconnect and retry");
+		}
+		session_flush(s, 0);
+	}
+	b->commit_scheduled = 0;
+	for (s = TAILQ_FIRST(&b->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->state == SESSION_DEAD)
+			session_destroy(s);
+	}
+	if (b->stopping && b->nsessions == 0)
+		event_base_loopbreak(b->base);
+}

@@ -1,0 +1,91 @@
+/*
+ * broker.h - the broker's shared context and configuration.
+ *
+ * One struct broker per process: the event base, the store, the TLS
+ * context, the live sessions and the group-commit machinery. Modules take
+ * it as their first argument; nothing here is global except in batond.c.
+ *
+ * Group commit (see DESIGN.md, Guarantee 1): the first piece of work in an
+ * event-loop pass opens the store's write transaction and activates the
+ * low-priority commit event. Because its priority is below every I/O
+ * event's, it runs after that pass's callbacks: it delivers what became
+ * deliverable, commits once, and only then releases every reply the pass
+ * produced. Nothing a client is told depends on uncommitted state.
+ */
+#ifndef BATON_BROKER_H
+#define BATON_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <openssl/ssl.h>
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct store;
+struct session;
+
+struct broker_config {
+	const char	*listen;		/* ADDR:PORT; port 0 = ephemeral */
+	const char	*port_file;		/* written with the bound port */
+	const char	*data_dir;
+	const char	*ca_file;
+	const char	*cert_file;
+	const char	*key_file;
+	const char	*crl_file;		/* optional */
+	const char	*broker_id;		/* for Welcome; default host name */
+	uint32_t	 max_frame;		/* bytes; default 4 MiB */
+	uint32_t	 max_unacked;		/* deliveries in flight per session */
+	uint32_t	 max_credit;		/* credit a session may hold */
+	size_t		 map_size;		/* LMDB map bytes */
+	unsigned	 max_connections;	/* total live connections */
+	unsigned	 max_per_node;		/* live connections per node id */
+	int		 handshake_timeout_s;
+	int		 idle_timeout_s;
+	size_t		 max_output;		/* bytes queued to one client */
+	int		 allow_tls12;
+};
+
+/* Fills cfg with the defaults above. */
+void	broker_config_defaults(struct broker_config *cfg);
+
+TAILQ_HEAD(session_list, session);
+
+struct broker {
+	const struct broker_config *cfg;
+	struct event_base	*base;
+	struct store		*store;
+	SSL_CTX			*tls;
+	struct evconnlistener	*listener;
+	struct session_list	 sessions;	/* every live session */
+	unsigned		 nsessions;
+	uint64_t		 next_session_id;
+	struct event		*commit_ev;	/* low priority: commit + flush */
+	int			 commit_scheduled;
+	struct event		*reader_check_ev;
+	int			 stopping;	/* SIGTERM received */
+	char			 broker_id[64];
+};
+
+/*
+ * Opens the pass's write transaction if none is open, and schedules the
+ * commit. Every handler that reads or writes the store calls this first.
+ * Stops the broker (fatalx) if the store cannot begin a transaction.
+ */
+void	broker_touch(struct broker *b);
+
+/* Schedules the commit-and-flush pass without opening a transaction. */
+void	broker_schedule(struct broker *b);
+
+/* Wall-clock time in Unix milliseconds (for records, never for timers). */
+int64_t	broker_now_ms(void);
+
+/* The commit pass: the callback of commit_ev (priority below all I/O). */
+void	broker_commit_pass(int fd, short what, void *arg);
+
+/* Finds the live session of node id that is receiving, or NULL. */
+struct session *broker_receiver(struct broker *b, const char *node_id);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * queue.h - handovers at rest: state records, bodies and per-recipient FIFO
+ * queues, on top of the store.
+ *
+ * A handover's envelope bytes are stored once (STORE_BODIES); its small
+ * state record (STORE_MESSAGES, baton.store.v1.Message) and its queue
+ * entry (STORE_QUEUE, key recipient NUL seq) point to it by message id, so
+ * state changes never rewrite the large body. Queue order is the order of
+ * the global "queue" sequence, i.e. commit order. Every call acts in the
+ * store's current transaction.
+ */
+#ifndef BATON_QUEUE_H
+#define BATON_QUEUE_H
+
+#include <stdint.h>
+
+#include "baton.pb-c.h"
+#include "store.h"
+#include "store.pb-c.h"
+#include "validate.h"
+
+typedef Baton__Store__V1__Message queue_msg;
+
+/*
+ * Reads a message's state record. STORE_OK with *out (free with
+ * queue_msg_free), STORE_NOTFOUND, STORE_CORRUPT (record or its contents
+ * fail their checks) or STORE_ERROR.
+ */
+int	queue_msg_get(struct store *s, const char *message_id, queue_msg **out);
+/* Writes a message's state record back. */
+int	queue_msg_put(struct store *s, const queue_msg *m);
+void	queue_msg_free(queue_msg *m);
+
+/*
+ * Stores a new handover: state record m (its queue_seq is assigned here),
+ * body bytes and queue entry for m->recipient. STORE_OK, STORE_EXISTS when
+ * the message id is taken, STORE_FULL or STORE_ERROR.
+ */
+int	queue_insert(struct store *s, queue_msg *m, const uint8_t *body,
+	    size_t len);
+
+/* Adds a queue entry for m->recipient with a new sequence number. */
+int	queue_enqueue(struct store *s, queue_msg *m);
+
+/*
+ * Finds the first queue entry of recipient with sequence > after.
+ * STORE_OK with *seq and id (BATON_MESSAGE_ID_MAX + 1 bytes), or
+ * STORE_NOTFOUND. A corrupt entry is quarantined and skipped.
+ */
+int	queue_next(struct store *s, const char *recipient, uint64_t after,
+	    uint64_t *seq, char *id);
+
+/* Removes recipient's queue entry seq. */
+int	queue_remove(struct store *s, const char *recipient, uint64_t seq);
+
+/*
+ * Reads and unpacks a stored envelope. STORE_OK with *out (free with
+ * baton__v1__envelope__free_unpacked), STORE_NOTFOUND, STORE_CORRUPT.
+ */
+int	queue_body_get(struct store *s, const char *message_id,
+	    Baton__V1__Envelope **out);
+
+/* Number of queue entries for recipient (for stats and tests). */
+int	queue_depth(struct store *s, const char *recipient, uint64_t *out);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * router.h - what a session's frames do: Hello, Submit, Pull, Ack, Ping,
+ * and the delivery pump that turns queue entries into Deliver frames.
+ *
+ * Each handler checks, then acts inside its own nested store operation,
+ * and queues its reply through session_send; replies go out after the
+ * pass commits.
+ */
+#ifndef BATON_ROUTER_H
+#define BATON_ROUTER_H
+
+#include "frame.h"
+#include "session.h"
+
+/* Handles one decoded frame from a session in HELLO or READY state. */
+void	router_dispatch(struct session *s, const Frame *f);
+
+/*
+ * Delivers queued handovers to a receiving session while it has credit,
+ * room for unacked deliveries and output space. Called from the commit
+ * pass, inside its transaction.
+ */
+void	router_pump(struct session *s);
+
+/* Clears this node's receiver slot when a receiving session goes away. */
+void	router_session_gone(struct session *s);
+
+#endif
