@@ -1,1 +1,161 @@
-int main(void) { return 1; } /* placeholder: being written */
+/*
+ * test_validate.c - identifiers, NHS numbers, dates, handover checks and
+ * section masks.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "sections.h"
+#include "validate.h"
+
+static void
+test_message_id(void **state)
+{
+	char longid[200];
+
+	assert_true(validate_message_id("a1b2-c3:d4_e5.f6"));
+	assert_false(validate_message_id(""));
+	assert_false(validate_message_id("has space"));
+	assert_false(validate_message_id("slash/no"));
+	memset(longid, 'a', 128);
+	longid[128] = '\0';
+	assert_true(validate_message_id(longid));
+	longid[128] = 'a';
+	longid[129] = '\0';
+	assert_false(validate_message_id(longid));
+}
+
+static void
+test_node_id(void **state)
+{
+	assert_true(validate_node_id("cmht"));
+	assert_true(validate_node_id("gp-practice.01"));
+	assert_false(validate_node_id("GP"));
+	assert_false(validate_node_id("-gp"));
+	assert_false(validate_node_id("gp*"));
+	assert_false(validate_node_id(""));
+}
+
+static void
+test_nhs_number(void **state)
+{
+	char out[11];
+
+	assert_true(validate_nhs_number("943 476 5919", out));
+	assert_string_equal(out, "9434765919");
+	assert_true(validate_nhs_number("943-476-5919", out));
+	assert_false(validate_nhs_number("9434765918", out));	/* check digit */
+	assert_false(validate_nhs_number("943476591", out));	/* too short */
+	assert_false(validate_nhs_number("94347659190", out));	/* too long */
+	assert_false(validate_nhs_number("94347659x9", out));
+}
+
+static void
+test_dates(void **state)
+{
+	assert_true(validate_date("2026-11-24"));
+	assert_true(validate_date("2024-02-29"));
+	assert_false(validate_date("2025-02-29"));
+	assert_false(validate_date("2026-13-01"));
+	assert_false(validate_date("26-11-24"));
+	assert_false(validate_date("2026/11/24"));
+}
+
+static Baton__V1__Handover *
+minimal_handover(void)
+{
+	Baton__V1__Handover *h = calloc(1, sizeof(*h));
+	Baton__V1__Subject *s = calloc(1, sizeof(*s));
+	Baton__V1__RiskSummary *r = calloc(1, sizeof(*r));
+	Baton__V1__Transition *t = calloc(1, sizeof(*t));
+
+	baton__v1__handover__init(h);
+	baton__v1__subject__init(s);
+	baton__v1__risk_summary__init(r);
+	baton__v1__transition__init(t);
+	s->nhs_number = strdup("9434765919");
+	s->family_name = strdup("Example");
+	r->level = BATON__V1__RISK_LEVEL__RISK_LEVEL_HIGH;
+	t->kind = BATON__V1__TRANSITION_KIND__TRANSITION_KIND_REFERRAL;
+	h->subject = s;
+	h->risk_summary = r;
+	h->transition = t;
+	return h;
+}
+
+static void
+test_handover(void **state)
+{
+	Baton__V1__Handover *h = minimal_handover();
+	char err[256];
+
+	assert_int_equal(validate_handover(h, err, sizeof(err)), 0);
+
+	h->risk_summary->level = 0;
+	assert_int_equal(validate_handover(h, err, sizeof(err)), -1);
+	assert_string_equal(err, "risk_summary.level: required");
+	h->risk_summary->level = 42;
+	assert_int_equal(validate_handover(h, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "risk_summary.level"));
+	h->risk_summary->level = BATON__V1__RISK_LEVEL__RISK_LEVEL_LOW;
+
+	/* the initial value is protobuf-c's shared empty string: not freed */
+	h->risk_summary->last_assessed = strdup("yesterday");
+	assert_int_equal(validate_handover(h, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "risk_summary.last_assessed"));
+	free(h->risk_summary->last_assessed);
+	h->risk_summary->last_assessed = strdup("2026-11-20");
+	assert_int_equal(validate_handover(h, err, sizeof(err)), 0);
+
+	free(h->subject->nhs_number);
+	h->subject->nhs_number = strdup("1234567890");
+	assert_int_equal(validate_handover(h, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "subject.nhs_number"));
+
+	baton__v1__handover__free_unpacked(h, NULL);
+	assert_int_equal(validate_handover(NULL, err, sizeof(err)), -1);
+}
+
+static void
+test_sections(void **state)
+{
+	Baton__V1__Handover *h = minimal_handover();
+	section_mask removed, keep;
+	char buf[256];
+
+	assert_int_equal(sections_count(), 8);
+	assert_string_equal(sections_name(0), "subject");
+	assert_string_equal(sections_name(6), "medication_and_physical_health");
+	assert_int_equal(sections_bit("transition"), 1u << 7);
+	assert_int_equal(sections_bit("nope"), 0);
+	assert_int_equal(sections_present(h), (1u << 0) | (1u << 1) | (1u << 7));
+
+	keep = sections_bit("subject") | sections_bit("transition");
+	removed = sections_redact(h, keep);
+	assert_int_equal(removed, sections_bit("risk_summary"));
+	assert_null(h->risk_summary);
+	assert_non_null(h->subject);
+	assert_string_equal(sections_format(removed | sections_bit("safeguarding"),
+	    buf, sizeof(buf)), "risk_summary,safeguarding");
+	baton__v1__handover__free_unpacked(h, NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_message_id),
+		cmocka_unit_test(test_node_id),
+		cmocka_unit_test(test_nhs_number),
+		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_handover),
+		cmocka_unit_test(test_sections),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
