@@ -23,18 +23,20 @@
 
 #include "listener.h"
 #include "log.h"
+#include "policy.h"
 #include "session.h"
 #include "store.h"
 #include "tls.h"
 
 #define READER_CHECK_S	30	/* how often stale LMDB reader slots are cleared */
+#define RECHECK_S	2	/* how often live sessions are checked against the registry */
 #define STOP_GRACE_S	5	/* how long clients may take to read final replies */
 
 static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: batond --data DIR --ca FILE --cert FILE --key FILE [options]\n"
+	    "usage: batond --data DIR --ca FILE --cert FILE --key FILE --policy FILE [options]\n"
 	    "\n"
 	    "  --listen ADDR:PORT      address to listen on (default 127.0.0.1:7400;\n"
 	    "                          port 0 picks a free port)\n"
@@ -44,6 +46,7 @@ usage(FILE *fp)
 	    "  --cert FILE             broker certificate (PEM)\n"
 	    "  --key FILE              broker private key (PEM, mode 0600)\n"
 	    "  --crl FILE              certificate revocation list (PEM)\n"
+	    "  --policy FILE           roles, routes and sections (policy.conf)\n"
 	    "  --max-frame BYTES       largest frame accepted (default 4194304)\n"
 	    "  --max-unacked N         deliveries in flight per session (default 64)\n"
 	    "  --map-size BYTES        LMDB map size (default 1073741824)\n"
@@ -80,7 +83,7 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 {
 	enum { O_LISTEN = 256, O_PORTFILE, O_DATA, O_CA, O_CERT, O_KEY, O_CRL,
 	    O_MAXFRAME, O_UNACKED, O_MAPSIZE, O_MAXCONN, O_PERNODE, O_HSTO,
-	    O_IDLE, O_TLS12 };
+	    O_IDLE, O_TLS12, O_POLICY };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "port-file", required_argument, NULL, O_PORTFILE },
@@ -89,6 +92,7 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 		{ "cert", required_argument, NULL, O_CERT },
 		{ "key", required_argument, NULL, O_KEY },
 		{ "crl", required_argument, NULL, O_CRL },
+		{ "policy", required_argument, NULL, O_POLICY },
 		{ "max-frame", required_argument, NULL, O_MAXFRAME },
 		{ "max-unacked", required_argument, NULL, O_UNACKED },
 		{ "map-size", required_argument, NULL, O_MAPSIZE },
@@ -114,6 +118,7 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 		case O_CERT: cfg->cert_file = optarg; break;
 		case O_KEY: cfg->key_file = optarg; break;
 		case O_CRL: cfg->crl_file = optarg; break;
+		case O_POLICY: cfg->policy_file = optarg; break;
 		case O_MAXFRAME:
 			if (parse_num("--max-frame", optarg, 64u << 20, &v) || v < 1024)
 				return -1;
@@ -161,8 +166,10 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 		return -1;
 	}
 	if (cfg->data_dir == NULL || cfg->ca_file == NULL ||
-	    cfg->cert_file == NULL || cfg->key_file == NULL) {
-		fprintf(stderr, "batond: --data, --ca, --cert and --key are required\n");
+	    cfg->cert_file == NULL || cfg->key_file == NULL ||
+	    cfg->policy_file == NULL) {
+		fprintf(stderr, "batond: --data, --ca, --cert, --key and --policy "
+		    "are required\n");
 		usage(stderr);
 		return -1;
 	}
@@ -187,7 +194,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct timeval tv = { STOP_GRACE_S, 0 };
 
 	if (sig == SIGHUP) {
-		log_info("SIGHUP: nothing to reload in this version");
+		log_info("SIGHUP: reloading policy, certificates and CRL");
+		broker_reload(b);
 		return;
 	}
 	if (b->stopping)
@@ -203,6 +211,12 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 			    "the broker is stopping; reconnect later");
 	event_base_once(b->base, -1, EV_TIMEOUT, stop_timeout_cb, b, &tv);
 	broker_schedule(b);
+}
+
+static void
+recheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+	broker_recheck_sessions(arg);
 }
 
 static void
@@ -223,8 +237,9 @@ main(int argc, char **argv)
 	struct store_opts sopts;
 	struct event *sigs[4];
 	struct timeval rc_tv = { READER_CHECK_S, 0 };
+	struct timeval recheck_tv = { RECHECK_S, 0 };
 	int check = 0, verbose = 0, i;
-	char err[512];
+	char err[512], perr[4096];
 	const int signums[] = { SIGTERM, SIGINT, SIGHUP };
 
 	broker_config_defaults(&cfg);
@@ -239,6 +254,8 @@ main(int argc, char **argv)
 	if (gethostname(b.broker_id, sizeof(b.broker_id) - 1) != 0)
 		strcpy(b.broker_id, "batond");
 
+	if ((b.policy = policy_load(cfg.policy_file, perr, sizeof(perr))) == NULL)
+		fatalx("policy has errors:\n%s", perr);
 	if ((b.tls = tls_server_ctx(&cfg, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	memset(&sopts, 0, sizeof(sopts));
@@ -250,6 +267,7 @@ main(int argc, char **argv)
 		printf("batond: configuration OK\n");
 		store_close(b.store);
 		SSL_CTX_free(b.tls);
+		policy_free(b.policy);
 		return 0;
 	}
 
@@ -269,6 +287,10 @@ main(int argc, char **argv)
 	b.reader_check_ev = event_new(b.base, -1, EV_PERSIST, reader_check_cb, &b);
 	if (b.reader_check_ev == NULL || event_add(b.reader_check_ev, &rc_tv) != 0)
 		fatalx("cannot start the reader check timer");
+
+	b.recheck_ev = event_new(b.base, -1, EV_PERSIST, recheck_cb, &b);
+	if (b.recheck_ev == NULL || event_add(b.recheck_ev, &recheck_tv) != 0)
+		fatalx("cannot start the session re-check timer");
 
 	if (listener_start(&b, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -291,6 +313,8 @@ main(int argc, char **argv)
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_free(b.reader_check_ev);
+	event_free(b.recheck_ev);
+	policy_free(b.policy);
 	event_free(b.commit_ev);
 	event_base_free(b.base);
 	store_close(b.store);

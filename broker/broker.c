@@ -16,7 +16,12 @@
 #include <event2/event.h>
 
 #include "broker.h"
+#include <event2/bufferevent_ssl.h>
+
 #include "log.h"
+#include "policy.h"
+#include "registry.h"
+#include "tls.h"
 #include "router.h"
 #include "session.h"
 #include "store.h"
@@ -120,4 +125,74 @@ broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 	}
 	if (b->stopping && b->nsessions == 0)
 		event_base_loopbreak(b->base);
+}
+
+void
+broker_reload(struct broker *b)
+{
+	struct policy *np = NULL;
+	struct session *s;
+	SSL_CTX *nctx;
+	char err[4096];
+
+	if (b->cfg->policy_file != NULL) {
+		if ((np = policy_load(b->cfg->policy_file, err, sizeof(err))) == NULL)
+			log_warnx("reload: policy not changed, the new one has errors:\n%s",
+			    err);
+		else {
+			policy_free(b->policy);
+			b->policy = np;
+			log_info("reload: policy %s loaded (%d roles)",
+			    b->cfg->policy_file, np->nroles);
+		}
+	}
+	if ((nctx = tls_server_ctx(b->cfg, err, sizeof(err))) == NULL) {
+		log_warnx("reload: TLS context and CRL not changed: %s", err);
+		return;
+	}
+	/* live SSL objects keep a reference to the context they began with */
+	SSL_CTX_free(b->tls);
+	b->tls = nctx;
+	log_info("reload: TLS context%s loaded", b->cfg->crl_file ? " and CRL" : "");
+	TAILQ_FOREACH(s, &b->sessions, entry) {
+		if (s->state != SESSION_HELLO && s->state != SESSION_READY)
+			continue;
+		if (tls_peer_reverify(nctx, bufferevent_openssl_get_ssl(s->bev),
+		    err, sizeof(err)) == -1)
+			session_fail(s, BATON__V1__CODE__CODE_CERTIFICATE_REVOKED,
+			    "client certificate no longer accepted: %s", err);
+	}
+	broker_schedule(b);
+}
+
+void
+broker_recheck_sessions(struct broker *b)
+{
+	struct session *s;
+	struct registry_node n;
+	int rc;
+
+	TAILQ_FOREACH(s, &b->sessions, entry) {
+		if (s->state != SESSION_READY)
+			continue;
+		if (tls_peer_expired(bufferevent_openssl_get_ssl(s->bev))) {
+			session_fail(s, BATON__V1__CODE__CODE_BAD_CERTIFICATE,
+			    "client certificate has expired");
+			continue;
+		}
+		broker_touch(b);
+		rc = registry_get(b->store, s->node_id, &n);
+		if (rc == STORE_NOTFOUND || (rc == STORE_OK && !n.enabled))
+			session_fail(s, rc == STORE_OK ?
+			    BATON__V1__CODE__CODE_NODE_DISABLED :
+			    BATON__V1__CODE__CODE_UNKNOWN_NODE,
+			    "node '%s' has been %s by the administrator", s->node_id,
+			    rc == STORE_OK ? "disabled" : "removed");
+		else if (rc == STORE_OK && strcmp(n.role, s->role) != 0) {
+			log_info("sid=%llu node=%s role changed %s -> %s",
+			    (unsigned long long)s->id, s->node_id, s->role, n.role);
+			snprintf(s->role, sizeof(s->role), "%s", n.role);
+			s->want_pump = s->receiving;
+		}
+	}
 }

@@ -25,6 +25,7 @@ struct event_base;
 struct event;
 struct evconnlistener;
 struct store;
+struct policy;
 struct session;
 
 struct broker_config {
@@ -35,6 +36,7 @@ struct broker_config {
 	const char	*cert_file;
 	const char	*key_file;
 	const char	*crl_file;		/* optional */
+	const char	*policy_file;		/* policy.conf; required */
 	const char	*broker_id;		/* for Welcome; default host name */
 	uint32_t	 max_frame;		/* bytes; default 4 MiB */
 	uint32_t	 max_unacked;		/* deliveries in flight per session */
@@ -57,7 +59,9 @@ struct broker {
 	const struct broker_config *cfg;
 	struct event_base	*base;
 	struct store		*store;
-	SSL_CTX			*tls;
+	SSL_CTX			*tls;		/* swapped whole on reload */
+	struct policy		*policy;	/* swapped whole on reload */
+	struct event		*recheck_ev;	/* registry re-check of live sessions */
 	struct evconnlistener	*listener;
 	struct session_list	 sessions;	/* every live session */
 	unsigned		 nsessions;
@@ -84,6 +88,19 @@ int64_t	broker_now_ms(void);
 
 /* The commit pass: the callback of commit_ev (priority below all I/O). */
 void	broker_commit_pass(int fd, short what, void *arg);
+
+/*
+ * Reloads the policy and the TLS context (with its CRL), each swapped in
+ * only if it loads completely; closes live sessions whose certificate no
+ * longer verifies. Logs what it did and why anything was kept.
+ */
+void	broker_reload(struct broker *b);
+
+/*
+ * Re-reads the registry for every live session: a removed or disabled node
+ * is closed, a changed role takes effect. Runs every few seconds.
+ */
+void	broker_recheck_sessions(struct broker *b);
 
 /* Finds the live session of node id that is receiving, or NULL. */
 struct session *broker_receiver(struct broker *b, const char *node_id);

@@ -88,6 +88,56 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	log_warn("accept");
 }
 
+/*
+ * Parses "IPv4:PORT" or "[IPv6]:PORT" (port 0 allowed: ephemeral).
+ * libevent's parser refuses port 0, so this is done here.
+ */
+static int
+parse_listen(const char *spec, struct sockaddr_storage *ss, int *sslen)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(spec, ':');
+	char *end;
+	unsigned long port;
+	size_t hl;
+
+	if (colon == NULL || colon == spec || colon[1] == '\0')
+		return -1;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || port > 65535)
+		return -1;
+	hl = (size_t)(colon - spec);
+	if (spec[0] == '[') {
+		if (hl < 3 || spec[hl - 1] != ']' || hl - 2 >= sizeof(host))
+			return -1;
+		memcpy(host, spec + 1, hl - 2);
+		host[hl - 2] = '\0';
+	} else {
+		if (hl >= sizeof(host))
+			return -1;
+		memcpy(host, spec, hl);
+		host[hl] = '\0';
+	}
+	if (strchr(host, ':') != NULL) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+			return -1;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*sslen = sizeof(*in6);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return -1;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*sslen = sizeof(*in);
+	}
+	return 0;
+}
+
 static int
 write_port_file(const char *path, unsigned port, char *err, size_t errlen)
 {
@@ -120,8 +170,7 @@ listener_start(struct broker *b, char *err, size_t errlen)
 	char bound[64];
 
 	memset(&ss, 0, sizeof(ss));
-	if (evutil_parse_sockaddr_port(b->cfg->listen, (struct sockaddr *)&ss,
-	    &sslen) != 0) {
+	if (parse_listen(b->cfg->listen, &ss, &sslen) != 0) {
 		snprintf(err, errlen, "listen address '%s' is not ADDR:PORT",
 		    b->cfg->listen);
 		return -1;

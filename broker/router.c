@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "policy.h"
 #include "queue.h"
 #include "registry.h"
 #include "router.h"
@@ -271,6 +272,15 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 		    BATON__V1__CODE__CODE_UNKNOWN_RECIPIENT, text);
 		return;
 	}
+	if (!policy_route_allowed(s->b->policy, s->role, to.role,
+	    env->handover->transition->kind)) {
+		snprintf(text, sizeof(text), "role '%s' may not send %s handovers to "
+		    "role '%s' (node '%s') under the current policy", s->role,
+		    policy_kind_name(env->handover->transition->kind), to.role, to.node_id);
+		refuse_submit(s, env->message_id,
+		    BATON__V1__CODE__CODE_ROUTE_NOT_ALLOWED, text);
+		return;
+	}
 
 	/* the sender is who the certificate says, whatever the client wrote */
 	copy = *env;
@@ -327,6 +337,12 @@ handle_pull(struct session *s, const Baton__V1__Pull *p)
 
 	if (recheck_node(s) == -1)
 		return;
+	if (policy_sections(s->b->policy, s->role) == 0) {
+		session_fail(s, BATON__V1__CODE__CODE_NOT_PERMITTED,
+		    "role '%s' may not receive handovers under the current policy",
+		    s->role);
+		return;
+	}
 	if (!s->receiving) {
 		/* one receiving session per node: the newest takes over, so a
 		 * half-open old connection cannot hold deliveries hostage */
@@ -522,8 +538,9 @@ deliver_one(struct session *s, uint64_t seq, const char *id)
 	Baton__V1__Deliver d = BATON__V1__DELIVER__INIT;
 	Baton__V1__Envelope *env = NULL;
 	queue_msg *m = NULL;
+	struct registry_node me;
 	char *withheld[SECTION_COUNT];
-	section_mask removed;
+	section_mask removed, allowed;
 	size_t i, n = 0;
 	int rc;
 
@@ -545,8 +562,18 @@ deliver_one(struct session *s, uint64_t seq, const char *id)
 	if (rc != STORE_OK)
 		store_failed(s, "read body", rc);
 
-	/* minimum necessary: the policy issue narrows this per role */
-	removed = sections_redact(env->handover, SECTIONS_ALL);
+	/* minimum necessary, by the role and policy in force now: the role is
+	 * read from the registry at delivery, on every path */
+	rc = registry_get(st, s->node_id, &me);
+	if (rc != STORE_OK || !me.enabled ||
+	    (allowed = policy_sections(s->b->policy, me.role)) == 0) {
+		if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
+			store_failed(s, "read registry", rc);
+		s->credit = 0;	/* nothing may go to this node now */
+		rc = -1;
+		goto done;
+	}
+	removed = sections_redact(env->handover, allowed);
 	for (i = 0; i < SECTION_COUNT; i++)
 		if (removed & ((section_mask)1u << i))
 			withheld[n++] = (char *)sections_name(i);
@@ -578,6 +605,8 @@ deliver_one(struct session *s, uint64_t seq, const char *id)
 	rc = 0;
 	goto done;
 full:
+	if (rc == STORE_OK)
+		rc = STORE_FULL;
 	if (rc != STORE_FULL)
 		store_failed(s, "record delivery", rc);
 	rc = -1;

@@ -240,3 +240,42 @@ tls_handshake_error(SSL *ssl, unsigned long errcode, char *buf, size_t len)
 	else
 		snprintf(buf, len, "connection closed during handshake");
 }
+
+int
+tls_peer_reverify(SSL_CTX *ctx, SSL *ssl, char *why, size_t len)
+{
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+	X509_STORE_CTX *xs;
+	int ok;
+
+	if (cert == NULL) {
+		snprintf(why, len, "no client certificate");
+		return -1;
+	}
+	if ((xs = X509_STORE_CTX_new()) == NULL) {
+		snprintf(why, len, "out of memory");
+		return -1;
+	}
+	if (X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(ctx), cert,
+	    SSL_get_peer_cert_chain(ssl)) != 1) {
+		X509_STORE_CTX_free(xs);
+		snprintf(why, len, "cannot set up verification");
+		return -1;
+	}
+	X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_CLIENT);
+	ok = X509_verify_cert(xs);
+	if (ok != 1)
+		snprintf(why, len, "%s", X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(xs)));
+	X509_STORE_CTX_free(xs);
+	ERR_clear_error();
+	return ok == 1 ? 0 : -1;
+}
+
+int
+tls_peer_expired(SSL *ssl)
+{
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+
+	return cert != NULL && X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
+}

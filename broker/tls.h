@@ -38,6 +38,16 @@ int	tls_peer_node_id(SSL *ssl, char node_id[BATON_NODE_ID_MAX + 1],
 void	tls_peer_cert_info(SSL *ssl, char serial[TLS_SERIAL_MAX + 1],
 	    char fpr[TLS_FPR_LEN + 1]);
 
+/*
+ * Verifies a live session's peer certificate again against ctx (a newly
+ * loaded context with its CRL). Returns 0 if it still verifies, or -1 with
+ * why set ("certificate revoked").
+ */
+int	tls_peer_reverify(SSL_CTX *ctx, SSL *ssl, char *why, size_t len);
+
+/* 1 if the peer certificate's notAfter has passed. */
+int	tls_peer_expired(SSL *ssl);
+
 /* Why the last handshake on ssl failed, as a sentence for the log. */
 void	tls_handshake_error(SSL *ssl, unsigned long errcode, char *buf,
 	    size_t len);

@@ -1,0 +1,473 @@
+/*
+ * policy.c - the policy.conf parser and the pure checks built on it.
+ *
+ * Format: one statement per line; '#' starts a comment; words are
+ * separated by blanks.
+ *
+ *   deadline  LEVEL DURATION     acceptance deadline for a risk level
+ *   escalate  NODE...            who is told when a deadline passes
+ *   retention DURATION           undelivered handovers expire after this
+ *   purge     DURATION           bodies removed this long after acknowledgement
+ *   role      NAME               starts a role's block
+ *     receive SECTION... | all | none
+ *     send    ROLE KIND... | send ROLE any
+ *
+ * The parser is bounded: lines over 4 KiB, more than POLICY_MAX_ROLES
+ * roles or routes, and unknown words are errors. All errors are reported,
+ * each as file:line: reason, and any error refuses the whole file, so a
+ * half-understood policy is never applied.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "registry.h"
+
+#define LINE_MAX_LEN	4096
+#define FILE_MAX_LEN	(1024 * 1024)
+#define MAX_WORDS	64
+
+struct parse {
+	const char	*name;
+	int		 line;
+	char		*err;
+	size_t		 errlen;
+	size_t		 used;
+	int		 nerrors;
+};
+
+static void
+perr(struct parse *ps, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	ps->nerrors++;
+	if (ps->used + 1 >= ps->errlen)
+		return;
+	n = snprintf(ps->err + ps->used, ps->errlen - ps->used, "%s%s:%d: ",
+	    ps->used ? "\n" : "", ps->name, ps->line);
+	if (n < 0 || (size_t)n >= ps->errlen - ps->used) {
+		ps->used = ps->errlen - 1;
+		return;
+	}
+	ps->used += (size_t)n;
+	va_start(ap, fmt);
+	n = vsnprintf(ps->err + ps->used, ps->errlen - ps->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= ps->errlen - ps->used)
+		ps->used = ps->errlen - 1;
+	else
+		ps->used += (size_t)n;
+}
+
+/* Lowercase enum value name without its prefix: TRANSITION_KIND_STEP_DOWN -> step_down. */
+static const char *
+short_enum_name(const ProtobufCEnumDescriptor *d, int value, const char *prefix,
+    char *buf, size_t len)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
+	size_t i, pl = strlen(prefix);
+
+	if (v == NULL || strncmp(v->name, prefix, pl) != 0)
+		return "unknown";
+	for (i = 0; v->name[pl + i] && i + 1 < len; i++)
+		buf[i] = (char)tolower((unsigned char)v->name[pl + i]);
+	buf[i] = '\0';
+	return buf;
+}
+
+const char *
+policy_kind_name(int kind)
+{
+	static char names[8][32];
+
+	if (kind < 0 || kind >= 8)
+		return "unknown";
+	return short_enum_name(&baton__v1__transition_kind__descriptor, kind,
+	    "TRANSITION_KIND_", names[kind], sizeof(names[kind]));
+}
+
+const char *
+policy_risk_name(int level)
+{
+	static char names[POLICY_RISK_LEVELS][32];
+
+	if (level < 0 || level >= POLICY_RISK_LEVELS)
+		return "unknown";
+	return short_enum_name(&baton__v1__risk_level__descriptor, level,
+	    "RISK_LEVEL_", names[level], sizeof(names[level]));
+}
+
+static int
+kind_value(const char *name)
+{
+	int k;
+
+	for (k = 1; k < 8; k++)
+		if (strcmp(policy_kind_name(k), name) == 0)
+			return k;
+	return -1;
+}
+
+static int
+risk_value(const char *name)
+{
+	int l;
+
+	for (l = 1; l < POLICY_RISK_LEVELS; l++)
+		if (strcmp(policy_risk_name(l), name) == 0)
+			return l;
+	return -1;
+}
+
+int64_t
+policy_parse_duration(const char *s)
+{
+	char *end;
+	unsigned long long v;
+	int64_t mult = 1000;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		if (end[1] != '\0')
+			return -1;
+		switch (*end) {
+		case 's': mult = 1000; break;
+		case 'm': mult = 60 * 1000; break;
+		case 'h': mult = 3600 * 1000; break;
+		case 'd': mult = 86400 * 1000; break;
+		default: return -1;
+		}
+	}
+	if (v > (unsigned long long)(INT64_MAX / mult) / 2)
+		return -1;
+	return (int64_t)v * mult;
+}
+
+static struct policy_role *
+find_role(struct policy *p, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->nroles; i++)
+		if (strcmp(p->roles[i].name, name) == 0)
+			return &p->roles[i];
+	return NULL;
+}
+
+static void
+stmt_role(struct parse *ps, struct policy *p, char **w, int n,
+    struct policy_role **cur)
+{
+	*cur = NULL;
+	if (n != 2) {
+		perr(ps, "'role' takes one name");
+		return;
+	}
+	if (!registry_valid_role(w[1])) {
+		perr(ps, "'%.40s' is not a role name (a-z, 0-9, _ and -)", w[1]);
+		return;
+	}
+	if (find_role(p, w[1]) != NULL) {
+		perr(ps, "role '%s' is declared twice", w[1]);
+		return;
+	}
+	if (p->nroles == POLICY_MAX_ROLES) {
+		perr(ps, "more than %d roles", POLICY_MAX_ROLES);
+		return;
+	}
+	*cur = &p->roles[p->nroles++];
+	snprintf((*cur)->name, sizeof((*cur)->name), "%s", w[1]);
+}
+
+static void
+stmt_receive(struct parse *ps, struct policy_role *r, char **w, int n)
+{
+	int i;
+
+	if (n < 2) {
+		perr(ps, "'receive' needs section names, 'all' or 'none'");
+		return;
+	}
+	for (i = 1; i < n; i++) {
+		section_mask bit;
+
+		if (strcmp(w[i], "all") == 0) {
+			r->receive |= SECTIONS_ALL;
+			continue;
+		}
+		if (strcmp(w[i], "none") == 0)
+			continue;
+		if ((bit = sections_bit(w[i])) == 0) {
+			perr(ps, "'%.40s' is not a dataset section", w[i]);
+			continue;
+		}
+		r->receive |= bit;
+	}
+}
+
+static void
+stmt_send(struct parse *ps, struct policy_role *r, char **w, int n)
+{
+	struct policy_route *rt = NULL;
+	int i, k;
+
+	if (n < 3) {
+		perr(ps, "'send' needs a recipient role and kinds (or 'any')");
+		return;
+	}
+	if (!registry_valid_role(w[1])) {
+		perr(ps, "'%.40s' is not a role name", w[1]);
+		return;
+	}
+	for (i = 0; i < r->nroutes; i++)
+		if (strcmp(r->routes[i].to_role, w[1]) == 0)
+			rt = &r->routes[i];
+	if (rt == NULL) {
+		if (r->nroutes == POLICY_MAX_ROLES) {
+			perr(ps, "more than %d routes for role '%s'",
+			    POLICY_MAX_ROLES, r->name);
+			return;
+		}
+		rt = &r->routes[r->nroutes++];
+		snprintf(rt->to_role, sizeof(rt->to_role), "%s", w[1]);
+	}
+	for (i = 2; i < n; i++) {
+		if (strcmp(w[i], "any") == 0) {
+			rt->kinds |= 0xfeu;	/* every defined kind, never 0 */
+			continue;
+		}
+		if ((k = kind_value(w[i])) < 0) {
+			perr(ps, "'%.40s' is not a transition kind (referral, discharge, "
+			    "step_down, step_up, crisis_handover, transfer, any)", w[i]);
+			continue;
+		}
+		rt->kinds |= 1u << k;
+	}
+}
+
+static void
+stmt_top(struct parse *ps, struct policy *p, char **w, int n)
+{
+	int64_t ms;
+	int i, l;
+
+	if (strcmp(w[0], "deadline") == 0) {
+		if (n != 3) {
+			perr(ps, "'deadline' takes a risk level and a duration");
+			return;
+		}
+		if ((l = risk_value(w[1])) < 0) {
+			perr(ps, "'%.40s' is not a risk level (low, medium, high, critical)",
+			    w[1]);
+			return;
+		}
+		if ((ms = policy_parse_duration(w[2])) <= 0) {
+			perr(ps, "'%.40s' is not a duration (e.g. 90s, 15m, 4h, 3d)", w[2]);
+			return;
+		}
+		p->deadline_ms[l] = ms;
+	} else if (strcmp(w[0], "escalate") == 0) {
+		if (n < 2) {
+			perr(ps, "'escalate' needs at least one node id");
+			return;
+		}
+		for (i = 1; i < n; i++) {
+			if (!validate_node_id(w[i])) {
+				perr(ps, "'%.40s' is not a node id", w[i]);
+				continue;
+			}
+			if (p->nescalate == POLICY_MAX_ESCALATE) {
+				perr(ps, "more than %d escalation nodes", POLICY_MAX_ESCALATE);
+				return;
+			}
+			snprintf(p->escalate[p->nescalate++], BATON_NODE_ID_MAX + 1,
+			    "%s", w[i]);
+		}
+	} else if (strcmp(w[0], "retention") == 0 || strcmp(w[0], "purge") == 0) {
+		if (n != 2 || (ms = policy_parse_duration(w[1])) <= 0) {
+			perr(ps, "'%s' takes one duration (e.g. 5d)", w[0]);
+			return;
+		}
+		if (w[0][0] == 'r')
+			p->retention_ms = ms;
+		else
+			p->purge_after_ms = ms;
+	} else
+		perr(ps, "unknown statement '%.40s'", w[0]);
+}
+
+static int
+split_words(char *line, char **w)
+{
+	int n = 0;
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(line, " \t\r", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t\r", &save)) {
+		if (n == MAX_WORDS)
+			return -1;
+		w[n++] = tok;
+	}
+	return n;
+}
+
+struct policy *
+policy_parse(const char *name, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	struct parse ps = { name, 0, err, errlen, 0, 0 };
+	struct policy *p;
+	struct policy_role *cur = NULL;
+	size_t pos = 0;
+	int i, j;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	p->retention_ms = 5LL * 86400 * 1000;
+	p->purge_after_ms = 30LL * 86400 * 1000;
+	while (pos < len) {
+		char line[LINE_MAX_LEN + 1], *w[MAX_WORDS], *hash;
+		size_t end = pos, ll;
+		int n;
+
+		while (end < len && text[end] != '\n')
+			end++;
+		ll = end - pos;
+		ps.line++;
+		if (ll > LINE_MAX_LEN) {
+			perr(&ps, "line longer than %d bytes", LINE_MAX_LEN);
+			pos = end + 1;
+			continue;
+		}
+		memcpy(line, text + pos, ll);
+		line[ll] = '\0';
+		pos = end + 1;
+		if (memchr(line, '\0', ll) != NULL) {
+			perr(&ps, "NUL byte in line");
+			continue;
+		}
+		if ((hash = strchr(line, '#')) != NULL)
+			*hash = '\0';
+		if ((n = split_words(line, w)) < 0) {
+			perr(&ps, "more than %d words", MAX_WORDS);
+			continue;
+		}
+		if (n == 0)
+			continue;
+		if (strcmp(w[0], "role") == 0)
+			stmt_role(&ps, p, w, n, &cur);
+		else if (strcmp(w[0], "receive") == 0 || strcmp(w[0], "send") == 0) {
+			if (cur == NULL) {
+				perr(&ps, "'%s' outside a role block", w[0]);
+				continue;
+			}
+			if (w[0][0] == 'r')
+				stmt_receive(&ps, cur, w, n);
+			else
+				stmt_send(&ps, cur, w, n);
+		} else {
+			cur = NULL;	/* top-level statements end a role block */
+			stmt_top(&ps, p, w, n);
+		}
+	}
+	/* every route must name a declared role */
+	ps.line = 0;
+	for (i = 0; i < p->nroles; i++)
+		for (j = 0; j < p->roles[i].nroutes; j++)
+			if (find_role(p, p->roles[i].routes[j].to_role) == NULL)
+				perr(&ps, "role '%s' sends to undeclared role '%s'",
+				    p->roles[i].name, p->roles[i].routes[j].to_role);
+	if (ps.nerrors > 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct policy *
+policy_load(const char *path, char *err, size_t errlen)
+{
+	FILE *fp;
+	char *buf;
+	size_t n;
+	struct policy *p;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(FILE_MAX_LEN + 1)) == NULL) {
+		fclose(fp);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	n = fread(buf, 1, FILE_MAX_LEN + 1, fp);
+	if (ferror(fp) || n > FILE_MAX_LEN) {
+		snprintf(err, errlen, "%s: %s", path, ferror(fp) ?
+		    "read error" : "larger than 1 MiB");
+		fclose(fp);
+		free(buf);
+		return NULL;
+	}
+	fclose(fp);
+	p = policy_parse(path, buf, n, err, errlen);
+	free(buf);
+	return p;
+}
+
+void
+policy_free(struct policy *p)
+{
+	free(p);
+}
+
+const struct policy_role *
+policy_role(const struct policy *p, const char *role)
+{
+	int i;
+
+	if (p == NULL || role == NULL)
+		return NULL;
+	for (i = 0; i < p->nroles; i++)
+		if (strcmp(p->roles[i].name, role) == 0)
+			return &p->roles[i];
+	return NULL;
+}
+
+int
+policy_route_allowed(const struct policy *p, const char *from_role,
+    const char *to_role, int kind)
+{
+	const struct policy_role *r = policy_role(p, from_role);
+	int i;
+
+	if (r == NULL || policy_role(p, to_role) == NULL || kind <= 0 || kind >= 8)
+		return 0;
+	for (i = 0; i < r->nroutes; i++)
+		if (strcmp(r->routes[i].to_role, to_role) == 0)
+			return (r->routes[i].kinds & (1u << kind)) != 0;
+	return 0;
+}
+
+section_mask
+policy_sections(const struct policy *p, const char *role)
+{
+	const struct policy_role *r = policy_role(p, role);
+
+	return r != NULL ? r->receive : 0;
+}

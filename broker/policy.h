@@ -1,0 +1,80 @@
+/*
+ * policy.h - policy.conf: roles, who may send which kinds of handover to
+ * whom, which sections each role may receive, acceptance deadlines per
+ * risk level, escalation nodes and retention.
+ *
+ * Pure functions over a parsed, immutable struct policy; the broker swaps
+ * in a whole new one on reload. Everything not granted is denied: an
+ * unknown role receives nothing and may send nothing.
+ */
+#ifndef BATON_POLICY_H
+#define BATON_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sections.h"
+#include "validate.h"
+
+#define POLICY_MAX_ROLES	32
+#define POLICY_MAX_ESCALATE	8
+#define POLICY_ROLE_MAX		32
+#define POLICY_RISK_LEVELS	5	/* index = baton.v1.RiskLevel value */
+
+struct policy_route {
+	char		 to_role[POLICY_ROLE_MAX + 1];
+	uint32_t	 kinds;		/* bit n = TransitionKind value n */
+};
+
+struct policy_role {
+	char			 name[POLICY_ROLE_MAX + 1];
+	section_mask		 receive;
+	struct policy_route	 routes[POLICY_MAX_ROLES];
+	int			 nroutes;
+};
+
+struct policy {
+	struct policy_role	 roles[POLICY_MAX_ROLES];
+	int			 nroles;
+	int64_t			 deadline_ms[POLICY_RISK_LEVELS];	/* 0 = none */
+	char			 escalate[POLICY_MAX_ESCALATE][BATON_NODE_ID_MAX + 1];
+	int			 nescalate;
+	int64_t			 retention_ms;	/* undelivered handovers expire */
+	int64_t			 purge_after_ms; /* bodies kept after acknowledgement */
+};
+
+/*
+ * Parses a policy file. Returns a new policy, or NULL with err holding
+ * every problem found, one "file:line: reason" per line.
+ */
+struct policy	*policy_load(const char *path, char *err, size_t errlen);
+
+/* Same, from text in memory (name is used in error messages). */
+struct policy	*policy_parse(const char *name, const char *text, size_t len,
+		    char *err, size_t errlen);
+
+void		 policy_free(struct policy *p);
+
+/* The role's entry, or NULL when the policy does not declare it. */
+const struct policy_role *policy_role(const struct policy *p, const char *role);
+
+/* 1 when from_role may send a handover of transition kind to to_role. */
+int		 policy_route_allowed(const struct policy *p, const char *from_role,
+		    const char *to_role, int kind);
+
+/* Sections role may receive; 0 for an unknown role or a NULL policy. */
+section_mask	 policy_sections(const struct policy *p, const char *role);
+
+/* Short lowercase name of a transition kind ("step_down"), or "unknown". */
+const char	*policy_kind_name(int kind);
+
+/* Short lowercase name of a risk level ("high"), or "unknown". */
+const char	*policy_risk_name(int level);
+
+/*
+ * Parses a duration: a whole number with an optional unit s, m, h or d
+ * (no unit: seconds). Returns milliseconds, or -1.
+ */
+int64_t		 policy_parse_duration(const char *s);
+
+#endif

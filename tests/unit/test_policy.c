@@ -1,0 +1,186 @@
+/*
+ * test_policy.c - policy.conf parsing (every error with its line), route
+ * checks, section masks, and the shipped deploy/policy.conf.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "policy.h"
+
+#define K(x) BATON__V1__TRANSITION_KIND__TRANSITION_KIND_##x
+
+static struct policy *
+parse(const char *text, char *err, size_t errlen)
+{
+	return policy_parse("test.conf", text, strlen(text), err, errlen);
+}
+
+static void
+test_good(void **state)
+{
+	char err[1024];
+	struct policy *p = parse(
+	    "# comment\n"
+	    "deadline high 4h\n"
+	    "deadline critical 90s\n"
+	    "escalate crisis duty-desk\n"
+	    "retention 2d\n"
+	    "role a\n"
+	    "  receive subject transition   # trailing comment\n"
+	    "  send b referral step_down\n"
+	    "role b\n"
+	    "  receive all\n"
+	    "  send a any\n"
+	    "role c\n"
+	    "  receive none\n", err, sizeof(err));
+
+	assert_non_null(p);
+	assert_int_equal(p->nroles, 3);
+	assert_int_equal(p->deadline_ms[3], 4 * 3600 * 1000);
+	assert_int_equal(p->deadline_ms[4], 90 * 1000);
+	assert_int_equal(p->deadline_ms[1], 0);
+	assert_int_equal(p->nescalate, 2);
+	assert_string_equal(p->escalate[1], "duty-desk");
+	assert_int_equal(p->retention_ms, 2LL * 86400 * 1000);
+	assert_int_equal(policy_sections(p, "a"),
+	    sections_bit("subject") | sections_bit("transition"));
+	assert_int_equal(policy_sections(p, "b"), SECTIONS_ALL);
+	assert_int_equal(policy_sections(p, "c"), 0);
+	assert_int_equal(policy_sections(p, "nobody"), 0);
+	assert_true(policy_route_allowed(p, "a", "b", K(REFERRAL)));
+	assert_true(policy_route_allowed(p, "a", "b", K(STEP_DOWN)));
+	assert_false(policy_route_allowed(p, "a", "b", K(DISCHARGE)));
+	assert_false(policy_route_allowed(p, "a", "c", K(REFERRAL)));
+	assert_true(policy_route_allowed(p, "b", "a", K(TRANSFER)));
+	assert_false(policy_route_allowed(p, "b", "a", K(UNSPECIFIED)));
+	assert_false(policy_route_allowed(p, "nobody", "a", K(REFERRAL)));
+	/* roles are compared literally, never as patterns */
+	assert_false(policy_route_allowed(p, "a", "*", K(REFERRAL)));
+	assert_false(policy_route_allowed(p, "a", "b ", K(REFERRAL)));
+	policy_free(p);
+}
+
+static void
+test_errors_with_lines(void **state)
+{
+	char err[2048];
+	struct policy *p = parse(
+	    "role a\n"				/* 1 */
+	    "  receive subject nonsense\n"	/* 2 */
+	    "  send b teleport\n"		/* 3 */
+	    "deadline severe 4h\n"		/* 4 */
+	    "deadline high soon\n"		/* 5 */
+	    "receive all\n"			/* 6: outside a role */
+	    "frobnicate\n"			/* 7 */
+	    "role a\n"				/* 8: twice */
+	    "role Bad\n"			/* 9 */
+	    "escalate NOT_A_NODE\n",		/* 10 */
+	    err, sizeof(err));
+
+	assert_null(p);
+	assert_non_null(strstr(err, "test.conf:2: 'nonsense' is not a dataset section"));
+	assert_non_null(strstr(err, "test.conf:3: 'teleport' is not a transition kind"));
+	assert_non_null(strstr(err, "test.conf:4: 'severe' is not a risk level"));
+	assert_non_null(strstr(err, "test.conf:5: 'soon' is not a duration"));
+	assert_non_null(strstr(err, "test.conf:6: 'receive' outside a role block"));
+	assert_non_null(strstr(err, "test.conf:7: unknown statement 'frobnicate'"));
+	assert_non_null(strstr(err, "test.conf:8: role 'a' is declared twice"));
+	assert_non_null(strstr(err, "test.conf:9: 'Bad' is not a role name"));
+	assert_non_null(strstr(err, "test.conf:10: 'NOT_A_NODE' is not a node id"));
+	/* and the route to the undeclared role b */
+	assert_non_null(strstr(err, "sends to undeclared role 'b'"));
+}
+
+static void
+test_empty_denies(void **state)
+{
+	char err[256];
+	struct policy *p = parse("", err, sizeof(err));
+
+	assert_non_null(p);
+	assert_int_equal(policy_sections(p, "cmht"), 0);
+	assert_false(policy_route_allowed(p, "provider", "cmht", K(REFERRAL)));
+	policy_free(p);
+	assert_int_equal(policy_sections(NULL, "cmht"), 0);
+	assert_false(policy_route_allowed(NULL, "provider", "cmht", K(REFERRAL)));
+}
+
+static void
+test_long_line(void **state)
+{
+	char err[256];
+	size_t n = 5000;
+	char *text = malloc(n + 2);
+	struct policy *p;
+
+	memset(text, 'x', n);
+	text[n] = '\n';
+	text[n + 1] = '\0';
+	p = parse(text, err, sizeof(err));
+	assert_null(p);
+	assert_non_null(strstr(err, "test.conf:1: line longer than"));
+	free(text);
+}
+
+static void
+test_durations(void **state)
+{
+	assert_int_equal(policy_parse_duration("30"), 30000);
+	assert_int_equal(policy_parse_duration("30s"), 30000);
+	assert_int_equal(policy_parse_duration("2m"), 120000);
+	assert_int_equal(policy_parse_duration("1h"), 3600000);
+	assert_int_equal(policy_parse_duration("3d"), 3LL * 86400000);
+	assert_int_equal(policy_parse_duration("3x"), -1);
+	assert_int_equal(policy_parse_duration("h"), -1);
+	assert_int_equal(policy_parse_duration("-5s"), -1);
+	assert_int_equal(policy_parse_duration("99999999999999999999"), -1);
+}
+
+static void
+test_shipped_policy(void **state)
+{
+	char err[2048];
+	struct policy *p = policy_load(BATON_SRC_DIR "/deploy/policy.conf", err,
+	    sizeof(err));
+	section_mask housing;
+
+	if (p == NULL)
+		fail_msg("%s", err);
+	housing = policy_sections(p, "housing");
+	assert_false(housing & sections_bit("risk_summary"));
+	assert_false(housing & sections_bit("safeguarding"));
+	assert_false(housing & sections_bit("medication_and_physical_health"));
+	assert_true(housing & sections_bit("contacts"));
+	assert_true(housing & sections_bit("crisis_plan"));
+	assert_true(housing & sections_bit("support_plan"));
+	assert_true(housing & sections_bit("transition"));
+	assert_int_equal(policy_sections(p, "auditor"), 0);
+	assert_int_equal(p->deadline_ms[4], 3600 * 1000);
+	assert_int_equal(p->deadline_ms[3], 4 * 3600 * 1000);
+	assert_int_equal(p->deadline_ms[2], 24 * 3600 * 1000);
+	assert_int_equal(p->deadline_ms[1], 72 * 3600 * 1000);
+	assert_true(policy_route_allowed(p, "provider", "cmht", K(STEP_DOWN)));
+	assert_false(policy_route_allowed(p, "housing", "gp", K(REFERRAL)));
+	policy_free(p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_errors_with_lines),
+		cmocka_unit_test(test_empty_denies),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_shipped_policy),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
