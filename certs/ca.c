@@ -1,1 +1,949 @@
-/* placeholder: being written */
+/*
+ * ca.c - the deployment's certificate authority (see ca.h for the files).
+ *
+ * Owns key generation, certificate and CRL signing, and the CA directory.
+ * It does not decide who may connect: the broker's tls.c reads the same
+ * certificates and the registry says which nodes exist.
+ *
+ * Invariants:
+ * - A private key is never readable by anyone but its owner, not even for a
+ *   moment: it is written to a fresh file made with O_CREAT|O_EXCL and mode
+ *   0600, fsynced, then linked (no --force: fails if the name exists) or
+ *   renamed (--force) into place. The same path writes every file, so a
+ *   crash leaves either the old file or the new one, never half of one.
+ * - A certificate is recorded in issued.txt, and fsynced, before it is
+ *   written out, so nothing this CA signs can be missing from the index the
+ *   revocation commands read.
+ * - The CA key is refused if its file is open to group or others.
+ * - A leaf carries exactly the names asked for: one URI SAN for a node,
+ *   DNS/IP SANs for the broker; SANs are built as GENERAL_NAMEs, never from
+ *   a config string, so no input can smuggle in a second name.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ca.h"
+#include "validate.h"
+
+#define SERIAL_BYTES	16
+#define SKEW_SECONDS	300	/* notBefore this far back: clock skew */
+#define CN_MAX		64	/* ub-common-name */
+
+enum leaf_kind { LEAF_NODE, LEAF_SERVER };
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+sslerr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Like seterr, then ": " and the oldest queued OpenSSL error (the cause). */
+static void
+sslerr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	unsigned long e;
+	size_t n;
+	char reason[256];
+
+	e = ERR_get_error();
+	ERR_clear_error();
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	if (e == 0)
+		return;
+	ERR_error_string_n(e, reason, sizeof(reason));
+	n = strlen(err);
+	if (n < errlen)
+		snprintf(err + n, errlen - n, ": %s", reason);
+}
+
+static int
+join(char *out, size_t outlen, const char *dir, const char *name,
+    char *err, size_t errlen)
+{
+	size_t dl;
+	int n;
+
+	dl = strlen(dir);
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	n = snprintf(out, outlen, "%.*s/%s", (int)dl, dir, name);
+	if (n < 0 || (size_t)n >= outlen) {
+		seterr(err, errlen, "path too long: %s/%s", dir, name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Makes dir and any missing parents; a directory this creates gets mode
+ * (parents 0755). An existing dir that group or others may write to is
+ * refused: whoever can write there could swap the keys.
+ */
+static int
+make_dir(const char *dir, mode_t mode, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	char *p;
+
+	if (strlen(dir) >= sizeof(path)) {
+		seterr(err, errlen, "path too long: %s", dir);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s", dir);
+	for (p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+			seterr(err, errlen, "cannot create directory %s: %s",
+			    path, strerror(errno));
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mkdir(dir, mode) == 0)
+		return 0;
+	if (errno != EEXIST) {
+		seterr(err, errlen, "cannot create directory %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &st) == -1) {
+		seterr(err, errlen, "cannot use directory %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		seterr(err, errlen, "%s exists and is not a directory", dir);
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		seterr(err, errlen, "directory %s is writable by group or "
+		    "others (mode %04o); run chmod go-w %s first", dir,
+		    (unsigned)(st.st_mode & 07777), dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* Refuses an existing path unless force; the message says how to go on. */
+static int
+check_absent(const char *path, const char *what, int force, char *err,
+    size_t errlen)
+{
+	struct stat st;
+
+	if (force)
+		return 0;
+	if (lstat(path, &st) == 0) {
+		seterr(err, errlen, "%s %s already exists; pass --force to "
+		    "replace it", what, path);
+		return -1;
+	}
+	if (errno != ENOENT) {
+		seterr(err, errlen, "cannot check %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* What a file writer puts in the stream; returns 1 on success. */
+typedef int (*writer_fn)(FILE *, const void *);
+
+static int
+write_key(FILE *f, const void *arg)
+{
+	return PEM_write_PrivateKey(f, (EVP_PKEY *)arg, NULL, NULL, 0, NULL,
+	    NULL);
+}
+
+static int
+write_cert(FILE *f, const void *arg)
+{
+	return PEM_write_X509(f, (X509 *)arg);
+}
+
+static int
+write_crl(FILE *f, const void *arg)
+{
+	return PEM_write_X509_CRL(f, (X509_CRL *)arg);
+}
+
+static int
+write_text(FILE *f, const void *arg)
+{
+	return fputs((const char *)arg, f) >= 0;
+}
+
+static void
+fsync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), "%s", ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	(void)fsync(fd);
+	close(fd);
+}
+
+/*
+ * Writes path with the given mode through a temporary file created
+ * O_EXCL with that mode, so the content never sits under a wider mode.
+ * Without force an existing path is left alone and refused.
+ */
+static int
+write_file(const char *path, mode_t mode, int force, writer_fn fn,
+    const void *arg, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	unsigned char rnd[6];
+	FILE *f = NULL;
+	int fd = -1, tries, n, linked = 0;
+
+	for (tries = 0; tries < 8; tries++) {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+			sslerr(err, errlen, "cannot get random bytes");
+			return -1;
+		}
+		n = snprintf(tmp, sizeof(tmp),
+		    "%s.tmp-%02x%02x%02x%02x%02x%02x", path, rnd[0], rnd[1],
+		    rnd[2], rnd[3], rnd[4], rnd[5]);
+		if (n < 0 || (size_t)n >= sizeof(tmp)) {
+			seterr(err, errlen, "path too long: %s", path);
+			return -1;
+		}
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, mode);
+		if (fd != -1 || errno != EEXIST)
+			break;
+	}
+	if (fd == -1) {
+		seterr(err, errlen, "cannot create %s: %s", tmp,
+		    strerror(errno));
+		return -1;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		seterr(err, errlen, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	if (fn(f, arg) != 1) {
+		sslerr(err, errlen, "cannot write %s", path);
+		goto fail;
+	}
+	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
+		seterr(err, errlen, "cannot write %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (fclose(f) == EOF) {
+		f = NULL;
+		seterr(err, errlen, "cannot write %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	f = NULL;
+	if (force) {
+		if (rename(tmp, path) == -1) {
+			seterr(err, errlen, "cannot replace %s: %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+	} else {
+		/* link() refuses an existing name atomically. */
+		if (link(tmp, path) == -1) {
+			if (errno == EEXIST)
+				seterr(err, errlen, "%s already exists; pass "
+				    "--force to replace it", path);
+			else
+				seterr(err, errlen, "cannot create %s: %s",
+				    path, strerror(errno));
+			goto fail;
+		}
+		linked = 1;
+		(void)unlink(tmp);
+	}
+	fsync_parent(path);
+	return 0;
+fail:
+	if (f != NULL)
+		fclose(f);
+	if (!linked)
+		(void)unlink(tmp);
+	return -1;
+}
+
+static EVP_PKEY *
+new_key(char *err, size_t errlen)
+{
+	EVP_PKEY *k;
+
+	if ((k = EVP_EC_gen("P-256")) == NULL)
+		sslerr(err, errlen, "cannot generate a P-256 key");
+	return k;
+}
+
+/*
+ * A random positive serial of exactly SERIAL_BYTES: the top bit is cleared
+ * so it stays positive without a padding byte, the next one set so it never
+ * gets shorter (RFC 5280: at most 20 octets, unpredictable).
+ */
+static int
+set_serial(X509 *x, char *err, size_t errlen)
+{
+	unsigned char b[SERIAL_BYTES];
+	BIGNUM *bn = NULL;
+	int rc = -1;
+
+	if (RAND_bytes(b, sizeof(b)) != 1) {
+		sslerr(err, errlen, "cannot get random bytes for a serial");
+		return -1;
+	}
+	b[0] = (b[0] & 0x7f) | 0x40;
+	if ((bn = BN_bin2bn(b, sizeof(b), NULL)) == NULL ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL) {
+		sslerr(err, errlen, "cannot set the serial number");
+		goto fail;
+	}
+	rc = 0;
+fail:
+	BN_free(bn);
+	return rc;
+}
+
+/* Adds an extension from its OpenSSL text form (fixed strings only). */
+static int
+add_ext(X509 *x, X509 *issuer, int nid, const char *value, char *err,
+    size_t errlen)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ex;
+	int ok;
+
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	if ((ex = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL) {
+		sslerr(err, errlen, "cannot make extension %s",
+		    OBJ_nid2sn(nid));
+		return -1;
+	}
+	ok = X509_add_ext(x, ex, -1);
+	X509_EXTENSION_free(ex);
+	if (!ok) {
+		sslerr(err, errlen, "cannot add extension %s", OBJ_nid2sn(nid));
+		return -1;
+	}
+	return 0;
+}
+
+/* Common body of every certificate: version, serial, names, key, validity. */
+static X509 *
+new_cert(const char *cn, X509 *issuer, EVP_PKEY *pub, int days, char *err,
+    size_t errlen)
+{
+	X509 *x;
+	X509_NAME *name;
+
+	if ((x = X509_new()) == NULL) {
+		sslerr(err, errlen, "cannot allocate a certificate");
+		return NULL;
+	}
+	if (!X509_set_version(x, X509_VERSION_3))
+		goto ssl;
+	if (set_serial(x, err, errlen) == -1)
+		goto fail;
+	name = X509_get_subject_name(x);
+	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0))
+		goto ssl;
+	if (!X509_set_issuer_name(x, issuer != NULL ?
+	    X509_get_subject_name(issuer) : name))
+		goto ssl;
+	if (!X509_set_pubkey(x, pub))
+		goto ssl;
+	if (X509_gmtime_adj(X509_getm_notBefore(x), -SKEW_SECONDS) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) == NULL)
+		goto ssl;
+	return x;
+ssl:
+	sslerr(err, errlen, "cannot build the certificate for %s", cn);
+fail:
+	X509_free(x);
+	return NULL;
+}
+
+static int
+time_iso(const ASN1_TIME *t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	if (!ASN1_TIME_to_tm(t, &tm) ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Appends the certificate's line to cadir/issued.txt and fsyncs it. The id
+ * is a validated node id or DNS name, so it holds no tab or newline.
+ */
+static int
+index_append(const char *cadir, X509 *x, const char *kind, const char *id,
+    char *err, size_t errlen)
+{
+	char path[PATH_MAX], nb[32], na[32];
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int fd = -1, rc = -1;
+
+	if (join(path, sizeof(path), cadir, CA_INDEX_FILE, err, errlen) == -1)
+		return -1;
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	if (bn == NULL || (hex = BN_bn2hex(bn)) == NULL) {
+		sslerr(err, errlen, "cannot format the serial number");
+		goto fail;
+	}
+	if (time_iso(X509_get0_notBefore(x), nb, sizeof(nb)) == -1 ||
+	    time_iso(X509_get0_notAfter(x), na, sizeof(na)) == -1) {
+		seterr(err, errlen, "cannot format the validity dates");
+		goto fail;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd == -1) {
+		seterr(err, errlen, "cannot open the CA index %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (dprintf(fd, "%s\t%s\t%s\t%s\t%s\n", hex, kind, id, nb, na) < 0 ||
+	    fsync(fd) == -1) {
+		seterr(err, errlen, "cannot append to the CA index %s: %s",
+		    path, strerror(errno));
+		goto fail;
+	}
+	rc = 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
+}
+
+/*
+ * Signs and writes the CA's CRL, listing no certificates yet: revocation
+ * adds entries here. nextUpdate is days ahead; the broker fails closed
+ * once it passes, so the CRL must be reissued before then.
+ */
+static int
+crl_write(const char *dir, X509 *cacert, EVP_PKEY *cakey, uint64_t number,
+    int days, char *err, size_t errlen)
+{
+	char path[PATH_MAX], numpath[PATH_MAX], numtext[32];
+	X509_CRL *crl = NULL;
+	ASN1_TIME *t = NULL;
+	ASN1_INTEGER *num = NULL;
+	X509_EXTENSION *ex = NULL;
+	X509V3_CTX ctx;
+	int rc = -1;
+
+	if (join(path, sizeof(path), dir, CA_CRL_FILE, err, errlen) == -1 ||
+	    join(numpath, sizeof(numpath), dir, CA_CRLNUMBER_FILE, err,
+	    errlen) == -1)
+		return -1;
+	if ((crl = X509_CRL_new()) == NULL || (t = ASN1_TIME_new()) == NULL ||
+	    (num = ASN1_INTEGER_new()) == NULL)
+		goto ssl;
+	if (!X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
+	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(cacert)))
+		goto ssl;
+	if (X509_gmtime_adj(t, 0) == NULL || !X509_CRL_set1_lastUpdate(crl, t))
+		goto ssl;
+	if (X509_time_adj_ex(t, days, 0, NULL) == NULL ||
+	    !X509_CRL_set1_nextUpdate(crl, t))
+		goto ssl;
+	if (!ASN1_INTEGER_set_uint64(num, number) ||
+	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0))
+		goto ssl;
+	X509V3_set_ctx(&ctx, cacert, NULL, NULL, crl, 0);
+	if ((ex = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
+	    "keyid:always")) == NULL || !X509_CRL_add_ext(crl, ex, -1))
+		goto ssl;
+	if (!X509_CRL_sort(crl) || !X509_CRL_sign(crl, cakey, EVP_sha256()))
+		goto ssl;
+	if (write_file(path, 0644, 1, write_crl, crl, err, errlen) == -1)
+		goto fail;
+	snprintf(numtext, sizeof(numtext), "%llu\n",
+	    (unsigned long long)number);
+	if (write_file(numpath, 0644, 1, write_text, numtext, err,
+	    errlen) == -1)
+		goto fail;
+	rc = 0;
+	goto fail;
+ssl:
+	sslerr(err, errlen, "cannot build the CRL %s", path);
+fail:
+	X509_EXTENSION_free(ex);
+	ASN1_INTEGER_free(num);
+	ASN1_TIME_free(t);
+	X509_CRL_free(crl);
+	return rc;
+}
+
+static int
+check_days(int days, char *err, size_t errlen)
+{
+	if (days < 1 || days > CA_MAX_DAYS) {
+		seterr(err, errlen, "validity of %d days is out of range "
+		    "(1 to %d)", days, CA_MAX_DAYS);
+		return -1;
+	}
+	return 0;
+}
+
+/* The CN "Baton CA <name>", name defaulting to this host's name. */
+static int
+ca_common_name(const char *name, char *cn, size_t cnlen, char *err,
+    size_t errlen)
+{
+	char host[256];
+	const unsigned char *p;
+
+	if (name == NULL) {
+		if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+			snprintf(host, sizeof(host), "%s", "localhost");
+		host[sizeof(host) - 1] = '\0';
+		name = host;
+	}
+	if (name[0] == '\0') {
+		seterr(err, errlen, "CA name is empty; give a name or leave "
+		    "it out to use the host name");
+		return -1;
+	}
+	for (p = (const unsigned char *)name; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f) {
+			seterr(err, errlen, "CA name contains a control "
+			    "character");
+			return -1;
+		}
+	if (snprintf(cn, cnlen, "Baton CA %s", name) >= (int)cnlen ||
+	    strlen(cn) > CN_MAX) {
+		seterr(err, errlen, "CA name '%s' is too long (the common "
+		    "name is limited to %d bytes)", name, CN_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ca_init(const char *dir, const char *name, int days, int force, char *err,
+    size_t errlen)
+{
+	static const char index_head[] =
+	    "# serial\tkind\tid\tnot_before\tnot_after\n";
+	static const struct {
+		const char *file;
+		const char *what;
+	} files[] = {
+		{ CA_KEY_FILE,		"CA key" },
+		{ CA_CERT_FILE,		"CA certificate" },
+		{ CA_INDEX_FILE,	"CA index" },
+		{ CA_CRL_FILE,		"CRL" },
+	};
+	char path[PATH_MAX], cn[CN_MAX + 1];
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	size_t i;
+	int rc = -1, wrote_key = 0;
+
+	if (check_days(days, err, errlen) == -1 ||
+	    ca_common_name(name, cn, sizeof(cn), err, errlen) == -1)
+		return -1;
+	if (make_dir(dir, 0700, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (join(path, sizeof(path), dir, files[i].file, err,
+		    errlen) == -1 ||
+		    check_absent(path, files[i].what, force, err, errlen) == -1)
+			return -1;
+	}
+
+	if ((key = new_key(err, errlen)) == NULL)
+		goto fail;
+	if ((x = new_cert(cn, NULL, key, days, err, errlen)) == NULL)
+		goto fail;
+	if (add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0",
+	    err, errlen) == -1 ||
+	    add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign", err,
+	    errlen) == -1 ||
+	    add_ext(x, x, NID_subject_key_identifier, "hash", err,
+	    errlen) == -1)
+		goto fail;
+	if (!X509_sign(x, key, EVP_sha256())) {
+		sslerr(err, errlen, "cannot sign the CA certificate");
+		goto fail;
+	}
+
+	if (join(path, sizeof(path), dir, CA_KEY_FILE, err, errlen) == -1 ||
+	    write_file(path, 0600, force, write_key, key, err, errlen) == -1)
+		goto fail;
+	wrote_key = 1;
+	if (join(path, sizeof(path), dir, CA_CERT_FILE, err, errlen) == -1 ||
+	    write_file(path, 0644, force, write_cert, x, err, errlen) == -1)
+		goto fail;
+	/* A new CA starts a new index: the old CA's serials mean nothing. */
+	if (join(path, sizeof(path), dir, CA_INDEX_FILE, err, errlen) == -1 ||
+	    write_file(path, 0644, force, write_text, index_head, err,
+	    errlen) == -1)
+		goto fail;
+	if (crl_write(dir, x, key, 1, CA_DEFAULT_CRL_DAYS, err, errlen) == -1)
+		goto fail;
+	rc = 0;
+fail:
+	/* Half a CA is worse than none: without force, take back the key. */
+	if (rc == -1 && wrote_key && !force &&
+	    join(path, sizeof(path), dir, CA_KEY_FILE, NULL, 0) == 0)
+		(void)unlink(path);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* Loads cadir's certificate and key and checks that they belong together. */
+static int
+ca_load(const char *cadir, X509 **certp, EVP_PKEY **keyp, char *err,
+    size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	FILE *f = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+	int fd;
+
+	if (join(path, sizeof(path), cadir, CA_CERT_FILE, err, errlen) == -1)
+		return -1;
+	if ((f = fopen(path, "re")) == NULL) {
+		seterr(err, errlen, "cannot read CA certificate %s: %s%s", path,
+		    strerror(errno), errno == ENOENT ?
+		    " (create the CA with 'batonctl ca init')" : "");
+		goto fail;
+	}
+	if ((x = PEM_read_X509(f, NULL, NULL, NULL)) == NULL) {
+		sslerr(err, errlen, "cannot parse CA certificate %s", path);
+		goto fail;
+	}
+	fclose(f);
+	f = NULL;
+
+	if (join(path, sizeof(path), cadir, CA_KEY_FILE, err, errlen) == -1)
+		goto fail;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		seterr(err, errlen, "cannot read CA key %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (fstat(fd, &st) == -1) {
+		seterr(err, errlen, "cannot read CA key %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	if (st.st_mode & 077) {
+		seterr(err, errlen, "CA key %s is open to group or others "
+		    "(mode %04o); run chmod 600 %s", path,
+		    (unsigned)(st.st_mode & 07777), path);
+		close(fd);
+		goto fail;
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		seterr(err, errlen, "cannot read CA key %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	if ((k = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
+		sslerr(err, errlen, "cannot parse CA key %s", path);
+		goto fail;
+	}
+	fclose(f);
+	f = NULL;
+	if (!X509_check_private_key(x, k)) {
+		sslerr(err, errlen, "CA key %s does not match CA certificate "
+		    "in %s", path, cadir);
+		goto fail;
+	}
+	*certp = x;
+	*keyp = k;
+	return 0;
+fail:
+	if (f != NULL)
+		fclose(f);
+	EVP_PKEY_free(k);
+	X509_free(x);
+	return -1;
+}
+
+/*
+ * Issues one leaf: kind decides the EKU, gens are its SANs (owned by the
+ * caller), id names the files (<id>.crt/.key, or server.*) and the index line.
+ */
+static int
+issue_leaf(const char *cadir, enum leaf_kind kind, const char *cn,
+    const char *id, GENERAL_NAMES *gens, const char *outdir, int days,
+    int force, char *err, size_t errlen)
+{
+	char crtpath[PATH_MAX], keypath[PATH_MAX], file[BATON_NODE_ID_MAX + 8];
+	const char *stem;
+	X509 *ca = NULL, *x = NULL;
+	EVP_PKEY *cakey = NULL, *key = NULL;
+	int rc = -1, wrote_key = 0;
+
+	if (check_days(days, err, errlen) == -1)
+		return -1;
+	if (ca_load(cadir, &ca, &cakey, err, errlen) == -1)
+		return -1;
+	stem = kind == LEAF_NODE ? id : "server";
+	snprintf(file, sizeof(file), "%s.crt", stem);
+	if (join(crtpath, sizeof(crtpath), outdir, file, err, errlen) == -1)
+		goto fail;
+	snprintf(file, sizeof(file), "%s.key", stem);
+	if (join(keypath, sizeof(keypath), outdir, file, err, errlen) == -1)
+		goto fail;
+	if (make_dir(outdir, 0700, err, errlen) == -1 ||
+	    check_absent(keypath, "key", force, err, errlen) == -1 ||
+	    check_absent(crtpath, "certificate", force, err, errlen) == -1)
+		goto fail;
+
+	if ((key = new_key(err, errlen)) == NULL)
+		goto fail;
+	if ((x = new_cert(cn, ca, key, days, err, errlen)) == NULL)
+		goto fail;
+	if (add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE", err,
+	    errlen) == -1 ||
+	    add_ext(x, ca, NID_key_usage, "critical,digitalSignature", err,
+	    errlen) == -1 ||
+	    add_ext(x, ca, NID_ext_key_usage, kind == LEAF_NODE ?
+	    "clientAuth" : "serverAuth", err, errlen) == -1 ||
+	    add_ext(x, ca, NID_subject_key_identifier, "hash", err,
+	    errlen) == -1 ||
+	    add_ext(x, ca, NID_authority_key_identifier, "keyid:always", err,
+	    errlen) == -1)
+		goto fail;
+	if (!X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0,
+	    X509V3_ADD_DEFAULT)) {
+		sslerr(err, errlen, "cannot add the subject alternative names");
+		goto fail;
+	}
+	if (!X509_sign(x, cakey, EVP_sha256())) {
+		sslerr(err, errlen, "cannot sign the certificate for %s", cn);
+		goto fail;
+	}
+
+	if (index_append(cadir, x, kind == LEAF_NODE ? "node" : "server", id,
+	    err, errlen) == -1)
+		goto fail;
+	if (write_file(keypath, 0600, force, write_key, key, err, errlen) == -1)
+		goto fail;
+	wrote_key = 1;
+	if (write_file(crtpath, 0644, force, write_cert, x, err, errlen) == -1)
+		goto fail;
+	rc = 0;
+fail:
+	/* A key without its certificate is useless: without force, drop it. */
+	if (rc == -1 && wrote_key && !force)
+		(void)unlink(keypath);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	X509_free(ca);
+	EVP_PKEY_free(cakey);
+	return rc;
+}
+
+static int
+add_gen(GENERAL_NAMES *gens, int type, const char *text, char *err,
+    size_t errlen)
+{
+	GENERAL_NAME *g = NULL;
+	ASN1_IA5STRING *s = NULL;
+	ASN1_OCTET_STRING *ip = NULL;
+
+	if ((g = GENERAL_NAME_new()) == NULL)
+		goto ssl;
+	if (type == GEN_IPADD) {
+		if ((ip = a2i_IPADDRESS(text)) == NULL) {
+			ERR_clear_error();
+			seterr(err, errlen, "'%s' is not an IPv4 or IPv6 "
+			    "address", text);
+			goto fail;
+		}
+		GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
+	} else {
+		if ((s = ASN1_IA5STRING_new()) == NULL ||
+		    !ASN1_STRING_set(s, text, -1))
+			goto ssl;
+		GENERAL_NAME_set0_value(g, type, s);
+		s = NULL;
+	}
+	if (!sk_GENERAL_NAME_push(gens, g))
+		goto ssl;
+	return 0;
+ssl:
+	sslerr(err, errlen, "cannot add the name %s", text);
+fail:
+	ASN1_IA5STRING_free(s);
+	GENERAL_NAME_free(g);
+	return -1;
+}
+
+int
+ca_issue_node(const char *cadir, const char *node_id, const char *outdir,
+    int days, int force, char *err, size_t errlen)
+{
+	char uri[sizeof(CA_NODE_URI_PREFIX) + BATON_NODE_ID_MAX];
+	GENERAL_NAMES *gens = NULL;
+	int rc = -1;
+
+	if (!validate_node_id(node_id)) {
+		seterr(err, errlen, "invalid node id '%s': use 1 to %d "
+		    "characters, lower-case letters, digits, '.', '_' or '-', "
+		    "starting with a letter or digit", node_id,
+		    BATON_NODE_ID_MAX);
+		return -1;
+	}
+	snprintf(uri, sizeof(uri), "%s%s", CA_NODE_URI_PREFIX, node_id);
+	if ((gens = sk_GENERAL_NAME_new_null()) == NULL) {
+		sslerr(err, errlen, "cannot allocate names");
+		return -1;
+	}
+	if (add_gen(gens, GEN_URI, uri, err, errlen) == -1)
+		goto fail;
+	rc = issue_leaf(cadir, LEAF_NODE, node_id, node_id, gens, outdir, days,
+	    force, err, errlen);
+fail:
+	GENERAL_NAMES_free(gens);
+	return rc;
+}
+
+int
+ca_valid_dns_name(const char *name)
+{
+	const char *p, *label;
+	size_t n;
+
+	if (name == NULL || (n = strlen(name)) == 0 || n > 253)
+		return 0;
+	p = name;
+	if (p[0] == '*' && p[1] == '.' && p[2] != '\0')
+		p += 2;
+	while (*p != '\0') {
+		label = p;
+		while (*p != '\0' && *p != '.') {
+			if (!isalnum((unsigned char)*p) && *p != '-')
+				return 0;
+			p++;
+		}
+		n = (size_t)(p - label);
+		if (n == 0 || n > 63 || label[0] == '-' || p[-1] == '-')
+			return 0;
+		if (*p == '.' && *++p == '\0')
+			return 0;
+	}
+	return 1;
+}
+
+int
+ca_issue_server(const char *cadir, const char *const *dns_names,
+    size_t n_dns, const char *const *ips, size_t n_ip, const char *outdir,
+    int days, int force, char *err, size_t errlen)
+{
+	GENERAL_NAMES *gens = NULL;
+	const char *cn;
+	size_t i;
+	int rc = -1;
+
+	if (n_dns == 0 && n_ip == 0) {
+		seterr(err, errlen, "a server certificate needs at least one "
+		    "DNS name or IP address");
+		return -1;
+	}
+	for (i = 0; i < n_dns; i++)
+		if (!ca_valid_dns_name(dns_names[i])) {
+			seterr(err, errlen, "'%s' is not a valid DNS name",
+			    dns_names[i]);
+			return -1;
+		}
+	/* The CN is for people only; clients check the SANs. */
+	cn = n_dns > 0 ? dns_names[0] : ips[0];
+	if (strlen(cn) > CN_MAX) {
+		seterr(err, errlen, "first name '%s' is too long for the "
+		    "common name (%d bytes)", cn, CN_MAX);
+		return -1;
+	}
+	if ((gens = sk_GENERAL_NAME_new_null()) == NULL) {
+		sslerr(err, errlen, "cannot allocate names");
+		return -1;
+	}
+	for (i = 0; i < n_dns; i++)
+		if (add_gen(gens, GEN_DNS, dns_names[i], err, errlen) == -1)
+			goto fail;
+	for (i = 0; i < n_ip; i++)
+		if (add_gen(gens, GEN_IPADD, ips[i], err, errlen) == -1)
+			goto fail;
+	rc = issue_leaf(cadir, LEAF_SERVER, cn, cn, gens, outdir, days, force,
+	    err, errlen);
+fail:
+	GENERAL_NAMES_free(gens);
+	return rc;
+}

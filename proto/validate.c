@@ -98,6 +98,9 @@ validate_date(const char *s)
 	return 1;
 }
 
+static int fail(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 fail(char *err, size_t errlen, const char *fmt, ...)
 {

@@ -1,0 +1,374 @@
+/*
+ * ctl_node.c - batonctl's registry commands: "node add" and "node list".
+ *
+ * They open the broker's store directly (LMDB is multi-process, so the
+ * broker may be running) in one short transaction each: a write for add, a
+ * read for list, ended before anything is printed. Records read back are
+ * treated as input: control bytes never reach the terminal.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "ctl.h"
+#include "registry.h"
+#include "store.h"
+#include "validate.h"
+
+struct node_add_args {
+	const char	*data;
+	const char	*node;
+	const char	*role;
+	const char	*org;		/* "" when not given */
+};
+
+/* 1 when s is valid UTF-8 with no control characters. */
+static int
+printable_utf8(const char *s)
+{
+	const unsigned char *p;
+	json_t *j;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	/* jansson refuses a string that is not UTF-8: let it check. */
+	if ((j = json_string(s)) == NULL)
+		return 0;
+	json_decref(j);
+	return 1;
+}
+
+static int
+parse_node_add(const struct command *c, int argc, char **argv,
+    struct node_add_args *a)
+{
+	static const struct option opts[] = {
+		{ "data",	required_argument,	NULL, 'd' },
+		{ "node",	required_argument,	NULL, 'n' },
+		{ "role",	required_argument,	NULL, 'r' },
+		{ "org",	required_argument,	NULL, 'o' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	int ch, r;
+
+	memset(a, 0, sizeof(*a));
+	a->org = "";
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			a->data = optarg;
+			break;
+		case 'n':
+			a->node = optarg;
+			break;
+		case 'r':
+			a->role = optarg;
+			break;
+		case 'o':
+			a->org = optarg;
+			break;
+		default:
+			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
+				return r;
+			return ctl_usage_error(c, "unexpected option");
+		}
+	}
+	if ((r = ctl_no_operands(c, argc, argv)) != PARSE_RUN ||
+	    (r = ctl_need(c, a->data, "--data")) != PARSE_RUN ||
+	    (r = ctl_need(c, a->node, "--node")) != PARSE_RUN ||
+	    (r = ctl_need(c, a->role, "--role")) != PARSE_RUN)
+		return r;
+	if (!validate_node_id(a->node))
+		return ctl_usage_error(c, "invalid node id '%s': %s", a->node,
+		    CTL_NODE_ID_RULE);
+	if (!registry_valid_role(a->role))
+		return ctl_usage_error(c, "invalid role '%s': use 1 to %d "
+		    "characters, lower-case letters, digits, '_' or '-', "
+		    "starting with a letter", a->role, REGISTRY_ROLE_MAX);
+	if (strlen(a->org) > REGISTRY_ORG_MAX)
+		return ctl_usage_error(c, "organisation name is longer than %d "
+		    "bytes", REGISTRY_ORG_MAX);
+	if (!printable_utf8(a->org))
+		return ctl_usage_error(c, "organisation name must be UTF-8 "
+		    "text without control characters");
+	return PARSE_RUN;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+open_store(const char *dir, int readonly, struct store **s)
+{
+	struct store_opts so;
+	char err[1024];
+
+	memset(&so, 0, sizeof(so));
+	so.dir = dir;
+	so.readonly = readonly;
+	if (store_open(&so, s, err, sizeof(err)) != STORE_OK)
+		return ctl_failx("%s", err);
+	if (store_begin(*s, readonly) != STORE_OK) {
+		ctl_failx("cannot begin a transaction in %s: %s", dir,
+		    store_strerror(*s));
+		store_close(*s);
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
+static int
+run_node_add(const struct node_add_args *a)
+{
+	struct registry_node n;
+	struct store *s;
+	int r;
+
+	memset(&n, 0, sizeof(n));
+	snprintf(n.node_id, sizeof(n.node_id), "%s", a->node);
+	snprintf(n.role, sizeof(n.role), "%s", a->role);
+	snprintf(n.organisation, sizeof(n.organisation), "%s", a->org);
+	n.enabled = 1;
+	if (open_store(a->data, 0, &s) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
+	r = registry_add(s, &n, now_ms());
+	if (r == STORE_OK)
+		r = store_commit(s);
+	else
+		store_abort(s);
+	switch (r) {
+	case STORE_OK:
+		break;
+	case STORE_EXISTS:
+		r = ctl_failx("node '%s' already exists", a->node);
+		goto done;
+	case STORE_FULL:
+		r = ctl_failx("cannot add node '%s': the store in %s is full",
+		    a->node, a->data);
+		goto done;
+	default:
+		r = ctl_failx("cannot add node '%s' to %s: %s", a->node,
+		    a->data, store_strerror(s));
+		goto done;
+	}
+	printf("added node '%s' with role '%s'\n", a->node, a->role);
+	r = EXIT_SUCCESS;
+done:
+	store_close(s);
+	return r;
+}
+
+int
+ctl_node_add(const struct command *c, int argc, char **argv)
+{
+	struct node_add_args a;
+	int r;
+
+	if ((r = parse_node_add(c, argc, argv, &a)) != PARSE_RUN)
+		return ctl_parse_exit(r);
+	return run_node_add(&a);
+}
+
+/* ---- node list ---- */
+
+struct node_list_args {
+	const char	*data;
+	int		 json;
+};
+
+#define COLLECT_NOMEM	100	/* collect_node's stop: no STORE_* code */
+
+struct node_array {
+	struct registry_node	*v;
+	size_t			 n, cap;
+};
+
+static int
+parse_node_list(const struct command *c, int argc, char **argv,
+    struct node_list_args *a)
+{
+	static const struct option opts[] = {
+		{ "data",	required_argument,	NULL, 'd' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	int ch, r;
+
+	memset(a, 0, sizeof(*a));
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			a->data = optarg;
+			break;
+		case 'j':
+			a->json = 1;
+			break;
+		default:
+			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
+				return r;
+			return ctl_usage_error(c, "unexpected option");
+		}
+	}
+	if ((r = ctl_no_operands(c, argc, argv)) != PARSE_RUN)
+		return r;
+	return ctl_need(c, a->data, "--data");
+}
+
+static int
+collect_node(const struct registry_node *n, void *arg)
+{
+	struct node_array *a = arg;
+	struct registry_node *v;
+	size_t cap;
+
+	if (a->n == a->cap) {
+		cap = a->cap == 0 ? 16 : a->cap * 2;
+		if ((v = reallocarray(a->v, cap, sizeof(*v))) == NULL)
+			return COLLECT_NOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = *n;
+	return 0;
+}
+
+static void
+iso_time(int64_t ms, char *out, size_t outlen)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+
+	if (ms <= 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, outlen, "-");
+}
+
+/* Text read back from the store reaches a terminal: no control bytes. */
+static void
+sanitise(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static int
+print_json(const struct registry_node *n)
+{
+	char created[32];
+	json_t *o;
+	char *line;
+
+	iso_time(n->created_at_ms, created, sizeof(created));
+	o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:I}",
+	    "node", n->node_id, "role", n->role,
+	    "organisation", n->organisation, "enabled", n->enabled,
+	    "created", created, "created_at_ms", (json_int_t)n->created_at_ms,
+	    "updated_at_ms", (json_int_t)n->updated_at_ms);
+	if (o == NULL)
+		return ctl_failx("node '%s': a field is not valid UTF-8",
+		    n->node_id);
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (line == NULL)
+		return ctl_failx("out of memory");
+	puts(line);
+	free(line);
+	return EXIT_SUCCESS;
+}
+
+static void
+print_table(struct node_array *a)
+{
+	int wn = 4, wr = 4, wo = 12;	/* the headers' widths */
+	char created[32];
+	struct registry_node *n;
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		n = &a->v[i];
+		sanitise(n->node_id);
+		sanitise(n->role);
+		sanitise(n->organisation);
+		if (n->organisation[0] == '\0')
+			snprintf(n->organisation, sizeof(n->organisation), "-");
+		if ((int)strlen(n->node_id) > wn)
+			wn = (int)strlen(n->node_id);
+		if ((int)strlen(n->role) > wr)
+			wr = (int)strlen(n->role);
+		if ((int)strlen(n->organisation) > wo)
+			wo = (int)strlen(n->organisation);
+	}
+	printf("%-*s  %-*s  %-*s  %-7s  %s\n", wn, "NODE", wr, "ROLE", wo,
+	    "ORGANISATION", "ENABLED", "CREATED");
+	for (i = 0; i < a->n; i++) {
+		n = &a->v[i];
+		iso_time(n->created_at_ms, created, sizeof(created));
+		printf("%-*s  %-*s  %-*s  %-7s  %s\n", wn, n->node_id, wr,
+		    n->role, wo, n->organisation, n->enabled ? "yes" : "no",
+		    created);
+	}
+}
+
+static int
+run_node_list(const struct node_list_args *a)
+{
+	struct node_array nodes = { NULL, 0, 0 };
+	struct store *s;
+	size_t i;
+	int r;
+
+	if (open_store(a->data, 1, &s) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
+	r = registry_each(s, collect_node, &nodes);
+	/* Copy out, then end the read transaction before any output. */
+	store_abort(s);
+	if (r == COLLECT_NOMEM) {
+		r = ctl_failx("out of memory");
+		goto done;
+	}
+	if (r != STORE_OK) {
+		r = ctl_failx("cannot list the nodes in %s: %s", a->data,
+		    r == STORE_CORRUPT ? "a node record is corrupt" :
+		    store_strerror(s));
+		goto done;
+	}
+	if (a->json) {
+		for (i = 0; i < nodes.n; i++)
+			if ((r = print_json(&nodes.v[i])) != EXIT_SUCCESS)
+				goto done;
+	} else
+		print_table(&nodes);
+	r = fflush(stdout) == EOF ? ctl_failx("cannot write the list: %s",
+	    strerror(errno)) : EXIT_SUCCESS;
+done:
+	free(nodes.v);
+	store_close(s);
+	return r;
+}
+
+int
+ctl_node_list(const struct command *c, int argc, char **argv)
+{
+	struct node_list_args a;
+	int r;
+
+	if ((r = parse_node_list(c, argc, argv, &a)) != PARSE_RUN)
+		return ctl_parse_exit(r);
+	return run_node_list(&a);
+}
