@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "broker.h"
+#include "deadline.h"
 #include <event2/listener.h>
 
 #include "listener.h"
@@ -292,6 +293,9 @@ main(int argc, char **argv)
 	if (b.recheck_ev == NULL || event_add(b.recheck_ev, &recheck_tv) != 0)
 		fatalx("cannot start the session re-check timer");
 
+	if (deadline_start(&b) == -1)
+		fatalx("cannot start the deadline timer");
+
 	if (listener_start(&b, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	log_info("batond ready data=%s max_frame=%u", cfg.data_dir, cfg.max_frame);
@@ -314,6 +318,7 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 	event_free(b.reader_check_ev);
 	event_free(b.recheck_ev);
+	deadline_stop(&b);
 	policy_free(b.policy);
 	event_free(b.commit_ev);
 	event_base_free(b.base);

@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "registry.h"
 #include "tls.h"
+#include "deliver.h"
 #include "router.h"
 #include "session.h"
 #include "store.h"
@@ -94,7 +95,7 @@ broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 
 	TAILQ_FOREACH(s, &b->sessions, entry)
 		if (s->want_pump)
-			router_pump(s);
+			deliver_pump(s);
 	if (store_active(b->store)) {
 		rc = store_commit(b->store);
 		if (rc == STORE_FULL) {
@@ -195,4 +196,13 @@ broker_recheck_sessions(struct broker *b)
 			s->want_pump = s->receiving;
 		}
 	}
+}
+
+void
+broker_store_failed(struct broker *b, const char *what, int rc)
+{
+	if (rc == STORE_FULL)
+		return;
+	log_crit("%s: store error: %s; stopping", what, store_strerror(b->store));
+	exit(1);
 }

@@ -62,6 +62,8 @@ struct broker {
 	SSL_CTX			*tls;		/* swapped whole on reload */
 	struct policy		*policy;	/* swapped whole on reload */
 	struct event		*recheck_ev;	/* registry re-check of live sessions */
+	struct event		*deadline_ev;	/* earliest durable deadline */
+	int64_t			 deadline_armed_ms; /* when deadline_ev fires (wall ms), 0 = not armed */
 	struct evconnlistener	*listener;
 	struct session_list	 sessions;	/* every live session */
 	unsigned		 nsessions;
@@ -101,6 +103,13 @@ void	broker_reload(struct broker *b);
  * is closed, a changed role takes effect. Runs every few seconds.
  */
 void	broker_recheck_sessions(struct broker *b);
+
+/*
+ * For a store result other than STORE_OK: returns if it is STORE_FULL (the
+ * caller refuses and goes on), otherwise logs what failed and stops the
+ * broker (fail-stop: a store error is never answered with a receipt).
+ */
+void	broker_store_failed(struct broker *b, const char *what, int rc);
 
 /* Finds the live session of node id that is receiving, or NULL. */
 struct session *broker_receiver(struct broker *b, const char *node_id);

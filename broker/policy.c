@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "policy.h"
 #include "registry.h"
 
@@ -65,22 +66,6 @@ perr(struct parse *ps, const char *fmt, ...)
 		ps->used += (size_t)n;
 }
 
-/* Lowercase enum value name without its prefix: TRANSITION_KIND_STEP_DOWN -> step_down. */
-static const char *
-short_enum_name(const ProtobufCEnumDescriptor *d, int value, const char *prefix,
-    char *buf, size_t len)
-{
-	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
-	size_t i, pl = strlen(prefix);
-
-	if (v == NULL || strncmp(v->name, prefix, pl) != 0)
-		return "unknown";
-	for (i = 0; v->name[pl + i] && i + 1 < len; i++)
-		buf[i] = (char)tolower((unsigned char)v->name[pl + i]);
-	buf[i] = '\0';
-	return buf;
-}
-
 const char *
 policy_kind_name(int kind)
 {
@@ -88,7 +73,7 @@ policy_kind_name(int kind)
 
 	if (kind < 0 || kind >= 8)
 		return "unknown";
-	return short_enum_name(&baton__v1__transition_kind__descriptor, kind,
+	return names_enum_short(&baton__v1__transition_kind__descriptor, kind,
 	    "TRANSITION_KIND_", names[kind], sizeof(names[kind]));
 }
 
@@ -99,30 +84,22 @@ policy_risk_name(int level)
 
 	if (level < 0 || level >= POLICY_RISK_LEVELS)
 		return "unknown";
-	return short_enum_name(&baton__v1__risk_level__descriptor, level,
+	return names_enum_short(&baton__v1__risk_level__descriptor, level,
 	    "RISK_LEVEL_", names[level], sizeof(names[level]));
 }
 
 static int
 kind_value(const char *name)
 {
-	int k;
-
-	for (k = 1; k < 8; k++)
-		if (strcmp(policy_kind_name(k), name) == 0)
-			return k;
-	return -1;
+	return names_enum_value(&baton__v1__transition_kind__descriptor,
+	    "TRANSITION_KIND_", name);
 }
 
 static int
 risk_value(const char *name)
 {
-	int l;
-
-	for (l = 1; l < POLICY_RISK_LEVELS; l++)
-		if (strcmp(policy_risk_name(l), name) == 0)
-			return l;
-	return -1;
+	return names_enum_value(&baton__v1__risk_level__descriptor,
+	    "RISK_LEVEL_", name);
 }
 
 int64_t

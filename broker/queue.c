@@ -72,20 +72,33 @@ queue_msg_put(struct store *s, const queue_msg *m)
 }
 
 int
+queue_push(struct store *s, const char *recipient, enum queue_kind kind,
+    const char *id, uint64_t *seq)
+{
+	uint8_t key[QKEY_MAX], val[1 + BATON_MESSAGE_ID_MAX];
+	size_t kl, il = strlen(id);
+	int rc;
+
+	if (il == 0 || il > BATON_MESSAGE_ID_MAX)
+		return STORE_ERROR;
+	if ((rc = store_next_seq(s, "queue", seq)) != STORE_OK)
+		return rc;
+	kl = queue_key(key, recipient, *seq);
+	val[0] = (uint8_t)kind;
+	memcpy(val + 1, id, il);
+	return store_put(s, STORE_QUEUE, key, kl, val, il + 1);
+}
+
+int
 queue_enqueue(struct store *s, queue_msg *m)
 {
-	uint8_t key[QKEY_MAX];
-	size_t kl;
 	uint64_t seq;
 	int rc;
 
-	if ((rc = store_next_seq(s, "queue", &seq)) != STORE_OK)
+	rc = queue_push(s, m->recipient, QUEUE_HANDOVER, m->message_id, &seq);
+	if (rc != STORE_OK)
 		return rc;
 	m->queue_seq = seq;
-	kl = queue_key(key, m->recipient, seq);
-	if ((rc = store_put(s, STORE_QUEUE, key, kl, m->message_id,
-	    strlen(m->message_id))) != STORE_OK)
-		return rc;
 	return queue_msg_put(s, m);
 }
 
@@ -108,7 +121,7 @@ queue_insert(struct store *s, queue_msg *m, const uint8_t *body, size_t len)
 
 int
 queue_next(struct store *s, const char *recipient, uint64_t after,
-    uint64_t *seq, char *id)
+    uint64_t *seq, enum queue_kind *kind, char *id)
 {
 	struct store_cursor *c;
 	uint8_t key[QKEY_MAX];
@@ -129,9 +142,12 @@ queue_next(struct store *s, const char *recipient, uint64_t after,
 			rc = STORE_NOTFOUND;	/* past this recipient's range */
 			break;
 		}
-		if (rc == STORE_OK && vl >= 1 && vl <= BATON_MESSAGE_ID_MAX) {
-			memcpy(id, v, vl);
-			id[vl] = '\0';
+		if (rc == STORE_OK && vl >= 2 && vl <= BATON_MESSAGE_ID_MAX + 1 &&
+		    (*(const uint8_t *)v == QUEUE_HANDOVER ||
+		    *(const uint8_t *)v == QUEUE_NOTICE)) {
+			*kind = (enum queue_kind)*(const uint8_t *)v;
+			memcpy(id, (const uint8_t *)v + 1, vl - 1);
+			id[vl - 1] = '\0';
 			if (validate_message_id(id)) {
 				*seq = store_be64((const uint8_t *)k + plen);
 				break;

@@ -21,6 +21,12 @@
 
 typedef Baton__Store__V1__Message queue_msg;
 
+/* What a queue entry points to; stored as the entry value's first byte. */
+enum queue_kind {
+	QUEUE_HANDOVER = 'H',	/* id is a message id (STORE_MESSAGES) */
+	QUEUE_NOTICE = 'N',	/* id is a notice id (STORE_NOTICES) */
+};
+
 /*
  * Reads a message's state record. STORE_OK with *out (free with
  * queue_msg_free), STORE_NOTFOUND, STORE_CORRUPT (record or its contents
@@ -43,12 +49,18 @@ int	queue_insert(struct store *s, queue_msg *m, const uint8_t *body,
 int	queue_enqueue(struct store *s, queue_msg *m);
 
 /*
+ * Adds a queue entry of any kind for recipient; *seq gets its sequence.
+ */
+int	queue_push(struct store *s, const char *recipient, enum queue_kind kind,
+	    const char *id, uint64_t *seq);
+
+/*
  * Finds the first queue entry of recipient with sequence > after.
- * STORE_OK with *seq and id (BATON_MESSAGE_ID_MAX + 1 bytes), or
+ * STORE_OK with *seq, *kind and id (BATON_MESSAGE_ID_MAX + 1 bytes), or
  * STORE_NOTFOUND. A corrupt entry is quarantined and skipped.
  */
 int	queue_next(struct store *s, const char *recipient, uint64_t after,
-	    uint64_t *seq, char *id);
+	    uint64_t *seq, enum queue_kind *kind, char *id);
 
 /* Removes recipient's queue entry seq. */
 int	queue_remove(struct store *s, const char *recipient, uint64_t seq);

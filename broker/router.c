@@ -14,7 +14,11 @@
 
 #include <openssl/evp.h>
 
+#include "deadline.h"
+#include "decision.h"
+#include "lifecycle.h"
 #include "log.h"
+#include "notice.h"
 #include "policy.h"
 #include "queue.h"
 #include "registry.h"
@@ -59,14 +63,10 @@ send_ack_result(struct session *s, const char *id, int code, const char *text)
 	session_send(s, &f);
 }
 
-/* Fatal unless the store merely ran out of room. */
 static void
 store_failed(struct session *s, const char *what, int rc)
 {
-	if (rc == STORE_FULL)
-		return;
-	fatalx("sid=%llu %s: store error: %s; stopping", SID(s), what,
-	    store_strerror(s->b->store));
+	broker_store_failed(s->b, what, rc);
 }
 
 /*
@@ -229,9 +229,11 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	char err[256], text[320];
 	int rc;
 
-	if (env == NULL || !validate_message_id(env->message_id)) {
+	if (env == NULL || !validate_message_id(env->message_id) ||
+	    notice_is_id(env->message_id)) {
 		refuse_submit(s, env ? env->message_id : "", BATON__V1__CODE__CODE_INVALID,
-		    "message_id must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+		    "message_id must be 1-128 characters of A-Z a-z 0-9 . _ : - "
+		    "and may not start with \"" NOTICE_ID_PREFIX "\"");
 		return;
 	}
 	if (recheck_node(s) == -1)
@@ -300,14 +302,31 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	m.state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUEUED;
 	m.risk_level = env->handover->risk_summary->level;
 	m.transition_kind = env->handover->transition->kind;
+	if (m.risk_level > 0 && m.risk_level < POLICY_RISK_LEVELS &&
+	    s->b->policy->deadline_ms[m.risk_level] > 0)
+		m.deadline_at_ms = m.received_at_ms +
+		    s->b->policy->deadline_ms[m.risk_level];
+	m.expires_at_ms = m.received_at_ms + s->b->policy->retention_ms;
+	if (lifecycle_event(&m, m.received_at_ms, "submitted", s->node_id,
+	    m.recipient, "ok", policy_kind_name(m.transition_kind), NULL) == -1 ||
+	    lifecycle_event(&m, m.received_at_ms, "queued", "broker", m.recipient,
+	    "ok", NULL, NULL) == -1)
+		fatalx("out of memory");
 
 	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
 		rc = queue_insert(s->b->store, &m, body, len);
+		if (rc == STORE_OK)
+			rc = deadline_add(s->b, m.deadline_at_ms, DEADLINE_ACCEPT,
+			    m.message_id);
+		if (rc == STORE_OK)
+			rc = deadline_add(s->b, m.expires_at_ms, DEADLINE_EXPIRE,
+			    m.message_id);
 		if (rc == STORE_OK)
 			rc = store_op_commit(s->b->store);
 		else
 			store_op_abort(s->b->store);
 	}
+	lifecycle_events_clear(&m);
 	free(body);
 	if (rc == STORE_FULL) {
 		refuse_submit(s, env->message_id, BATON__V1__CODE__CODE_STORE_FULL,
@@ -361,10 +380,57 @@ handle_pull(struct session *s, const Baton__V1__Pull *p)
 	broker_schedule(s->b);
 }
 
+/* Acknowledges a delivered notice: it leaves the queue and the store. */
+static void
+ack_notice(struct session *s, const char *id)
+{
+	stored_notice *sn = NULL;
+	int rc;
+
+	rc = notice_get(s->b->store, id, &sn);
+	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
+		/* already acknowledged (and removed), or never existed */
+		send_ack_result(s, id, BATON__V1__CODE__CODE_UNKNOWN_MESSAGE,
+		    "no such notice, or already acknowledged");
+		return;
+	}
+	if (rc != STORE_OK)
+		store_failed(s, "read notice", rc);
+	if (strcmp(sn->recipient, s->node_id) != 0) {
+		send_ack_result(s, id, BATON__V1__CODE__CODE_NOT_RECIPIENT,
+		    "this notice is not addressed to you");
+		log_warnx("sid=%llu node=%s ack notice=%s refused code=NOT_RECIPIENT",
+		    SID(s), s->node_id, id);
+		goto done;
+	}
+	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
+		rc = queue_remove(s->b->store, sn->recipient, sn->queue_seq);
+		if (rc == STORE_OK || rc == STORE_NOTFOUND)
+			rc = store_del(s->b->store, STORE_NOTICES, id, strlen(id));
+		if (rc == STORE_OK)
+			rc = store_op_commit(s->b->store);
+		else
+			store_op_abort(s->b->store);
+	}
+	if (rc != STORE_OK) {
+		store_failed(s, "ack notice", rc);
+		send_ack_result(s, id, BATON__V1__CODE__CODE_STORE_FULL,
+		    "the broker's store is full; retry the ack");
+		goto done;
+	}
+	if (s->unacked > 0)
+		s->unacked--;
+	s->want_pump = s->receiving;
+	send_ack_result(s, id, BATON__V1__CODE__CODE_OK, "acknowledged");
+done:
+	notice_free(sn);
+}
+
 static void
 handle_ack(struct session *s, const Baton__V1__Ack *a)
 {
 	queue_msg *m = NULL;
+	int64_t now;
 	int rc;
 
 	if (!validate_message_id(a->message_id)) {
@@ -373,6 +439,10 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 		return;
 	}
 	broker_touch(s->b);
+	if (notice_is_id(a->message_id)) {
+		ack_notice(s, a->message_id);
+		return;
+	}
 	rc = queue_msg_get(s->b->store, a->message_id, &m);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
 		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_UNKNOWN_MESSAGE,
@@ -404,9 +474,16 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
 		rc = queue_remove(s->b->store, m->recipient, m->queue_seq);
 		if (rc == STORE_OK || rc == STORE_NOTFOUND) {
+			now = broker_now_ms();
 			m->state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_ACKNOWLEDGED;
-			m->acked_at_ms = broker_now_ms();
+			m->acked_at_ms = now;
+			if (lifecycle_event(m, now, "acknowledged", s->node_id, NULL,
+			    "ok", NULL, NULL) == -1)
+				fatalx("out of memory");
 			rc = queue_msg_put(s->b->store, m);
+			if (rc == STORE_OK)
+				rc = deadline_add(s->b, now + s->b->policy->purge_after_ms,
+				    DEADLINE_PURGE, m->message_id);
 		}
 		if (rc == STORE_OK)
 			rc = store_op_commit(s->b->store);
@@ -442,34 +519,6 @@ handle_ping(struct session *s, const Baton__V1__Ping *p)
 	session_send(s, &f);
 }
 
-static void
-handle_decision(struct session *s, const Baton__V1__Decision *d)
-{
-	Frame f = BATON__V1__FRAME__INIT;
-	Baton__V1__DecisionResult r = BATON__V1__DECISION_RESULT__INIT;
-
-	r.message_id = validate_message_id(d->message_id) ? d->message_id : (char *)"";
-	r.code = BATON__V1__CODE__CODE_NOT_PERMITTED;
-	r.text = (char *)"this broker does not take decisions yet";
-	f.body_case = BATON__V1__FRAME__BODY_DECISION_RESULT;
-	f.decision_result = &r;
-	session_send(s, &f);
-}
-
-static void
-handle_status(struct session *s, const Baton__V1__StatusRequest *q)
-{
-	Frame f = BATON__V1__FRAME__INIT;
-	Baton__V1__Status st = BATON__V1__STATUS__INIT;
-
-	st.message_id = validate_message_id(q->message_id) ? q->message_id : (char *)"";
-	st.code = BATON__V1__CODE__CODE_NOT_PERMITTED;
-	st.text = (char *)"this broker does not report status yet";
-	f.body_case = BATON__V1__FRAME__BODY_STATUS;
-	f.status = &st;
-	session_send(s, &f);
-}
-
 void
 router_dispatch(struct session *s, const Frame *f)
 {
@@ -498,149 +547,15 @@ router_dispatch(struct session *s, const Frame *f)
 	case BATON__V1__FRAME__BODY_PONG:
 		break;
 	case BATON__V1__FRAME__BODY_DECISION:
-		handle_decision(s, f->decision);
+		decision_handle(s, f->decision);
 		break;
 	case BATON__V1__FRAME__BODY_STATUS_REQUEST:
-		handle_status(s, f->status_request);
+		decision_status(s, f->status_request);
 		break;
 	default:
 		session_fail(s, BATON__V1__CODE__CODE_UNEXPECTED_FRAME,
 		    "a client may not send %s", frame_name(f));
 		break;
-	}
-}
-
-/* Drops a queue entry that cannot be delivered, keeping what is left of it. */
-static void
-drop_entry(struct session *s, uint64_t seq, const char *id, const char *why)
-{
-	struct store *st = s->b->store;
-
-	log_crit("sid=%llu node=%s queue entry seq=%llu id=%s not deliverable: %s; "
-	    "moved to quarantine", SID(s), s->node_id, (unsigned long long)seq,
-	    id, why);
-	if (store_quarantine(st, STORE_MESSAGES, id, strlen(id)) == STORE_ERROR ||
-	    store_quarantine(st, STORE_BODIES, id, strlen(id)) == STORE_ERROR)
-		store_failed(s, "quarantine", STORE_ERROR);
-	if (queue_remove(st, s->node_id, seq) == STORE_ERROR)
-		store_failed(s, "quarantine", STORE_ERROR);
-}
-
-/*
- * Delivers one queue entry. Returns 0 when delivered or dropped, -1 when
- * the store has no room to record the delivery (try again later).
- */
-static int
-deliver_one(struct session *s, uint64_t seq, const char *id)
-{
-	struct store *st = s->b->store;
-	Frame f = BATON__V1__FRAME__INIT;
-	Baton__V1__Deliver d = BATON__V1__DELIVER__INIT;
-	Baton__V1__Envelope *env = NULL;
-	queue_msg *m = NULL;
-	struct registry_node me;
-	char *withheld[SECTION_COUNT];
-	section_mask removed, allowed;
-	size_t i, n = 0;
-	int rc;
-
-	rc = queue_msg_get(st, id, &m);
-	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT ||
-	    (rc == STORE_OK && strcmp(m->recipient, s->node_id) != 0)) {
-		drop_entry(s, seq, id, rc == STORE_OK ? "recipient mismatch" :
-		    rc == STORE_NOTFOUND ? "no state record" : "state record corrupt");
-		goto done;
-	}
-	if (rc != STORE_OK)
-		store_failed(s, "read message", rc);
-	rc = queue_body_get(st, id, &env);
-	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT ||
-	    (rc == STORE_OK && env->handover == NULL)) {
-		drop_entry(s, seq, id, "body missing or corrupt");
-		goto done;
-	}
-	if (rc != STORE_OK)
-		store_failed(s, "read body", rc);
-
-	/* minimum necessary, by the role and policy in force now: the role is
-	 * read from the registry at delivery, on every path */
-	rc = registry_get(st, s->node_id, &me);
-	if (rc != STORE_OK || !me.enabled ||
-	    (allowed = policy_sections(s->b->policy, me.role)) == 0) {
-		if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
-			store_failed(s, "read registry", rc);
-		s->credit = 0;	/* nothing may go to this node now */
-		rc = -1;
-		goto done;
-	}
-	removed = sections_redact(env->handover, allowed);
-	for (i = 0; i < SECTION_COUNT; i++)
-		if (removed & ((section_mask)1u << i))
-			withheld[n++] = (char *)sections_name(i);
-
-	if ((rc = store_op_begin(st)) != STORE_OK)
-		goto full;
-	m->attempts++;
-	if (m->state == BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUEUED)
-		m->state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_DELIVERED;
-	m->delivered_at_ms = broker_now_ms();
-	if ((rc = queue_msg_put(st, m)) != STORE_OK ||
-	    (rc = store_op_commit(st)) != STORE_OK) {
-		store_op_abort(st);
-		goto full;
-	}
-	d.envelope = env;
-	d.withheld = withheld;
-	d.n_withheld = n;
-	d.attempt = m->attempts;
-	d.received_at_ms = m->received_at_ms;
-	f.body_case = BATON__V1__FRAME__BODY_DELIVER;
-	f.deliver = &d;
-	if (session_send(s, &f) == 0) {
-		s->credit--;
-		s->unacked++;
-		log_info("sid=%llu node=%s deliver id=%s from=%s attempt=%u",
-		    SID(s), s->node_id, id, m->sender, m->attempts);
-	}
-	rc = 0;
-	goto done;
-full:
-	if (rc == STORE_OK)
-		rc = STORE_FULL;
-	if (rc != STORE_FULL)
-		store_failed(s, "record delivery", rc);
-	rc = -1;
-done:
-	if (env != NULL)
-		baton__v1__envelope__free_unpacked(env, NULL);
-	queue_msg_free(m);
-	return rc == -1 ? -1 : 0;
-}
-
-void
-router_pump(struct session *s)
-{
-	char id[BATON_MESSAGE_ID_MAX + 1];
-	uint64_t seq;
-	int rc;
-
-	s->want_pump = 0;
-	if (s->state != SESSION_READY || !s->receiving)
-		return;
-	while (s->credit > 0 && s->unacked < s->b->cfg->max_unacked &&
-	    session_output_len(s) < s->b->cfg->max_output &&
-	    s->state == SESSION_READY) {
-		broker_touch(s->b);
-		rc = queue_next(s->b->store, s->node_id, s->cursor, &seq, id);
-		if (rc == STORE_NOTFOUND)
-			break;
-		if (rc != STORE_OK)
-			store_failed(s, "read queue", rc);
-		if (rc != STORE_OK)
-			break;
-		if (deliver_one(s, seq, id) == -1)
-			break;
-		s->cursor = seq;
 	}
 }
 

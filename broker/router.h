@@ -15,13 +15,6 @@
 /* Handles one decoded frame from a session in HELLO or READY state. */
 void	router_dispatch(struct session *s, const Frame *f);
 
-/*
- * Delivers queued handovers to a receiving session while it has credit,
- * room for unacked deliveries and output space. Called from the commit
- * pass, inside its transaction.
- */
-void	router_pump(struct session *s);
-
 /* Clears this node's receiver slot when a receiving session goes away. */
 void	router_session_gone(struct session *s);
 

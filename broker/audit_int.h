@@ -1,0 +1,56 @@
+/*
+ * audit_int.h - what audit.c (writing) and audit_verify.c (verifying,
+ * querying) share: the canonical encoding and the checkpoint text. Not for
+ * other modules; the unit test uses it to forge records the way an
+ * attacker who knows the algorithm would.
+ *
+ * Canonical encoding of a record, the input of its SHA-256 ("hash"):
+ *
+ *   "baton-audit-record-v1\n"            22 bytes, domain separation
+ *   u64be seq
+ *   u64be time_ms                        two's complement
+ *   prev_hash                            32 bytes (all zero for seq 1)
+ *   then, for each of these 15 strings in this order,
+ *   u32be length || bytes (UTF-8, no terminator; absent = length 0):
+ *     event, actor, actor_role, actor_org, other, message_id,
+ *     subject_ref, disclosed, withheld, outcome, reason, cert_serial,
+ *     cert_sha256, peer, key_id
+ *
+ * The signature of a checkpoint is not part of it (it signs the result).
+ * Checkpoint signature: Ed25519 over the ASCII text
+ *   "baton-audit-v1\n" <seq in decimal> "\n" <hash, 64 lower-case hex> "\n"
+ */
+#ifndef BATON_AUDIT_INT_H
+#define BATON_AUDIT_INT_H
+
+#include <openssl/evp.h>
+
+#include "audit.h"
+#include "store.pb-c.h"
+
+#define AUDIT_HASH_LEN		32
+#define AUDIT_NFIELDS		15
+#define AUDIT_ENC_TAG		"baton-audit-record-v1\n"
+#define AUDIT_SIG_TAG		"baton-audit-v1"
+#define AUDIT_SIG_TEXT_MAX	128
+
+/* Lower-case hex of n bytes into out (2n + 1 bytes). */
+void	audit_hex(const uint8_t *p, size_t n, char *out);
+
+/* SHA-256 of r's canonical encoding (r->prev_hash must be 32 bytes). */
+int	audit_record_hash(EVP_MD_CTX *md,
+	    const Baton__Store__V1__AuditRecord *r,
+	    uint8_t out[AUDIT_HASH_LEN]);
+
+/* The signed text of a checkpoint; its length, or -1. */
+int	audit_checkpoint_text(uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
+	    char *out, size_t outlen);
+
+/* Hex SHA-256 of pk's raw public key: the key id checkpoints carry. */
+int	audit_key_id(EVP_PKEY *pk, char out[AUDIT_REF_HEX + 1]);
+
+/* audit_head with the raw hash. */
+int	audit_read_head(struct store *s, uint64_t *seq,
+	    uint8_t hash[AUDIT_HASH_LEN]);
+
+#endif

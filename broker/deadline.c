@@ -1,0 +1,272 @@
+/*
+ * deadline.c - durable timers (see deadline.h).
+ *
+ * Algorithm: one libevent timer is armed for the earliest entry (capped at
+ * DEADLINE_RECHECK_MS so a wall-clock step is noticed within that time).
+ * When it fires, up to DEADLINE_BATCH due entries are handled, each in its
+ * own nested store operation inside the pass's transaction, and deleted;
+ * if more are due, the timer is re-armed at once, so a backlog after a
+ * long outage is worked off without starving clients. Entries that passed
+ * while the broker was down are simply the first keys at start-up.
+ * Cost: O(log n) per entry added or handled.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "deadline.h"
+#include "decision.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "notice.h"
+#include "policy.h"
+#include "queue.h"
+#include "registry.h"
+#include "sections.h"
+#include "store.h"
+
+#define DEADLINE_BATCH		64
+#define DEADLINE_RECHECK_MS	30000
+#define DKEY_MAX		(8 + 1 + BATON_MESSAGE_ID_MAX)
+#define MS(x)	BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_##x
+#define NK(x)	BATON__V1__NOTICE_KIND__NOTICE_KIND_##x
+
+static void deadline_fire(evutil_socket_t, short, void *);
+
+static void
+deadline_arm(struct broker *b, int64_t due_ms)
+{
+	int64_t now = broker_now_ms(), delay = due_ms - now;
+	struct timeval tv;
+
+	if (delay < 0)
+		delay = 0;
+	if (delay > DEADLINE_RECHECK_MS)
+		delay = DEADLINE_RECHECK_MS;
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
+	evtimer_add(b->deadline_ev, &tv);
+	b->deadline_armed_ms = now + delay;
+}
+
+int
+deadline_add(struct broker *b, int64_t due_ms, enum deadline_kind kind,
+    const char *message_id)
+{
+	uint8_t key[DKEY_MAX];
+	size_t il = strlen(message_id);
+	int rc;
+
+	if (due_ms <= 0 || il == 0 || il > BATON_MESSAGE_ID_MAX)
+		return STORE_OK;
+	store_u64be(key, (uint64_t)due_ms);
+	key[8] = (uint8_t)kind;
+	memcpy(key + 9, message_id, il);
+	rc = store_put(b->store, STORE_DEADLINES, key, 9 + il, "", 0);
+	/* arming early is harmless: the fire finds nothing due and re-arms */
+	if (rc == STORE_OK && b->deadline_ev != NULL &&
+	    (b->deadline_armed_ms == 0 || due_ms < b->deadline_armed_ms))
+		deadline_arm(b, due_ms);
+	return rc;
+}
+
+/* Escalates a handover still undecided at its acceptance deadline. */
+static int
+deadline_escalate(struct broker *b, queue_msg *m, int64_t now)
+{
+	struct registry_node n;
+	char why[96];
+	int i, rc, with_risk;
+	int64_t overdue = now - m->deadline_at_ms;
+
+	if (m->escalated || m->state == MS(ACCEPTED) || m->state == MS(REJECTED) ||
+	    m->state == MS(EXPIRED))
+		return STORE_NOTFOUND;
+	m->escalated = 1;
+	snprintf(why, sizeof(why), "%s risk, not accepted by its deadline",
+	    policy_risk_name(m->risk_level));
+	if (lifecycle_event(m, now, "escalated", "broker", m->recipient, "ok",
+	    why, NULL) == -1)
+		fatalx("out of memory");
+	if ((rc = decision_notify(b, m->sender, NK(ESCALATED), m, NULL, overdue,
+	    1)) != STORE_OK)
+		return rc;
+	for (i = 0; b->policy != NULL && i < b->policy->nescalate; i++) {
+		const char *node = b->policy->escalate[i];
+
+		rc = registry_get(b->store, node, &n);
+		if (rc != STORE_OK || !n.enabled) {
+			log_warnx("escalation node %s is not an enabled node; id=%s "
+			    "escalated to the sender only", node, m->message_id);
+			continue;
+		}
+		/* the risk level is clinical: only for roles that may see it */
+		with_risk = (policy_sections(b->policy, n.role) &
+		    sections_bit("risk_summary")) != 0;
+		if ((rc = decision_notify(b, node, NK(ESCALATED), m, NULL, overdue,
+		    with_risk)) != STORE_OK)
+			return rc;
+	}
+	log_warnx("escalated id=%s sender=%s recipient=%s risk=%s overdue_ms=%lld",
+	    m->message_id, m->sender, m->recipient, policy_risk_name(m->risk_level),
+	    (long long)overdue);
+	return queue_msg_put(b->store, m);
+}
+
+/* Expires a handover never delivered within the retention. */
+static int
+deadline_expire(struct broker *b, queue_msg *m, int64_t now)
+{
+	int rc;
+
+	if (m->state != MS(QUEUED) || m->attempts != 0)
+		return STORE_NOTFOUND;
+	rc = queue_remove(b->store, m->recipient, m->queue_seq);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	m->state = MS(EXPIRED);
+	if (lifecycle_event(m, now, "expired", "broker", m->recipient, "ok",
+	    "not delivered within the retention period", NULL) == -1)
+		fatalx("out of memory");
+	if ((rc = decision_notify(b, m->sender, NK(EXPIRED), m, NULL, 0, 1)) != STORE_OK)
+		return rc;
+	if (b->policy != NULL && (rc = deadline_add(b, now + b->policy->purge_after_ms,
+	    DEADLINE_PURGE, m->message_id)) != STORE_OK)
+		return rc;
+	log_warnx("expired id=%s sender=%s recipient=%s", m->message_id, m->sender,
+	    m->recipient);
+	return queue_msg_put(b->store, m);
+}
+
+/* Removes an acknowledged or finished handover's body; its history stays. */
+static int
+deadline_purge(struct broker *b, queue_msg *m, int64_t now)
+{
+	int rc;
+
+	if (m->body_purged || m->state == MS(QUEUED) || m->state == MS(DELIVERED))
+		return STORE_NOTFOUND;
+	rc = store_del(b->store, STORE_BODIES, m->message_id, strlen(m->message_id));
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	m->body_purged = 1;
+	if (lifecycle_event(m, now, "purged", "broker", NULL, "ok",
+	    "retention period after acknowledgement", NULL) == -1)
+		fatalx("out of memory");
+	log_info("purged body id=%s", m->message_id);
+	return queue_msg_put(b->store, m);
+}
+
+static int
+deadline_handle(struct broker *b, enum deadline_kind kind, const char *id,
+    int64_t now)
+{
+	queue_msg *m = NULL;
+	int rc;
+
+	rc = queue_msg_get(b->store, id, &m);
+	if (rc != STORE_OK)
+		return rc == STORE_NOTFOUND || rc == STORE_CORRUPT ? STORE_OK : rc;
+	if ((rc = store_op_begin(b->store)) != STORE_OK) {
+		queue_msg_free(m);
+		return rc;
+	}
+	switch (kind) {
+	case DEADLINE_ACCEPT:
+		rc = deadline_escalate(b, m, now);
+		break;
+	case DEADLINE_EXPIRE:
+		rc = deadline_expire(b, m, now);
+		break;
+	case DEADLINE_PURGE:
+		rc = deadline_purge(b, m, now);
+		break;
+	default:
+		rc = STORE_NOTFOUND;
+		break;
+	}
+	if (rc == STORE_OK)
+		rc = store_op_commit(b->store);
+	else {
+		store_op_abort(b->store);
+		if (rc == STORE_NOTFOUND)	/* nothing to do any more */
+			rc = STORE_OK;
+	}
+	queue_msg_free(m);
+	return rc;
+}
+
+static void
+deadline_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+	struct store_cursor *c;
+	const void *k, *v;
+	size_t kl, vl;
+	uint8_t key[512];	/* LMDB's largest key */
+	char id[BATON_MESSAGE_ID_MAX + 1];
+	int64_t now = broker_now_ms(), due = 0;
+	int rc, n, wellformed = 0;
+
+	b->deadline_armed_ms = 0;
+	broker_touch(b);
+	for (n = 0; n < DEADLINE_BATCH; n++) {
+		if (store_cursor_open(b->store, STORE_DEADLINES, &c) != STORE_OK)
+			fatalx("deadlines: cannot open cursor: %s", store_strerror(b->store));
+		rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl);
+		if ((rc == STORE_OK || rc == STORE_CORRUPT) && kl <= sizeof(key)) {
+			memcpy(key, k, kl);
+			wellformed = rc == STORE_OK && kl >= 10 && kl <= DKEY_MAX;
+			due = wellformed ? (int64_t)store_be64(key) : 0;
+		}
+		store_cursor_close(c);
+		if (rc == STORE_NOTFOUND)
+			return;
+		if (rc != STORE_OK && rc != STORE_CORRUPT)
+			broker_store_failed(b, "read deadlines", rc);
+		if (due > now) {
+			deadline_arm(b, due);
+			return;
+		}
+		if (wellformed) {
+			memcpy(id, key + 9, kl - 9);
+			id[kl - 9] = '\0';
+			rc = validate_message_id(id) ?
+			    deadline_handle(b, (enum deadline_kind)key[8], id, now) :
+			    STORE_OK;
+			if (rc == STORE_FULL) {
+				/* try again shortly; the store may drain */
+				deadline_arm(b, now + 5000);
+				return;
+			}
+			if (rc != STORE_OK)
+				broker_store_failed(b, "deadline", rc);
+		}
+		/* handled, or malformed and of no use to anyone: remove it */
+		rc = store_del(b->store, STORE_DEADLINES, key, kl);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+			broker_store_failed(b, "delete deadline", rc);
+			deadline_arm(b, now + 5000);
+			return;
+		}
+	}
+	deadline_arm(b, now);	/* more may be due: continue next pass */
+}
+
+int
+deadline_start(struct broker *b)
+{
+	if ((b->deadline_ev = evtimer_new(b->base, deadline_fire, b)) == NULL)
+		return -1;
+	deadline_arm(b, broker_now_ms());
+	return 0;
+}
+
+void
+deadline_stop(struct broker *b)
+{
+	if (b->deadline_ev != NULL)
+		event_free(b->deadline_ev);
+	b->deadline_ev = NULL;
+}

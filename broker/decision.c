@@ -1,0 +1,319 @@
+/*
+ * decision.c - Decision and StatusRequest.
+ *
+ * Only the current recipient may decide, only once, only after delivery.
+ * A redirect is carried out as a new delivery of the same stored handover
+ * to the new node - checked against the redirecting node's routes and, at
+ * delivery, the new recipient's sections - and linked to the original, so
+ * every hop is one history and a handover cannot silently bounce. The
+ * sender receives a Notice with every decision.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deadline.h"
+#include "decision.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "notice.h"
+#include "pbstr.h"
+#include "policy.h"
+#include "queue.h"
+#include "registry.h"
+#include "sections.h"
+
+#define SID(s)	((unsigned long long)(s)->id)
+#define MS(x)	BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_##x
+#define OUT(x)	BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_##x
+#define CODE(x)	BATON__V1__CODE__CODE_##x
+
+static void
+send_result(struct session *s, const char *id, int code, const char *text)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__DecisionResult r = BATON__V1__DECISION_RESULT__INIT;
+
+	r.message_id = (char *)(validate_message_id(id) ? id : "");
+	r.code = code;
+	r.text = (char *)text;
+	f.body_case = BATON__V1__FRAME__BODY_DECISION_RESULT;
+	f.decision_result = &r;
+	session_send(s, &f);
+	if (code != CODE(OK))
+		log_warnx("sid=%llu node=%s decision id=%s refused code=%s", SID(s),
+		    s->node_id, validate_message_id(id) ? id : "-",
+		    frame_code_name(code));
+}
+
+int
+decision_notify(struct broker *b, const char *node, int kind,
+    const queue_msg *m, const Baton__V1__Decision *d, int64_t overdue_ms,
+    int with_risk)
+{
+	Baton__V1__Notice n = BATON__V1__NOTICE__INIT;
+	char id[NOTICE_ID_MAX];
+	struct session *r;
+	int rc;
+
+	n.kind = kind;
+	n.message_id = m->message_id;
+	n.sender = m->sender;
+	n.recipient = m->recipient;
+	if (d != NULL) {
+		n.outcome = d->outcome;
+		n.reason = d->reason;
+		n.note = d->note;
+		n.suggested_node = d->suggested_node;
+		n.redirect_to = d->redirect_to;
+	}
+	if (with_risk)
+		n.risk_level = m->risk_level;
+	n.overdue_ms = overdue_ms;
+	rc = notice_queue(b->store, node, &n, broker_now_ms(), id);
+	if (rc == STORE_OK && (r = broker_receiver(b, node)) != NULL)
+		r->want_pump = 1;
+	return rc;
+}
+
+/* Checks that refuse a decision; returns 0 when it may proceed. */
+static int
+decision_check(struct session *s, const Baton__V1__Decision *d,
+    const queue_msg *m, struct registry_node *to, char *text, size_t len)
+{
+	int rc;
+
+	if (strcmp(m->recipient, s->node_id) != 0) {
+		snprintf(text, len, "only the current recipient may decide on this "
+		    "handover");
+		return CODE(NOT_RECIPIENT);
+	}
+	if (m->state == MS(QUEUED)) {
+		snprintf(text, len, "this handover has not been delivered to you yet");
+		return CODE(NOT_DELIVERED);
+	}
+	if (m->state != MS(DELIVERED) && m->state != MS(ACKNOWLEDGED)) {
+		snprintf(text, len, "this handover was already %s",
+		    lifecycle_state_name(m->state));
+		return CODE(ALREADY_DECIDED);
+	}
+	switch (d->outcome) {
+	case OUT(ACCEPT):
+		return 0;
+	case OUT(REJECT):
+		if (d->reason == BATON__V1__REJECT_REASON__REJECT_REASON_UNSPECIFIED ||
+		    protobuf_c_enum_descriptor_get_value(
+		    &baton__v1__reject_reason__descriptor, d->reason) == NULL) {
+			snprintf(text, len, "a rejection needs a reason: not_eligible, "
+			    "wrong_service, insufficient_information, no_capacity, "
+			    "duplicate or other");
+			return CODE(INVALID);
+		}
+		if (*d->suggested_node != '\0' && !validate_node_id(d->suggested_node)) {
+			snprintf(text, len, "suggested_node is not a node id");
+			return CODE(INVALID);
+		}
+		return 0;
+	case OUT(REDIRECT):
+		break;
+	default:
+		snprintf(text, len, "outcome must be accept, reject or redirect");
+		return CODE(INVALID);
+	}
+	if (!validate_node_id(d->redirect_to)) {
+		snprintf(text, len, "redirect needs redirect_to, a node id");
+		return CODE(INVALID);
+	}
+	if (strcmp(d->redirect_to, s->node_id) == 0) {
+		snprintf(text, len, "cannot redirect a handover to yourself");
+		return CODE(INVALID);
+	}
+	if (m->body_purged) {
+		snprintf(text, len, "the content of this handover has been purged "
+		    "under the retention policy; ask the sender to send it again");
+		return CODE(INVALID);
+	}
+	rc = registry_get(s->b->store, d->redirect_to, to);
+	if (rc != STORE_OK || !to->enabled) {
+		if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
+			broker_store_failed(s->b, "read registry", rc);
+		snprintf(text, len, "no enabled node '%s' in the registry",
+		    d->redirect_to);
+		return CODE(UNKNOWN_RECIPIENT);
+	}
+	if (!policy_route_allowed(s->b->policy, s->role, to->role,
+	    m->transition_kind) || policy_sections(s->b->policy, to->role) == 0) {
+		snprintf(text, len, "role '%s' may not send %s handovers to role '%s' "
+		    "(node '%s') under the current policy", s->role,
+		    policy_kind_name(m->transition_kind), to->role, to->node_id);
+		return CODE(ROUTE_NOT_ALLOWED);
+	}
+	return 0;
+}
+
+/* Applies a checked decision to m and queues what it owes. */
+static int
+decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
+    const struct registry_node *to, int64_t now)
+{
+	struct store *st = s->b->store;
+	const char *event, *reason = "";
+	char **past;
+	int rc;
+
+	if (m->state == MS(DELIVERED)) {
+		/* deciding is stronger than acknowledging: it has arrived */
+		rc = queue_remove(st, m->recipient, m->queue_seq);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			return rc;
+		m->acked_at_ms = now;
+	}
+	switch (d->outcome) {
+	case OUT(ACCEPT):
+		m->state = MS(ACCEPTED);
+		event = "accepted";
+		break;
+	case OUT(REJECT):
+		m->state = MS(REJECTED);
+		event = "rejected";
+		reason = lifecycle_reason_name(d->reason);
+		break;
+	default:
+		event = "redirected";
+		break;
+	}
+	m->decided_at_ms = now;
+	if (lifecycle_event(m, now, event, s->node_id,
+	    d->outcome == OUT(REDIRECT) ? d->redirect_to : d->suggested_node,
+	    "ok", reason, d->note) == -1)
+		fatalx("out of memory");
+	if ((rc = decision_notify(s->b, m->sender,
+	    BATON__V1__NOTICE_KIND__NOTICE_KIND_DECIDED, m, d, 0, 1)) != STORE_OK)
+		return rc;
+	if (d->outcome != OUT(REDIRECT))
+		return queue_msg_put(st, m);
+
+	/* the same stored handover, queued for the new recipient */
+	past = realloc(m->past_recipients, (m->n_past_recipients + 1) * sizeof(*past));
+	if (past == NULL)
+		fatalx("out of memory");
+	m->past_recipients = past;
+	if ((past[m->n_past_recipients] = strdup(m->recipient)) == NULL)
+		fatalx("out of memory");
+	m->n_past_recipients++;
+	if (pbstr_set(&m->redirected_from, m->recipient) == -1 ||
+	    pbstr_set(&m->recipient, to->node_id) == -1)
+		fatalx("out of memory");
+	m->hops++;
+	m->attempts = 0;
+	m->decided_at_ms = 0;
+	m->acked_at_ms = 0;
+	m->state = MS(QUEUED);
+	if (lifecycle_event(m, now, "queued", "broker", m->recipient, "ok",
+	    "redirected", NULL) == -1)
+		fatalx("out of memory");
+	return queue_enqueue(st, m);
+}
+
+void
+decision_handle(struct session *s, const Baton__V1__Decision *d)
+{
+	struct store *st = s->b->store;
+	struct registry_node to;
+	queue_msg *m = NULL;
+	char text[320];
+	int rc, code;
+
+	if (!validate_message_id(d->message_id) || notice_is_id(d->message_id)) {
+		send_result(s, d->message_id, CODE(INVALID),
+		    "a decision needs the message id of a handover");
+		return;
+	}
+	broker_touch(s->b);
+	rc = queue_msg_get(st, d->message_id, &m);
+	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
+		send_result(s, d->message_id, CODE(UNKNOWN_MESSAGE), "no such handover");
+		return;
+	}
+	if (rc != STORE_OK)
+		broker_store_failed(s->b, "read message", rc);
+	if ((code = decision_check(s, d, m, &to, text, sizeof(text))) != 0) {
+		send_result(s, d->message_id, code, text);
+		goto done;
+	}
+	if ((rc = store_op_begin(st)) == STORE_OK) {
+		rc = decision_apply(s, d, m, &to, broker_now_ms());
+		if (rc == STORE_OK)
+			rc = store_op_commit(st);
+		else
+			store_op_abort(st);
+	}
+	if (rc != STORE_OK) {
+		broker_store_failed(s->b, "record decision", rc);
+		send_result(s, d->message_id, CODE(STORE_FULL),
+		    "the broker's store is full; retry the decision later");
+		goto done;
+	}
+	send_result(s, d->message_id, CODE(OK), "recorded");
+	log_info("sid=%llu node=%s decision id=%s outcome=%s%s%s", SID(s),
+	    s->node_id, m->message_id, d->outcome == OUT(ACCEPT) ? "accept" :
+	    d->outcome == OUT(REJECT) ? "reject" : "redirect",
+	    d->outcome == OUT(REDIRECT) ? " to=" : "",
+	    d->outcome == OUT(REDIRECT) ? m->recipient : "");
+	if (d->outcome == OUT(REDIRECT)) {
+		struct session *r = broker_receiver(s->b, m->recipient);
+
+		if (r != NULL)
+			r->want_pump = 1;
+	}
+done:
+	queue_msg_free(m);
+}
+
+static int
+is_party(const queue_msg *m, const char *node)
+{
+	size_t i;
+
+	if (strcmp(m->sender, node) == 0 || strcmp(m->recipient, node) == 0)
+		return 1;
+	for (i = 0; i < m->n_past_recipients; i++)
+		if (strcmp(m->past_recipients[i], node) == 0)
+			return 1;
+	return 0;
+}
+
+void
+decision_status(struct session *s, const Baton__V1__StatusRequest *q)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Status st = BATON__V1__STATUS__INIT;
+	queue_msg *m = NULL;
+	int rc;
+
+	st.message_id = (char *)(validate_message_id(q->message_id) ?
+	    q->message_id : "");
+	broker_touch(s->b);
+	rc = validate_message_id(q->message_id) ?
+	    queue_msg_get(s->b->store, q->message_id, &m) : STORE_NOTFOUND;
+	if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
+		broker_store_failed(s->b, "read message", rc);
+	/* the same answer for "no such message" and "not yours": a third
+	 * party learns nothing about which handovers exist */
+	if (rc != STORE_OK || !is_party(m, s->node_id)) {
+		st.code = CODE(NOT_PERMITTED);
+		st.text = (char *)"no handover with this id that you sent or received";
+		log_warnx("sid=%llu node=%s status id=%s refused", SID(s), s->node_id,
+		    st.message_id[0] ? st.message_id : "-");
+	} else {
+		st.code = CODE(OK);
+		st.text = (char *)"";
+		st.state = (char *)lifecycle_state_name(m->state);
+		st.events = m->events;
+		st.n_events = m->n_events;
+	}
+	f.body_case = BATON__V1__FRAME__BODY_STATUS;
+	f.status = &st;
+	session_send(s, &f);
+	queue_msg_free(m);
+}

@@ -1,0 +1,92 @@
+/*
+ * lifecycle.c - the history kept in each handover's state record.
+ *
+ * The history is bounded (LIFECYCLE_MAX_EVENTS) so a state record stays
+ * small; the audit log is the complete record.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lifecycle.h"
+#include "names.h"
+
+static char *
+dup_or_empty(const char *s)
+{
+	return strdup(s != NULL ? s : "");
+}
+
+static void
+event_free(Baton__V1__LifecycleEvent *e)
+{
+	baton__v1__lifecycle_event__free_unpacked(e, NULL);
+}
+
+int
+lifecycle_event(queue_msg *m, int64_t at_ms, const char *event,
+    const char *actor, const char *other, const char *outcome,
+    const char *reason, const char *note)
+{
+	Baton__V1__LifecycleEvent *e, **grown;
+
+	if (m->n_events >= LIFECYCLE_MAX_EVENTS &&
+	    (strcmp(event, "delivered") == 0 || m->n_events >= 2 * LIFECYCLE_MAX_EVENTS))
+		return 0;
+	if ((e = malloc(sizeof(*e))) == NULL)
+		return -1;
+	baton__v1__lifecycle_event__init(e);
+	e->at_ms = at_ms;
+	e->event = dup_or_empty(event);
+	e->actor = dup_or_empty(actor);
+	e->other = dup_or_empty(other);
+	e->outcome = dup_or_empty(outcome);
+	e->reason = dup_or_empty(reason);
+	e->note = dup_or_empty(note);
+	if (!e->event || !e->actor || !e->other || !e->outcome || !e->reason ||
+	    !e->note) {
+		event_free(e);
+		return -1;
+	}
+	grown = realloc(m->events, (m->n_events + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		event_free(e);
+		return -1;
+	}
+	m->events = grown;
+	m->events[m->n_events++] = e;
+	return 0;
+}
+
+void
+lifecycle_events_clear(queue_msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_events; i++)
+		event_free(m->events[i]);
+	free(m->events);
+	m->events = NULL;
+	m->n_events = 0;
+}
+
+const char *
+lifecycle_state_name(int state)
+{
+	static char buf[16][32];
+
+	if (state < 0 || state >= 16)
+		return "unknown";
+	return names_enum_short(&baton__store__v1__message_state__descriptor, state,
+	    "MESSAGE_STATE_", buf[state], sizeof(buf[state]));
+}
+
+const char *
+lifecycle_reason_name(int reason)
+{
+	static char buf[16][40];
+
+	if (reason < 0 || reason >= 16)
+		return "unknown";
+	return names_enum_short(&baton__v1__reject_reason__descriptor, reason,
+	    "REJECT_REASON_", buf[reason], sizeof(buf[reason]));
+}
