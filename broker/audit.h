@@ -1,0 +1,220 @@
+/*
+ * audit.h - the tamper-evident audit log.
+ *
+ * Records live in the store's named database "audit" (STORE_AUDIT, key =
+ * 8-byte big-endian sequence number), written in the SAME transaction as
+ * the state change they describe, so there is never a delivery without
+ * its record nor a record without its delivery. Each record carries the
+ * SHA-256 of the previous record and its own SHA-256 over a canonical
+ * encoding; periodic checkpoint records are signed with the broker's
+ * Ed25519 audit key. Records hold identifiers only: node ids, message ids,
+ * section names, codes, certificate serials and a pseudonymous subject
+ * reference (HMAC-SHA-256 of the normalised NHS number under the
+ * deployment key) - never an NHS number, a name or handover content.
+ *
+ * Keys, in the data directory, created 0600 on first use:
+ *   subject.key        32 random bytes, HMAC key for subject references
+ *   audit-signing.key  Ed25519 private key (PEM) for checkpoints
+ *   audit-signing.pub  its public key (PEM), to keep elsewhere as well
+ */
+#ifndef BATON_AUDIT_H
+#define BATON_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store.h"
+
+#define AUDIT_REF_HEX	64	/* hex chars of a subject reference / hash */
+
+/* Event names, as stored and as queried (batonctl audit list --event). */
+#define AUDIT_CONN_ACCEPTED	"connection_accepted"
+#define AUDIT_CONN_REFUSED	"connection_refused"
+#define AUDIT_SUBMIT_ACCEPTED	"submitted"
+#define AUDIT_SUBMIT_REFUSED	"submit_refused"
+#define AUDIT_QUEUED		"queued"
+#define AUDIT_DELIVERED		"delivered"
+#define AUDIT_ACKNOWLEDGED	"acknowledged"
+#define AUDIT_ACK_REFUSED	"ack_refused"
+#define AUDIT_ACCEPTED		"accepted"
+#define AUDIT_REJECTED		"rejected"
+#define AUDIT_REDIRECTED	"redirected"
+#define AUDIT_DECISION_REFUSED	"decision_refused"
+#define AUDIT_STATUS_READ	"status_read"
+#define AUDIT_STATUS_REFUSED	"status_refused"
+#define AUDIT_ESCALATED		"escalated"
+#define AUDIT_EXPIRED		"expired"
+#define AUDIT_NOTICE_QUEUED	"notice_queued"
+#define AUDIT_NOTICE_DELIVERED	"notice_delivered"
+#define AUDIT_NOTICE_ACKED	"notice_acknowledged"
+#define AUDIT_QUARANTINED	"quarantined"
+#define AUDIT_PURGED		"purged"
+#define AUDIT_NODE_CHANGED	"node_changed"		/* batonctl node ... */
+#define AUDIT_CERT_CHANGED	"certificate_changed"	/* batonctl cert ... */
+#define AUDIT_POLICY_LOADED	"policy_loaded"
+#define AUDIT_BROKER_STARTED	"broker_started"
+#define AUDIT_BROKER_STOPPED	"broker_stopped"
+#define AUDIT_CHECKPOINT	"checkpoint"
+#define AUDIT_LOG_READ		"audit_read"		/* batonctl audit list/export */
+
+/*
+ * One event. Unused fields are NULL (stored as empty). Strings are
+ * identifiers and codes only; the audit module cannot tell them from
+ * clinical text, so callers must never pass any. A string longer than
+ * AUDIT_FIELD_MAX bytes is stored cut there (at a UTF-8 boundary).
+ */
+#define AUDIT_FIELD_MAX	1024
+struct audit_event {
+	const char	*event;		/* one of AUDIT_* */
+	const char	*actor;		/* acting node id, "broker" or "batonctl" */
+	const char	*actor_role;
+	const char	*actor_org;
+	const char	*other;		/* the other node, if any */
+	const char	*message_id;
+	const char	*subject_ref;	/* hex HMAC, from audit_subject_ref */
+	const char	*disclosed;	/* section names, comma-separated */
+	const char	*withheld;	/* section names, comma-separated */
+	const char	*outcome;	/* "ok" or a code name, e.g. ROUTE_NOT_ALLOWED */
+	const char	*reason;	/* short reason: code text, decision reason */
+	const char	*cert_serial;	/* peer certificate serial (hex) */
+	const char	*cert_sha256;	/* peer certificate fingerprint (hex) */
+	const char	*peer;		/* address:port */
+};
+
+struct audit;
+
+/*
+ * Opens the audit keys in data_dir, creating them (mode 0600) when create
+ * is set and they are missing. Returns NULL with err set.
+ */
+struct audit	*audit_open(const char *data_dir, int create, char *err,
+		    size_t errlen);
+void		 audit_close(struct audit *a);
+
+/*
+ * Computes the pseudonymous reference of an NHS number (spaces and
+ * hyphens ignored) into out (65 bytes, hex). Returns 0, or -1 if the
+ * number is not a valid NHS number.
+ */
+int		 audit_subject_ref(const struct audit *a, const char *nhs_number,
+		    char out[AUDIT_REF_HEX + 1]);
+
+/*
+ * Appends one record in the store's current write transaction (the
+ * caller's nested operation, so it commits or aborts with the change it
+ * describes). Every AUDIT_CHECKPOINT_EVERY records a signed checkpoint
+ * record follows. Returns STORE_OK, STORE_FULL or STORE_ERROR.
+ */
+#define AUDIT_CHECKPOINT_EVERY	256
+int		 audit_append(struct audit *a, struct store *s,
+		    const struct audit_event *ev, int64_t now_ms);
+
+/*
+ * Writes a signed checkpoint now (at start and clean stop, so a verifier
+ * can tell a tail cut after the last checkpoint).
+ */
+int		 audit_checkpoint(struct audit *a, struct store *s, int64_t now_ms);
+
+/* Text of the last failure of audit_open/append/checkpoint, for logs. */
+const char	*audit_strerror(const struct audit *a);
+
+/*
+ * The chain head in the current transaction: *seq 0 and an all-zero hash
+ * for an empty log. STORE_OK; STORE_CORRUPT when the last record fails its
+ * check (audit_append then refuses: run batonctl audit verify); STORE_ERROR.
+ */
+int		 audit_head(struct store *s, uint64_t *seq,
+		    char hash_hex[AUDIT_REF_HEX + 1]);
+
+/* 1 if e is one of the AUDIT_* event names above, else 0. */
+int		 audit_event_known(const char *e);
+
+/*
+ * Times: UTC ISO 8601 with milliseconds, "2026-11-24T02:40:35.123Z"
+ * (out: AUDIT_TIME_LEN + 1 bytes). audit_time_parse takes a date
+ * "YYYY-MM-DD" or a date-time "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]", always
+ * UTC; with end_of set, a date alone means the last millisecond of that
+ * day (for --until). Returns 0, or -1 if s is not such a time.
+ */
+#define AUDIT_TIME_LEN	24
+void		 audit_time_format(int64_t ms, char out[AUDIT_TIME_LEN + 1]);
+int		 audit_time_parse(const char *s, int end_of, int64_t *out);
+
+/* Verification (batonctl audit verify). */
+struct audit_pubkey;
+
+/* Loads an Ed25519 public key (PEM). NULL with err set. */
+struct audit_pubkey *audit_pubkey_load(const char *path, char *err,
+		    size_t errlen);
+void		 audit_pubkey_free(struct audit_pubkey *pk);
+
+/*
+ * An anchor kept outside the data directory: "SEQ:HASH" (what batonctl
+ * audit head prints) or a bare "HASH" (seq 0: found anywhere in the log).
+ */
+struct audit_anchor {
+	uint64_t	 seq;		/* 0: hash only */
+	uint8_t		 hash[32];
+};
+/* Returns 0, or -1 if s is neither form (HASH: 64 hex digits). */
+int		 audit_anchor_parse(const char *s, struct audit_anchor *out);
+
+struct audit_verify_report {
+	uint64_t	 count;		/* records that passed, from seq 1 */
+	uint64_t	 head_seq;	/* last good record (0: empty log) */
+	char		 head_hash[AUDIT_REF_HEX + 1];
+	uint64_t	 checkpoints;	/* checkpoint signatures verified */
+	uint64_t	 last_checkpoint; /* seq of the last of them, or 0 */
+	uint64_t	 bad_seq;	/* AUDIT_VERIFY_BAD: first bad seq (0:
+					   a hash-only anchor not found) */
+	char		 what[256];	/* why it is bad, or why it failed */
+};
+
+#define AUDIT_VERIFY_OK		0
+#define AUDIT_VERIFY_BAD	1
+/*
+ * Walks the whole log in one read transaction of its own (none may be
+ * open on s) and checks, record by record: the key is the next sequence
+ * number, the store's record hash, that it decodes, its seq, that
+ * prev_hash is the previous record's hash, its own hash over the canonical
+ * encoding, every checkpoint's signature under pk (and that the record at
+ * each multiple of AUDIT_CHECKPOINT_EVERY is a checkpoint), and the anchor
+ * expect (may be NULL). Stops at the first bad record.
+ * Returns AUDIT_VERIFY_OK, AUDIT_VERIFY_BAD, or -1 when the log could not
+ * be read (r->what says why).
+ */
+int		 audit_verify(struct store *s, const struct audit_pubkey *pk,
+		    const struct audit_anchor *expect,
+		    struct audit_verify_report *r);
+
+/* Queries (batonctl audit list / export). */
+struct audit_filter {
+	int64_t		 since_ms;	/* INT64_MIN: no lower bound */
+	int64_t		 until_ms;	/* INT64_MAX: no upper bound */
+	const char	*node;		/* actor or other, literally */
+	const char	*message_id;
+	const char	*event;
+	const char	*subject_ref;	/* hex, from audit_subject_ref */
+};
+void		 audit_filter_init(struct audit_filter *f);
+
+enum audit_format {
+	AUDIT_FORMAT_TABLE = 0,		/* aligned columns, for people */
+	AUDIT_FORMAT_CSV,		/* RFC 4180, header row first */
+	AUDIT_FORMAT_JSONL		/* one JSON object per line */
+};
+
+/*
+ * Streams every record matching f to out, in sequence order, from one read
+ * transaction of its own (none may be open on s): one record decoded at a
+ * time, so memory stays constant however long the log. *matched (may be
+ * NULL) counts the records written. Returns 0, or -1 with err set (a write
+ * error, or a damaged record: it names the seq and stops there, never
+ * skipping it silently).
+ */
+int		 audit_export(struct store *s, const struct audit_filter *f,
+		    enum audit_format fmt, FILE *out, uint64_t *matched,
+		    char *err, size_t errlen);
+
+#endif
