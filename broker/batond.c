@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "audit.h"
 #include "broker.h"
 #include "deadline.h"
 #include <event2/listener.h>
@@ -177,6 +178,26 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 	return 0;
 }
 
+/*
+ * Records a broker start or stop, followed by a signed checkpoint, so a
+ * verifier can tell a log cut after the last clean stop. Committed at once.
+ */
+static void
+record_lifecycle(struct broker *b, const char *event, const char *policy)
+{
+	struct audit_event ev = { 0 };
+
+	ev.event = event;
+	ev.actor = "broker";
+	ev.actor_org = b->broker_id;
+	ev.outcome = "ok";
+	ev.reason = policy;
+	if (broker_audit(b, &ev) != STORE_OK ||
+	    audit_checkpoint(b->audit, b->store, broker_now_ms()) != STORE_OK ||
+	    store_commit(b->store) != STORE_OK)
+		fatalx("audit: cannot record %s: %s", event, store_strerror(b->store));
+}
+
 static void
 stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -264,8 +285,11 @@ main(int argc, char **argv)
 	sopts.map_size = cfg.map_size;
 	if (store_open(&sopts, &b.store, err, sizeof(err)) != STORE_OK)
 		fatalx("%s", err);
+	if ((b.audit = audit_open(cfg.data_dir, 1, err, sizeof(err))) == NULL)
+		fatalx("audit: %s", err);
 	if (check) {
 		printf("batond: configuration OK\n");
+		audit_close(b.audit);
 		store_close(b.store);
 		SSL_CTX_free(b.tls);
 		policy_free(b.policy);
@@ -298,6 +322,7 @@ main(int argc, char **argv)
 
 	if (listener_start(&b, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	record_lifecycle(&b, AUDIT_BROKER_STARTED, cfg.policy_file);
 	log_info("batond ready data=%s max_frame=%u", cfg.data_dir, cfg.max_frame);
 	event_base_dispatch(b.base);
 
@@ -310,6 +335,7 @@ main(int argc, char **argv)
 			session_destroy(s);
 		}
 	}
+	record_lifecycle(&b, AUDIT_BROKER_STOPPED, NULL);
 	if (store_active(b.store) && store_commit(b.store) != STORE_OK)
 		fatalx("store commit at stop failed: %s", store_strerror(b.store));
 	if (b.listener != NULL)
@@ -322,6 +348,7 @@ main(int argc, char **argv)
 	policy_free(b.policy);
 	event_free(b.commit_ev);
 	event_base_free(b.base);
+	audit_close(b.audit);
 	store_close(b.store);
 	SSL_CTX_free(b.tls);
 	log_info("stopped");

@@ -18,6 +18,7 @@
 #include "broker.h"
 #include <event2/bufferevent_ssl.h>
 
+#include "audit.h"
 #include "log.h"
 #include "policy.h"
 #include "registry.h"
@@ -141,8 +142,15 @@ broker_reload(struct broker *b)
 			log_warnx("reload: policy not changed, the new one has errors:\n%s",
 			    err);
 		else {
+			struct audit_event ev = { 0 };
+
 			policy_free(b->policy);
 			b->policy = np;
+			ev.event = AUDIT_POLICY_LOADED;
+			ev.actor = "broker";
+			ev.outcome = "ok";
+			ev.reason = b->cfg->policy_file;
+			broker_audit(b, &ev);
 			log_info("reload: policy %s loaded (%d roles)",
 			    b->cfg->policy_file, np->nroles);
 		}
@@ -159,9 +167,11 @@ broker_reload(struct broker *b)
 		if (s->state != SESSION_HELLO && s->state != SESSION_READY)
 			continue;
 		if (tls_peer_reverify(nctx, bufferevent_openssl_get_ssl(s->bev),
-		    err, sizeof(err)) == -1)
+		    err, sizeof(err)) == -1) {
+			session_audit_refused(s, "CERTIFICATE_REVOKED", err);
 			session_fail(s, BATON__V1__CODE__CODE_CERTIFICATE_REVOKED,
 			    "client certificate no longer accepted: %s", err);
+		}
 	}
 	broker_schedule(b);
 }
@@ -205,4 +215,22 @@ broker_store_failed(struct broker *b, const char *what, int rc)
 		return;
 	log_crit("%s: store error: %s; stopping", what, store_strerror(b->store));
 	exit(1);
+}
+
+int
+broker_audit(struct broker *b, const struct audit_event *ev)
+{
+	int rc;
+
+	broker_touch(b);
+	rc = audit_append(b->audit, b->store, ev, broker_now_ms());
+	if (rc != STORE_OK && rc != STORE_FULL) {
+		log_crit("audit: cannot append %s: %s; stopping", ev->event,
+		    store_strerror(b->store));
+		exit(1);
+	}
+	if (rc == STORE_FULL)
+		log_warnx("audit: store full, %s not recorded; the change it "
+		    "describes is refused with it", ev->event);
+	return rc;
 }

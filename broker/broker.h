@@ -26,6 +26,8 @@ struct event;
 struct evconnlistener;
 struct store;
 struct policy;
+struct audit;
+struct audit_event;
 struct session;
 
 struct broker_config {
@@ -61,6 +63,7 @@ struct broker {
 	struct store		*store;
 	SSL_CTX			*tls;		/* swapped whole on reload */
 	struct policy		*policy;	/* swapped whole on reload */
+	struct audit		*audit;		/* keys for the audit log */
 	struct event		*recheck_ev;	/* registry re-check of live sessions */
 	struct event		*deadline_ev;	/* earliest durable deadline */
 	int64_t			 deadline_armed_ms; /* when deadline_ev fires (wall ms), 0 = not armed */
@@ -110,6 +113,14 @@ void	broker_recheck_sessions(struct broker *b);
  * broker (fail-stop: a store error is never answered with a receipt).
  */
 void	broker_store_failed(struct broker *b, const char *what, int rc);
+
+/*
+ * Appends an audit record in the current transaction (opening the pass's
+ * transaction if needed; inside a nested operation it commits or aborts
+ * with that operation). Returns STORE_OK or STORE_FULL; any other store
+ * error stops the broker.
+ */
+int	broker_audit(struct broker *b, const struct audit_event *ev);
 
 /* Finds the live session of node id that is receiving, or NULL. */
 struct session *broker_receiver(struct broker *b, const char *node_id);

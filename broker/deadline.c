@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "audit.h"
 #include "deadline.h"
 #include "decision.h"
 #include "lifecycle.h"
@@ -71,6 +72,23 @@ deadline_add(struct broker *b, int64_t due_ms, enum deadline_kind kind,
 	return rc;
 }
 
+/* Records a broker-driven event about m. */
+static int
+audit_broker(struct broker *b, const char *event, const queue_msg *m,
+    const char *reason)
+{
+	struct audit_event ev = { 0 };
+
+	ev.event = event;
+	ev.actor = "broker";
+	ev.other = m->recipient;
+	ev.message_id = m->message_id;
+	ev.subject_ref = m->subject_ref;
+	ev.outcome = "ok";
+	ev.reason = reason;
+	return broker_audit(b, &ev);
+}
+
 /* Escalates a handover still undecided at its acceptance deadline. */
 static int
 deadline_escalate(struct broker *b, queue_msg *m, int64_t now)
@@ -89,7 +107,8 @@ deadline_escalate(struct broker *b, queue_msg *m, int64_t now)
 	if (lifecycle_event(m, now, "escalated", "broker", m->recipient, "ok",
 	    why, NULL) == -1)
 		fatalx("out of memory");
-	if ((rc = decision_notify(b, m->sender, NK(ESCALATED), m, NULL, overdue,
+	if ((rc = audit_broker(b, AUDIT_ESCALATED, m, why)) != STORE_OK ||
+	    (rc = decision_notify(b, m->sender, NK(ESCALATED), m, NULL, overdue,
 	    1)) != STORE_OK)
 		return rc;
 	for (i = 0; b->policy != NULL && i < b->policy->nescalate; i++) {
@@ -129,7 +148,9 @@ deadline_expire(struct broker *b, queue_msg *m, int64_t now)
 	if (lifecycle_event(m, now, "expired", "broker", m->recipient, "ok",
 	    "not delivered within the retention period", NULL) == -1)
 		fatalx("out of memory");
-	if ((rc = decision_notify(b, m->sender, NK(EXPIRED), m, NULL, 0, 1)) != STORE_OK)
+	if ((rc = audit_broker(b, AUDIT_EXPIRED, m,
+	    "not delivered within the retention period")) != STORE_OK ||
+	    (rc = decision_notify(b, m->sender, NK(EXPIRED), m, NULL, 0, 1)) != STORE_OK)
 		return rc;
 	if (b->policy != NULL && (rc = deadline_add(b, now + b->policy->purge_after_ms,
 	    DEADLINE_PURGE, m->message_id)) != STORE_OK)
@@ -151,6 +172,9 @@ deadline_purge(struct broker *b, queue_msg *m, int64_t now)
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	m->body_purged = 1;
+	if ((rc = audit_broker(b, AUDIT_PURGED, m,
+	    "retention period after acknowledgement")) != STORE_OK)
+		return rc;
 	if (lifecycle_event(m, now, "purged", "broker", NULL, "ok",
 	    "retention period after acknowledgement", NULL) == -1)
 		fatalx("out of memory");

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "deadline.h"
 #include "decision.h"
 #include "lifecycle.h"
@@ -31,6 +32,16 @@
 static void
 send_result(struct session *s, const char *id, int code, const char *text)
 {
+	if (code != CODE(OK)) {
+		struct audit_event ev = { 0 };
+
+		session_audit_actor(s, &ev);
+		ev.event = AUDIT_DECISION_REFUSED;
+		ev.message_id = validate_message_id(id) ? id : NULL;
+		ev.outcome = frame_code_name(code);
+		ev.reason = text;
+		broker_audit(s->b, &ev);
+	}
 	Frame f = BATON__V1__FRAME__INIT;
 	Baton__V1__DecisionResult r = BATON__V1__DECISION_RESULT__INIT;
 
@@ -71,6 +82,18 @@ decision_notify(struct broker *b, const char *node, int kind,
 		n.risk_level = m->risk_level;
 	n.overdue_ms = overdue_ms;
 	rc = notice_queue(b->store, node, &n, broker_now_ms(), id);
+	if (rc == STORE_OK) {
+		struct audit_event ev = { 0 };
+
+		ev.event = AUDIT_NOTICE_QUEUED;
+		ev.actor = "broker";
+		ev.other = node;
+		ev.message_id = m->message_id;
+		ev.subject_ref = m->subject_ref;
+		ev.outcome = "ok";
+		ev.reason = id;
+		rc = broker_audit(b, &ev);
+	}
 	if (rc == STORE_OK && (r = broker_receiver(b, node)) != NULL)
 		r->want_pump = 1;
 	return rc;
@@ -183,6 +206,20 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 		break;
 	}
 	m->decided_at_ms = now;
+	{
+		struct audit_event ev = { 0 };
+
+		session_audit_actor(s, &ev);
+		ev.event = d->outcome == OUT(ACCEPT) ? AUDIT_ACCEPTED :
+		    d->outcome == OUT(REJECT) ? AUDIT_REJECTED : AUDIT_REDIRECTED;
+		ev.message_id = m->message_id;
+		ev.other = d->outcome == OUT(REDIRECT) ? d->redirect_to : m->sender;
+		ev.subject_ref = m->subject_ref;
+		ev.outcome = "ok";
+		ev.reason = reason;
+		if ((rc = broker_audit(s->b, &ev)) != STORE_OK)
+			return rc;
+	}
 	if (lifecycle_event(m, now, event, s->node_id,
 	    d->outcome == OUT(REDIRECT) ? d->redirect_to : d->suggested_node,
 	    "ok", reason, d->note) == -1)
@@ -300,6 +337,17 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 		broker_store_failed(s->b, "read message", rc);
 	/* the same answer for "no such message" and "not yours": a third
 	 * party learns nothing about which handovers exist */
+	{
+		struct audit_event ev = { 0 };
+		int ok = rc == STORE_OK && is_party(m, s->node_id);
+
+		session_audit_actor(s, &ev);
+		ev.event = ok ? AUDIT_STATUS_READ : AUDIT_STATUS_REFUSED;
+		ev.message_id = st.message_id[0] ? st.message_id : NULL;
+		ev.subject_ref = ok ? m->subject_ref : NULL;
+		ev.outcome = ok ? "ok" : "NOT_PERMITTED";
+		broker_audit(s->b, &ev);
+	}
 	if (rc != STORE_OK || !is_party(m, s->node_id)) {
 		st.code = CODE(NOT_PERMITTED);
 		st.text = (char *)"no handover with this id that you sent or received";

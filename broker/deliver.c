@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "deliver.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -47,6 +48,17 @@ drop_entry(struct session *s, uint64_t seq, enum queue_kind kind,
 	if ((rc = queue_remove(st, s->node_id, seq)) != STORE_OK &&
 	    rc != STORE_NOTFOUND)
 		broker_store_failed(s->b, "quarantine", rc);
+	{
+		struct audit_event ev = { 0 };
+
+		ev.event = AUDIT_QUARANTINED;
+		ev.actor = "broker";
+		ev.other = s->node_id;
+		ev.message_id = id;
+		ev.outcome = "CORRUPT";
+		ev.reason = why;
+		broker_audit(s->b, &ev);
+	}
 }
 
 /* Runs fn's writes in a nested operation; BLOCKED if the store is full. */
@@ -73,6 +85,8 @@ deliver_handover(struct session *s, uint64_t seq, const char *id)
 	queue_msg *m = NULL;
 	struct registry_node me;
 	char *withheld[SECTION_COUNT], attempt[16];
+	char disclosed_list[256], withheld_list[256];
+	struct audit_event ev = { 0 };
 	section_mask removed, allowed = 0;
 	size_t i, n = 0;
 	int rc, result = SKIPPED;
@@ -128,7 +142,20 @@ deliver_handover(struct session *s, uint64_t seq, const char *id)
 	if (lifecycle_event(m, m->delivered_at_ms, "delivered", "broker",
 	    s->node_id, "ok", attempt, NULL) == -1)
 		fatalx("out of memory");
-	if ((result = commit_op(s, queue_msg_put(st, m))) != DELIVERED)
+	session_audit_actor(s, &ev);
+	ev.event = AUDIT_DELIVERED;
+	ev.message_id = m->message_id;
+	ev.other = m->sender;
+	ev.subject_ref = m->subject_ref;
+	ev.disclosed = sections_format(sections_present(env->handover),
+	    disclosed_list, sizeof(disclosed_list));
+	ev.withheld = sections_format(removed, withheld_list, sizeof(withheld_list));
+	ev.outcome = "ok";
+	ev.reason = attempt;
+	rc = queue_msg_put(st, m);
+	if (rc == STORE_OK)
+		rc = broker_audit(s->b, &ev);
+	if ((result = commit_op(s, rc)) != DELIVERED)
 		goto done;
 
 	d.envelope = env;
@@ -166,10 +193,21 @@ deliver_notice(struct session *s, uint64_t seq, const char *id)
 	if (rc != STORE_OK)
 		broker_store_failed(s->b, "read notice", rc);
 	sn->notice->attempt++;
-	if ((rc = store_op_begin(s->b->store)) != STORE_OK ||
-	    commit_op(s, notice_put(s->b->store, sn)) != DELIVERED) {
-		if (rc != STORE_OK)
-			broker_store_failed(s->b, "record notice delivery", rc);
+	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
+		struct audit_event ev = { 0 };
+
+		session_audit_actor(s, &ev);
+		ev.event = AUDIT_NOTICE_DELIVERED;
+		ev.message_id = sn->notice->message_id;
+		ev.outcome = "ok";
+		ev.reason = id;
+		rc = notice_put(s->b->store, sn);
+		if (rc == STORE_OK)
+			rc = broker_audit(s->b, &ev);
+		rc = commit_op(s, rc) == DELIVERED ? STORE_OK : STORE_FULL;
+	}
+	if (rc != STORE_OK) {
+		broker_store_failed(s->b, "record notice delivery", rc);
 		notice_free(sn);
 		return BLOCKED;
 	}

@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "audit.h"
 #include "deadline.h"
 #include "decision.h"
 #include "lifecycle.h"
@@ -47,6 +48,24 @@ send_receipt(struct session *s, const char *id, int code, const char *text,
 	f.body_case = BATON__V1__FRAME__BODY_RECEIPT;
 	f.receipt = &r;
 	session_send(s, &f);
+}
+
+/* Records an event a session caused about a message. */
+static int
+audit_msg(struct session *s, const char *event, const char *message_id,
+    const char *other, const char *subject_ref, const char *outcome,
+    const char *reason)
+{
+	struct audit_event ev = { 0 };
+
+	session_audit_actor(s, &ev);
+	ev.event = event;
+	ev.message_id = message_id;
+	ev.other = other;
+	ev.subject_ref = subject_ref;
+	ev.outcome = outcome;
+	ev.reason = reason;
+	return broker_audit(s->b, &ev);
 }
 
 static void
@@ -112,6 +131,14 @@ node_sessions(struct broker *b, const char *node_id)
 	return n;
 }
 
+/* Refuses a connection at Hello: recorded, then Error and close. */
+#define REFUSE_HELLO(s, code, ...) do {					\
+	char why_[256];							\
+	snprintf(why_, sizeof(why_), __VA_ARGS__);			\
+	session_audit_refused((s), frame_code_name(code), why_);	\
+	session_fail((s), (code), "%s", why_);				\
+} while (0)
+
 static void
 handle_hello(struct session *s, const Baton__V1__Hello *h)
 {
@@ -121,7 +148,7 @@ handle_hello(struct session *s, const Baton__V1__Hello *h)
 	int rc;
 
 	if (h->protocol_version != BATON_PROTOCOL_VERSION) {
-		session_fail(s, BATON__V1__CODE__CODE_UNSUPPORTED_VERSION,
+		REFUSE_HELLO(s, BATON__V1__CODE__CODE_UNSUPPORTED_VERSION,
 		    "protocol version %u is not supported; this broker speaks %d",
 		    h->protocol_version, BATON_PROTOCOL_VERSION);
 		return;
@@ -129,30 +156,39 @@ handle_hello(struct session *s, const Baton__V1__Hello *h)
 	broker_touch(s->b);
 	rc = registry_get(s->b->store, s->node_id, &n);
 	if (rc == STORE_NOTFOUND) {
-		session_fail(s, BATON__V1__CODE__CODE_UNKNOWN_NODE,
+		REFUSE_HELLO(s, BATON__V1__CODE__CODE_UNKNOWN_NODE,
 		    "node '%s' is not in the registry; ask the Baton administrator "
 		    "to add it (batonctl node add)", s->node_id);
 		return;
 	}
 	if (rc != STORE_OK) {
-		session_fail(s, BATON__V1__CODE__CODE_INTERNAL,
+		REFUSE_HELLO(s, BATON__V1__CODE__CODE_INTERNAL,
 		    "registry record for node '%s' cannot be read", s->node_id);
 		return;
 	}
 	if (!n.enabled) {
-		session_fail(s, BATON__V1__CODE__CODE_NODE_DISABLED,
+		REFUSE_HELLO(s, BATON__V1__CODE__CODE_NODE_DISABLED,
 		    "node '%s' is disabled; ask the Baton administrator",
 		    s->node_id);
 		return;
 	}
 	if (node_sessions(s->b, s->node_id) >= s->b->cfg->max_per_node) {
-		session_fail(s, BATON__V1__CODE__CODE_LIMIT_EXCEEDED,
+		REFUSE_HELLO(s, BATON__V1__CODE__CODE_LIMIT_EXCEEDED,
 		    "node '%s' already has %u connections (the limit)",
 		    s->node_id, s->b->cfg->max_per_node);
 		return;
 	}
 	snprintf(s->role, sizeof(s->role), "%s", n.role);
+	snprintf(s->org, sizeof(s->org), "%s", n.organisation);
 	s->state = SESSION_READY;
+	{
+		struct audit_event ev = { 0 };
+
+		session_audit_actor(s, &ev);
+		ev.event = AUDIT_CONN_ACCEPTED;
+		ev.outcome = "ok";
+		broker_audit(s->b, &ev);
+	}
 	w.protocol_version = BATON_PROTOCOL_VERSION;
 	w.node_id = s->node_id;
 	w.role = n.role;
@@ -198,6 +234,8 @@ answer_existing(struct session *s, const queue_msg *m, const uint8_t hash[32])
 	    memcmp(m->content_sha256.data, hash, 32) == 0) {
 		send_receipt(s, m->message_id, BATON__V1__CODE__CODE_OK,
 		    "already received", 1, m->received_at_ms);
+		audit_msg(s, AUDIT_SUBMIT_ACCEPTED, m->message_id, m->recipient,
+		    m->subject_ref, "ok", "resubmitted: original receipt returned");
 		log_info("sid=%llu node=%s submit id=%s duplicate (original receipt)",
 		    SID(s), s->node_id, m->message_id);
 		return;
@@ -205,6 +243,8 @@ answer_existing(struct session *s, const queue_msg *m, const uint8_t hash[32])
 	send_receipt(s, m->message_id, BATON__V1__CODE__CODE_DUPLICATE,
 	    "this message id was already used for a different handover; "
 	    "use a new message id", 0, 0);
+	audit_msg(s, AUDIT_SUBMIT_REFUSED, m->message_id, NULL, NULL,
+	    "DUPLICATE", "message id already used for a different handover");
 	log_warnx("sid=%llu node=%s submit id=%s refused code=DUPLICATE",
 	    SID(s), s->node_id, m->message_id);
 }
@@ -213,6 +253,8 @@ static void
 refuse_submit(struct session *s, const char *id, int code, const char *text)
 {
 	send_receipt(s, id, code, text, 0, 0);
+	audit_msg(s, AUDIT_SUBMIT_REFUSED, validate_message_id(id) ? id : NULL,
+	    NULL, NULL, frame_code_name(code), text);
 	log_warnx("sid=%llu node=%s submit id=%s refused code=%s", SID(s),
 	    s->node_id, validate_message_id(id) ? id : "-", frame_code_name(code));
 }
@@ -226,7 +268,7 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	struct registry_node to;
 	uint8_t hash[32], *body = NULL;
 	size_t len;
-	char err[256], text[320];
+	char err[256], text[320], subject_ref[AUDIT_REF_HEX + 1];
 	int rc;
 
 	if (env == NULL || !validate_message_id(env->message_id) ||
@@ -300,6 +342,10 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	m.content_sha256.data = hash;
 	m.content_sha256.len = 32;
 	m.state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUEUED;
+	if (audit_subject_ref(s->b->audit, env->handover->subject->nhs_number,
+	    subject_ref) == -1)
+		fatalx("audit: subject reference failed for a validated NHS number");
+	m.subject_ref = subject_ref;
 	m.risk_level = env->handover->risk_summary->level;
 	m.transition_kind = env->handover->transition->kind;
 	if (m.risk_level > 0 && m.risk_level < POLICY_RISK_LEVELS &&
@@ -321,6 +367,13 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 		if (rc == STORE_OK)
 			rc = deadline_add(s->b, m.expires_at_ms, DEADLINE_EXPIRE,
 			    m.message_id);
+		if (rc == STORE_OK)
+			rc = audit_msg(s, AUDIT_SUBMIT_ACCEPTED, m.message_id,
+			    m.recipient, m.subject_ref, "ok",
+			    policy_kind_name(m.transition_kind));
+		if (rc == STORE_OK)
+			rc = audit_msg(s, AUDIT_QUEUED, m.message_id, m.recipient,
+			    m.subject_ref, "ok", NULL);
 		if (rc == STORE_OK)
 			rc = store_op_commit(s->b->store);
 		else
@@ -408,6 +461,9 @@ ack_notice(struct session *s, const char *id)
 		if (rc == STORE_OK || rc == STORE_NOTFOUND)
 			rc = store_del(s->b->store, STORE_NOTICES, id, strlen(id));
 		if (rc == STORE_OK)
+			rc = audit_msg(s, AUDIT_NOTICE_ACKED, sn->notice->message_id,
+			    NULL, NULL, "ok", id);
+		if (rc == STORE_OK)
 			rc = store_op_commit(s->b->store);
 		else
 			store_op_abort(s->b->store);
@@ -447,6 +503,8 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
 		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_UNKNOWN_MESSAGE,
 		    "no such message");
+		audit_msg(s, AUDIT_ACK_REFUSED, a->message_id, NULL, NULL,
+		    "UNKNOWN_MESSAGE", "no such message");
 		log_warnx("sid=%llu node=%s ack id=%s refused code=UNKNOWN_MESSAGE",
 		    SID(s), s->node_id, a->message_id);
 		return;
@@ -456,6 +514,8 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 	if (strcmp(m->recipient, s->node_id) != 0) {
 		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_NOT_RECIPIENT,
 		    "this message is not addressed to you");
+		audit_msg(s, AUDIT_ACK_REFUSED, a->message_id, m->recipient,
+		    m->subject_ref, "NOT_RECIPIENT", "not addressed to this node");
 		log_warnx("sid=%llu node=%s ack id=%s refused code=NOT_RECIPIENT",
 		    SID(s), s->node_id, a->message_id);
 		goto done;
@@ -463,6 +523,8 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 	if (m->state == BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUEUED) {
 		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_NOT_DELIVERED,
 		    "this message has not been delivered yet");
+		audit_msg(s, AUDIT_ACK_REFUSED, a->message_id, m->sender,
+		    m->subject_ref, "NOT_DELIVERED", "not delivered yet");
 		goto done;
 	}
 	if (m->state != BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_DELIVERED) {
@@ -484,6 +546,9 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 			if (rc == STORE_OK)
 				rc = deadline_add(s->b, now + s->b->policy->purge_after_ms,
 				    DEADLINE_PURGE, m->message_id);
+			if (rc == STORE_OK)
+				rc = audit_msg(s, AUDIT_ACKNOWLEDGED, m->message_id,
+				    m->sender, m->subject_ref, "ok", NULL);
 		}
 		if (rc == STORE_OK)
 			rc = store_op_commit(s->b->store);

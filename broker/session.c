@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 
+#include "audit.h"
 #include "log.h"
 #include "router.h"
 #include "session.h"
@@ -203,6 +204,7 @@ session_connected(struct session *s)
 	tls_peer_cert_info(ssl, s->cert_serial, s->cert_fpr);
 	if (tls_peer_node_id(ssl, s->node_id, err, sizeof(err)) == -1) {
 		strcpy(s->node_id, "-");
+		session_audit_refused(s, "BAD_CERTIFICATE", err);
 		session_fail(s, BATON__V1__CODE__CODE_BAD_CERTIFICATE,
 		    "%s (serial %s)", err, s->cert_serial);
 		return;
@@ -332,6 +334,9 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 			    why, sizeof(why));
 		log_warnx("sid=%llu peer=%s tls handshake refused reason=\"%s\"",
 		    (unsigned long long)s->id, s->peer, why);
+		tls_peer_cert_info(bufferevent_openssl_get_ssl(bev), s->cert_serial,
+		    s->cert_fpr);
+		session_audit_refused(s, "TLS_HANDSHAKE", why);
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		log_warnx("sid=%llu node=%s closed: write timeout (client not reading)",
 		    (unsigned long long)s->id, s->node_id);
@@ -343,4 +348,27 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 		;
 	ERR_clear_error();
 	session_kill(s);
+}
+
+void
+session_audit_actor(const struct session *s, struct audit_event *ev)
+{
+	ev->actor = s->node_id;
+	ev->actor_role = s->role;
+	ev->actor_org = s->org;
+	ev->cert_serial = s->cert_serial;
+	ev->cert_sha256 = s->cert_fpr;
+	ev->peer = s->peer;
+}
+
+void
+session_audit_refused(struct session *s, const char *code, const char *reason)
+{
+	struct audit_event ev = { 0 };
+
+	session_audit_actor(s, &ev);
+	ev.event = AUDIT_CONN_REFUSED;
+	ev.outcome = code;
+	ev.reason = reason;
+	broker_audit(s->b, &ev);
 }

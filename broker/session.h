@@ -40,6 +40,7 @@ struct session {
 	char			 peer[64];	/* address:port */
 	char			 node_id[BATON_NODE_ID_MAX + 1];
 	char			 role[REGISTRY_ROLE_MAX + 1];
+	char			 org[REGISTRY_ORG_MAX + 1];
 	char			 cert_serial[TLS_SERIAL_MAX + 1];
 	char			 cert_fpr[TLS_FPR_LEN + 1];
 	int			 receiving;	/* this node's receiving session */
@@ -76,6 +77,17 @@ void	session_flush(struct session *s, int drop);
 
 /* Bytes waiting to reach this client (socket buffer + held replies). */
 size_t	session_output_len(const struct session *s);
+
+/*
+ * Fills the actor fields of an audit event from the session: node, role,
+ * organisation, certificate serial and fingerprint, peer address.
+ */
+struct audit_event;
+void	session_audit_actor(const struct session *s, struct audit_event *ev);
+
+/* Records a refused connection (handshake or hello) with its reason. */
+void	session_audit_refused(struct session *s, const char *code,
+	    const char *reason);
 
 /* Frees a DEAD session. */
 void	session_destroy(struct session *s);

@@ -28,6 +28,50 @@ frame_parse_header(const uint8_t *hdr, size_t avail, uint32_t max_frame,
 	return FRAME_OK;
 }
 
+/*
+ * 1 if m or any message inside it carries fields the schema does not
+ * define. Such frames are refused: the broker would otherwise store and
+ * forward data under field numbers that policy knows nothing about, and
+ * protobuf-c 1.4 re-encodes some odd tags (e.g. a two-byte tag 0) into
+ * bytes its own decoder rejects, which would make a poison message.
+ */
+static int
+has_unknown_fields(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	unsigned i;
+	size_t j;
+
+	if (m->n_unknown_fields > 0)
+		return 1;
+	for (i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m + f->offset;
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+			ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)base;
+
+			for (j = 0; j < n; j++)
+				if (v[j] != NULL && has_unknown_fields(v[j]))
+					return 1;
+		} else {
+			const ProtobufCMessage *c = *(ProtobufCMessage *const *)base;
+
+			/* a oneof member that is not the chosen case is not set */
+			if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+			    *(const uint32_t *)((const char *)m + f->quantifier_offset) !=
+			    f->id)
+				continue;
+			if (c != NULL && has_unknown_fields(c))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 Frame *
 frame_decode(const uint8_t *body, size_t len, int *status)
 {
@@ -41,6 +85,11 @@ frame_decode(const uint8_t *body, size_t len, int *status)
 	if (f->body_case == BATON__V1__FRAME__BODY__NOT_SET) {
 		baton__v1__frame__free_unpacked(f, NULL);
 		*status = FRAME_NO_BODY;
+		return NULL;
+	}
+	if (has_unknown_fields(&f->base)) {
+		baton__v1__frame__free_unpacked(f, NULL);
+		*status = FRAME_MALFORMED;
 		return NULL;
 	}
 	*status = FRAME_OK;
@@ -100,7 +149,8 @@ frame_status_text(int status)
 	case FRAME_EMPTY:
 		return "zero-length frame";
 	case FRAME_MALFORMED:
-		return "frame does not decode as baton.v1.Frame";
+		return "frame does not decode as baton.v1.Frame (or has fields "
+		    "this protocol version does not define)";
 	case FRAME_NO_BODY:
 		return "frame has no body set";
 	case FRAME_NOMEM:

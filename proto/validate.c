@@ -154,8 +154,10 @@ check_message(const ProtobufCMessage *m, const char *path, char *err,
 					return fail(err, errlen, "%s: longer than %d bytes",
 					    sub, TEXT_MAX);
 				if (is_date && !validate_date(s))
+					/* the value is not echoed: it may be a
+					 * date of birth, and errors are logged */
 					return fail(err, errlen,
-					    "%s: \"%.20s\" is not a date (YYYY-MM-DD)", sub, s);
+					    "%s: not a date (YYYY-MM-DD)", sub);
 				break;
 			}
 			case PROTOBUF_C_TYPE_ENUM: {

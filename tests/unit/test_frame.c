@@ -138,6 +138,26 @@ test_no_body(void **state)
 }
 
 static void
+test_unknown_field_refused(void **state)
+{
+	/* ping{nonce=1} plus field 9 inside the ping, then at top level */
+	uint8_t inner[] = { 0x72, 0x04, 0x08, 0x01, 0x48, 0x01 };
+	uint8_t outer[] = { 0x72, 0x02, 0x08, 0x01, 0xa8, 0x06, 0x01 };
+	uint8_t plain[] = { 0x72, 0x02, 0x08, 0x01 };
+	Frame *f;
+	int st;
+
+	assert_null(frame_decode(inner, sizeof(inner), &st));
+	assert_int_equal(st, FRAME_MALFORMED);
+	assert_null(frame_decode(outer, sizeof(outer), &st));
+	assert_int_equal(st, FRAME_MALFORMED);
+	f = frame_decode(plain, sizeof(plain), &st);
+	assert_non_null(f);
+	assert_int_equal(f->ping->nonce, 1);
+	frame_free(f);
+}
+
+static void
 test_encode_too_large(void **state)
 {
 	Frame f = BATON__V1__FRAME__INIT;
@@ -182,6 +202,7 @@ main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_no_body),
+		cmocka_unit_test(test_unknown_field_refused),
 		cmocka_unit_test(test_encode_too_large),
 		cmocka_unit_test(test_code_names),
 	};
