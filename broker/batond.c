@@ -242,6 +242,12 @@ recheck_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+space_cb(evutil_socket_t fd, short what, void *arg)
+{
+	broker_measure_space(arg);
+}
+
+static void
 reader_check_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *b = arg;
@@ -260,6 +266,7 @@ main(int argc, char **argv)
 	struct event *sigs[4];
 	struct timeval rc_tv = { READER_CHECK_S, 0 };
 	struct timeval recheck_tv = { RECHECK_S, 0 };
+	struct timeval space_tv = { 1, 0 };
 	int check = 0, verbose = 0, i;
 	char err[512], perr[4096];
 	const int signums[] = { SIGTERM, SIGINT, SIGHUP };
@@ -317,6 +324,10 @@ main(int argc, char **argv)
 	if (b.recheck_ev == NULL || event_add(b.recheck_ev, &recheck_tv) != 0)
 		fatalx("cannot start the session re-check timer");
 
+	broker_measure_space(&b);
+	b.space_ev = event_new(b.base, -1, EV_PERSIST, space_cb, &b);
+	if (b.space_ev == NULL || event_add(b.space_ev, &space_tv) != 0)
+		fatalx("cannot start the space timer");
 	if (deadline_start(&b) == -1)
 		fatalx("cannot start the deadline timer");
 
@@ -344,6 +355,7 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 	event_free(b.reader_check_ev);
 	event_free(b.recheck_ev);
+	event_free(b.space_ev);
 	deadline_stop(&b);
 	policy_free(b.policy);
 	event_free(b.commit_ev);

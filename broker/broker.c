@@ -234,3 +234,21 @@ broker_audit(struct broker *b, const struct audit_event *ev)
 		    "describes is refused with it", ev->event);
 	return rc;
 }
+
+void
+broker_measure_space(struct broker *b)
+{
+	struct store_space sp;
+	int rc;
+
+	if ((rc = store_space(b->store, &sp)) == STORE_BUSY)
+		return;
+	if (rc != STORE_OK) {
+		log_crit("store: cannot measure free space: %s; stopping",
+		    store_strerror(b->store));
+		exit(1);
+	}
+	b->space = sp;
+	b->space_at_ms = broker_now_ms();
+	b->space_taken = 0;
+}

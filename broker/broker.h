@@ -21,6 +21,8 @@
 
 #include <openssl/ssl.h>
 
+#include "store.h"
+
 struct event_base;
 struct event;
 struct evconnlistener;
@@ -67,6 +69,10 @@ struct broker {
 	struct event		*recheck_ev;	/* registry re-check of live sessions */
 	struct event		*deadline_ev;	/* earliest durable deadline */
 	int64_t			 deadline_armed_ms; /* when deadline_ev fires (wall ms), 0 = not armed */
+	struct store_space	 space;		/* last measured room in the store */
+	struct event		*space_ev;	/* re-measures it every second */
+	int64_t			 space_at_ms;	/* when it was measured */
+	uint64_t		 space_taken;	/* bytes accepted since */
 	struct evconnlistener	*listener;
 	struct session_list	 sessions;	/* every live session */
 	unsigned		 nsessions;
@@ -121,6 +127,13 @@ void	broker_store_failed(struct broker *b, const char *what, int rc);
  * error stops the broker.
  */
 int	broker_audit(struct broker *b, const struct audit_event *ev);
+
+/*
+ * Re-measures the room left in the store (map free list and disk) for the
+ * submit reserve check. Runs from a timer, when no transaction is open;
+ * returns without measuring otherwise. Stops the broker on a store error.
+ */
+void	broker_measure_space(struct broker *b);
 
 /* Finds the live session of node id that is receiving, or NULL. */
 struct session *broker_receiver(struct broker *b, const char *node_id);

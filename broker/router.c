@@ -226,6 +226,54 @@ handover_hash(const Baton__V1__Handover *h, uint8_t out[32])
 	return 0;
 }
 
+/*
+ * Keeps a reserve of map and disk so that deliveries, acks and decisions
+ * (small writes, and deletes that need pages to copy on write) always
+ * succeed and the queue can drain: new handovers are refused with
+ * STORE_FULL before the reserve is touched, and accepted again by
+ * themselves once space returns. The free list is re-read every second by
+ * broker_measure_space, between passes; in between, accepted bytes are
+ * counted against the last figure.
+ */
+static int
+store_has_room(struct session *s, size_t len, char *text, size_t tlen)
+{
+	struct broker *b = s->b;
+	uint64_t need = 4 * (uint64_t)len + 65536, map_reserve, disk_reserve;
+	uint64_t map_free, disk_free, frame_cap;
+
+	map_reserve = b->space.map_size / 10;
+	if (map_reserve < (1u << 20))
+		map_reserve = 1u << 20;
+	frame_cap = b->cfg->max_frame < (8u << 20) ? b->cfg->max_frame : (8u << 20);
+	disk_reserve = 2 * frame_cap + (1u << 20);
+	map_free = b->space.map_free > b->space_taken ?
+	    b->space.map_free - b->space_taken : 0;
+	disk_free = b->space.disk_avail > b->space_taken ?
+	    b->space.disk_avail - b->space_taken : 0;
+	if (map_free < map_reserve + need) {
+		snprintf(text, tlen, "the broker's store is nearly full (%.1f of %.1f "
+		    "MiB in use); retry later with the same message id",
+		    (double)(b->space.map_size - map_free) / 1048576.0,
+		    (double)b->space.map_size / 1048576.0);
+		log_warnx("store: refusing new handovers: map %llu MiB free, "
+		    "reserve %llu MiB", (unsigned long long)(map_free >> 20),
+		    (unsigned long long)(map_reserve >> 20));
+		return 0;
+	}
+	if (disk_free < disk_reserve + need) {
+		snprintf(text, tlen, "the broker's disk is nearly full (%.1f MiB "
+		    "free); retry later with the same message id",
+		    (double)disk_free / 1048576.0);
+		log_warnx("store: refusing new handovers: disk %llu MiB free, "
+		    "reserve %llu MiB", (unsigned long long)(disk_free >> 20),
+		    (unsigned long long)(disk_reserve >> 20));
+		return 0;
+	}
+	b->space_taken += need;
+	return 1;
+}
+
 /* Answers a resubmitted id: the original receipt, or DUPLICATE if it differs. */
 static void
 answer_existing(struct session *s, const queue_msg *m, const uint8_t hash[32])
@@ -323,6 +371,13 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 		    policy_kind_name(env->handover->transition->kind), to.role, to.node_id);
 		refuse_submit(s, env->message_id,
 		    BATON__V1__CODE__CODE_ROUTE_NOT_ALLOWED, text);
+		return;
+	}
+
+	if (!store_has_room(s, baton__v1__envelope__get_packed_size(env), text,
+	    sizeof(text))) {
+		refuse_submit(s, env->message_id, BATON__V1__CODE__CODE_STORE_FULL,
+		    text);
 		return;
 	}
 

@@ -1123,3 +1123,51 @@ store_reader_check(struct store *s)
 	}
 	return dead;
 }
+
+int
+store_space(struct store *s, struct store_space *out)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 st;
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	struct statvfs	 sv;
+	uint64_t	 freepages = 0, live;
+	int		 rc;
+
+	if (forked(s))
+		return STORE_ERROR;
+	if (store_active(s))
+		return STORE_BUSY;
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return lmdb_fail(s, rc, "mdb_txn_begin(store_space)", NULL);
+	if ((rc = mdb_env_info(s->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(s->env, &st)) != 0) {
+		mdb_txn_abort(txn);
+		return lmdb_fail(s, rc, "mdb_env_info", NULL);
+	}
+	/* the free list is database 0; each value is a page-number list whose
+	 * first word is its length */
+	if ((rc = mdb_cursor_open(txn, 0, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return lmdb_fail(s, rc, "mdb_cursor_open(freelist)", NULL);
+	}
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+		if (v.mv_size >= sizeof(size_t))
+			freepages += *(const size_t *)v.mv_data;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != MDB_NOTFOUND)
+		return lmdb_fail(s, rc, "mdb_cursor_get(freelist)", NULL);
+	live = (uint64_t)info.me_last_pgno + 1;
+	live = live > freepages ? live - freepages : 0;
+	out->map_size = info.me_mapsize;
+	out->map_free = info.me_mapsize > live * st.ms_psize ?
+	    info.me_mapsize - live * st.ms_psize : 0;
+	if (statvfs(s->dir, &sv) != 0)
+		out->disk_avail = UINT64_MAX;	/* unknown: do not refuse on it */
+	else
+		out->disk_avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return STORE_OK;
+}

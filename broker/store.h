@@ -157,6 +157,22 @@ int	 store_next_seq(struct store *s, const char *name, uint64_t *out);
 int	 store_usage(struct store *s, uint64_t *used, uint64_t *map_size);
 
 /*
+ * Room left for new data: the map's size less the pages in use (pages on
+ * LMDB's free list count as room, so the figure recovers as queues drain),
+ * and the bytes the data directory's filesystem still has for the
+ * unprivileged. Reads the free list in a short read transaction of its
+ * own (LMDB allows no cursor on it in a write transaction), so no
+ * transaction may be open: STORE_BUSY otherwise. Cost grows with the free
+ * list, so callers cache the figure.
+ */
+struct store_space {
+	uint64_t	map_size;
+	uint64_t	map_free;	/* bytes of map not holding live pages */
+	uint64_t	disk_avail;	/* statvfs f_bavail * f_frsize */
+};
+int	 store_space(struct store *s, struct store_space *out);
+
+/*
  * Clears reader slots left by dead processes (mdb_reader_check). Returns
  * the number cleared, or -1.
  */
