@@ -1,1 +1,984 @@
-/* placeholder: being written */
+/*
+ * baton.c - libbaton's protocol layer: Hello/Welcome, Submit/Receipt,
+ * Pull/Deliver/Ack, Decision, StatusRequest, on top of conn.c.
+ *
+ * Frames arrive interleaved: while a request waits for its answer, the
+ * broker may send Deliver or Notice frames (kept, in order, in a FIFO for
+ * baton_next()), Ping (answered at once with Pong) or Error (the broker is
+ * closing: the request fails with its code and text).
+ *
+ * Invariants: at most one request is outstanding, so an answer that does
+ * not name the request's id is a protocol error; once the connection is
+ * dead (`dead`), every call returns BATON_E_CLOSED and the FIFO is empty
+ * (undelivered-to-the-caller items were not acked, so the broker delivers
+ * them again on the next connection); credit counts deliveries the broker
+ * may still send and is topped up only from baton_next(). Nothing here
+ * prints, exits or logs handover content.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/rand.h>
+
+#include "baton.h"
+#include "conn.h"
+#include "json.h"
+#include "validate.h"
+
+/* A broker may ask for larger frames, but not without bound. */
+#define MAX_FRAME_CAP	(64u * 1024u * 1024u)
+
+struct pending {
+	struct pending	*next;
+	Frame		*f;		/* a Deliver or Notice frame */
+};
+
+struct baton_client {
+	struct conn	 conn;
+	int		 timeout_ms;	/* connect, and each request */
+	unsigned	 window;	/* credit we keep granted */
+	unsigned	 credit;	/* deliveries broker may still send */
+	int		 pulled;	/* the first Pull has been sent */
+	int		 dead;		/* unusable; why_dead says why */
+	char		 why_dead[400];
+	char		 broker_text[256]; /* the broker's Error text */
+	char		*node_id;	/* from Welcome */
+	char		*role;
+	char		*organisation;
+	char		*broker_id;
+	struct pending	*qhead;		/* items not yet returned, in order */
+	struct pending	**qtail;
+	size_t		 qlen;
+};
+
+static void
+clear_err(baton_error *err)
+{
+	err->status = BATON_OK;
+	err->broker_code = 0;
+	err->code_name[0] = '\0';
+	err->text[0] = '\0';
+	err->broker_text[0] = '\0';
+}
+
+/* Keeps the broker's own words next to our text; returns rc. */
+static int
+broker_said(baton_error *err, int rc, const char *text)
+{
+	snprintf(err->broker_text, sizeof(err->broker_text), "%s",
+	    text != NULL ? text : "");
+	return rc;
+}
+
+static const char *
+nz(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+static void
+queue_drop(baton_client *c)
+{
+	struct pending *p;
+
+	while ((p = c->qhead) != NULL) {
+		c->qhead = p->next;
+		frame_free(p->f);
+		free(p);
+	}
+	c->qtail = &c->qhead;
+	c->qlen = 0;
+}
+
+/*
+ * Marks the connection dead after a fatal error and returns rc. Items not
+ * yet handed to the caller are dropped: they were not acked, so the broker
+ * delivers them again.
+ */
+static int
+kill_conn(baton_client *c, int rc, const baton_error *err)
+{
+	if (!c->dead) {
+		snprintf(c->why_dead, sizeof(c->why_dead), "%.399s", err->text);
+		c->dead = 1;
+	}
+	conn_close(&c->conn);
+	queue_drop(c);
+	return rc;
+}
+
+static int
+check_live(baton_client *c, baton_error *err)
+{
+	if (c->dead)
+		return conn_err(err, BATON_E_CLOSED, 0,
+		    "connection closed after an earlier error (%s); "
+		    "reconnect", c->why_dead);
+	return BATON_OK;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+send_frame(baton_client *c, const Frame *f, int64_t deadline,
+    baton_error *err)
+{
+	int rc;
+
+	rc = conn_write_frame(&c->conn, f, deadline, err);
+	if (rc == BATON_OK || rc == BATON_E_TOO_LARGE || rc == BATON_E_NOMEM)
+		return rc;
+	return kill_conn(c, rc, err);
+}
+
+static int
+send_pull(baton_client *c, unsigned credit, baton_error *err)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Pull p = BATON__V1__PULL__INIT;
+
+	p.credit = credit;
+	f.body_case = BATON__V1__FRAME__BODY_PULL;
+	f.pull = &p;
+	return send_frame(c, &f, conn_now() + c->timeout_ms, err);
+}
+
+/*
+ * Handles a frame that may arrive at any time. Takes ownership of f.
+ * Returns BATON_OK when handled (queued, or Ping answered), -1 when f is
+ * not such a frame (ownership stays with the caller), or an error code
+ * (fatal; the connection is already dead).
+ */
+static int
+handle_async(baton_client *c, Frame *f, baton_error *err)
+{
+	Frame pf = BATON__V1__FRAME__INIT;
+	Baton__V1__Pong pong = BATON__V1__PONG__INIT;
+	struct pending *p;
+	int rc;
+
+	switch (f->body_case) {
+	case BATON__V1__FRAME__BODY_PING:
+		pong.nonce = f->ping->nonce;
+		pf.body_case = BATON__V1__FRAME__BODY_PONG;
+		pf.pong = &pong;
+		frame_free(f);
+		rc = send_frame(c, &pf, conn_now() + c->timeout_ms, err);
+		if (rc != BATON_OK && !c->dead)
+			return kill_conn(c, rc, err);
+		return rc;
+	case BATON__V1__FRAME__BODY_ERROR:
+		snprintf(c->broker_text, sizeof(c->broker_text), "%s",
+		    nz(f->error->text));
+		rc = conn_err(err, BATON_E_BROKER, f->error->code,
+		    "broker %s closed the connection: %s: %s", c->conn.peer,
+		    frame_code_name(f->error->code), nz(f->error->text));
+		(void)broker_said(err, rc, f->error->text);
+		frame_free(f);
+		return kill_conn(c, rc, err);
+	case BATON__V1__FRAME__BODY_DELIVER:
+		if (f->deliver->envelope == NULL ||
+		    !validate_message_id(f->deliver->envelope->message_id)) {
+			frame_free(f);
+			rc = conn_err(err, BATON_E_PROTOCOL, 0,
+			    "broker %s sent a delivery without a valid "
+			    "message id", c->conn.peer);
+			return kill_conn(c, rc, err);
+		}
+		break;
+	case BATON__V1__FRAME__BODY_NOTICE:
+		if (!validate_message_id(f->notice->notice_id)) {
+			frame_free(f);
+			rc = conn_err(err, BATON_E_PROTOCOL, 0,
+			    "broker %s sent a notice without a valid notice "
+			    "id", c->conn.peer);
+			return kill_conn(c, rc, err);
+		}
+		break;
+	default:
+		return -1;
+	}
+	/* a broker that ignores our credit must not exhaust our memory */
+	if (c->qlen >= 2 * (size_t)c->window + 16) {
+		frame_free(f);
+		rc = conn_err(err, BATON_E_PROTOCOL, 0,
+		    "broker %s sent more deliveries than the %u credit "
+		    "granted", c->conn.peer, c->window);
+		return kill_conn(c, rc, err);
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		frame_free(f);
+		rc = conn_err(err, BATON_E_NOMEM, 0, "out of memory");
+		return kill_conn(c, rc, err);
+	}
+	p->f = f;
+	*c->qtail = p;
+	c->qtail = &p->next;
+	c->qlen++;
+	if (c->credit > 0)
+		c->credit--;
+	return BATON_OK;
+}
+
+/*
+ * Reads until a frame of type `want` arrives, handling asynchronous frames
+ * meanwhile. Any failure, a timeout included, kills the connection: the
+ * answer may still come, and it would be taken for the next request's.
+ */
+static int
+await(baton_client *c, Baton__V1__Frame__BodyCase want, const char *what,
+    int64_t deadline, Frame **out, baton_error *err)
+{
+	Frame *f;
+	int rc;
+
+	for (;;) {
+		rc = conn_read_frame(&c->conn, deadline, &f, err);
+		if (rc == BATON_E_TIMEOUT) {
+			conn_err(err, rc, 0, "no %s from broker %s within "
+			    "%d ms; connection closed", what, c->conn.peer,
+			    c->timeout_ms);
+			return kill_conn(c, rc, err);
+		}
+		if (rc != BATON_OK)
+			return kill_conn(c, rc, err);
+		if (f->body_case == want) {
+			*out = f;
+			return BATON_OK;
+		}
+		rc = handle_async(c, f, err);
+		if (rc == BATON_OK)
+			continue;
+		if (rc != -1)
+			return rc;
+		rc = conn_err(err, BATON_E_PROTOCOL, 0,
+		    "broker %s sent an unexpected %s frame while we waited "
+		    "for a %s", c->conn.peer, frame_name(f), what);
+		frame_free(f);
+		return kill_conn(c, rc, err);
+	}
+}
+
+/* Sends f and waits for its answer of type want. */
+static int
+request(baton_client *c, const Frame *f, Baton__V1__Frame__BodyCase want,
+    const char *what, Frame **out, baton_error *err)
+{
+	int64_t deadline;
+	int rc;
+
+	if ((rc = check_live(c, err)) != BATON_OK)
+		return rc;
+	deadline = conn_now() + c->timeout_ms;
+	if ((rc = send_frame(c, f, deadline, err)) != BATON_OK)
+		return rc;
+	return await(c, want, what, deadline, out, err);
+}
+
+/*
+ * An answer naming another message means we are out of step with the
+ * broker. One without an id is taken as ours: only one request is ever
+ * outstanding, and a broker may not echo an id it found malformed.
+ */
+static int
+check_answer_id(baton_client *c, const char *got, const char *sent,
+    const char *what, baton_error *err)
+{
+	int rc;
+
+	if (got == NULL || *got == '\0' || strcmp(got, sent) == 0)
+		return BATON_OK;
+	rc = conn_err(err, BATON_E_PROTOCOL, 0,
+	    "broker %s sent a %s for another message", c->conn.peer, what);
+	return kill_conn(c, rc, err);
+}
+
+const char *
+baton_strerror(int status)
+{
+	switch (status) {
+	case BATON_OK:
+		return "success";
+	case BATON_E_INVALID_ARG:
+		return "invalid argument";
+	case BATON_E_NOMEM:
+		return "out of memory";
+	case BATON_E_CONFIG:
+		return "cannot use the CA, certificate or key";
+	case BATON_E_CONNECT:
+		return "cannot connect to the broker";
+	case BATON_E_TLS:
+		return "TLS handshake or verification failed";
+	case BATON_E_TIMEOUT:
+		return "timed out";
+	case BATON_E_CLOSED:
+		return "connection closed";
+	case BATON_E_PROTOCOL:
+		return "protocol error";
+	case BATON_E_BROKER:
+		return "broker closed the connection with an error";
+	case BATON_E_REFUSED:
+		return "refused by the broker";
+	case BATON_E_JSON:
+		return "JSON does not map to the dataset";
+	case BATON_E_TOO_LARGE:
+		return "frame too large for the broker";
+	}
+	return "unknown error";
+}
+
+char *
+baton_format_time(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t;
+	int64_t sec, frac;
+	size_t n;
+
+	if (buf == NULL || len == 0)
+		return buf;
+	buf[0] = '\0';
+	sec = ms / 1000;
+	frac = ms % 1000;
+	if (frac < 0) {
+		frac += 1000;
+		sec--;
+	}
+	t = (time_t)sec;
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
+	    tm.tm_year + 1900 < 0)
+		return buf;
+	if ((n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0 ||
+	    (size_t)snprintf(buf + n, len - n, ".%03dZ", (int)frac) >= len - n)
+		buf[0] = '\0';
+	return buf;
+}
+
+int
+baton_new_message_id(char *buf, size_t len)
+{
+	unsigned char r[16];
+
+	if (buf == NULL || len < 37)
+		return BATON_E_INVALID_ARG;
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return BATON_E_NOMEM;
+	r[6] = (r[6] & 0x0f) | 0x40;	/* version 4 */
+	r[8] = (r[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5],
+	    r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+	return BATON_OK;
+}
+
+static int
+copy_str(char **dst, const char *src)
+{
+	if ((*dst = strdup(nz(src))) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+do_hello(baton_client *c, const char *client_name, int64_t deadline,
+    baton_error *err)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Hello h = BATON__V1__HELLO__INIT;
+	Baton__V1__Welcome *w;
+	Frame *resp = NULL;
+	int rc;
+
+	h.protocol_version = BATON_PROTOCOL_VERSION;
+	h.client_name = (char *)client_name;
+	f.body_case = BATON__V1__FRAME__BODY_HELLO;
+	f.hello = &h;
+	if ((rc = send_frame(c, &f, deadline, err)) != BATON_OK)
+		return rc;
+	if ((rc = await(c, BATON__V1__FRAME__BODY_WELCOME, "welcome", deadline,
+	    &resp, err)) != BATON_OK)
+		return rc;
+	w = resp->welcome;
+	if (w->protocol_version != BATON_PROTOCOL_VERSION) {
+		rc = conn_err(err, BATON_E_PROTOCOL, 0,
+		    "broker %s speaks protocol version %u; this library "
+		    "speaks %u", c->conn.peer, w->protocol_version,
+		    BATON_PROTOCOL_VERSION);
+		goto fail;
+	}
+	if (!validate_node_id(w->node_id)) {
+		rc = conn_err(err, BATON_E_PROTOCOL, 0,
+		    "broker %s welcomed us without a valid node id",
+		    c->conn.peer);
+		goto fail;
+	}
+	if (copy_str(&c->node_id, w->node_id) == -1 ||
+	    copy_str(&c->role, w->role) == -1 ||
+	    copy_str(&c->organisation, w->organisation) == -1 ||
+	    copy_str(&c->broker_id, w->broker_id) == -1) {
+		rc = conn_err(err, BATON_E_NOMEM, 0, "out of memory");
+		goto fail;
+	}
+	if (w->max_frame != 0)
+		c->conn.max_frame = w->max_frame < MAX_FRAME_CAP ?
+		    w->max_frame : MAX_FRAME_CAP;
+	frame_free(resp);
+	return BATON_OK;
+fail:
+	frame_free(resp);
+	return kill_conn(c, rc, err);
+}
+
+int
+baton_connect(const baton_config *cfg, baton_client **out, baton_error *err)
+{
+	baton_error lerr;
+	baton_client *c = NULL;
+	SSL_CTX *ctx = NULL;
+	char host[256], port[8];
+	const char *name;
+	int64_t deadline;
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (out == NULL || cfg == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_connect: NULL argument");
+	*out = NULL;
+	if (cfg->window > BATON_MAX_WINDOW)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "window %u exceeds %u", cfg->window, BATON_MAX_WINDOW);
+	if (cfg->timeout_ms < 0)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "negative timeout");
+	if ((rc = conn_split_hostport(cfg->broker, host, sizeof(host), port,
+	    sizeof(port), err)) != BATON_OK)
+		return rc;
+	name = cfg->server_name != NULL && *cfg->server_name != '\0' ?
+	    cfg->server_name : host;
+	if ((rc = conn_tls_ctx(cfg, &ctx, err)) != BATON_OK)
+		return rc;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		SSL_CTX_free(ctx);
+		return conn_err(err, BATON_E_NOMEM, 0, "out of memory");
+	}
+	conn_init(&c->conn);
+	c->qtail = &c->qhead;
+	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms :
+	    BATON_DEFAULT_TIMEOUT_MS;
+	c->window = cfg->window > 0 ? cfg->window : BATON_DEFAULT_WINDOW;
+	snprintf(c->conn.peer, sizeof(c->conn.peer), "%s", cfg->broker);
+	snprintf(c->conn.ca_file, sizeof(c->conn.ca_file), "%s",
+	    cfg->ca_file);
+
+	deadline = conn_now() + c->timeout_ms;
+	if ((rc = conn_open(&c->conn, ctx, host, port, name, deadline,
+	    err)) != BATON_OK)
+		goto fail;
+	rc = do_hello(c, cfg->client_name != NULL && *cfg->client_name ?
+	    cfg->client_name : BATON_CLIENT_NAME, deadline, err);
+	if (rc == BATON_E_CLOSED) {
+		/*
+		 * In TLS 1.3 the broker checks our certificate after our
+		 * side of the handshake is done, so a refusal whose alert
+		 * was lost (reset) shows up here as a closed connection.
+		 */
+		conn_err(err, rc, 0, "broker %s closed the connection before "
+		    "welcoming us: it may have refused our certificate %s "
+		    "(revoked, expired, not from its CA) or failed; the "
+		    "broker's log says why", cfg->broker, cfg->cert_file);
+	} else if (rc == BATON_E_BROKER) {
+		conn_err(err, rc, err->broker_code,
+		    "broker %s refused the connection: %s: %s", cfg->broker,
+		    frame_code_name(err->broker_code), c->broker_text);
+		(void)broker_said(err, rc, c->broker_text);
+	}
+	if (rc != BATON_OK)
+		goto fail;
+	*out = c;
+	return BATON_OK;
+fail:
+	baton_close(c);
+	return rc;
+}
+
+void
+baton_close(baton_client *c)
+{
+	if (c == NULL)
+		return;
+	conn_close(&c->conn);
+	queue_drop(c);
+	free(c->node_id);
+	free(c->role);
+	free(c->organisation);
+	free(c->broker_id);
+	free(c);
+}
+
+const char *
+baton_node_id(const baton_client *c)
+{
+	return c != NULL ? nz(c->node_id) : "";
+}
+
+const char *
+baton_role(const baton_client *c)
+{
+	return c != NULL ? nz(c->role) : "";
+}
+
+const char *
+baton_organisation(const baton_client *c)
+{
+	return c != NULL ? nz(c->organisation) : "";
+}
+
+uint32_t
+baton_max_frame(const baton_client *c)
+{
+	return c != NULL ? c->conn.max_frame : 0;
+}
+
+int
+baton_submit(baton_client *c, const char *to, const Baton__V1__Handover *h,
+    const char *message_id, baton_receipt *out, baton_error *err)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Submit s = BATON__V1__SUBMIT__INIT;
+	Baton__V1__Envelope env = BATON__V1__ENVELOPE__INIT;
+	Baton__V1__Receipt *r;
+	baton_error lerr;
+	baton_receipt lrec;
+	Frame *resp = NULL;
+	char idbuf[40];
+	const char *id;
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	if (out == NULL)
+		out = &lrec;
+	clear_err(err);
+	memset(out, 0, sizeof(*out));
+	out->code_name = "";
+	if (c == NULL || h == NULL || to == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_submit: NULL argument");
+	if (!validate_node_id(to))
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "recipient \"%.64s\" is not a node id ([a-z0-9._-], at "
+		    "most 64)", to);
+	if (message_id == NULL || *message_id == '\0') {
+		if ((rc = baton_new_message_id(idbuf, sizeof(idbuf))) !=
+		    BATON_OK)
+			return conn_err(err, rc, 0,
+			    "cannot generate a message id");
+		id = idbuf;
+	} else if (!validate_message_id(message_id))
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "message id \"%.128s\" is not [A-Za-z0-9._:-]{1,128}",
+		    message_id);
+	else
+		id = message_id;
+	snprintf(out->message_id, sizeof(out->message_id), "%s", id);
+
+	env.message_id = (char *)id;
+	env.to = (char *)to;
+	env.created_at_ms = wall_ms();
+	env.handover = (Baton__V1__Handover *)h;
+	s.envelope = &env;
+	f.body_case = BATON__V1__FRAME__BODY_SUBMIT;
+	f.submit = &s;
+	rc = request(c, &f, BATON__V1__FRAME__BODY_RECEIPT, "receipt", &resp,
+	    err);
+	if (rc == BATON_E_TIMEOUT)
+		return conn_err(err, rc, 0, "no receipt from broker %s within "
+		    "%d ms for message %s: it may or may not have been "
+		    "accepted; reconnect and resubmit with the same message "
+		    "id, which is safe", c->conn.peer, c->timeout_ms, id);
+	if (rc != BATON_OK)
+		return rc;
+	r = resp->receipt;
+	if ((rc = check_answer_id(c, r->message_id, id, "receipt", err)) !=
+	    BATON_OK)
+		goto done;
+	out->code = r->code;
+	out->code_name = frame_code_name(r->code);
+	snprintf(out->text, sizeof(out->text), "%s", nz(r->text));
+	out->duplicate = r->duplicate ? 1 : 0;
+	out->received_at_ms = r->received_at_ms;
+	if (r->code == BATON__V1__CODE__CODE_OK)
+		rc = BATON_OK;
+	else
+		rc = broker_said(err, conn_err(err, BATON_E_REFUSED,
+		    r->code, "broker refused message %s: %s: %s", id,
+		    frame_code_name(r->code), nz(r->text)), r->text);
+done:
+	frame_free(resp);
+	return rc;
+}
+
+int
+baton_submit_json(baton_client *c, const char *to, const char *json,
+    size_t len, const char *message_id, baton_receipt *out, baton_error *err)
+{
+	ProtobufCMessage *m;
+	baton_error lerr;
+	char jerr[256];
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (out != NULL) {
+		memset(out, 0, sizeof(*out));
+		out->code_name = "";
+	}
+	if (json == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_submit_json: NULL argument");
+	jerr[0] = '\0';
+	m = baton_json_parse(json, len, &baton__v1__handover__descriptor, jerr,
+	    sizeof(jerr));
+	if (m == NULL)
+		return conn_err(err, BATON_E_JSON, 0, "%s",
+		    jerr[0] ? jerr : "cannot parse the handover JSON");
+	rc = baton_submit(c, to, (const Baton__V1__Handover *)m, message_id,
+	    out, err);
+	protobuf_c_message_free_unpacked(m, NULL);
+	return rc;
+}
+
+static int
+make_incoming(baton_client *c, Frame *f, baton_incoming **out,
+    baton_error *err)
+{
+	baton_incoming *in;
+	Baton__V1__Deliver *d;
+	Baton__V1__Notice *n;
+
+	if ((in = calloc(1, sizeof(*in))) == NULL) {
+		frame_free(f);
+		return conn_err(err, BATON_E_NOMEM, 0, "out of memory");
+	}
+	in->priv = f;
+	if (f->body_case == BATON__V1__FRAME__BODY_DELIVER) {
+		d = f->deliver;
+		in->type = BATON_INCOMING_HANDOVER;
+		in->envelope = d->envelope;
+		in->handover = d->envelope->handover;
+		in->ack_id = in->message_id = nz(d->envelope->message_id);
+		in->from = nz(d->envelope->from);
+		in->to = nz(d->envelope->to);
+		in->attempt = d->attempt;
+		in->at_ms = d->received_at_ms;
+		in->n_withheld = d->n_withheld;
+		in->withheld = d->withheld;
+	} else {
+		n = f->notice;
+		in->type = BATON_INCOMING_NOTICE;
+		in->notice = n;
+		in->ack_id = nz(n->notice_id);
+		in->message_id = nz(n->message_id);
+		in->from = nz(n->sender);
+		in->to = nz(n->recipient);
+		in->attempt = n->attempt;
+		in->at_ms = n->at_ms;
+	}
+	*out = in;
+	return BATON_OK;
+}
+
+static int
+queue_pop(baton_client *c, baton_incoming **out, baton_error *err)
+{
+	struct pending *p = c->qhead;
+	Frame *f = p->f;
+
+	c->qhead = p->next;
+	if (c->qhead == NULL)
+		c->qtail = &c->qhead;
+	c->qlen--;
+	free(p);
+	return make_incoming(c, f, out, err);
+}
+
+int
+baton_next(baton_client *c, int timeout_ms, baton_incoming **out,
+    baton_error *err)
+{
+	baton_error lerr;
+	int64_t deadline;
+	Frame *f;
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (c == NULL || out == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_next: NULL argument");
+	*out = NULL;
+	if ((rc = check_live(c, err)) != BATON_OK)
+		return rc;
+	if (c->qhead != NULL)
+		return queue_pop(c, out, err);
+
+	/* keep at least half the window granted so deliveries stream */
+	if (!c->pulled || c->credit * 2 < c->window) {
+		if ((rc = send_pull(c, c->window - c->credit, err)) !=
+		    BATON_OK)
+			return rc;
+		c->pulled = 1;
+		c->credit = c->window;
+	}
+
+	deadline = conn_now() + (timeout_ms > 0 ? timeout_ms : 0);
+	for (;;) {
+		rc = conn_read_frame(&c->conn, deadline, &f, err);
+		if (rc == BATON_E_TIMEOUT)
+			return conn_err(err, rc, 0, "nothing received within "
+			    "%d ms", timeout_ms > 0 ? timeout_ms : 0);
+		if (rc != BATON_OK)
+			return kill_conn(c, rc, err);
+		rc = handle_async(c, f, err);
+		if (rc == -1) {
+			rc = conn_err(err, BATON_E_PROTOCOL, 0,
+			    "broker %s sent an unexpected %s frame",
+			    c->conn.peer, frame_name(f));
+			frame_free(f);
+			return kill_conn(c, rc, err);
+		}
+		if (rc != BATON_OK)
+			return rc;
+		if (c->qhead != NULL)
+			return queue_pop(c, out, err);
+	}
+}
+
+void
+baton_incoming_free(baton_incoming *in)
+{
+	if (in == NULL)
+		return;
+	frame_free(in->priv);
+	free(in);
+}
+
+int
+baton_ack(baton_client *c, const baton_incoming *in, baton_error *err)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Ack a = BATON__V1__ACK__INIT;
+	Baton__V1__AckResult *r;
+	baton_error lerr;
+	Frame *resp = NULL;
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (c == NULL || in == NULL || in->ack_id == NULL ||
+	    !validate_message_id(in->ack_id))
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_ack: no item or no id to acknowledge");
+	a.message_id = (char *)in->ack_id;
+	a.attempt = in->attempt;
+	f.body_case = BATON__V1__FRAME__BODY_ACK;
+	f.ack = &a;
+	rc = request(c, &f, BATON__V1__FRAME__BODY_ACK_RESULT, "ack result",
+	    &resp, err);
+	if (rc != BATON_OK)
+		return rc;
+	r = resp->ack_result;
+	if ((rc = check_answer_id(c, r->message_id, in->ack_id, "ack result",
+	    err)) != BATON_OK)
+		goto done;
+	if (r->code == BATON__V1__CODE__CODE_OK)
+		rc = BATON_OK;
+	else
+		rc = broker_said(err, conn_err(err, BATON_E_REFUSED,
+		    r->code, "broker refused the ack of %s: %s: %s",
+		    in->ack_id, frame_code_name(r->code), nz(r->text)),
+		    r->text);
+done:
+	frame_free(resp);
+	return rc;
+}
+
+static int
+set_str(json_t *o, const char *k, const char *v)
+{
+	return json_object_set_new(o, k, json_string(nz(v)));
+}
+
+static int
+set_time(json_t *o, const char *k, int64_t ms)
+{
+	char buf[40];
+
+	if (ms == 0)
+		return 0;
+	baton_format_time(ms, buf, sizeof(buf));
+	if (buf[0] == '\0')
+		return 0;
+	return json_object_set_new(o, k, json_string(buf));
+}
+
+char *
+baton_incoming_to_json(const baton_incoming *in)
+{
+	json_t *o, *h = NULL, *w, *n;
+	const Baton__V1__Envelope *e;
+	char *s = NULL;
+	size_t i;
+	int bad = 0;
+
+	if (in == NULL || (o = json_object()) == NULL)
+		return NULL;
+	if (in->type == BATON_INCOMING_HANDOVER) {
+		e = in->envelope;
+		bad |= set_str(o, "type", "handover");
+		bad |= set_str(o, "message_id", in->message_id);
+		bad |= set_str(o, "from", in->from);
+		bad |= set_str(o, "to", in->to);
+		if (e != NULL && e->redirected_from != NULL &&
+		    *e->redirected_from != '\0')
+			bad |= set_str(o, "redirected_from",
+			    e->redirected_from);
+		bad |= json_object_set_new(o, "attempt",
+		    json_integer(in->attempt));
+		if (e != NULL)
+			bad |= set_time(o, "created_at", e->created_at_ms);
+		bad |= set_time(o, "received_at", in->at_ms);
+		h = in->handover != NULL ?
+		    baton_json_from_message(&in->handover->base) :
+		    json_object();
+		bad |= json_object_set_new(o, "handover", h);
+		if ((w = json_array()) == NULL)
+			bad = 1;
+		for (i = 0; w != NULL && i < in->n_withheld; i++)
+			bad |= json_array_append_new(w,
+			    json_string(nz(in->withheld[i])));
+		bad |= json_object_set_new(o, "withheld", w);
+	} else if (in->type == BATON_INCOMING_NOTICE && in->notice != NULL) {
+		bad |= set_str(o, "type", "notice");
+		bad |= set_time(o, "at", in->at_ms);
+		if ((n = baton_json_from_message(&in->notice->base)) == NULL)
+			bad = 1;
+		else {
+			bad |= json_object_update(o, n);
+			json_decref(n);
+		}
+	} else
+		bad = 1;
+	if (!bad)
+		s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+int
+baton_decide(baton_client *c, const Baton__V1__Decision *d, baton_error *err)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__DecisionResult *r;
+	baton_error lerr;
+	Frame *resp = NULL;
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (c == NULL || d == NULL || !validate_message_id(d->message_id))
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_decide: no decision or no valid message id");
+	f.body_case = BATON__V1__FRAME__BODY_DECISION;
+	f.decision = (Baton__V1__Decision *)d;
+	rc = request(c, &f, BATON__V1__FRAME__BODY_DECISION_RESULT,
+	    "decision result", &resp, err);
+	if (rc != BATON_OK)
+		return rc;
+	r = resp->decision_result;
+	if ((rc = check_answer_id(c, r->message_id, d->message_id,
+	    "decision result", err)) != BATON_OK)
+		goto done;
+	if (r->code == BATON__V1__CODE__CODE_OK)
+		rc = BATON_OK;
+	else
+		rc = broker_said(err, conn_err(err, BATON_E_REFUSED,
+		    r->code, "broker refused the decision on %s: %s: %s",
+		    d->message_id, frame_code_name(r->code), nz(r->text)),
+		    r->text);
+done:
+	frame_free(resp);
+	return rc;
+}
+
+int
+baton_status(baton_client *c, const char *message_id, Baton__V1__Status **out,
+    baton_error *err)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__StatusRequest q = BATON__V1__STATUS_REQUEST__INIT;
+	Baton__V1__Status *s;
+	baton_error lerr;
+	Frame *resp = NULL;
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (out != NULL)
+		*out = NULL;
+	if (c == NULL || out == NULL || message_id == NULL ||
+	    !validate_message_id(message_id))
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_status: no valid message id");
+	q.message_id = (char *)message_id;
+	f.body_case = BATON__V1__FRAME__BODY_STATUS_REQUEST;
+	f.status_request = &q;
+	rc = request(c, &f, BATON__V1__FRAME__BODY_STATUS, "status", &resp,
+	    err);
+	if (rc != BATON_OK)
+		return rc;
+	s = resp->status;
+	if ((rc = check_answer_id(c, s->message_id, message_id, "status",
+	    err)) != BATON_OK)
+		goto done;
+	if (s->code != BATON__V1__CODE__CODE_OK) {
+		rc = broker_said(err, conn_err(err, BATON_E_REFUSED,
+		    s->code, "broker refused the status of %s: %s: %s",
+		    message_id, frame_code_name(s->code), nz(s->text)),
+		    s->text);
+		goto done;
+	}
+	/* sub-messages are allocated one by one: detach it from the frame */
+	resp->status = NULL;
+	resp->body_case = BATON__V1__FRAME__BODY__NOT_SET;
+	*out = s;
+	rc = BATON_OK;
+done:
+	frame_free(resp);
+	return rc;
+}
+
+void
+baton_status_free(Baton__V1__Status *s)
+{
+	if (s != NULL)
+		baton__v1__status__free_unpacked(s, NULL);
+}

@@ -1,1 +1,824 @@
-int main(void) { return 1; } /* placeholder: being written */
+/*
+ * baton_cli.c - the `baton` command: send, receive, decide on and trace
+ * handovers from a shell, on top of libbaton.
+ *
+ * Owns argument handling and output formats only; everything on the wire
+ * is libbaton's. Results go to stdout as one JSON object per line, errors
+ * to stderr as "baton: <what to do>". Invariants: a received item is
+ * acknowledged only after its line has been written and flushed to stdout
+ * without error, so a full disk or a closed pipe leaves it queued at the
+ * broker; handover content is printed only to stdout, never in errors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "baton.h"
+#include "frame.h"
+#include "json.h"
+#include "validate.h"
+
+#define EX_OK		0
+#define EX_LOCAL	1	/* usage, files, JSON, invalid handover */
+#define EX_CONNECT	2	/* network, TLS, broker refused connection */
+#define EX_REFUSED	3	/* broker refused the request */
+#define EX_TIMEOUT	4
+
+#define RECV_GRACE_MS	1000	/* recv without --wait: stop after 1 s quiet */
+
+struct opts {
+	const char	*broker;
+	const char	*ca;
+	const char	*cert;
+	const char	*key;
+	const char	*server_name;
+	int		 timeout_ms;
+};
+
+static const char usage_text[] =
+"usage: baton [options] COMMAND [ARGS]\n"
+"\n"
+"Options (each may also come from the environment; a flag wins):\n"
+"  --broker HOST:PORT    broker address, [IPV6]:PORT for IPv6 (BATON_BROKER)\n"
+"  --ca FILE             CA certificate the broker's certificate is signed by\n"
+"                        (BATON_CA)\n"
+"  --cert FILE           this node's certificate (BATON_CERT)\n"
+"  --key FILE            this node's private key, PEM, unencrypted (BATON_KEY)\n"
+"  --server-name NAME    name the broker certificate must carry, when it\n"
+"                        differs from HOST (BATON_SERVER_NAME)\n"
+"  --timeout SECONDS     connect and per-request timeout (default 10)\n"
+"  -h, --help            this text\n"
+"  --version             print the version\n"
+"\n"
+"Commands:\n"
+"  send --to NODE --json FILE [--id MESSAGE_ID] [--no-check]\n"
+"      Submit the handover in FILE (JSON; - reads stdin) to NODE. The\n"
+"      handover is checked locally first (--no-check leaves all checks to\n"
+"      the broker). Without --id a random UUID is used; resending with the\n"
+"      same --id is safe. Prints {\"message_id\",\"code\":\"OK\",\"duplicate\",\n"
+"      \"received_at\"}, or on refusal {\"message_id\",\"code\",\"text\"}.\n"
+"  recv [--wait SECONDS] [--max N] [--no-ack]\n"
+"      Print deliveries and notices, one JSON object per line, each\n"
+"      acknowledged only after it is written to stdout. Stops after N\n"
+"      items, or after SECONDS; without --wait (or --wait 0), once\n"
+"      nothing has arrived for 1 second. Items not acknowledged\n"
+"      (--no-ack) are delivered again on the next connection.\n"
+"  status MESSAGE_ID\n"
+"      Print the handover's lifecycle as JSON.\n"
+"  accept MESSAGE_ID [--note TEXT]\n"
+"  reject MESSAGE_ID --reason REASON [--note TEXT] [--suggest NODE]\n"
+"      REASON: NOT_ELIGIBLE, WRONG_SERVICE, INSUFFICIENT_INFORMATION,\n"
+"      NO_CAPACITY, DUPLICATE or OTHER.\n"
+"  redirect MESSAGE_ID --to NODE [--note TEXT]\n"
+"      Record the recipient's decision on a delivered handover.\n"
+"  whoami\n"
+"      Connect and print this node's id, role and organisation.\n"
+"\n"
+"Exit status:\n"
+"  0  success (recv: even when nothing arrived)\n"
+"  1  usage or local error: bad option, unreadable file, bad JSON,\n"
+"     invalid handover, unreadable certificate or key\n"
+"  2  could not talk to the broker: network, TLS, or the broker refused or\n"
+"     dropped the connection\n"
+"  3  the broker refused the request (send, ack, decision, status)\n"
+"  4  timed out\n";
+
+static void
+warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+warnx_(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("baton: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("baton: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'baton --help'.\n", stderr);
+	return EX_LOCAL;
+}
+
+/* After getopt_long returned '?' (opterr is 0: we say it ourselves). */
+static int
+bad_option(const char *cmd, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+	if (cmd == NULL)
+		return usage_error("%s: unknown option or missing argument",
+		    arg);
+	return usage_error("%s: %s: unknown option or missing argument", cmd,
+	    arg);
+}
+
+static int
+exit_for(int rc)
+{
+	switch (rc) {
+	case BATON_OK:
+		return EX_OK;
+	case BATON_E_REFUSED:
+		return EX_REFUSED;
+	case BATON_E_TIMEOUT:
+		return EX_TIMEOUT;
+	case BATON_E_CONNECT:
+	case BATON_E_TLS:
+	case BATON_E_BROKER:
+	case BATON_E_CLOSED:
+	case BATON_E_PROTOCOL:
+		return EX_CONNECT;
+	default:
+		return EX_LOCAL;
+	}
+}
+
+static int
+fail(int rc, const baton_error *e)
+{
+	warnx_("%s", e->text[0] ? e->text : baton_strerror(rc));
+	return exit_for(rc);
+}
+
+/* Seconds as a decimal (e.g. 2.5) into milliseconds within [min, max]. */
+static int
+parse_seconds(const char *s, double min, double max, int *ms)
+{
+	char *ep;
+	double d;
+
+	errno = 0;
+	d = strtod(s, &ep);
+	if (ep == s || *ep != '\0' || errno != 0 || !(d >= min) || d > max)
+		return -1;
+	*ms = (int)(d * 1000.0 + 0.5);
+	return 0;
+}
+
+static int
+parse_count(const char *s, long max, long *out)
+{
+	char *ep;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &ep, 10);
+	if (ep == s || *ep != '\0' || errno != 0 || n < 1 || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* Prints one JSON object as a line; -1 when stdout fails. */
+static int
+print_line(const char *s)
+{
+	if (fputs(s, stdout) == EOF || fputc('\n', stdout) == EOF ||
+	    fflush(stdout) == EOF || ferror(stdout)) {
+		warnx_("cannot write to stdout: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+print_json(json_t *o)
+{
+	char *s;
+	int r;
+
+	if (o == NULL || (s = json_dumps(o, JSON_COMPACT)) == NULL) {
+		json_decref(o);
+		warnx_("out of memory");
+		return -1;
+	}
+	json_decref(o);
+	r = print_line(s);
+	free(s);
+	return r;
+}
+
+static int
+connect_broker(const struct opts *o, unsigned window, baton_client **c)
+{
+	baton_config cfg;
+	baton_error e;
+	int rc;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.broker = o->broker;
+	cfg.ca_file = o->ca;
+	cfg.cert_file = o->cert;
+	cfg.key_file = o->key;
+	cfg.server_name = o->server_name;
+	cfg.client_name = "baton/0.1 (" BATON_CLIENT_NAME ")";
+	cfg.timeout_ms = o->timeout_ms;
+	cfg.window = window;
+	if ((rc = baton_connect(&cfg, c, &e)) != BATON_OK)
+		return fail(rc, &e);
+	return EX_OK;
+}
+
+/* Reads a whole file (or stdin for "-"), bounded by the JSON size limit. */
+static int
+read_file(const char *path, char **out, size_t *outlen)
+{
+	size_t cap = 65536, len = 0;
+	char *buf, *nb;
+	ssize_t n;
+	int fd;
+
+	if (strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		warnx_("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((buf = malloc(cap)) == NULL)
+		goto nomem;
+	for (;;) {
+		if (len == cap) {
+			if (cap > BATON_JSON_MAX_DOC) {
+				warnx_("%s: larger than %u bytes", path,
+				    BATON_JSON_MAX_DOC);
+				goto fail;
+			}
+			cap *= 2;
+			if ((nb = realloc(buf, cap)) == NULL)
+				goto nomem;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			warnx_("cannot read %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		len += (size_t)n;
+	}
+	if (len > BATON_JSON_MAX_DOC) {
+		warnx_("%s: larger than %u bytes", path, BATON_JSON_MAX_DOC);
+		goto fail;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	*out = buf;
+	*outlen = len;
+	return 0;
+nomem:
+	warnx_("out of memory reading %s", path);
+fail:
+	free(buf);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return -1;
+}
+
+static int
+cmd_send(const struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "no-check", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *to = NULL, *file = NULL, *id = NULL, *shown;
+	Baton__V1__Handover *h = NULL;
+	baton_client *c = NULL;
+	baton_receipt r;
+	baton_error e;
+	char *text = NULL, verr[256], jerr[256], tbuf[40];
+	size_t len;
+	json_t *out;
+	int ch, rc, ex = EX_LOCAL, check = 1;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			to = optarg;
+			break;
+		case 'j':
+			file = optarg;
+			break;
+		case 'i':
+			id = optarg;
+			break;
+		case 'n':
+			check = 0;
+			break;
+		default:
+			return bad_option("send", argv);
+		}
+	}
+	if (optind != argc)
+		return usage_error("send: unexpected argument %s",
+		    argv[optind]);
+	if (to == NULL || file == NULL)
+		return usage_error("send: --to NODE and --json FILE are "
+		    "required");
+	if (!validate_node_id(to))
+		return usage_error("send: --to %s is not a node id", to);
+	if (id != NULL && !validate_message_id(id))
+		return usage_error("send: --id must be 1 to 128 of "
+		    "A-Z a-z 0-9 . _ : -");
+	shown = strcmp(file, "-") == 0 ? "<stdin>" : file;
+
+	if (read_file(file, &text, &len) == -1)
+		return EX_LOCAL;
+	jerr[0] = '\0';
+	h = (Baton__V1__Handover *)baton_json_parse(text, len,
+	    &baton__v1__handover__descriptor, jerr, sizeof(jerr));
+	free(text);
+	if (h == NULL) {
+		warnx_("%s: %s", shown, jerr[0] ? jerr : "cannot parse");
+		return EX_LOCAL;
+	}
+	if (check && validate_handover(h, verr, sizeof(verr)) == -1) {
+		warnx_("%s: invalid handover: %s", shown, verr);
+		goto done;
+	}
+
+	if ((ex = connect_broker(o, 0, &c)) != EX_OK)
+		goto done;
+	rc = baton_submit(c, to, h, id, &r, &e);
+	if (rc == BATON_OK) {
+		baton_format_time(r.received_at_ms, tbuf, sizeof(tbuf));
+		out = json_pack("{s:s, s:s, s:b, s:o}", "message_id",
+		    r.message_id, "code", r.code_name, "duplicate",
+		    r.duplicate, "received_at", r.received_at_ms != 0 &&
+		    tbuf[0] != '\0' ? json_string(tbuf) : json_null());
+		ex = print_json(out) == 0 ? EX_OK : EX_LOCAL;
+	} else if (rc == BATON_E_REFUSED) {
+		out = json_pack("{s:s, s:s, s:s}", "message_id",
+		    r.message_id, "code", r.code_name, "text", r.text);
+		(void)print_json(out);
+		warnx_("send refused: %s: %s", r.code_name, r.text);
+		ex = EX_REFUSED;
+	} else
+		ex = fail(rc, &e);
+done:
+	baton_close(c);
+	if (h != NULL)
+		protobuf_c_message_free_unpacked(&h->base, NULL);
+	return ex;
+}
+
+static int
+cmd_recv(const struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "wait", required_argument, NULL, 'w' },
+		{ "max", required_argument, NULL, 'm' },
+		{ "no-ack", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	baton_client *c = NULL;
+	baton_incoming *in;
+	baton_error e;
+	int64_t deadline = 0, left;
+	struct timespec ts;
+	long max = 0, got = 0;
+	char *line;
+	int ch, rc, ex, wait_ms = 0, ack = 1, refused = 0;
+	unsigned window;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'w':
+			if (parse_seconds(optarg, 0, 86400, &wait_ms) == -1)
+				return usage_error("recv: --wait takes seconds "
+				    "from 0 to 86400");
+			break;
+		case 'm':
+			if (parse_count(optarg, 1000000000L, &max) == -1)
+				return usage_error("recv: --max takes a "
+				    "positive count");
+			break;
+		case 'n':
+			ack = 0;
+			break;
+		default:
+			return bad_option("recv", argv);
+		}
+	}
+	if (optind != argc)
+		return usage_error("recv: unexpected argument %s",
+		    argv[optind]);
+
+	/* never ask for more than we take: the rest would be redelivered */
+	window = BATON_DEFAULT_WINDOW;
+	if (max > 0 && max < (long)window)
+		window = (unsigned)max;
+	if ((ex = connect_broker(o, window, &c)) != EX_OK)
+		return ex;
+	if (wait_ms > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+		    wait_ms;
+	}
+	for (;;) {
+		if (max > 0 && got >= max)
+			break;
+		if (wait_ms > 0) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			left = deadline - ((int64_t)ts.tv_sec * 1000 +
+			    ts.tv_nsec / 1000000);
+			if (left <= 0)
+				break;
+		} else
+			left = RECV_GRACE_MS;
+		rc = baton_next(c, (int)left, &in, &e);
+		if (rc == BATON_E_TIMEOUT)
+			break;
+		if (rc != BATON_OK) {
+			ex = fail(rc, &e);
+			goto done;
+		}
+		got++;
+		if ((line = baton_incoming_to_json(in)) == NULL) {
+			warnx_("out of memory formatting %s", in->ack_id);
+			baton_incoming_free(in);
+			ex = EX_LOCAL;
+			goto done;
+		}
+		rc = print_line(line);
+		free(line);
+		if (rc == -1) {
+			baton_incoming_free(in);
+			ex = EX_LOCAL;
+			goto done;
+		}
+		if (ack) {
+			rc = baton_ack(c, in, &e);
+			if (rc == BATON_E_REFUSED) {
+				warnx_("%s", e.text);
+				refused = 1;
+			} else if (rc != BATON_OK) {
+				baton_incoming_free(in);
+				ex = fail(rc, &e);
+				goto done;
+			}
+		}
+		baton_incoming_free(in);
+	}
+	ex = refused ? EX_REFUSED : EX_OK;
+done:
+	baton_close(c);
+	return ex;
+}
+
+/* Parses an enum value name, with or without its prefix, any case. */
+static int
+enum_value(const ProtobufCEnumDescriptor *d, const char *prefix,
+    const char *s, int *out)
+{
+	char buf[96];
+	size_t i, n;
+	const ProtobufCEnumValue *v;
+
+	n = strlen(prefix);
+	if (strlen(s) + n + 1 > sizeof(buf))
+		return -1;
+	if (strncasecmp(s, prefix, n) == 0)
+		s += n;
+	memcpy(buf, prefix, n);
+	for (i = 0; s[i] != '\0'; i++)
+		buf[n + i] = s[i] == '-' ? '_' : (char)(s[i] >= 'a' &&
+		    s[i] <= 'z' ? s[i] - 'a' + 'A' : s[i]);
+	buf[n + i] = '\0';
+	if ((v = protobuf_c_enum_descriptor_get_value_by_name(d, buf)) ==
+	    NULL || v->value == 0)
+		return -1;
+	*out = v->value;
+	return 0;
+}
+
+static int
+cmd_decide(const struct opts *o, int outcome, const char *name, int argc,
+    char **argv)
+{
+	static const struct option lo[] = {
+		{ "note", required_argument, NULL, 'n' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "suggest", required_argument, NULL, 's' },
+		{ "to", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 }
+	};
+	Baton__V1__Decision d = BATON__V1__DECISION__INIT;
+	const char *note = NULL, *reason = NULL, *suggest = NULL, *to = NULL;
+	baton_client *c = NULL;
+	baton_error e;
+	json_t *out;
+	int ch, rc, ex, rv = 0;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			note = optarg;
+			break;
+		case 'r':
+			reason = optarg;
+			break;
+		case 's':
+			suggest = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		default:
+			return bad_option(name, argv);
+		}
+	}
+	if (optind + 1 != argc)
+		return usage_error("%s: give exactly one MESSAGE_ID", name);
+	if (!validate_message_id(argv[optind]))
+		return usage_error("%s: %s is not a message id", name,
+		    argv[optind]);
+	if ((reason != NULL || suggest != NULL) &&
+	    outcome != BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_REJECT)
+		return usage_error("%s: --reason and --suggest are for reject",
+		    name);
+	if (to != NULL &&
+	    outcome != BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_REDIRECT)
+		return usage_error("%s: --to is for redirect", name);
+	if (outcome == BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_REJECT) {
+		if (reason == NULL)
+			return usage_error("reject: --reason is required");
+		if (enum_value(&baton__v1__reject_reason__descriptor,
+		    "REJECT_REASON_", reason, &rv) == -1)
+			return usage_error("reject: unknown reason %s", reason);
+	}
+	if (outcome == BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_REDIRECT &&
+	    (to == NULL || !validate_node_id(to)))
+		return usage_error("redirect: --to NODE is required");
+	if (suggest != NULL && !validate_node_id(suggest))
+		return usage_error("reject: --suggest %s is not a node id",
+		    suggest);
+
+	d.message_id = argv[optind];
+	d.outcome = outcome;
+	d.reason = rv;
+	if (note != NULL)
+		d.note = (char *)note;
+	if (suggest != NULL)
+		d.suggested_node = (char *)suggest;
+	if (to != NULL)
+		d.redirect_to = (char *)to;
+
+	if ((ex = connect_broker(o, 0, &c)) != EX_OK)
+		return ex;
+	rc = baton_decide(c, &d, &e);
+	if (rc == BATON_OK) {
+		out = json_pack("{s:s, s:s}", "message_id", d.message_id,
+		    "code", "OK");
+		ex = print_json(out) == 0 ? EX_OK : EX_LOCAL;
+	} else if (rc == BATON_E_REFUSED) {
+		out = json_pack("{s:s, s:s, s:s}", "message_id", d.message_id,
+		    "code", e.code_name, "text", e.broker_text);
+		(void)print_json(out);
+		warnx_("%s refused: %s: %s", name, e.code_name, e.broker_text);
+		ex = EX_REFUSED;
+	} else
+		ex = fail(rc, &e);
+	baton_close(c);
+	return ex;
+}
+
+static int
+cmd_status(const struct opts *o, int argc, char **argv)
+{
+	Baton__V1__Status *s = NULL;
+	baton_client *c = NULL;
+	baton_error e;
+	json_t *j, *evs, *ev;
+	char tbuf[40];
+	size_t i;
+	int rc, ex;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return usage_error("status: give exactly one MESSAGE_ID");
+	if (!validate_message_id(argv[1]))
+		return usage_error("status: %s is not a message id", argv[1]);
+	if ((ex = connect_broker(o, 0, &c)) != EX_OK)
+		return ex;
+	rc = baton_status(c, argv[1], &s, &e);
+	if (rc == BATON_E_REFUSED) {
+		j = json_pack("{s:s, s:s, s:s}", "message_id", argv[1],
+		    "code", e.code_name, "text", e.broker_text);
+		(void)print_json(j);
+		warnx_("status refused: %s: %s", e.code_name, e.broker_text);
+		ex = EX_REFUSED;
+		goto done;
+	}
+	if (rc != BATON_OK) {
+		ex = fail(rc, &e);
+		goto done;
+	}
+	if ((j = baton_json_from_message(&s->base)) == NULL) {
+		warnx_("out of memory");
+		ex = EX_LOCAL;
+		goto done;
+	}
+	/* codes as everywhere else in our output; readable times */
+	json_object_set_new(j, "code", json_string(frame_code_name(s->code)));
+	evs = json_object_get(j, "events");
+	for (i = 0; i < s->n_events && json_is_array(evs); i++) {
+		ev = json_array_get(evs, i);
+		if (json_is_object(ev) && s->events[i]->at_ms != 0) {
+			baton_format_time(s->events[i]->at_ms, tbuf,
+			    sizeof(tbuf));
+			json_object_set_new(ev, "at", json_string(tbuf));
+		}
+	}
+	ex = print_json(j) == 0 ? EX_OK : EX_LOCAL;
+done:
+	baton_status_free(s);
+	baton_close(c);
+	return ex;
+}
+
+static int
+cmd_whoami(const struct opts *o, int argc, char **argv)
+{
+	baton_client *c = NULL;
+	json_t *j;
+	int ex;
+
+	if (argc != 1)
+		return usage_error("whoami: takes no arguments");
+	if ((ex = connect_broker(o, 0, &c)) != EX_OK)
+		return ex;
+	j = json_pack("{s:s, s:s, s:s, s:s}", "node_id", baton_node_id(c),
+	    "role", baton_role(c), "organisation", baton_organisation(c),
+	    "broker", o->broker);
+	ex = print_json(j) == 0 ? EX_OK : EX_LOCAL;
+	baton_close(c);
+	return ex;
+}
+
+static const char *
+from_env(const char *flag, const char *env)
+{
+	const char *v;
+
+	if (flag != NULL)
+		return flag;
+	v = getenv(env);
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "broker", required_argument, NULL, 'b' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "server-name", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opts o;
+	const char *cmd;
+	int ch, missing = 0;
+
+	/* a closed stdout must be an error return, not a silent death */
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&o, 0, sizeof(o));
+	o.timeout_ms = BATON_DEFAULT_TIMEOUT_MS;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			o.broker = optarg;
+			break;
+		case 'a':
+			o.ca = optarg;
+			break;
+		case 'c':
+			o.cert = optarg;
+			break;
+		case 'k':
+			o.key = optarg;
+			break;
+		case 's':
+			o.server_name = optarg;
+			break;
+		case 't':
+			if (parse_seconds(optarg, 0.001, 3600, &o.timeout_ms) ==
+			    -1)
+				return usage_error("--timeout takes seconds, "
+				    "more than 0 and at most 3600");
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EX_OK;
+		case 'V':
+			printf("baton 0.1 (%s)\n", BATON_CLIENT_NAME);
+			return EX_OK;
+		default:
+			return bad_option(NULL, argv);
+		}
+	}
+	if (optind >= argc)
+		return usage_error("no command given");
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+
+	if (strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return EX_OK;
+	}
+	if (strcmp(cmd, "send") != 0 && strcmp(cmd, "recv") != 0 &&
+	    strcmp(cmd, "status") != 0 && strcmp(cmd, "accept") != 0 &&
+	    strcmp(cmd, "reject") != 0 && strcmp(cmd, "redirect") != 0 &&
+	    strcmp(cmd, "whoami") != 0)
+		return usage_error("unknown command %s", cmd);
+
+	o.broker = from_env(o.broker, "BATON_BROKER");
+	o.ca = from_env(o.ca, "BATON_CA");
+	o.cert = from_env(o.cert, "BATON_CERT");
+	o.key = from_env(o.key, "BATON_KEY");
+	o.server_name = from_env(o.server_name, "BATON_SERVER_NAME");
+	if (o.broker == NULL) {
+		warnx_("no broker address: give --broker HOST:PORT or set "
+		    "BATON_BROKER");
+		missing = 1;
+	}
+	if (o.ca == NULL) {
+		warnx_("no CA certificate: give --ca FILE or set BATON_CA");
+		missing = 1;
+	}
+	if (o.cert == NULL) {
+		warnx_("no node certificate: give --cert FILE or set "
+		    "BATON_CERT");
+		missing = 1;
+	}
+	if (o.key == NULL) {
+		warnx_("no private key: give --key FILE or set BATON_KEY");
+		missing = 1;
+	}
+	if (missing)
+		return usage_error("%s needs a broker and credentials", cmd);
+
+	if (strcmp(cmd, "send") == 0)
+		return cmd_send(&o, argc, argv);
+	if (strcmp(cmd, "recv") == 0)
+		return cmd_recv(&o, argc, argv);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(&o, argc, argv);
+	if (strcmp(cmd, "whoami") == 0)
+		return cmd_whoami(&o, argc, argv);
+	if (strcmp(cmd, "accept") == 0)
+		return cmd_decide(&o,
+		    BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_ACCEPT,
+		    cmd, argc, argv);
+	if (strcmp(cmd, "reject") == 0)
+		return cmd_decide(&o,
+		    BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_REJECT,
+		    cmd, argc, argv);
+	return cmd_decide(&o,
+	    BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_REDIRECT, cmd, argc,
+	    argv);
+}
