@@ -73,7 +73,7 @@ static const char usage_text[] =
 "      items, or after SECONDS; without --wait (or --wait 0), once\n"
 "      nothing has arrived for 1 second. Items not acknowledged\n"
 "      (--no-ack) are delivered again on the next connection.\n"
-"  status MESSAGE_ID\n"
+"  status MESSAGE_ID [--json]\n"
 "      Print the handover's lifecycle as JSON.\n"
 "  accept MESSAGE_ID [--note TEXT]\n"
 "  reject MESSAGE_ID --reason REASON [--note TEXT] [--suggest NODE]\n"
@@ -620,6 +620,34 @@ cmd_decide(const struct opts *o, int outcome, const char *name, int argc,
 	return ex;
 }
 
+/* The human-readable form of a Status: one line per lifecycle event. */
+static int
+print_status_text(const Baton__V1__Status *s)
+{
+	char tbuf[40];
+	size_t i;
+
+	printf("handover %s: %s\n", s->message_id, s->state);
+	for (i = 0; i < s->n_events; i++) {
+		const Baton__V1__LifecycleEvent *e = s->events[i];
+
+		baton_format_time(e->at_ms, tbuf, sizeof(tbuf));
+		printf("  %s  %-13s %s", tbuf, e->event, e->actor);
+		if (*e->other)
+			printf(" -> %s", e->other);
+		if (*e->reason)
+			printf("  (%s)", e->reason);
+		if (*e->note)
+			printf("  note: %s", e->note);
+		putchar('\n');
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		warnx_("cannot write to stdout: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_status(const struct opts *o, int argc, char **argv)
 {
@@ -629,10 +657,18 @@ cmd_status(const struct opts *o, int argc, char **argv)
 	json_t *j, *evs, *ev;
 	char tbuf[40];
 	size_t i;
-	int rc, ex;
+	int rc, ex, as_json = 0;
 
+	if (argc == 3 && strcmp(argv[1], "--json") == 0) {
+		as_json = 1;
+		argv[1] = argv[2];
+		argc = 2;
+	} else if (argc == 3 && strcmp(argv[2], "--json") == 0) {
+		as_json = 1;
+		argc = 2;
+	}
 	if (argc != 2 || argv[1][0] == '-')
-		return usage_error("status: give exactly one MESSAGE_ID");
+		return usage_error("status: give exactly one MESSAGE_ID [--json]");
 	if (!validate_message_id(argv[1]))
 		return usage_error("status: %s is not a message id", argv[1]);
 	if ((ex = connect_broker(o, 0, &c)) != EX_OK)
@@ -648,6 +684,10 @@ cmd_status(const struct opts *o, int argc, char **argv)
 	}
 	if (rc != BATON_OK) {
 		ex = fail(rc, &e);
+		goto done;
+	}
+	if (!as_json) {
+		ex = print_status_text(s) == 0 ? EX_OK : EX_LOCAL;
 		goto done;
 	}
 	if ((j = baton_json_from_message(&s->base)) == NULL) {
