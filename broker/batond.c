@@ -255,6 +255,11 @@ reader_check_cb(evutil_socket_t fd, short what, void *arg)
 
 	if ((n = store_reader_check(b->store)) > 0)
 		log_warnx("store: cleared %d stale reader slots", n);
+	/* about every ten minutes */
+	if (++b->crl_check_ticks * READER_CHECK_S >= 600) {
+		b->crl_check_ticks = 0;
+		broker_check_crl(b);
+	}
 }
 
 int
@@ -334,6 +339,7 @@ main(int argc, char **argv)
 	if (listener_start(&b, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	record_lifecycle(&b, AUDIT_BROKER_STARTED, cfg.policy_file);
+	broker_check_crl(&b);
 	log_info("batond ready data=%s max_frame=%u", cfg.data_dir, cfg.max_frame);
 	event_base_dispatch(b.base);
 

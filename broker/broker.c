@@ -163,6 +163,7 @@ broker_reload(struct broker *b)
 	SSL_CTX_free(b->tls);
 	b->tls = nctx;
 	log_info("reload: TLS context%s loaded", b->cfg->crl_file ? " and CRL" : "");
+	broker_check_crl(b);
 	TAILQ_FOREACH(s, &b->sessions, entry) {
 		if (s->state != SESSION_HELLO && s->state != SESSION_READY)
 			continue;
@@ -251,4 +252,22 @@ broker_measure_space(struct broker *b)
 	b->space = sp;
 	b->space_at_ms = broker_now_ms();
 	b->space_taken = 0;
+}
+
+void
+broker_check_crl(struct broker *b)
+{
+	int64_t next, left;
+
+	if (b->cfg->crl_file == NULL || (next = tls_crl_next_update(b->tls)) == 0)
+		return;
+	left = next - broker_now_ms();
+	if (left <= 0)
+		log_crit("crl: %s lapsed %lld minutes ago; every client is refused "
+		    "until it is re-signed (batonctl crl) and reloaded (SIGHUP)",
+		    b->cfg->crl_file, (long long)(-left / 60000));
+	else if (left < 7LL * 86400 * 1000)
+		log_warnx("crl: %s lapses in %lld hours; re-sign it with batonctl crl "
+		    "and reload (SIGHUP)", b->cfg->crl_file,
+		    (long long)(left / 3600000));
 }

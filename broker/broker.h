@@ -80,6 +80,7 @@ struct broker {
 	struct event		*commit_ev;	/* low priority: commit + flush */
 	int			 commit_scheduled;
 	struct event		*reader_check_ev;
+	unsigned		 crl_check_ticks;
 	int			 stopping;	/* SIGTERM received */
 	char			 broker_id[64];
 };
@@ -134,6 +135,13 @@ int	broker_audit(struct broker *b, const struct audit_event *ev);
  * returns without measuring otherwise. Stops the broker on a store error.
  */
 void	broker_measure_space(struct broker *b);
+
+/*
+ * Warns when the CRL in force lapses within a week, and raises a critical
+ * alarm once it has lapsed (every client is then refused). Called at start,
+ * after a reload and periodically.
+ */
+void	broker_check_crl(struct broker *b);
 
 /* Finds the live session of node id that is receiving, or NULL. */
 struct session *broker_receiver(struct broker *b, const char *node_id);

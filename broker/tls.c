@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -278,4 +279,29 @@ tls_peer_expired(SSL *ssl)
 	X509 *cert = SSL_get0_peer_certificate(ssl);
 
 	return cert != NULL && X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
+}
+
+int64_t
+tls_crl_next_update(SSL_CTX *ctx)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	int64_t earliest = 0;
+	int i;
+
+	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+	for (i = 0; objs != NULL && i < sk_X509_OBJECT_num(objs); i++) {
+		X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+		const ASN1_TIME *next;
+		struct tm tm;
+		int64_t ms;
+
+		if (crl == NULL || (next = X509_CRL_get0_nextUpdate(crl)) == NULL)
+			continue;
+		if (ASN1_TIME_to_tm(next, &tm) != 1)
+			continue;
+		ms = (int64_t)timegm(&tm) * 1000;
+		if (earliest == 0 || ms < earliest)
+			earliest = ms;
+	}
+	return earliest;
 }

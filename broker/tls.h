@@ -6,6 +6,7 @@
 #define BATON_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -47,6 +48,12 @@ int	tls_peer_reverify(SSL_CTX *ctx, SSL *ssl, char *why, size_t len);
 
 /* 1 if the peer certificate's notAfter has passed. */
 int	tls_peer_expired(SSL *ssl);
+
+/*
+ * The earliest nextUpdate of the CRLs loaded in ctx, in Unix milliseconds,
+ * or 0 when none is loaded. Past it, every client is refused (fail closed).
+ */
+int64_t	tls_crl_next_update(SSL_CTX *ctx);
 
 /* Why the last handshake on ssl failed, as a sentence for the log. */
 void	tls_handshake_error(SSL *ssl, unsigned long errcode, char *buf,
