@@ -5,8 +5,8 @@
  * It owns the AUDIT table's content and the three key files in the data
  * directory; the store (store.c) owns transactions and wraps each value
  * with its own record hash. Verification and queries are in
- * audit_verify.c; both share the canonical encoding below through
- * audit_int.h.
+ * audit_verify.c; both share the canonical encoding, defined in
+ * audit_int.h and computed here (audit_record_hash).
  *
  * Invariants:
  * - Sequence numbers are contiguous from 1 and the record under key
@@ -377,6 +377,13 @@ load_subject_key(struct audit *a, const char *dir, int create)
 	return -1;
 }
 
+/* An encrypted key is refused, never prompted for on a terminal. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return 0;
+}
+
 static EVP_PKEY *
 pem_private(struct audit *a, const char *path, const uint8_t *buf,
     size_t len)
@@ -388,7 +395,7 @@ pem_private(struct audit *a, const char *path, const uint8_t *buf,
 		aerr(a, "%s: out of memory", path);
 		return NULL;
 	}
-	pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	BIO_free(bio);
 	if (pk == NULL) {
 		aerr(a, "%s: not a PEM private key", path);
@@ -774,49 +781,71 @@ append_one(struct audit *a, struct store *s, const struct audit_event *ev,
 	return rc;
 }
 
+/*
+ * Appends ev and then, if the next seq is a multiple of the period, a
+ * checkpoint there: this keeps the invariant whichever record (an event
+ * or an explicit checkpoint) lands just before a multiple.
+ */
+static int
+append_periodic(struct audit *a, struct store *s,
+    const struct audit_event *ev, int64_t now_ms)
+{
+	struct audit_event	 cp;
+	uint64_t		 seq;
+	int			 rc;
+
+	if ((rc = append_one(a, s, ev, now_ms, &seq)) != STORE_OK)
+		return rc;
+	if ((seq + 1) % AUDIT_CHECKPOINT_EVERY != 0)
+		return STORE_OK;
+	memset(&cp, 0, sizeof(cp));
+	cp.event = AUDIT_CHECKPOINT;
+	cp.actor = "broker";
+	cp.outcome = "ok";
+	return append_one(a, s, &cp, now_ms, &seq);
+}
+
 int
 audit_checkpoint(struct audit *a, struct store *s, int64_t now_ms)
 {
 	struct audit_event	 ev;
-	uint64_t		 seq;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.event = AUDIT_CHECKPOINT;
 	ev.actor = "broker";
 	ev.outcome = "ok";
-	return append_one(a, s, &ev, now_ms, &seq);
+	return append_periodic(a, s, &ev, now_ms);
 }
 
 int
 audit_append(struct audit *a, struct store *s, const struct audit_event *ev,
     int64_t now_ms)
 {
-	uint64_t	 seq;
-	int		 rc;
+	return append_periodic(a, s, ev, now_ms);
+}
 
-	if ((rc = append_one(a, s, ev, now_ms, &seq)) != STORE_OK)
-		return rc;
-	/* Keeps the invariant: every multiple of the period is signed. */
-	if ((seq + 1) % AUDIT_CHECKPOINT_EVERY == 0)
-		rc = audit_checkpoint(a, s, now_ms);
-	return rc;
+static const char *const events[] = {
+	AUDIT_CONN_ACCEPTED, AUDIT_CONN_REFUSED, AUDIT_SUBMIT_ACCEPTED,
+	AUDIT_SUBMIT_REFUSED, AUDIT_QUEUED, AUDIT_DELIVERED,
+	AUDIT_ACKNOWLEDGED, AUDIT_ACK_REFUSED, AUDIT_ACCEPTED,
+	AUDIT_REJECTED, AUDIT_REDIRECTED, AUDIT_DECISION_REFUSED,
+	AUDIT_STATUS_READ, AUDIT_STATUS_REFUSED, AUDIT_ESCALATED,
+	AUDIT_EXPIRED, AUDIT_NOTICE_QUEUED, AUDIT_NOTICE_DELIVERED,
+	AUDIT_NOTICE_ACKED, AUDIT_QUARANTINED, AUDIT_PURGED,
+	AUDIT_NODE_CHANGED, AUDIT_CERT_CHANGED, AUDIT_POLICY_LOADED,
+	AUDIT_BROKER_STARTED, AUDIT_BROKER_STOPPED, AUDIT_CHECKPOINT,
+	AUDIT_LOG_READ,
+};
+
+const char *
+audit_event_name(size_t i)
+{
+	return i < sizeof(events) / sizeof(events[0]) ? events[i] : NULL;
 }
 
 int
 audit_event_known(const char *e)
 {
-	static const char *const events[] = {
-		AUDIT_CONN_ACCEPTED, AUDIT_CONN_REFUSED, AUDIT_SUBMIT_ACCEPTED,
-		AUDIT_SUBMIT_REFUSED, AUDIT_QUEUED, AUDIT_DELIVERED,
-		AUDIT_ACKNOWLEDGED, AUDIT_ACK_REFUSED, AUDIT_ACCEPTED,
-		AUDIT_REJECTED, AUDIT_REDIRECTED, AUDIT_DECISION_REFUSED,
-		AUDIT_STATUS_READ, AUDIT_STATUS_REFUSED, AUDIT_ESCALATED,
-		AUDIT_EXPIRED, AUDIT_NOTICE_QUEUED, AUDIT_NOTICE_DELIVERED,
-		AUDIT_NOTICE_ACKED, AUDIT_QUARANTINED, AUDIT_PURGED,
-		AUDIT_NODE_CHANGED, AUDIT_CERT_CHANGED, AUDIT_POLICY_LOADED,
-		AUDIT_BROKER_STARTED, AUDIT_BROKER_STOPPED, AUDIT_CHECKPOINT,
-		AUDIT_LOG_READ,
-	};
 	size_t	 i;
 
 	if (e == NULL)

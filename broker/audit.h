@@ -103,16 +103,21 @@ int		 audit_subject_ref(const struct audit *a, const char *nhs_number,
 /*
  * Appends one record in the store's current write transaction (the
  * caller's nested operation, so it commits or aborts with the change it
- * describes). Every AUDIT_CHECKPOINT_EVERY records a signed checkpoint
- * record follows. Returns STORE_OK, STORE_FULL or STORE_ERROR.
+ * describes). The record at every multiple of AUDIT_CHECKPOINT_EVERY is a
+ * signed checkpoint, written after the record before it. Returns
+ * STORE_OK, STORE_FULL or STORE_ERROR; STORE_ERROR also for an event name
+ * not in the list above and when the last record is damaged (the chain is
+ * not extended from a record that fails its check); audit_strerror says
+ * which.
  */
 #define AUDIT_CHECKPOINT_EVERY	256
 int		 audit_append(struct audit *a, struct store *s,
 		    const struct audit_event *ev, int64_t now_ms);
 
 /*
- * Writes a signed checkpoint now (at start and clean stop, so a verifier
- * can tell a tail cut after the last checkpoint).
+ * Writes a signed checkpoint now (at start and clean stop, so everything
+ * up to them is signed, not only up to the last multiple of
+ * AUDIT_CHECKPOINT_EVERY). Returns as audit_append.
  */
 int		 audit_checkpoint(struct audit *a, struct store *s, int64_t now_ms);
 
@@ -129,6 +134,8 @@ int		 audit_head(struct store *s, uint64_t *seq,
 
 /* 1 if e is one of the AUDIT_* event names above, else 0. */
 int		 audit_event_known(const char *e);
+/* The i-th event name, from 0; NULL past the last. */
+const char	*audit_event_name(size_t i);
 
 /*
  * Times: UTC ISO 8601 with milliseconds, "2026-11-24T02:40:35.123Z"

@@ -227,7 +227,7 @@ broker_audit(struct broker *b, const struct audit_event *ev)
 	rc = audit_append(b->audit, b->store, ev, broker_now_ms());
 	if (rc != STORE_OK && rc != STORE_FULL) {
 		log_crit("audit: cannot append %s: %s; stopping", ev->event,
-		    store_strerror(b->store));
+		    audit_strerror(b->audit));
 		exit(1);
 	}
 	if (rc == STORE_FULL)

@@ -14,11 +14,20 @@
  * - A certificate is recorded in issued.txt, and fsynced, before it is
  *   written out, so nothing this CA signs can be missing from the index the
  *   revocation commands read.
+ * - A revocation is appended to revoked.txt, and fsynced, before the CRL
+ *   is rewritten; the CRL is always rebuilt whole from revoked.txt, so a
+ *   failed CRL write loses nothing and the next one lists it.
+ * - crl.pem is only ever replaced by rename(2) of a complete, fsynced
+ *   file: a broker reloading on SIGHUP never reads half a CRL. crlnumber
+ *   goes first and only grows.
+ * - Whatever rewrites crl.pem, crlnumber or revoked.txt holds the CA
+ *   directory's flock, so concurrent batonctl runs cannot interleave.
  * - The CA key is refused if its file is open to group or others.
  * - A leaf carries exactly the names asked for: one URI SAN for a node,
  *   DNS/IP SANs for the broker; SANs are built as GENERAL_NAMEs, never from
  *   a config string, so no input can smuggle in a second name.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -32,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -481,14 +491,68 @@ fail:
 	return rc;
 }
 
+/* Formats t as UTC "YYYY-MM-DDTHH:MM:SSZ"; -1 if it cannot. */
+static int
+time_text(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return -1;
+	return 0;
+}
+
+/* Adds one revoked entry (serial, date, reason) to crl. */
+static int
+crl_add_entry(X509_CRL *crl, const struct ca_cert *c)
+{
+	X509_REVOKED *r = NULL;
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *serial = NULL;
+	ASN1_TIME *when = NULL;
+	ASN1_ENUMERATED *reason = NULL;
+	int rc = -1;
+
+	if ((r = X509_REVOKED_new()) == NULL ||
+	    BN_hex2bn(&bn, c->serial) == 0 ||
+	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
+	    !X509_REVOKED_set_serialNumber(r, serial))
+		goto fail;
+	if ((when = ASN1_TIME_set(NULL, c->revoked_at_t)) == NULL ||
+	    !X509_REVOKED_set_revocationDate(r, when))
+		goto fail;
+	/* RFC 5280 5.3.1: "unspecified" is said by leaving the reason out. */
+	if (c->reason != CRL_REASON_UNSPECIFIED) {
+		if ((reason = ASN1_ENUMERATED_new()) == NULL ||
+		    !ASN1_ENUMERATED_set(reason, c->reason) ||
+		    !X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, reason, 0, 0))
+			goto fail;
+	}
+	if (!X509_CRL_add0_revoked(crl, r))
+		goto fail;
+	r = NULL;
+	rc = 0;
+fail:
+	ASN1_ENUMERATED_free(reason);
+	ASN1_TIME_free(when);
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+	X509_REVOKED_free(r);
+	return rc;
+}
+
 /*
- * Signs and writes the CA's CRL, listing no certificates yet: revocation
- * adds entries here. nextUpdate is days ahead; the broker fails closed
- * once it passes, so the CRL must be reissued before then.
+ * Signs and writes the CA's CRL listing the n revoked entries (serial,
+ * revoked_at_t, reason), numbered number. nextUpdate is
+ * days ahead; the broker fails closed once it passes, so the CRL must be
+ * reissued before then. crlnumber is written first: a crash between the
+ * two files skips a number, which is allowed, and never reuses one.
  */
 static int
-crl_write(const char *dir, X509 *cacert, EVP_PKEY *cakey, uint64_t number,
-    int days, char *err, size_t errlen)
+crl_write(const char *dir, X509 *cacert, EVP_PKEY *cakey,
+    const struct ca_cert *revoked, size_t n, uint64_t number, int days,
+    struct ca_crl_info *info, char *err, size_t errlen)
 {
 	char path[PATH_MAX], numpath[PATH_MAX], numtext[32];
 	X509_CRL *crl = NULL;
@@ -496,23 +560,29 @@ crl_write(const char *dir, X509 *cacert, EVP_PKEY *cakey, uint64_t number,
 	ASN1_INTEGER *num = NULL;
 	X509_EXTENSION *ex = NULL;
 	X509V3_CTX ctx;
+	time_t now;
+	size_t i;
 	int rc = -1;
 
 	if (join(path, sizeof(path), dir, CA_CRL_FILE, err, errlen) == -1 ||
 	    join(numpath, sizeof(numpath), dir, CA_CRLNUMBER_FILE, err,
 	    errlen) == -1)
 		return -1;
+	now = time(NULL);
 	if ((crl = X509_CRL_new()) == NULL || (t = ASN1_TIME_new()) == NULL ||
 	    (num = ASN1_INTEGER_new()) == NULL)
 		goto ssl;
 	if (!X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
 	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(cacert)))
 		goto ssl;
-	if (X509_gmtime_adj(t, 0) == NULL || !X509_CRL_set1_lastUpdate(crl, t))
+	if (ASN1_TIME_set(t, now) == NULL || !X509_CRL_set1_lastUpdate(crl, t))
 		goto ssl;
-	if (X509_time_adj_ex(t, days, 0, NULL) == NULL ||
+	if (ASN1_TIME_adj(t, now, days, 0) == NULL ||
 	    !X509_CRL_set1_nextUpdate(crl, t))
 		goto ssl;
+	for (i = 0; i < n; i++)
+		if (crl_add_entry(crl, &revoked[i]) == -1)
+			goto ssl;
 	if (!ASN1_INTEGER_set_uint64(num, number) ||
 	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0))
 		goto ssl;
@@ -522,13 +592,21 @@ crl_write(const char *dir, X509 *cacert, EVP_PKEY *cakey, uint64_t number,
 		goto ssl;
 	if (!X509_CRL_sort(crl) || !X509_CRL_sign(crl, cakey, EVP_sha256()))
 		goto ssl;
-	if (write_file(path, 0644, 1, write_crl, crl, err, errlen) == -1)
-		goto fail;
 	snprintf(numtext, sizeof(numtext), "%llu\n",
 	    (unsigned long long)number);
 	if (write_file(numpath, 0644, 1, write_text, numtext, err,
 	    errlen) == -1)
 		goto fail;
+	if (write_file(path, 0644, 1, write_crl, crl, err, errlen) == -1)
+		goto fail;
+	if (info != NULL) {
+		info->number = number;
+		info->nrevoked = n;
+		if (time_iso(X509_CRL_get0_nextUpdate(crl), info->next_update,
+		    sizeof(info->next_update)) == -1)
+			snprintf(info->next_update, sizeof(info->next_update),
+			    "?");
+	}
 	rc = 0;
 	goto fail;
 ssl:
@@ -551,6 +629,8 @@ check_days(int days, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+static int	ca_lock(const char *, int *, char *, size_t);
 
 /* The CN "Baton CA <name>", name defaulting to this host's name. */
 static int
@@ -592,6 +672,8 @@ ca_init(const char *dir, const char *name, int days, int force, char *err,
 {
 	static const char index_head[] =
 	    "# serial\tkind\tid\tnot_before\tnot_after\n";
+	static const char revoked_head[] =
+	    "# serial\trevoked_at\treason\n";
 	static const struct {
 		const char *file;
 		const char *what;
@@ -600,23 +682,25 @@ ca_init(const char *dir, const char *name, int days, int force, char *err,
 		{ CA_CERT_FILE,		"CA certificate" },
 		{ CA_INDEX_FILE,	"CA index" },
 		{ CA_CRL_FILE,		"CRL" },
+		{ CA_REVOKED_FILE,	"revocation record" },
 	};
 	char path[PATH_MAX], cn[CN_MAX + 1];
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
 	size_t i;
-	int rc = -1, wrote_key = 0;
+	int rc = -1, wrote_key = 0, lockfd = -1;
 
 	if (check_days(days, err, errlen) == -1 ||
 	    ca_common_name(name, cn, sizeof(cn), err, errlen) == -1)
 		return -1;
-	if (make_dir(dir, 0700, err, errlen) == -1)
+	if (make_dir(dir, 0700, err, errlen) == -1 ||
+	    ca_lock(dir, &lockfd, err, errlen) == -1)
 		return -1;
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (join(path, sizeof(path), dir, files[i].file, err,
 		    errlen) == -1 ||
 		    check_absent(path, files[i].what, force, err, errlen) == -1)
-			return -1;
+			goto fail;
 	}
 
 	if ((key = new_key(err, errlen)) == NULL)
@@ -647,7 +731,12 @@ ca_init(const char *dir, const char *name, int days, int force, char *err,
 	    write_file(path, 0644, force, write_text, index_head, err,
 	    errlen) == -1)
 		goto fail;
-	if (crl_write(dir, x, key, 1, CA_DEFAULT_CRL_DAYS, err, errlen) == -1)
+	if (join(path, sizeof(path), dir, CA_REVOKED_FILE, err, errlen) == -1 ||
+	    write_file(path, 0644, force, write_text, revoked_head, err,
+	    errlen) == -1)
+		goto fail;
+	if (crl_write(dir, x, key, NULL, 0, 1, CA_DEFAULT_CRL_DAYS, NULL, err,
+	    errlen) == -1)
 		goto fail;
 	rc = 0;
 fail:
@@ -655,6 +744,8 @@ fail:
 	if (rc == -1 && wrote_key && !force &&
 	    join(path, sizeof(path), dir, CA_KEY_FILE, NULL, 0) == 0)
 		(void)unlink(path);
+	if (lockfd != -1)
+		close(lockfd);
 	X509_free(x);
 	EVP_PKEY_free(key);
 	return rc;
@@ -945,5 +1036,625 @@ ca_issue_server(const char *cadir, const char *const *dns_names,
 	    err, errlen);
 fail:
 	GENERAL_NAMES_free(gens);
+	return rc;
+}
+
+/* ---- revocation ---- */
+
+static const struct {
+	int		 code;
+	const char	*name;
+} reasons[] = {
+	{ CRL_REASON_UNSPECIFIED,		"unspecified" },
+	{ CRL_REASON_KEY_COMPROMISE,		"keyCompromise" },
+	{ CRL_REASON_AFFILIATION_CHANGED,	"affiliationChanged" },
+	{ CRL_REASON_SUPERSEDED,		"superseded" },
+	{ CRL_REASON_CESSATION_OF_OPERATION,	"cessationOfOperation" },
+};
+
+#define NREASONS	(sizeof(reasons) / sizeof(reasons[0]))
+#define LINE_MAX_CA	1024	/* an index line; a 253-byte name fits */
+
+int
+ca_reason_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < NREASONS; i++)
+		if (strcasecmp(name, reasons[i].name) == 0)
+			return reasons[i].code;
+	return -1;
+}
+
+const char *
+ca_reason_name(int reason)
+{
+	size_t i;
+
+	for (i = 0; i < NREASONS; i++)
+		if (reasons[i].code == reason)
+			return reasons[i].name;
+	return NULL;
+}
+
+/*
+ * Takes the CA directory's lock (flock on the directory itself, so no lock
+ * file is left behind); closing *fdp releases it. Waits for a holder.
+ */
+static int
+ca_lock(const char *dir, int *fdp, char *err, size_t errlen)
+{
+	int fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		seterr(err, errlen, "cannot open the CA directory %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) == -1) {
+		if (errno == EINTR)
+			continue;
+		seterr(err, errlen, "cannot lock the CA directory %s: %s", dir,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (UTC) into *out. */
+static int
+parse_time(const char *s, time_t *out)
+{
+	struct tm tm;
+	int n = 0;
+
+	if (strlen(s) != CA_TIME_LEN)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	    n != CA_TIME_LEN)
+		return -1;
+	if (tm.tm_year < 1950 || tm.tm_year > 9999 || tm.tm_mon < 1 ||
+	    tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*out = timegm(&tm);
+	return 0;
+}
+
+/*
+ * Normalises a serial as a person may type it ("0x" prefix, ':' between
+ * bytes, any case) into the index's form: BN_bn2hex of its value.
+ */
+static int
+serial_norm(const char *in, char out[CA_SERIAL_HEX_MAX + 1])
+{
+	char digits[CA_SERIAL_HEX_MAX + 1];
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	const char *p = in;
+	size_t n = 0;
+	int rc = -1;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	for (; *p != '\0'; p++) {
+		if (*p == ':')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n == CA_SERIAL_HEX_MAX)
+			return -1;
+		digits[n++] = *p;
+	}
+	digits[n] = '\0';
+	if (n == 0 || BN_hex2bn(&bn, digits) == 0 || BN_is_zero(bn) ||
+	    (hex = BN_bn2hex(bn)) == NULL || strlen(hex) > CA_SERIAL_HEX_MAX)
+		goto fail;
+	memcpy(out, hex, strlen(hex) + 1);
+	rc = 0;
+fail:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
+}
+
+/* Splits line at tabs into exactly n fields (in place); -1 otherwise. */
+static int
+split_tabs(char *line, char **f, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		f[i] = line;
+		line = strchr(line, '\t');
+		if (line == NULL)
+			return i == n - 1 ? 0 : -1;
+		if (i == n - 1)
+			return -1;
+		*line++ = '\0';
+	}
+	return -1;
+}
+
+/* One parsed line of a CA text file, to fn; -1 (err set) stops the read. */
+typedef int (*line_fn)(char *, void *, const char *, unsigned, char *,
+    size_t);
+
+/*
+ * Reads cadir/name a line at a time: '#' and empty lines skipped, each
+ * line checked for length and a final newline (a torn append is an error,
+ * not a guess). A missing file is an error unless missing_ok.
+ */
+static int
+read_lines(const char *cadir, const char *name, int missing_ok, line_fn fn,
+    void *arg, char *err, size_t errlen)
+{
+	char path[PATH_MAX], line[LINE_MAX_CA];
+	FILE *f;
+	unsigned lineno = 0;
+	size_t len;
+	int rc = -1;
+
+	if (join(path, sizeof(path), cadir, name, err, errlen) == -1)
+		return -1;
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT && missing_ok)
+			return 0;
+		seterr(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		len = strlen(line);
+		if (len == 0 || line[len - 1] != '\n') {
+			seterr(err, errlen, "%s:%u: line too long or not "
+			    "ended (a write was cut short?); fix or remove "
+			    "that line", path, lineno);
+			goto fail;
+		}
+		line[--len] = '\0';
+		if (len == 0 || line[0] == '#')
+			continue;
+		if (fn(line, arg, path, lineno, err, errlen) == -1)
+			goto fail;
+	}
+	if (ferror(f)) {
+		seterr(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	rc = 0;
+fail:
+	fclose(f);
+	return rc;
+}
+
+struct cert_array {
+	struct ca_cert	*v;
+	size_t		 n, cap;
+};
+
+static struct ca_cert *
+cert_push(struct cert_array *a)
+{
+	struct ca_cert *v;
+	size_t cap;
+
+	if (a->n == a->cap) {
+		cap = a->cap == 0 ? 16 : a->cap * 2;
+		if ((v = reallocarray(a->v, cap, sizeof(*v))) == NULL)
+			return NULL;
+		a->v = v;
+		a->cap = cap;
+	}
+	memset(&a->v[a->n], 0, sizeof(a->v[0]));
+	return &a->v[a->n++];
+}
+
+static int
+copy_text(char *dst, size_t dstlen, const char *src)
+{
+	const unsigned char *p;
+	size_t n = strlen(src);
+
+	if (n == 0 || n >= dstlen)
+		return -1;
+	for (p = (const unsigned char *)src; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return -1;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+/* An issued.txt line: serial, kind, id, not_before, not_after. */
+static int
+index_line(char *line, void *arg, const char *path, unsigned lineno,
+    char *err, size_t errlen)
+{
+	struct cert_array *a = arg;
+	struct ca_cert *c;
+	char *f[5], norm[CA_SERIAL_HEX_MAX + 1];
+	time_t nb;
+
+	if (split_tabs(line, f, 5) == -1)
+		goto bad;
+	if (serial_norm(f[0], norm) == -1 || strcmp(norm, f[0]) != 0)
+		goto bad;
+	if (strcmp(f[1], "node") != 0 && strcmp(f[1], "server") != 0)
+		goto bad;
+	if ((c = cert_push(a)) == NULL) {
+		seterr(err, errlen, "out of memory reading %s", path);
+		return -1;
+	}
+	if (copy_text(c->serial, sizeof(c->serial), f[0]) == -1 ||
+	    copy_text(c->kind, sizeof(c->kind), f[1]) == -1 ||
+	    copy_text(c->id, sizeof(c->id), f[2]) == -1 ||
+	    copy_text(c->not_before, sizeof(c->not_before), f[3]) == -1 ||
+	    copy_text(c->not_after, sizeof(c->not_after), f[4]) == -1 ||
+	    parse_time(f[3], &nb) == -1 ||
+	    parse_time(f[4], &c->not_after_t) == -1) {
+		a->n--;
+		goto bad;
+	}
+	return 0;
+bad:
+	seterr(err, errlen, "%s:%u: not an index line (serial, node|server, "
+	    "id, not before, not after, separated by tabs)", path, lineno);
+	return -1;
+}
+
+/* A revoked.txt line: serial, revoked_at, reason. The first one counts. */
+static int
+revoked_line(char *line, void *arg, const char *path, unsigned lineno,
+    char *err, size_t errlen)
+{
+	struct cert_array *a = arg;
+	struct ca_cert *c;
+	char *f[3], norm[CA_SERIAL_HEX_MAX + 1];
+	time_t at;
+	size_t i;
+	int reason;
+
+	if (split_tabs(line, f, 3) == -1 || serial_norm(f[0], norm) == -1 ||
+	    strcmp(norm, f[0]) != 0 || parse_time(f[1], &at) == -1 ||
+	    (reason = ca_reason_parse(f[2])) == -1) {
+		seterr(err, errlen, "%s:%u: not a revocation line (serial, "
+		    "time, reason, separated by tabs)", path, lineno);
+		return -1;
+	}
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].serial, norm) == 0)
+			return 0;
+	if ((c = cert_push(a)) == NULL) {
+		seterr(err, errlen, "out of memory reading %s", path);
+		return -1;
+	}
+	memcpy(c->serial, norm, strlen(norm) + 1);
+	memcpy(c->revoked_at, f[1], CA_TIME_LEN + 1);
+	c->revoked_at_t = at;
+	c->revoked = 1;
+	c->reason = reason;
+	return 0;
+}
+
+/* The issued certificates (*issued) and the revocations (*revoked). */
+static int
+ca_read(const char *cadir, struct cert_array *issued,
+    struct cert_array *revoked, char *err, size_t errlen)
+{
+	size_t i, j;
+
+	if (issued != NULL && read_lines(cadir, CA_INDEX_FILE, 0, index_line,
+	    issued, err, errlen) == -1)
+		return -1;
+	if (read_lines(cadir, CA_REVOKED_FILE, 1, revoked_line, revoked, err,
+	    errlen) == -1)
+		return -1;
+	for (i = 0; issued != NULL && i < issued->n; i++)
+		for (j = 0; j < revoked->n; j++) {
+			if (strcmp(issued->v[i].serial,
+			    revoked->v[j].serial) != 0)
+				continue;
+			issued->v[i].revoked = 1;
+			issued->v[i].reason = revoked->v[j].reason;
+			issued->v[i].revoked_at_t = revoked->v[j].revoked_at_t;
+			memcpy(issued->v[i].revoked_at,
+			    revoked->v[j].revoked_at,
+			    sizeof(issued->v[i].revoked_at));
+		}
+	return 0;
+}
+
+int
+ca_list(const char *cadir, struct ca_cert **out, size_t *n, char *err,
+    size_t errlen)
+{
+	struct cert_array issued = { NULL, 0, 0 }, revoked = { NULL, 0, 0 };
+
+	*out = NULL;
+	*n = 0;
+	if (ca_read(cadir, &issued, &revoked, err, errlen) == -1) {
+		free(issued.v);
+		free(revoked.v);
+		return -1;
+	}
+	free(revoked.v);
+	*out = issued.v;
+	*n = issued.n;
+	return 0;
+}
+
+static int
+check_crl_days(int days, char *err, size_t errlen)
+{
+	if (days < 1 || days > CA_MAX_CRL_DAYS) {
+		seterr(err, errlen, "CRL validity of %d days is out of range "
+		    "(1 to %d)", days, CA_MAX_CRL_DAYS);
+		return -1;
+	}
+	return 0;
+}
+
+/* The number of the last CRL written, from cadir/crlnumber. */
+static int
+read_crlnumber(const char *cadir, uint64_t *out, char *err, size_t errlen)
+{
+	char path[PATH_MAX], buf[32], *end;
+	unsigned long long v;
+	FILE *f;
+	size_t n;
+
+	if (join(path, sizeof(path), cadir, CA_CRLNUMBER_FILE, err,
+	    errlen) == -1)
+		return -1;
+	if ((f = fopen(path, "re")) == NULL) {
+		seterr(err, errlen, "cannot read the CRL number %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (n == 0 || !isdigit((unsigned char)buf[0]) || errno != 0 ||
+	    (*end != '\0' && strcmp(end, "\n") != 0) || v >= UINT64_MAX) {
+		seterr(err, errlen, "%s does not hold a CRL number", path);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Appends the revocation lines text to revoked.txt and fsyncs them. */
+static int
+revoked_append(const char *cadir, const char *text, char *err,
+    size_t errlen)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(text), off = 0;
+	ssize_t w;
+	int fd;
+
+	if (join(path, sizeof(path), cadir, CA_REVOKED_FILE, err,
+	    errlen) == -1)
+		return -1;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd == -1) {
+		seterr(err, errlen, "cannot open %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	while (off < len) {
+		if ((w = write(fd, text + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (off < len || fsync(fd) == -1) {
+		seterr(err, errlen, "cannot append to %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	fsync_parent(path);
+	return 0;
+}
+
+/* Rewrites the CRL from revoked.txt with the next number; lock held. */
+static int
+crl_reissue(const char *cadir, X509 *ca, EVP_PKEY *cakey, int crl_days,
+    struct ca_crl_info *info, char *err, size_t errlen)
+{
+	struct cert_array revoked = { NULL, 0, 0 };
+	uint64_t number;
+	int rc = -1;
+
+	if (ca_read(cadir, NULL, &revoked, err, errlen) == -1 ||
+	    read_crlnumber(cadir, &number, err, errlen) == -1)
+		goto fail;
+	rc = crl_write(cadir, ca, cakey, revoked.v, revoked.n, number + 1,
+	    crl_days, info, err, errlen);
+fail:
+	free(revoked.v);
+	return rc;
+}
+
+int
+ca_crl_update(const char *cadir, int crl_days, struct ca_crl_info *info,
+    char *err, size_t errlen)
+{
+	X509 *ca = NULL;
+	EVP_PKEY *cakey = NULL;
+	int lockfd = -1, rc = -1;
+
+	if (check_crl_days(crl_days, err, errlen) == -1)
+		return -1;
+	if (ca_load(cadir, &ca, &cakey, err, errlen) == -1)
+		return -1;
+	if (ca_lock(cadir, &lockfd, err, errlen) == -1)
+		goto fail;
+	rc = crl_reissue(cadir, ca, cakey, crl_days, info, err, errlen);
+fail:
+	if (lockfd != -1)
+		close(lockfd);
+	X509_free(ca);
+	EVP_PKEY_free(cakey);
+	return rc;
+}
+
+/*
+ * Picks the certificates to revoke from the index: node_id's unrevoked
+ * ones, or the one with serial. Appends them to *out.
+ */
+static int
+revoke_select(const char *cadir, const struct cert_array *issued,
+    const char *node_id, const char *serial, struct cert_array *out,
+    char *err, size_t errlen)
+{
+	char norm[CA_SERIAL_HEX_MAX + 1];
+	struct ca_cert *c;
+	size_t i, seen = 0;
+
+	if (serial != NULL && serial_norm(serial, norm) == -1) {
+		seterr(err, errlen, "'%s' is not a certificate serial (hex "
+		    "digits, at most %d)", serial, CA_SERIAL_HEX_MAX);
+		return -1;
+	}
+	for (i = 0; i < issued->n; i++) {
+		if (serial != NULL ? strcmp(issued->v[i].serial, norm) != 0 :
+		    (strcmp(issued->v[i].kind, "node") != 0 ||
+		    strcmp(issued->v[i].id, node_id) != 0))
+			continue;
+		seen++;
+		if (issued->v[i].revoked) {
+			if (serial != NULL) {
+				seterr(err, errlen, "certificate %s (%s %s) "
+				    "was already revoked at %s", norm,
+				    issued->v[i].kind, issued->v[i].id,
+				    issued->v[i].revoked_at);
+				return -1;
+			}
+			continue;
+		}
+		if ((c = cert_push(out)) == NULL) {
+			seterr(err, errlen, "out of memory");
+			return -1;
+		}
+		*c = issued->v[i];
+		if (serial != NULL)
+			break;
+	}
+	if (seen == 0) {
+		if (serial != NULL)
+			seterr(err, errlen, "serial %s is not in %s/%s: this "
+			    "CA did not issue it", norm, cadir, CA_INDEX_FILE);
+		else
+			seterr(err, errlen, "no certificate was issued to node "
+			    "'%s' by the CA in %s", node_id, cadir);
+		return -1;
+	}
+	if (out->n == 0) {
+		seterr(err, errlen, "every certificate issued to node '%s' is "
+		    "already revoked", node_id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ca_revoke(const char *cadir, const char *node_id, const char *serial,
+    int reason, int crl_days, struct ca_cert **revokedp, size_t *nrevoked,
+    struct ca_crl_info *info, char *err, size_t errlen)
+{
+	struct cert_array issued = { NULL, 0, 0 }, revoked = { NULL, 0, 0 };
+	struct cert_array chosen = { NULL, 0, 0 };
+	char now_text[CA_TIME_LEN + 1], *text = NULL, *p;
+	X509 *ca = NULL;
+	EVP_PKEY *cakey = NULL;
+	time_t now;
+	size_t i, len;
+	int lockfd = -1, rc = -1;
+
+	*revokedp = NULL;
+	*nrevoked = 0;
+	if ((node_id == NULL) == (serial == NULL)) {
+		seterr(err, errlen, "give either a node id or a serial");
+		return -1;
+	}
+	if (node_id != NULL && !validate_node_id(node_id)) {
+		seterr(err, errlen, "invalid node id '%s'", node_id);
+		return -1;
+	}
+	if (ca_reason_name(reason) == NULL) {
+		seterr(err, errlen, "unknown revocation reason %d", reason);
+		return -1;
+	}
+	if (check_crl_days(crl_days, err, errlen) == -1)
+		return -1;
+	/* The key first: revoking needs a CRL signed, not just a record. */
+	if (ca_load(cadir, &ca, &cakey, err, errlen) == -1)
+		return -1;
+	if (ca_lock(cadir, &lockfd, err, errlen) == -1)
+		goto fail;
+	if (ca_read(cadir, &issued, &revoked, err, errlen) == -1 ||
+	    revoke_select(cadir, &issued, node_id, serial, &chosen, err,
+	    errlen) == -1)
+		goto fail;
+
+	now = time(NULL);
+	if (time_text(now, now_text, sizeof(now_text)) == -1) {
+		seterr(err, errlen, "cannot format the time");
+		goto fail;
+	}
+	len = chosen.n * (CA_SERIAL_HEX_MAX + CA_TIME_LEN + 32) + 1;
+	if ((text = malloc(len)) == NULL) {
+		seterr(err, errlen, "out of memory");
+		goto fail;
+	}
+	p = text;
+	*p = '\0';
+	for (i = 0; i < chosen.n; i++) {
+		chosen.v[i].revoked = 1;
+		chosen.v[i].reason = reason;
+		chosen.v[i].revoked_at_t = now;
+		memcpy(chosen.v[i].revoked_at, now_text, sizeof(now_text));
+		p += snprintf(p, len - (size_t)(p - text), "%s\t%s\t%s\n",
+		    chosen.v[i].serial, now_text, ca_reason_name(reason));
+	}
+	if (revoked_append(cadir, text, err, errlen) == -1)
+		goto fail;
+	if (crl_reissue(cadir, ca, cakey, crl_days, info, err,
+	    errlen) == -1) {
+		/* Recorded but not yet published: say how to finish. */
+		len = strlen(err);
+		if (len < errlen)
+			snprintf(err + len, errlen - len, "; the revocation is "
+			    "recorded in %s, run 'batonctl crl --ca %s' to "
+			    "write the CRL", CA_REVOKED_FILE, cadir);
+		goto fail;
+	}
+	*revokedp = chosen.v;
+	*nrevoked = chosen.n;
+	chosen.v = NULL;
+	rc = 0;
+fail:
+	if (lockfd != -1)
+		close(lockfd);
+	free(text);
+	free(chosen.v);
+	free(revoked.v);
+	free(issued.v);
+	X509_free(ca);
+	EVP_PKEY_free(cakey);
 	return rc;
 }

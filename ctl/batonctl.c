@@ -3,9 +3,11 @@
  * commands, dispatch on the first two words, and the helpers every
  * command's parser shares (declared in ctl.h).
  *
- * Commands live one area per file: ctl_cert.c (CA and certificates),
- * ctl_node.c (the node registry). A new command is a row in commands[]
- * plus its entry point; nothing else here changes.
+ * Commands live one area per file: ctl_cert.c (CA, certificates, CRL),
+ * ctl_node.c (the node registry), ctl_audit.c (the audit log, which
+ * parses its own verbs). A new command is a row in commands[]
+ * plus its entry point; nothing else here changes. A row with no verb is
+ * a one-word command ("batonctl crl").
  *
  * The work itself is in certs/ca.c and broker/registry.c; these files only
  * talk to the person. Nothing here prints key material or dataset content.
@@ -19,8 +21,16 @@
 
 #include "ca.h"
 #include "ctl.h"
+#include "ctl_audit.h"
 
 static const char *progname = "batonctl";
+
+/* "batonctl audit VERB ...": ctl_audit.c parses its own verbs and help. */
+static int
+audit_entry(const struct command *c, int argc, char **argv)
+{
+	return ctl_audit_main(argc, argv);
+}
 
 static const struct command commands[] = {
 	{ "ca", "init", "--dir DIR [--name NAME] [--days N] [--force]",
@@ -49,6 +59,36 @@ static const struct command commands[] = {
 	  "  --days N      validity in days (default 365)\n"
 	  "  --force       replace existing files\n",
 	  ctl_cert_issue },
+	{ "cert", "revoke",
+	  "--ca DIR (--node ID | --serial S) [--reason REASON] "
+	  "[--crl-days N]\n"
+	  "                            [--data DIR]",
+	  "revoke certificates and rewrite the CRL",
+	  "  --ca DIR       the CA directory\n"
+	  "  --node ID      revoke every unrevoked certificate issued to this "
+	  "node\n"
+	  "  --serial S     revoke the one certificate with this serial (hex, "
+	  "as\n"
+	  "                 'batonctl cert list' shows it)\n"
+	  "  --reason R     unspecified (default), keyCompromise, "
+	  "affiliationChanged,\n"
+	  "                 superseded or cessationOfOperation\n"
+	  "  --crl-days N   the new CRL's nextUpdate, in days (default 30)\n"
+	  "  --data DIR     the broker's data directory: record the "
+	  "revocation in\n"
+	  "                 its audit log (opened first; no log, no "
+	  "revocation)\n",
+	  ctl_cert_revoke },
+	{ "cert", "list", "--ca DIR [--json]",
+	  "list the certificates the CA issued",
+	  "  --ca DIR      the CA directory\n"
+	  "  --json        one JSON object per line instead of a table\n",
+	  ctl_cert_list },
+	{ "crl", NULL, "--ca DIR [--crl-days N]",
+	  "re-sign the CRL before it lapses (then no node gets in)",
+	  "  --ca DIR       the CA directory\n"
+	  "  --crl-days N   the new CRL's nextUpdate, in days (default 30)\n",
+	  ctl_crl },
 	{ "node", "add", "--data DIR --node ID --role ROLE [--org NAME]",
 	  "register a node in the broker's registry",
 	  "  --data DIR    the broker's data directory\n"
@@ -61,6 +101,26 @@ static const struct command commands[] = {
 	  "  --data DIR    the broker's data directory\n"
 	  "  --json        one JSON object per line instead of a table\n",
 	  ctl_node_list },
+	{ "node", "set-role", "--data DIR --node ID --role ROLE",
+	  "change a node's role",
+	  "  --data DIR    the broker's data directory\n"
+	  "  --node ID     the node\n"
+	  "  --role ROLE   its new role, as named in policy.conf\n",
+	  ctl_node_set_role },
+	{ "node", "disable", "--data DIR --node ID",
+	  "stop a node connecting; closes its sessions",
+	  "  --data DIR    the broker's data directory\n"
+	  "  --node ID     the node\n",
+	  ctl_node_disable },
+	{ "node", "enable", "--data DIR --node ID",
+	  "let a disabled node connect again",
+	  "  --data DIR    the broker's data directory\n"
+	  "  --node ID     the node\n",
+	  ctl_node_enable },
+	{ "audit", NULL, "verify|head|list|export --data DIR [OPTIONS]",
+	  "verify, query and export the audit log",
+	  "  see 'batonctl audit --help'\n",
+	  audit_entry },
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
@@ -78,17 +138,30 @@ ctl_failx(const char *fmt, ...)
 	return EXIT_FAILURE;
 }
 
+/* "group verb", or "group" for a one-word command. */
+static void
+command_name(const struct command *c, char *buf, size_t len)
+{
+	if (c->verb == NULL)
+		snprintf(buf, len, "%s", c->group);
+	else
+		snprintf(buf, len, "%s %s", c->group, c->verb);
+}
+
 static void
 usage_lines(FILE *fp, const struct command *c)
 {
-	fprintf(fp, "usage: %s %s %s %s\n", progname, c->group, c->verb,
-	    c->synopsis);
+	char name[32];
+
+	command_name(c, name, sizeof(name));
+	fprintf(fp, "usage: %s %s %s\n", progname, name, c->synopsis);
 }
 
 int
 ctl_usage_error(const struct command *c, const char *fmt, ...)
 {
 	va_list ap;
+	char name[32];
 
 	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
@@ -96,8 +169,8 @@ ctl_usage_error(const struct command *c, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	usage_lines(stderr, c);
-	fprintf(stderr, "Try '%s %s %s --help'.\n", progname, c->group,
-	    c->verb);
+	command_name(c, name, sizeof(name));
+	fprintf(stderr, "Try '%s %s --help'.\n", progname, name);
 	return EXIT_USAGE;
 }
 
@@ -120,9 +193,8 @@ command_list(FILE *fp, const char *group)
 	for (i = 0; i < NCOMMANDS; i++) {
 		if (group != NULL && strcmp(commands[i].group, group) != 0)
 			continue;
-		snprintf(name, sizeof(name), "%s %s", commands[i].group,
-		    commands[i].verb);
-		fprintf(fp, "  %-12s  %s\n", name, commands[i].summary);
+		command_name(&commands[i], name, sizeof(name));
+		fprintf(fp, "  %-14s  %s\n", name, commands[i].summary);
 	}
 	fprintf(fp, "\nRun '%s COMMAND --help' for a command's options.\n",
 	    progname);
@@ -158,19 +230,25 @@ ctl_no_operands(const struct command *c, int argc, char **argv)
 }
 
 int
-ctl_parse_days(const struct command *c, const char *s, int *out)
+ctl_parse_int(const struct command *c, const char *opt, const char *s,
+    int min, int max, int *out)
 {
 	char *end;
 	long v;
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (end == s || *end != '\0' || errno != 0 || v < 1 ||
-	    v > CA_MAX_DAYS)
-		return ctl_usage_error(c, "--days wants a number of days "
-		    "from 1 to %d, not '%s'", CA_MAX_DAYS, s);
+	if (end == s || *end != '\0' || errno != 0 || v < min || v > max)
+		return ctl_usage_error(c, "%s wants a number from %d to %d, "
+		    "not '%s'", opt, min, max, s);
 	*out = (int)v;
 	return PARSE_RUN;
+}
+
+int
+ctl_parse_days(const struct command *c, const char *s, int *out)
+{
+	return ctl_parse_int(c, "--days", s, 1, CA_MAX_DAYS, out);
 }
 
 int
@@ -217,13 +295,22 @@ main(int argc, char *argv[])
 		command_list(stderr, NULL);
 		return EXIT_USAGE;
 	}
+	/* A one-word command takes everything after it as its options. */
+	for (i = 0; i < NCOMMANDS; i++) {
+		c = &commands[i];
+		if (c->verb != NULL || strcmp(c->group, argv[1]) != 0)
+			continue;
+		optind = 0;
+		opterr = 0;
+		return c->main(c, argc - 1, argv + 1);
+	}
 	if (argc < 3 || is_help(argv[2])) {
 		command_list(argc < 3 ? stderr : stdout, argv[1]);
 		return argc < 3 ? EXIT_USAGE : EXIT_SUCCESS;
 	}
 	for (i = 0; i < NCOMMANDS; i++) {
 		c = &commands[i];
-		if (strcmp(c->group, argv[1]) != 0 ||
+		if (c->verb == NULL || strcmp(c->group, argv[1]) != 0 ||
 		    strcmp(c->verb, argv[2]) != 0)
 			continue;
 		/* The verb stands in for argv[0]; GNU getopt restarts at 0. */

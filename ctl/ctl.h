@@ -22,18 +22,28 @@
 
 struct command {
 	const char	*group;		/* first word: "ca", "cert", "node" */
-	const char	*verb;		/* second word: "init", "issue", ... */
+	const char	*verb;		/* second word: "init", "issue", ...;
+					   NULL: a one-word command ("crl") */
 	const char	*synopsis;	/* arguments, for usage lines */
 	const char	*summary;	/* one line for the command list */
 	const char	*options;	/* option descriptions for --help */
 	int		(*main)(const struct command *, int, char **);
 };
 
-/* Entry points: argv[0] is the verb; each returns the exit status. */
+/*
+ * Entry points: argv[0] is the verb (the group for a one-word command);
+ * each returns the exit status.
+ */
 int	ctl_ca_init(const struct command *, int, char **);	/* ctl_cert.c */
 int	ctl_cert_issue(const struct command *, int, char **);
+int	ctl_cert_revoke(const struct command *, int, char **);
+int	ctl_cert_list(const struct command *, int, char **);
+int	ctl_crl(const struct command *, int, char **);
 int	ctl_node_add(const struct command *, int, char **);	/* ctl_node.c */
 int	ctl_node_list(const struct command *, int, char **);
+int	ctl_node_set_role(const struct command *, int, char **);
+int	ctl_node_disable(const struct command *, int, char **);
+int	ctl_node_enable(const struct command *, int, char **);
 
 /* Prints "batonctl: message" to stderr; returns EXIT_FAILURE. */
 int	ctl_failx(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -55,6 +65,13 @@ int	ctl_no_operands(const struct command *c, int argc, char **argv);
 
 /* Parses --days (1 to CA_MAX_DAYS) into *out; PARSE_RUN or EXIT_USAGE. */
 int	ctl_parse_days(const struct command *c, const char *s, int *out);
+
+/*
+ * Parses option opt's value s, a whole number from min to max, into *out;
+ * PARSE_RUN, or EXIT_USAGE with a message naming opt and the range.
+ */
+int	ctl_parse_int(const struct command *c, const char *opt, const char *s,
+	    int min, int max, int *out);
 
 /* EXIT_USAGE ("OPT is required") if value is NULL or empty, else PARSE_RUN. */
 int	ctl_need(const struct command *c, const char *value, const char *opt);

@@ -1,21 +1,36 @@
 /*
- * ctl_node.c - batonctl's registry commands: "node add" and "node list".
+ * ctl_node.c - batonctl's registry commands: "node add", "node list",
+ * "node set-role", "node disable" and "node enable".
  *
  * They open the broker's store directly (LMDB is multi-process, so the
- * broker may be running) in one short transaction each: a write for add, a
- * read for list, ended before anything is printed. Records read back are
- * treated as input: control bytes never reach the terminal.
+ * broker may be running) in one short transaction each: a write for add
+ * and the changes (read, check, write back, commit: nothing in between
+ * can interleave), a read for list, ended before anything is printed.
+ * Records read back are treated as input: control bytes never reach the
+ * terminal. A running broker sees a change at its next registry check
+ * (every 2 s for live sessions, and at every handshake).
+ *
+ * Every change is audited (AUDIT_NODE_CHANGED, actor "batonctl", with the
+ * operator's uid) in the same write transaction as the change itself: the
+ * two commit together or not at all. The audit keys are opened before the
+ * transaction begins and created, like the store, if this runs before the
+ * broker ever has.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "audit.h"
 #include "ctl.h"
 #include "registry.h"
 #include "store.h"
@@ -131,11 +146,63 @@ open_store(const char *dir, int readonly, struct store **s)
 	return EXIT_SUCCESS;
 }
 
+/*
+ * Opens the audit keys and the store with a write transaction begun, for
+ * a change to be recorded. EXIT_SUCCESS, or EXIT_FAILURE with the reason
+ * printed and nothing left open.
+ */
+static int
+open_for_change(const char *dir, struct audit **au, struct store **s)
+{
+	char err[1024];
+
+	if ((*au = audit_open(dir, 1, err, sizeof(err))) == NULL)
+		return ctl_failx("cannot open the audit log: %s", err);
+	if (open_store(dir, 0, s) != EXIT_SUCCESS) {
+		audit_close(*au);
+		*au = NULL;
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
+/*
+ * Records a change to node in the open write transaction: what changed
+ * (change, e.g. "role cmht -> gp") and who ran batonctl (uid and a plain
+ * login name). STORE_OK or the store's error.
+ */
+static int
+audit_node(struct audit *au, struct store *s, const char *node,
+    const char *change)
+{
+	struct audit_event ev;
+	struct passwd *pw;
+	char reason[256];
+	const char *name = NULL;
+
+	if ((pw = getpwuid(getuid())) != NULL &&
+	    validate_node_id(pw->pw_name))
+		name = pw->pw_name;	/* a plain login name, safe to keep */
+	snprintf(reason, sizeof(reason), "%s uid=%ld%s%s%s", change,
+	    (long)getuid(), name != NULL ? "(" : "", name != NULL ? name : "",
+	    name != NULL ? ")" : "");
+	memset(&ev, 0, sizeof(ev));
+	ev.event = AUDIT_NODE_CHANGED;
+	ev.actor = "batonctl";
+	ev.other = node;
+	ev.outcome = "ok";
+	ev.reason = reason;
+	return audit_append(au, s, &ev, now_ms());
+}
+
 static int
 run_node_add(const struct node_add_args *a)
 {
 	struct registry_node n;
+	struct audit *au;
 	struct store *s;
+	char change[REGISTRY_ROLE_MAX + 16];
+	const char *what = "";
 	int r;
 
 	memset(&n, 0, sizeof(n));
@@ -143,9 +210,14 @@ run_node_add(const struct node_add_args *a)
 	snprintf(n.role, sizeof(n.role), "%s", a->role);
 	snprintf(n.organisation, sizeof(n.organisation), "%s", a->org);
 	n.enabled = 1;
-	if (open_store(a->data, 0, &s) != EXIT_SUCCESS)
+	snprintf(change, sizeof(change), "added role=%s", a->role);
+	if (open_for_change(a->data, &au, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
 	r = registry_add(s, &n, now_ms());
+	/* The node and its audit record commit together or not at all. */
+	if (r == STORE_OK && (r = audit_node(au, s, a->node,
+	    change)) != STORE_OK)
+		what = audit_strerror(au);
 	if (r == STORE_OK)
 		r = store_commit(s);
 	else
@@ -162,13 +234,15 @@ run_node_add(const struct node_add_args *a)
 		goto done;
 	default:
 		r = ctl_failx("cannot add node '%s' to %s: %s", a->node,
-		    a->data, store_strerror(s));
+		    a->data, what != NULL && what[0] != '\0' ? what :
+		    store_strerror(s));
 		goto done;
 	}
 	printf("added node '%s' with role '%s'\n", a->node, a->role);
 	r = EXIT_SUCCESS;
 done:
 	store_close(s);
+	audit_close(au);
 	return r;
 }
 
@@ -371,4 +445,200 @@ ctl_node_list(const struct command *c, int argc, char **argv)
 	if ((r = parse_node_list(c, argc, argv, &a)) != PARSE_RUN)
 		return ctl_parse_exit(r);
 	return run_node_list(&a);
+}
+
+/* ---- node set-role, disable, enable ---- */
+
+enum node_change {
+	CHANGE_ROLE,
+	CHANGE_DISABLE,
+	CHANGE_ENABLE,
+};
+
+struct node_change_args {
+	enum node_change	 what;
+	const char		*data;
+	const char		*node;
+	const char		*role;		/* CHANGE_ROLE only */
+};
+
+static int
+parse_node_change(const struct command *c, int argc, char **argv,
+    struct node_change_args *a)
+{
+	static const struct option opts[] = {
+		{ "data",	required_argument,	NULL, 'd' },
+		{ "node",	required_argument,	NULL, 'n' },
+		{ "role",	required_argument,	NULL, 'r' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			a->data = optarg;
+			break;
+		case 'n':
+			a->node = optarg;
+			break;
+		case 'r':
+			if (a->what != CHANGE_ROLE)
+				return ctl_usage_error(c, "--role goes with "
+				    "'node set-role' only");
+			a->role = optarg;
+			break;
+		default:
+			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
+				return r;
+			return ctl_usage_error(c, "unexpected option");
+		}
+	}
+	if ((r = ctl_no_operands(c, argc, argv)) != PARSE_RUN ||
+	    (r = ctl_need(c, a->data, "--data")) != PARSE_RUN ||
+	    (r = ctl_need(c, a->node, "--node")) != PARSE_RUN)
+		return r;
+	if (a->what == CHANGE_ROLE &&
+	    (r = ctl_need(c, a->role, "--role")) != PARSE_RUN)
+		return r;
+	if (!validate_node_id(a->node))
+		return ctl_usage_error(c, "invalid node id '%s': %s", a->node,
+		    CTL_NODE_ID_RULE);
+	if (a->role != NULL && !registry_valid_role(a->role))
+		return ctl_usage_error(c, "invalid role '%s': use 1 to %d "
+		    "characters, lower-case letters, digits, '_' or '-', "
+		    "starting with a letter", a->role, REGISTRY_ROLE_MAX);
+	return PARSE_RUN;
+}
+
+/*
+ * Applies a's change to n. Returns 1 if n changed, 0 if it already was
+ * so; reason gets the audit reason ("role cmht -> gp", "disabled").
+ */
+static int
+apply_change(const struct node_change_args *a, struct registry_node *n,
+    char *reason, size_t len)
+{
+	switch (a->what) {
+	case CHANGE_ROLE:
+		if (strcmp(n->role, a->role) == 0)
+			return 0;
+		snprintf(reason, len, "role %s -> %s", n->role, a->role);
+		snprintf(n->role, sizeof(n->role), "%s", a->role);
+		return 1;
+	case CHANGE_DISABLE:
+		if (!n->enabled)
+			return 0;
+		n->enabled = 0;
+		snprintf(reason, len, "disabled");
+		return 1;
+	case CHANGE_ENABLE:
+		if (n->enabled)
+			return 0;
+		n->enabled = 1;
+		snprintf(reason, len, "enabled");
+		return 1;
+	}
+	return 0;
+}
+
+static int
+run_node_change(const struct node_change_args *a)
+{
+	struct registry_node n;
+	struct audit *au;
+	struct store *s;
+	struct stat st;
+	char reason[REGISTRY_ROLE_MAX * 2 + 16];
+	const char *what = "";
+	int r, changed;
+
+	/* store_open would create a new, empty store: say what is wrong. */
+	if (stat(a->data, &st) == -1)
+		return ctl_failx("cannot use the data directory %s: %s",
+		    a->data, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return ctl_failx("%s is not a directory", a->data);
+	if (open_for_change(a->data, &au, &s) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
+	r = registry_get(s, a->node, &n);
+	if (r == STORE_NOTFOUND) {
+		store_abort(s);
+		r = ctl_failx("no node '%s' in the registry in %s", a->node,
+		    a->data);
+		goto done;
+	}
+	if (r != STORE_OK) {
+		store_abort(s);
+		r = ctl_failx("cannot read node '%s' from %s: %s", a->node,
+		    a->data, r == STORE_CORRUPT ? "its record is corrupt" :
+		    store_strerror(s));
+		goto done;
+	}
+	if ((changed = apply_change(a, &n, reason, sizeof(reason))) == 0) {
+		store_abort(s);
+		if (a->what == CHANGE_ROLE)
+			printf("node '%s' already has role '%s'\n", a->node,
+			    a->role);
+		else
+			printf("node '%s' is already %s\n", a->node,
+			    a->what == CHANGE_DISABLE ? "disabled" : "enabled");
+		r = EXIT_SUCCESS;
+		goto done;
+	}
+	r = registry_update(s, &n, now_ms());
+	/* A change without its audit record must not commit. */
+	if (r == STORE_OK && (r = audit_node(au, s, a->node,
+	    reason)) != STORE_OK)
+		what = audit_strerror(au);
+	if (r == STORE_OK)
+		r = store_commit(s);
+	else
+		store_abort(s);
+	if (r != STORE_OK) {
+		r = ctl_failx("cannot change node '%s' in %s: %s", a->node,
+		    a->data, r == STORE_FULL ? "the store is full" :
+		    what != NULL && what[0] != '\0' ? what :
+		    store_strerror(s));
+		goto done;
+	}
+	printf("node '%s': %s\n", a->node, reason);
+	r = EXIT_SUCCESS;
+done:
+	store_close(s);
+	audit_close(au);
+	return r;
+}
+
+static int
+node_change_main(enum node_change what, const struct command *c, int argc,
+    char **argv)
+{
+	struct node_change_args a;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	a.what = what;
+	if ((r = parse_node_change(c, argc, argv, &a)) != PARSE_RUN)
+		return ctl_parse_exit(r);
+	return run_node_change(&a);
+}
+
+int
+ctl_node_set_role(const struct command *c, int argc, char **argv)
+{
+	return node_change_main(CHANGE_ROLE, c, argc, argv);
+}
+
+int
+ctl_node_disable(const struct command *c, int argc, char **argv)
+{
+	return node_change_main(CHANGE_DISABLE, c, argc, argv);
+}
+
+int
+ctl_node_enable(const struct command *c, int argc, char **argv)
+{
+	return node_change_main(CHANGE_ENABLE, c, argc, argv);
 }

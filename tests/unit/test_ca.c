@@ -6,6 +6,7 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -676,6 +677,461 @@ test_ca_key_mismatch(void **state)
 	assert_non_null(strstr(f->err, "does not match"));
 }
 
+static X509_CRL *
+load_crl(const char *cadir)
+{
+	char path[256];
+	FILE *fp;
+	X509_CRL *crl;
+
+	path_in(path, sizeof(path), cadir, CA_CRL_FILE);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	crl = PEM_read_X509_CRL(fp, NULL, NULL, NULL);
+	fclose(fp);
+	assert_non_null(crl);
+	return crl;
+}
+
+static long
+crl_number(X509_CRL *crl)
+{
+	ASN1_INTEGER *num;
+	long n;
+
+	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	assert_non_null(num);
+	n = ASN1_INTEGER_get(num);
+	ASN1_INTEGER_free(num);
+	return n;
+}
+
+/* The CRL's entry for x's serial, or NULL; *reason its reason code or -1. */
+static X509_REVOKED *
+crl_entry(X509_CRL *crl, X509 *x, int *reason)
+{
+	X509_REVOKED *r = NULL;
+	ASN1_ENUMERATED *e;
+
+	if (X509_CRL_get0_by_serial(crl, &r,
+	    X509_get0_serialNumber(x)) != 1)
+		return NULL;
+	e = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
+	*reason = e == NULL ? -1 : (int)ASN1_ENUMERATED_get(e);
+	ASN1_ENUMERATED_free(e);
+	return r;
+}
+
+/* Verifies leaf against the CA and its current CRL, as the broker does. */
+static int
+verify_with_crl(const char *cadir, X509 *leaf)
+{
+	X509_STORE *store;
+	X509_STORE_CTX *ctx;
+	X509_CRL *crl;
+	X509 *ca;
+	int ok, e;
+
+	ca = load_cert(cadir, CA_CERT_FILE);
+	crl = load_crl(cadir);
+	store = X509_STORE_new();
+	ctx = X509_STORE_CTX_new();
+	assert_non_null(store);
+	assert_non_null(ctx);
+	assert_int_equal(X509_STORE_add_cert(store, ca), 1);
+	assert_int_equal(X509_STORE_add_crl(store, crl), 1);
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	assert_int_equal(X509_STORE_CTX_init(ctx, store, leaf, NULL), 1);
+	assert_int_equal(X509_STORE_CTX_set_purpose(ctx,
+	    X509_PURPOSE_SSL_CLIENT), 1);
+	ok = X509_verify_cert(ctx);
+	e = ok == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	X509_CRL_free(crl);
+	X509_free(ca);
+	return e;
+}
+
+/* Non-comment lines of a CA text file. */
+static int
+count_records(const char *dir, const char *name)
+{
+	char *txt, *p;
+	int n = 0;
+
+	if (!exists(dir, name))
+		return 0;
+	txt = slurp(dir, name);
+	for (p = txt; *p != '\0'; p = strchr(p, '\n') + 1) {
+		assert_non_null(strchr(p, '\n'));
+		if (*p != '#')
+			n++;
+	}
+	free(txt);
+	return n;
+}
+
+static void
+issue_into(struct fixture *f, const char *id, const char *sub)
+{
+	char dir[192];
+
+	snprintf(dir, sizeof(dir), "%s/%s", f->out, sub);
+	assert_int_equal(ca_issue_node(f->ca, id, dir, 30, 0, f->err,
+	    sizeof(f->err)), 0);
+}
+
+static X509 *
+cert_in(struct fixture *f, const char *sub, const char *name)
+{
+	char dir[192];
+
+	snprintf(dir, sizeof(dir), "%s/%s", f->out, sub);
+	return load_cert(dir, name);
+}
+
+static void
+test_revoke_node(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_crl_info info;
+	struct ca_cert *v;
+	X509 *gp1, *gp2, *cmht;
+	X509_CRL *crl;
+	X509 *ca;
+	char *hex;
+	size_t n;
+	int pday, psec, reason;
+
+	issue_into(f, "gp", "a");
+	issue_into(f, "gp", "b");	/* a reissue: both must go */
+	issue_into(f, "cmht", "a");
+	gp1 = cert_in(f, "a", "gp.crt");
+	gp2 = cert_in(f, "b", "gp.crt");
+	cmht = cert_in(f, "a", "cmht.crt");
+	assert_int_equal(verify_with_crl(f->ca, gp1), X509_V_OK);
+
+	assert_int_equal(ca_revoke(f->ca, "gp", NULL,
+	    ca_reason_parse("keyCompromise"), 7, &v, &n, &info, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(n, 2);
+	hex = serial_hex(gp1);
+	assert_string_equal(v[0].serial, hex);
+	OPENSSL_free(hex);
+	assert_string_equal(v[0].id, "gp");
+	assert_int_equal(v[0].revoked, 1);
+	assert_int_equal(v[0].reason, CRL_REASON_KEY_COMPROMISE);
+	free(v);
+	assert_int_equal(info.number, 2);
+	assert_int_equal(info.nrevoked, 2);
+	assert_int_equal(count_records(f->ca, CA_REVOKED_FILE), 2);
+
+	crl = load_crl(f->ca);
+	ca = load_cert(f->ca, CA_CERT_FILE);
+	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(ca)), 1);
+	assert_int_equal(crl_number(crl), 2);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 2);
+	assert_non_null(crl_entry(crl, gp1, &reason));
+	assert_int_equal(reason, CRL_REASON_KEY_COMPROMISE);
+	assert_non_null(crl_entry(crl, gp2, &reason));
+	assert_null(crl_entry(crl, cmht, &reason));
+	assert_int_equal(ASN1_TIME_diff(&pday, &psec,
+	    X509_CRL_get0_lastUpdate(crl), X509_CRL_get0_nextUpdate(crl)), 1);
+	assert_int_equal(pday, 7);
+	assert_int_equal(psec, 0);
+	X509_CRL_free(crl);
+	X509_free(ca);
+
+	/* OpenSSL's own verifier now refuses gp's certificates only. */
+	assert_int_equal(verify_with_crl(f->ca, gp1), X509_V_ERR_CERT_REVOKED);
+	assert_int_equal(verify_with_crl(f->ca, gp2), X509_V_ERR_CERT_REVOKED);
+	assert_int_equal(verify_with_crl(f->ca, cmht), X509_V_OK);
+	assert_int_equal(count_tmp(f->ca), 0);
+
+	/* Nothing left to revoke for gp; nothing ever issued to crisis. */
+	assert_int_equal(ca_revoke(f->ca, "gp", NULL, 0, 30, &v, &n, &info,
+	    f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "already revoked"));
+	assert_int_equal(ca_revoke(f->ca, "crisis", NULL, 0, 30, &v, &n, &info,
+	    f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "no certificate was issued to node "
+	    "'crisis'"));
+	assert_null(v);
+	/* A refused revocation changes nothing. */
+	assert_int_equal(count_records(f->ca, CA_REVOKED_FILE), 2);
+	crl = load_crl(f->ca);
+	assert_int_equal(crl_number(crl), 2);
+	X509_CRL_free(crl);
+
+	/* A reissue after the revocation is a new, good certificate. */
+	assert_int_equal(ca_issue_node(f->ca, "gp", f->out, 30, 1, f->err,
+	    sizeof(f->err)), 0);
+	X509_free(gp1);
+	gp1 = load_cert(f->out, "gp.crt");
+	assert_int_equal(verify_with_crl(f->ca, gp1), X509_V_OK);
+	X509_free(gp1);
+	X509_free(gp2);
+	X509_free(cmht);
+}
+
+static void
+test_revoke_serial(void **state)
+{
+	static const char *dns[] = { "broker.example.org" };
+	struct fixture *f = *state;
+	struct ca_crl_info info;
+	struct ca_cert *v;
+	char typed[128], *hex, *p;
+	X509 *srv, *gp;
+	X509_CRL *crl;
+	size_t n, i;
+	int reason;
+
+	assert_int_equal(ca_issue_server(f->ca, dns, 1, NULL, 0, f->out, 30, 0,
+	    f->err, sizeof(f->err)), 0);
+	issue_into(f, "gp", "a");
+	srv = load_cert(f->out, "server.crt");
+	gp = cert_in(f, "a", "gp.crt");
+
+	/* As a person may type it: lower case, bytes joined by ':'. */
+	hex = serial_hex(srv);
+	for (p = typed, i = 0; hex[i] != '\0'; i++) {
+		if (i > 0 && i % 2 == 0)
+			*p++ = ':';
+		*p++ = (char)tolower((unsigned char)hex[i]);
+	}
+	*p = '\0';
+	assert_int_equal(ca_revoke(f->ca, NULL, typed,
+	    ca_reason_parse("cessationOfOperation"), 30, &v, &n, &info,
+	    f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].serial, hex);
+	assert_string_equal(v[0].kind, "server");
+	free(v);
+	crl = load_crl(f->ca);
+	assert_non_null(crl_entry(crl, srv, &reason));
+	assert_int_equal(reason, CRL_REASON_CESSATION_OF_OPERATION);
+	assert_null(crl_entry(crl, gp, &reason));
+	X509_CRL_free(crl);
+
+	assert_int_equal(ca_revoke(f->ca, NULL, hex, 0, 30, &v, &n, &info,
+	    f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "already revoked"));
+	assert_int_equal(ca_revoke(f->ca, NULL, "0x1234", 0, 30, &v, &n,
+	    &info, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "did not issue it"));
+	assert_int_equal(ca_revoke(f->ca, NULL, "-12", 0, 30, &v, &n, &info,
+	    f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "not a certificate serial"));
+	assert_int_equal(ca_revoke(f->ca, NULL, hex, 0, 0, &v, &n, &info,
+	    f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "out of range"));
+	assert_int_equal(ca_revoke(f->ca, "gp", hex, 0, 30, &v, &n, &info,
+	    f->err, sizeof(f->err)), -1);
+	assert_int_equal(ca_revoke(f->ca, NULL, NULL, 0, 30, &v, &n, &info,
+	    f->err, sizeof(f->err)), -1);
+	assert_int_equal(count_records(f->ca, CA_REVOKED_FILE), 1);
+	OPENSSL_free(hex);
+	X509_free(srv);
+	X509_free(gp);
+}
+
+static void
+test_crl_update(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_crl_info info;
+	struct ca_cert *v;
+	X509_CRL *crl;
+	X509 *gp, *ca;
+	char *txt;
+	size_t n;
+	int pday, psec, reason;
+
+	/* Re-signing an empty CRL: number 1 -> 2, still empty. */
+	assert_int_equal(ca_crl_update(f->ca, 30, &info, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(info.number, 2);
+	assert_int_equal(info.nrevoked, 0);
+	crl = load_crl(f->ca);
+	assert_int_equal(crl_number(crl), 2);
+	assert_true(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) <= 0);
+	X509_CRL_free(crl);
+
+	issue_into(f, "gp", "a");
+	gp = cert_in(f, "a", "gp.crt");
+	assert_int_equal(ca_revoke(f->ca, "gp", NULL,
+	    ca_reason_parse("superseded"), 30, &v, &n, &info, f->err,
+	    sizeof(f->err)), 0);
+	free(v);
+	assert_int_equal(info.number, 3);
+
+	/* The same list, a new number and a new window. */
+	assert_int_equal(ca_crl_update(f->ca, 2, &info, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(info.number, 4);
+	assert_int_equal(info.nrevoked, 1);
+	crl = load_crl(f->ca);
+	ca = load_cert(f->ca, CA_CERT_FILE);
+	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(ca)), 1);
+	assert_int_equal(crl_number(crl), 4);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
+	assert_non_null(crl_entry(crl, gp, &reason));
+	assert_int_equal(reason, CRL_REASON_SUPERSEDED);
+	assert_int_equal(ASN1_TIME_diff(&pday, &psec,
+	    X509_CRL_get0_lastUpdate(crl), X509_CRL_get0_nextUpdate(crl)), 1);
+	assert_int_equal(pday, 2);
+	assert_int_equal(psec, 0);
+	X509_CRL_free(crl);
+	X509_free(ca);
+	txt = slurp(f->ca, CA_CRLNUMBER_FILE);
+	assert_string_equal(txt, "4\n");
+	free(txt);
+	assert_int_equal(verify_with_crl(f->ca, gp), X509_V_ERR_CERT_REVOKED);
+	assert_int_equal(count_tmp(f->ca), 0);
+
+	assert_int_equal(ca_crl_update(f->ca, 0, &info, f->err,
+	    sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "out of range"));
+	assert_int_equal(ca_crl_update(f->ca, CA_MAX_CRL_DAYS + 1, &info,
+	    f->err, sizeof(f->err)), -1);
+	X509_free(gp);
+}
+
+static void
+test_crl_update_bad_number(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_crl_info info;
+	char path[256];
+	FILE *fp;
+
+	path_in(path, sizeof(path), f->ca, CA_CRLNUMBER_FILE);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("12abc\n", fp);
+	fclose(fp);
+	assert_int_equal(ca_crl_update(f->ca, 30, &info, f->err,
+	    sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "does not hold a CRL number"));
+	/* The CRL in place is left alone. */
+	{
+		X509_CRL *crl = load_crl(f->ca);
+
+		assert_int_equal(crl_number(crl), 1);
+		X509_CRL_free(crl);
+	}
+}
+
+static void
+test_list(void **state)
+{
+	static const char *ips[] = { "127.0.0.1" };
+	struct fixture *f = *state;
+	struct ca_crl_info info;
+	struct ca_cert *v, *r;
+	X509 *x;
+	char *hex, na[32];
+	struct tm tm;
+	size_t n, nr;
+
+	assert_int_equal(ca_list(f->ca, &v, &n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 0);
+	free(v);
+
+	assert_int_equal(ca_issue_node(f->ca, "provider", f->out, 90, 0,
+	    f->err, sizeof(f->err)), 0);
+	assert_int_equal(ca_issue_server(f->ca, NULL, 0, ips, 1, f->out, 30, 0,
+	    f->err, sizeof(f->err)), 0);
+	issue_into(f, "crisis", "a");
+	assert_int_equal(ca_revoke(f->ca, "crisis", NULL, 0, 30, &r, &nr,
+	    &info, f->err, sizeof(f->err)), 0);
+	free(r);
+
+	assert_int_equal(ca_list(f->ca, &v, &n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 3);
+
+	x = load_cert(f->out, "provider.crt");
+	hex = serial_hex(x);
+	assert_string_equal(v[0].serial, hex);
+	assert_string_equal(v[0].kind, "node");
+	assert_string_equal(v[0].id, "provider");
+	assert_int_equal(v[0].revoked, 0);
+	assert_string_equal(v[0].revoked_at, "");
+	assert_true(ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm));
+	strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	assert_string_equal(v[0].not_after, na);
+	assert_int_equal(v[0].not_after_t, timegm(&tm));
+	OPENSSL_free(hex);
+	X509_free(x);
+
+	assert_string_equal(v[1].kind, "server");
+	assert_string_equal(v[1].id, "127.0.0.1");
+	assert_int_equal(v[1].revoked, 0);
+
+	assert_string_equal(v[2].id, "crisis");
+	assert_int_equal(v[2].revoked, 1);
+	assert_int_equal(v[2].reason, CRL_REASON_UNSPECIFIED);
+	assert_int_equal(strlen(v[2].revoked_at), CA_TIME_LEN);
+	assert_true(labs((long)(v[2].revoked_at_t - time(NULL))) < 60);
+	free(v);
+}
+
+static void
+test_list_corrupt_index(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_cert *v;
+	struct ca_crl_info info;
+	char path[256];
+	size_t n;
+	FILE *fp;
+
+	assert_int_equal(ca_issue_node(f->ca, "gp", f->out, 30, 0, f->err,
+	    sizeof(f->err)), 0);
+	path_in(path, sizeof(path), f->ca, CA_INDEX_FILE);
+	fp = fopen(path, "a");
+	assert_non_null(fp);
+	fputs("XYZ\tnode\tgp\n", fp);
+	fclose(fp);
+	assert_int_equal(ca_list(f->ca, &v, &n, f->err, sizeof(f->err)), -1);
+	assert_null(v);
+	assert_non_null(strstr(f->err, "issued.txt:3: not an index line"));
+	/* Revocation reads the same index and refuses to guess either. */
+	assert_int_equal(ca_revoke(f->ca, "gp", NULL, 0, 30, &v, &n, &info,
+	    f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "issued.txt:3"));
+	assert_int_equal(count_records(f->ca, CA_REVOKED_FILE), 0);
+
+	/* A torn last line (no newline) is named, not read. */
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("# serial\n7A\tnode\tgp\t2020-01-01T00:00:00Z", fp);
+	fclose(fp);
+	assert_int_equal(ca_list(f->ca, &v, &n, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "issued.txt:2: line too long or not "
+	    "ended"));
+}
+
+static void
+test_reason_names(void **state)
+{
+	assert_int_equal(ca_reason_parse("keyCompromise"),
+	    CRL_REASON_KEY_COMPROMISE);
+	assert_int_equal(ca_reason_parse("keycompromise"),
+	    CRL_REASON_KEY_COMPROMISE);
+	assert_int_equal(ca_reason_parse("cessationOfOperation"),
+	    CRL_REASON_CESSATION_OF_OPERATION);
+	assert_int_equal(ca_reason_parse("unspecified"),
+	    CRL_REASON_UNSPECIFIED);
+	assert_int_equal(ca_reason_parse("removeFromCRL"), -1);
+	assert_int_equal(ca_reason_parse(""), -1);
+	assert_string_equal(ca_reason_name(CRL_REASON_SUPERSEDED),
+	    "superseded");
+	assert_null(ca_reason_name(99));
+}
+
 int
 main(void)
 {
@@ -705,6 +1161,18 @@ main(void)
 		    setup_ca, teardown),
 		cmocka_unit_test_setup_teardown(test_ca_key_mismatch, setup_ca,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_node, setup_ca,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_serial, setup_ca,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_crl_update, setup_ca,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_crl_update_bad_number,
+		    setup_ca, teardown),
+		cmocka_unit_test_setup_teardown(test_list, setup_ca, teardown),
+		cmocka_unit_test_setup_teardown(test_list_corrupt_index,
+		    setup_ca, teardown),
+		cmocka_unit_test(test_reason_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

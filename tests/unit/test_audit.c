@@ -1,0 +1,1227 @@
+/*
+ * test_audit.c - the audit log over a real LMDB store in a fresh temp
+ * directory: appending, verification against every kind of tampering,
+ * anchors and checkpoints, subject references, key files, times, and
+ * streaming export of 100,000 records in constant memory.
+ *
+ * Tampering goes through LMDB directly, as an attacker with the data
+ * directory would: either raw (the store's own record hash catches it) or
+ * re-wrapped with a correct store hash (the test repeats the store's
+ * documented record format), so that only the audit chain can catch it.
+ * Re-chaining uses the documented canonical encoding (audit_int.h), as an
+ * attacker who read the source would; only the private key is out of its
+ * reach.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "audit.h"
+#include "audit_int.h"
+#include "store.h"
+#include "store.pb-c.h"
+
+#define MAP_SIZE	((size_t)512 << 20)
+#define T0		1795488035123LL	/* 2026-11-24T02:40:35.123Z */
+#define NHS		"9434765919"
+
+struct fixture {
+	char		 dir[64];
+	struct store	*s;
+	struct audit	*a;
+	char		 pub[128];	/* dir/audit-signing.pub */
+};
+
+static void
+rm_rf(const char *dir)
+{
+	char	 cmd[256];
+
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+open_store(struct fixture *f)
+{
+	struct store_opts	 so;
+	char			 err[512];
+
+	memset(&so, 0, sizeof(so));
+	so.dir = f->dir;
+	so.map_size = MAP_SIZE;
+	if (store_open(&so, &f->s, err, sizeof(err)) != STORE_OK)
+		fail_msg("store_open: %s", err);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture	*f;
+	char		 err[512];
+
+	f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/test_audit.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	open_store(f);
+	f->a = audit_open(f->dir, 1, err, sizeof(err));
+	if (f->a == NULL)
+		fail_msg("audit_open: %s", err);
+	(void)snprintf(f->pub, sizeof(f->pub), "%s/audit-signing.pub", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+
+	audit_close(f->a);
+	store_close(f->s);
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+/* The i-th test event; variant changes its content, for forged histories. */
+static void
+make_event(struct audit_event *ev, uint64_t i, int variant, char *msg,
+    size_t msglen, const char *ref)
+{
+	static const char *const events[] = { AUDIT_SUBMIT_ACCEPTED,
+	    AUDIT_QUEUED, AUDIT_DELIVERED, AUDIT_ACKNOWLEDGED };
+
+	memset(ev, 0, sizeof(*ev));
+	(void)snprintf(msg, msglen, "msg-%" PRIu64, i / 4);
+	ev->event = events[i % 4];
+	ev->actor = variant ? "node-z" : "node-a";
+	ev->actor_role = "provider";
+	ev->actor_org = "Riverside Community Services";
+	ev->other = "node-b";
+	ev->message_id = msg;
+	ev->subject_ref = ref;
+	if (i % 4 == 2) {
+		ev->disclosed = "transition,risk_summary,crisis_plan";
+		ev->withheld = "medication_and_physical_health";
+	}
+	ev->outcome = "ok";
+	ev->cert_serial = "1a2b3c";
+	ev->cert_sha256 = "ab12";
+	ev->peer = "127.0.0.1:40000";
+}
+
+/*
+ * Appends events first..last (1-based event numbers, not seqs), each in a
+ * nested operation as the broker does (unless batch is over BULK: LMDB
+ * allocates megabytes per nested transaction, which costs minutes under
+ * ASan for 100k), committing every batch events.
+ */
+#define BULK	10000
+static void
+fill(struct store *s, struct audit *a, uint64_t first, uint64_t last,
+    int variant, uint64_t batch)
+{
+	struct audit_event	 ev;
+	char			 msg[64], ref[AUDIT_REF_HEX + 1];
+	uint64_t		 i;
+
+	assert_int_equal(audit_subject_ref(a, NHS, ref), 0);
+	for (i = first; i <= last; i++) {
+		if (!store_active(s))
+			assert_int_equal(store_begin(s, 0), STORE_OK);
+		make_event(&ev, i, variant, msg, sizeof(msg), ref);
+		if (batch <= BULK)
+			assert_int_equal(store_op_begin(s), STORE_OK);
+		assert_int_equal(audit_append(a, s, &ev, T0 + (int64_t)i),
+		    STORE_OK);
+		if (batch <= BULK)
+			assert_int_equal(store_op_commit(s), STORE_OK);
+		if (i % batch == 0 || i == last)
+			assert_int_equal(store_commit(s), STORE_OK);
+	}
+}
+
+static void
+head(struct store *s, uint64_t *seq, char hex[AUDIT_REF_HEX + 1])
+{
+	assert_int_equal(store_begin(s, 1), STORE_OK);
+	assert_int_equal(audit_head(s, seq, hex), STORE_OK);
+	store_abort(s);
+}
+
+static int
+verify(struct fixture *f, const struct audit_anchor *anchor,
+    struct audit_verify_report *r)
+{
+	struct audit_pubkey	*pk;
+	char			 err[512];
+	int			 rc;
+
+	if ((pk = audit_pubkey_load(f->pub, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	rc = audit_verify(f->s, pk, anchor, r);
+	audit_pubkey_free(pk);
+	return rc;
+}
+
+static void
+expect_bad(struct fixture *f, const struct audit_anchor *anchor,
+    uint64_t seq, const char *what)
+{
+	struct audit_verify_report r;
+
+	assert_int_equal(verify(f, anchor, &r), AUDIT_VERIFY_BAD);
+	if (r.bad_seq != seq || strstr(r.what, what) == NULL)
+		fail_msg("want bad seq %" PRIu64 " '%s', got seq %" PRIu64
+		    " '%s'", seq, what, r.bad_seq, r.what);
+}
+
+/* Raw LMDB access to the "audit" table, the store closed meanwhile. */
+
+struct raw {
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_dbi	 dbi;
+};
+
+static void
+raw_open(struct fixture *f, struct raw *r)
+{
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(mdb_env_create(&r->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
+	assert_int_equal(mdb_env_set_mapsize(r->env, MAP_SIZE), 0);
+	assert_int_equal(mdb_env_open(r->env, f->dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
+	assert_int_equal(mdb_dbi_open(r->txn, "audit", 0, &r->dbi), 0);
+}
+
+static void
+raw_close(struct fixture *f, struct raw *r)
+{
+	assert_int_equal(mdb_txn_commit(r->txn), 0);
+	mdb_env_close(r->env);
+	open_store(f);
+}
+
+/* A copy of the raw value under seq; *len its length. */
+static uint8_t *
+raw_get(struct raw *r, uint64_t seq, size_t *len)
+{
+	MDB_val		 k, v;
+	uint8_t		 key[8], *p;
+
+	store_u64be(key, seq);
+	k.mv_data = key;
+	k.mv_size = 8;
+	assert_int_equal(mdb_get(r->txn, r->dbi, &k, &v), 0);
+	p = malloc(v.mv_size);
+	assert_non_null(p);
+	memcpy(p, v.mv_data, v.mv_size);
+	*len = v.mv_size;
+	return p;
+}
+
+static void
+raw_put(struct raw *r, uint64_t seq, const void *val, size_t len)
+{
+	MDB_val		 k, v;
+	uint8_t		 key[8];
+
+	store_u64be(key, seq);
+	k.mv_data = key;
+	k.mv_size = 8;
+	v.mv_data = (void *)(uintptr_t)val;
+	v.mv_size = len;
+	assert_int_equal(mdb_put(r->txn, r->dbi, &k, &v, 0), 0);
+}
+
+static void
+raw_del(struct raw *r, uint64_t seq)
+{
+	MDB_val		 k;
+	uint8_t		 key[8];
+
+	store_u64be(key, seq);
+	k.mv_data = key;
+	k.mv_size = 8;
+	assert_int_equal(mdb_del(r->txn, r->dbi, &k, NULL), 0);
+}
+
+/*
+ * Stores payload under seq wrapped as store.c documents it:
+ * [u8 1][SHA-256("audit" NUL u32be(8) key payload)][payload].
+ */
+static void
+raw_put_wrapped(struct raw *r, uint64_t seq, const void *payload,
+    size_t plen)
+{
+	static const uint8_t	 kl[4] = { 0, 0, 0, 8 };
+	EVP_MD_CTX		*md;
+	uint8_t			 key[8], *rec;
+	unsigned int		 n;
+
+	store_u64be(key, seq);
+	rec = malloc(33 + plen);
+	assert_non_null(rec);
+	rec[0] = 1;
+	memcpy(rec + 33, payload, plen);
+	md = EVP_MD_CTX_new();
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_DigestUpdate(md, "audit", 6), 1);
+	assert_int_equal(EVP_DigestUpdate(md, kl, 4), 1);
+	assert_int_equal(EVP_DigestUpdate(md, key, 8), 1);
+	assert_int_equal(EVP_DigestUpdate(md, payload, plen), 1);
+	assert_int_equal(EVP_DigestFinal_ex(md, rec + 1, &n), 1);
+	EVP_MD_CTX_free(md);
+	raw_put(r, seq, rec, 33 + plen);
+	free(rec);
+}
+
+static Baton__Store__V1__AuditRecord *
+raw_record(struct raw *r, uint64_t seq)
+{
+	Baton__Store__V1__AuditRecord	*rec;
+	uint8_t				*v;
+	size_t				 len;
+
+	v = raw_get(r, seq, &len);
+	rec = baton__store__v1__audit_record__unpack(NULL, len - 33, v + 33);
+	assert_non_null(rec);
+	free(v);
+	return rec;
+}
+
+/* Re-packs rec under seq, re-wrapped: only the chain can object. */
+static void
+raw_put_record(struct raw *r, uint64_t seq,
+    const Baton__Store__V1__AuditRecord *rec)
+{
+	uint8_t	*buf;
+	size_t	 len;
+
+	len = baton__store__v1__audit_record__get_packed_size(rec);
+	buf = malloc(len);
+	assert_non_null(buf);
+	(void)baton__store__v1__audit_record__pack(rec, buf);
+	raw_put_wrapped(r, seq, buf, len);
+	free(buf);
+}
+
+/*
+ * The forger's tool: from seq first to last, sets each prev_hash to the
+ * (possibly new) hash before it and recomputes each hash. Signatures stay
+ * as they were: the forger has no private key.
+ */
+static void
+rechain(struct raw *r, uint64_t first, uint64_t last)
+{
+	Baton__Store__V1__AuditRecord	*rec, *prev;
+	EVP_MD_CTX			*md;
+	uint8_t				 ph[32], h[32];
+	uint64_t			 seq;
+
+	md = EVP_MD_CTX_new();
+	assert_non_null(md);
+	prev = raw_record(r, first - 1);
+	memcpy(ph, prev->hash.data, 32);
+	baton__store__v1__audit_record__free_unpacked(prev, NULL);
+	for (seq = first; seq <= last; seq++) {
+		rec = raw_record(r, seq);
+		memcpy(rec->prev_hash.data, ph, 32);
+		assert_int_equal(audit_record_hash(md, rec, h), 0);
+		memcpy(rec->hash.data, h, 32);
+		raw_put_record(r, seq, rec);
+		memcpy(ph, h, 32);
+		baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	}
+	EVP_MD_CTX_free(md);
+}
+
+/* Replaces the first occurrence of from with to (same length) in seq. */
+static void
+raw_edit(struct raw *r, uint64_t seq, const char *from, const char *to,
+    int rewrap)
+{
+	uint8_t	*v, *p;
+	size_t	 len, n = strlen(from);
+
+	assert_int_equal(n, strlen(to));
+	v = raw_get(r, seq, &len);
+	p = memmem(v + 33, len - 33, from, n);
+	assert_non_null(p);
+	memcpy(p, to, n);
+	if (rewrap)
+		raw_put_wrapped(r, seq, v + 33, len - 33);
+	else
+		raw_put(r, seq, v, len);
+	free(v);
+}
+
+/* Tests. */
+
+static void
+test_intact(void **state)
+{
+	struct fixture		*f = *state;
+	struct audit_verify_report r;
+	struct audit_anchor	 anchor;
+	struct audit_event	 ev;
+	char			 hex[AUDIT_REF_HEX + 1], spec[96];
+	uint64_t		 seq;
+
+	/* Empty: seq 0 and an all-zero hash. */
+	head(f->s, &seq, hex);
+	assert_int_equal(seq, 0);
+	assert_string_equal(hex, "0000000000000000000000000000000000000000"
+	    "000000000000000000000000");
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.count, 0);
+
+	/* 600 events and the checkpoints at 256 and 512 between them. */
+	fill(f->s, f->a, 1, 600, 0, 128);
+	head(f->s, &seq, hex);
+	assert_int_equal(seq, 602);
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.count, 602);
+	assert_int_equal(r.head_seq, 602);
+	assert_string_equal(r.head_hash, hex);
+	assert_int_equal(r.checkpoints, 2);
+	assert_int_equal(r.last_checkpoint, 512);
+
+	/* An explicit checkpoint, as at broker stop. */
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_checkpoint(f->a, f->s, T0 + 1000), STORE_OK);
+	assert_int_equal(store_commit(f->s), STORE_OK);
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.checkpoints, 3);
+	assert_int_equal(r.last_checkpoint, 603);
+
+	/*
+	 * An explicit checkpoint just before a multiple of the period: the
+	 * multiple is still a checkpoint (two in a row).
+	 */
+	fill(f->s, f->a, 1, 766 - 603, 0, 1000);
+	head(f->s, &seq, hex);
+	assert_int_equal(seq, 766);
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_checkpoint(f->a, f->s, T0 + 1001), STORE_OK);
+	assert_int_equal(store_commit(f->s), STORE_OK);
+	fill(f->s, f->a, 1, 3, 0, 1000);
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.count, 771);
+	assert_int_equal(r.checkpoints, 5);
+	assert_int_equal(r.last_checkpoint, 768);
+
+	/* Its own head as anchor, both forms. */
+	head(f->s, &seq, hex);
+	(void)snprintf(spec, sizeof(spec), "%" PRIu64 ":%s", seq, hex);
+	assert_int_equal(audit_anchor_parse(spec, &anchor), 0);
+	assert_int_equal(verify(f, &anchor, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(audit_anchor_parse(hex, &anchor), 0);
+	assert_int_equal(verify(f, &anchor, &r), AUDIT_VERIFY_OK);
+
+	/*
+	 * A refused request's operation is aborted with its record; the
+	 * next one in the same transaction takes the same seq, no gap.
+	 */
+	memset(&ev, 0, sizeof(ev));
+	ev.event = AUDIT_SUBMIT_REFUSED;
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(store_op_begin(f->s), STORE_OK);
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0 + 2000), STORE_OK);
+	store_op_abort(f->s);
+	assert_int_equal(store_op_begin(f->s), STORE_OK);
+	ev.event = AUDIT_SUBMIT_ACCEPTED;
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0 + 2001), STORE_OK);
+	assert_int_equal(store_op_commit(f->s), STORE_OK);
+	assert_int_equal(store_commit(f->s), STORE_OK);
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.count, 772);
+
+	/* Unknown events are refused. */
+	ev.event = "made_up";
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0), STORE_ERROR);
+	store_abort(f->s);
+}
+
+static void
+test_altered_rewrapped(void **state)
+{
+	struct fixture	*f = *state;
+	struct raw	 r;
+
+	fill(f->s, f->a, 1, 50, 0, 100);
+	raw_open(f, &r);
+	raw_edit(&r, 10, "node-a", "node-x", 1);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 10, "hash mismatch");
+}
+
+static void
+test_altered_raw(void **state)
+{
+	struct fixture	*f = *state;
+	struct raw	 r;
+
+	fill(f->s, f->a, 1, 50, 0, 100);
+	raw_open(f, &r);
+	raw_edit(&r, 20, "node-b", "node-c", 0);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 20, "store's record check");
+}
+
+static void
+test_altered_and_rehashed(void **state)
+{
+	struct fixture			*f = *state;
+	struct raw			 r;
+	Baton__Store__V1__AuditRecord	*rec;
+	EVP_MD_CTX			*md;
+	char				*saved;
+
+	/* The record's own hash fixed up too: the next link breaks. */
+	fill(f->s, f->a, 1, 50, 0, 100);
+	raw_open(f, &r);
+	rec = raw_record(&r, 12);
+	saved = rec->outcome;
+	rec->outcome = (char *)"ROUTE_NOT_ALLOWED";
+	md = EVP_MD_CTX_new();
+	assert_int_equal(audit_record_hash(md, rec, rec->hash.data), 0);
+	EVP_MD_CTX_free(md);
+	raw_put_record(&r, 12, rec);
+	rec->outcome = saved;	/* the unpacked string is freed with it */
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 13, "chain broken");
+}
+
+static void
+test_removed(void **state)
+{
+	struct fixture	*f = *state;
+	struct raw	 r;
+
+	fill(f->s, f->a, 1, 50, 0, 100);
+	raw_open(f, &r);
+	raw_del(&r, 30);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 30, "missing");
+
+	/* The first record removed. */
+	raw_open(f, &r);
+	raw_del(&r, 1);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 1, "missing");
+}
+
+static void
+test_swapped(void **state)
+{
+	struct fixture	*f = *state;
+	struct raw	 r;
+	uint8_t		*a, *b;
+	size_t		 al, bl;
+
+	fill(f->s, f->a, 1, 50, 0, 100);
+	raw_open(f, &r);
+	a = raw_get(&r, 40, &al);
+	b = raw_get(&r, 41, &bl);
+	raw_put_wrapped(&r, 40, b + 33, bl - 33);
+	raw_put_wrapped(&r, 41, a + 33, al - 33);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 40, "holds seq 41");
+
+	/* Swapped raw: the store's hash covers the key. */
+	raw_open(f, &r);
+	raw_put(&r, 40, a, al);
+	raw_put(&r, 41, b, bl);
+	raw_put(&r, 44, b, bl);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 44, "store's record check");
+	free(a);
+	free(b);
+}
+
+static void
+test_inserted(void **state)
+{
+	struct fixture			*f = *state;
+	struct raw			 r;
+	Baton__Store__V1__AuditRecord	*rec;
+	uint8_t				*v;
+	size_t				 len;
+
+	/* A copy of record 5 appended as 51. */
+	fill(f->s, f->a, 1, 50, 0, 100);
+	raw_open(f, &r);
+	v = raw_get(&r, 5, &len);
+	raw_put_wrapped(&r, 51, v + 33, len - 33);
+	free(v);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 51, "holds seq 5");
+
+	/* Renumbered as 51 too, but not chained onto 50. */
+	raw_open(f, &r);
+	rec = raw_record(&r, 5);
+	rec->seq = 51;
+	raw_put_record(&r, 51, rec);
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 51, "chain broken");
+
+	/* A key that is not a sequence number. */
+	raw_open(f, &r);
+	raw_del(&r, 51);
+	{
+		MDB_val k, val;
+
+		k.mv_data = "zz";
+		k.mv_size = 2;
+		val.mv_data = "x";
+		val.mv_size = 1;
+		assert_int_equal(mdb_put(r.txn, r.dbi, &k, &val, 0), 0);
+	}
+	raw_close(f, &r);
+	expect_bad(f, NULL, 51, "inserted");
+}
+
+static void
+test_torn_tail(void **state)
+{
+	struct fixture	*f = *state;
+	struct raw	 r;
+	uint8_t		*v;
+	size_t		 len;
+	struct audit_event ev;
+
+	fill(f->s, f->a, 1, 20, 0, 100);
+	raw_open(f, &r);
+	v = raw_get(&r, 20, &len);
+	/* Half of a record, correctly wrapped: decodes to nothing sane. */
+	raw_put_wrapped(&r, 21, v + 33, (len - 33) / 2);
+	free(v);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 21, "does not decode");
+
+	/* The writer refuses to chain onto a damaged head. */
+	raw_open(f, &r);
+	raw_put(&r, 21, "\x01garbage", 8);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 21, "store's record check");
+	memset(&ev, 0, sizeof(ev));
+	ev.event = AUDIT_QUEUED;
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0), STORE_ERROR);
+	assert_non_null(strstr(audit_strerror(f->a), "damaged"));
+	store_abort(f->s);
+}
+
+static void
+test_rechained_tail(void **state)
+{
+	struct fixture			*f = *state;
+	struct raw			 r;
+	struct audit_verify_report	 rep;
+	struct audit_anchor		 anchor;
+	char				 hex[AUDIT_REF_HEX + 1], spec[96];
+	uint64_t			 seq;
+
+	fill(f->s, f->a, 1, 600, 0, 200);
+	head(f->s, &seq, hex);
+	assert_int_equal(seq, 602);
+	(void)snprintf(spec, sizeof(spec), "%" PRIu64 ":%s", seq, hex);
+	assert_int_equal(audit_anchor_parse(spec, &anchor), 0);
+
+	/*
+	 * After the last checkpoint (512) a re-chained tail cannot be told
+	 * from the truth by the log alone - only the anchor catches it.
+	 */
+	raw_open(f, &r);
+	raw_edit(&r, 550, "node-a", "node-q", 1);
+	rechain(&r, 550, 602);
+	raw_close(f, &r);
+	assert_int_equal(verify(f, NULL, &rep), AUDIT_VERIFY_OK);
+	assert_int_equal(rep.count, 602);
+	expect_bad(f, &anchor, 602, "differs from the anchor");
+
+	/* Before it: the checkpoint's signature no longer fits. */
+	raw_open(f, &r);
+	raw_edit(&r, 300, "node-a", "node-q", 1);
+	rechain(&r, 300, 602);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 512, "signature does not verify");
+}
+
+static void
+test_checkpoint_removed(void **state)
+{
+	struct fixture			*f = *state;
+	struct raw			 r;
+	Baton__Store__V1__AuditRecord	*rec;
+	ProtobufCBinaryData		 sig;
+	char				*event, *kid;
+
+	fill(f->s, f->a, 1, 300, 0, 1000);
+	raw_open(f, &r);
+	rec = raw_record(&r, 256);
+	assert_string_equal(rec->event, AUDIT_CHECKPOINT);
+	/* Turned into an ordinary record, signature dropped, re-chained. */
+	sig = rec->signature;
+	event = rec->event;
+	kid = rec->key_id;
+	rec->event = (char *)AUDIT_QUEUED;
+	rec->key_id = (char *)"";
+	rec->signature.data = NULL;
+	rec->signature.len = 0;
+	raw_put_record(&r, 256, rec);
+	rec->signature = sig;
+	rec->event = event;
+	rec->key_id = kid;
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	rechain(&r, 256, 301);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 256, "should be a signed checkpoint");
+}
+
+static void
+test_forged_key(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit			*forger;
+	struct raw			 r;
+	Baton__Store__V1__AuditRecord	*rec;
+	char				 dir[64], err[512], *kid;
+
+	/* A history written with another key from seq 200 on. */
+	(void)snprintf(dir, sizeof(dir), "/tmp/test_audit_forger.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	forger = audit_open(dir, 1, err, sizeof(err));
+	assert_non_null(forger);
+	fill(f->s, f->a, 1, 199, 0, 1000);
+	fill(f->s, forger, 200, 400, 1, 1000);
+	audit_close(forger);
+	rm_rf(dir);
+	expect_bad(f, NULL, 256, "signed by key id");
+
+	/* The same, claiming the real key's id: the signature fails. */
+	raw_open(f, &r);
+	rec = raw_record(&r, 256);
+	kid = rec->key_id;
+	{
+		EVP_PKEY		*p;
+		char			 real[AUDIT_REF_HEX + 1];
+		BIO			*bio;
+
+		bio = BIO_new_file(f->pub, "r");
+		p = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+		assert_non_null(p);
+		BIO_free(bio);
+		assert_int_equal(audit_key_id(p, real), 0);
+		EVP_PKEY_free(p);
+		rec->key_id = real;
+		raw_put_record(&r, 256, rec);
+		rec->key_id = kid;
+	}
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	rechain(&r, 256, 401);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 256, "signature does not verify");
+}
+
+static void
+test_truncated_with_anchor(void **state)
+{
+	struct fixture			*f = *state;
+	struct raw			 r;
+	struct audit_verify_report	 rep;
+	struct audit_anchor		 anchor;
+	char				 hex[AUDIT_REF_HEX + 1], spec[96];
+	uint64_t			 seq, i;
+
+	fill(f->s, f->a, 1, 100, 0, 1000);
+	head(f->s, &seq, hex);
+	assert_int_equal(seq, 100);
+	(void)snprintf(spec, sizeof(spec), "%" PRIu64 ":%s", seq, hex);
+
+	raw_open(f, &r);
+	for (i = 91; i <= 100; i++)
+		raw_del(&r, i);
+	raw_close(f, &r);
+
+	/* Without an anchor a shorter log is a valid log... */
+	assert_int_equal(verify(f, NULL, &rep), AUDIT_VERIFY_OK);
+	assert_int_equal(rep.count, 90);
+	/* ...with one it is not. */
+	assert_int_equal(audit_anchor_parse(spec, &anchor), 0);
+	expect_bad(f, &anchor, 91, "truncated");
+	assert_int_equal(audit_anchor_parse(hex, &anchor), 0);
+	expect_bad(f, &anchor, 0, "not in the log");
+
+	/* Appending again past the anchor's seq does not fool it. */
+	fill(f->s, f->a, 1, 20, 0, 1000);
+	assert_int_equal(audit_anchor_parse(spec, &anchor), 0);
+	expect_bad(f, &anchor, 100, "differs from the anchor");
+}
+
+static void
+test_anchor_parse(void **state)
+{
+	struct audit_anchor	 a;
+	const char		*h = "00112233445566778899aabbccddeeff"
+	    "00112233445566778899AABBCCDDEEFF";
+	char			 s[128];
+
+	(void)state;
+	assert_int_equal(audit_anchor_parse(h, &a), 0);
+	assert_int_equal(a.seq, 0);
+	assert_int_equal(a.hash[0], 0x00);
+	assert_int_equal(a.hash[31], 0xff);
+	(void)snprintf(s, sizeof(s), "18446744073709551615:%s", h);
+	assert_int_equal(audit_anchor_parse(s, &a), 0);
+	assert_true(a.seq == UINT64_MAX);
+	(void)snprintf(s, sizeof(s), "18446744073709551616:%s", h);
+	assert_int_equal(audit_anchor_parse(s, &a), -1);
+	(void)snprintf(s, sizeof(s), "0:%s", h);
+	assert_int_equal(audit_anchor_parse(s, &a), -1);
+	(void)snprintf(s, sizeof(s), ":%s", h);
+	assert_int_equal(audit_anchor_parse(s, &a), -1);
+	(void)snprintf(s, sizeof(s), "1x:%s", h);
+	assert_int_equal(audit_anchor_parse(s, &a), -1);
+	(void)snprintf(s, sizeof(s), "12:%.63s", h);
+	assert_int_equal(audit_anchor_parse(s, &a), -1);
+	(void)snprintf(s, sizeof(s), "12:%sa", h);
+	assert_int_equal(audit_anchor_parse(s, &a), -1);
+	(void)snprintf(s, sizeof(s), "12:%.63sg", h);
+	assert_int_equal(audit_anchor_parse(s, &a), -1);
+	assert_int_equal(audit_anchor_parse("", &a), -1);
+}
+
+static void
+test_subject_ref(void **state)
+{
+	struct fixture	*f = *state;
+	struct audit	*other;
+	char		 a[AUDIT_REF_HEX + 1], b[AUDIT_REF_HEX + 1];
+	char		 dir[64], err[512];
+
+	assert_int_equal(audit_subject_ref(f->a, "9434765919", a), 0);
+	assert_int_equal(strlen(a), AUDIT_REF_HEX);
+	assert_int_equal(strspn(a, "0123456789abcdef"), AUDIT_REF_HEX);
+	assert_null(strstr(a, NHS));
+	assert_int_equal(audit_subject_ref(f->a, "943 476 5919", b), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(audit_subject_ref(f->a, "943-476-5919", b), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(audit_subject_ref(f->a, " 943 476-5919 ", b), 0);
+	assert_string_equal(a, b);
+
+	/* Invalid numbers: wrong check digit, length, letters. */
+	assert_int_equal(audit_subject_ref(f->a, "9434765918", b), -1);
+	assert_int_equal(audit_subject_ref(f->a, "943476591", b), -1);
+	assert_int_equal(audit_subject_ref(f->a, "94347659190", b), -1);
+	assert_int_equal(audit_subject_ref(f->a, "94347659a9", b), -1);
+	assert_int_equal(audit_subject_ref(f->a, "", b), -1);
+	assert_int_equal(audit_subject_ref(f->a, NULL, b), -1);
+
+	/* Another deployment's key: another reference. */
+	(void)snprintf(dir, sizeof(dir), "/tmp/test_audit_other.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	other = audit_open(dir, 1, err, sizeof(err));
+	assert_non_null(other);
+	assert_int_equal(audit_subject_ref(other, NHS, b), 0);
+	assert_string_not_equal(a, b);
+	audit_close(other);
+
+	/* The same key reopened: the same reference. */
+	other = audit_open(f->dir, 0, err, sizeof(err));
+	assert_non_null(other);
+	assert_int_equal(audit_subject_ref(other, NHS, b), 0);
+	assert_string_equal(a, b);
+	audit_close(other);
+	rm_rf(dir);
+}
+
+static void
+test_key_files(void **state)
+{
+	struct fixture	*f = *state;
+	struct audit	*a;
+	struct stat	 st;
+	char		 path[256], dir[64], dir2[64], err[512], cmd[512];
+	const char	*names[] = { "subject.key", "audit-signing.key",
+			    "audit-signing.pub" };
+	size_t		 i;
+
+	for (i = 0; i < 3; i++) {
+		(void)snprintf(path, sizeof(path), "%s/%s", f->dir, names[i]);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
+	(void)snprintf(path, sizeof(path), "%s/subject.key", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 32);
+
+	/* Group-readable secret keys are refused. */
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_null(audit_open(f->dir, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "chmod 600"));
+	assert_int_equal(chmod(path, 0600), 0);
+	(void)snprintf(path, sizeof(path), "%s/audit-signing.key", f->dir);
+	assert_int_equal(chmod(path, 0604), 0);
+	assert_null(audit_open(f->dir, 1, err, sizeof(err)));
+	assert_int_equal(chmod(path, 0600), 0);
+
+	/* Nothing there and no create: refused, nothing made. */
+	(void)snprintf(dir, sizeof(dir), "/tmp/test_audit_empty.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_null(audit_open(dir, 0, err, sizeof(err)));
+	(void)snprintf(path, sizeof(path), "%s/subject.key", dir);
+	assert_int_equal(stat(path, &st), -1);
+
+	/* A public key that is not the signing key's: refused. */
+	(void)snprintf(dir2, sizeof(dir2), "/tmp/test_audit_two.XXXXXX");
+	assert_non_null(mkdtemp(dir2));
+	a = audit_open(dir2, 1, err, sizeof(err));
+	assert_non_null(a);
+	audit_close(a);
+	(void)snprintf(cmd, sizeof(cmd), "cp '%s/audit-signing.pub' "
+	    "'%s/audit-signing.pub'", dir2, f->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_null(audit_open(f->dir, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "does not match"));
+
+	/* A wrong-sized subject key: refused. */
+	(void)snprintf(path, sizeof(path), "%s/subject.key", dir2);
+	assert_int_equal(truncate(path, 31), 0);
+	assert_null(audit_open(dir2, 1, err, sizeof(err)));
+	rm_rf(dir);
+	rm_rf(dir2);
+}
+
+static void
+test_times(void **state)
+{
+	char	 t[AUDIT_TIME_LEN + 1];
+	int64_t	 v;
+
+	(void)state;
+	audit_time_format(T0, t);
+	assert_string_equal(t, "2026-11-24T02:40:35.123Z");
+	audit_time_format(0, t);
+	assert_string_equal(t, "1970-01-01T00:00:00.000Z");
+	audit_time_format(-1, t);
+	assert_string_equal(t, "1969-12-31T23:59:59.999Z");
+
+	assert_int_equal(audit_time_parse("2026-11-24T02:40:35.123Z", 0, &v),
+	    0);
+	assert_true(v == T0);
+	assert_int_equal(audit_time_parse("2026-11-24T02:40:35.123", 1, &v),
+	    0);
+	assert_true(v == T0);
+	assert_int_equal(audit_time_parse("2026-11-24 02:40:35.1Z", 0, &v), 0);
+	assert_true(v == T0 - 23);
+	assert_int_equal(audit_time_parse("2026-11-24T02:40:35Z", 0, &v), 0);
+	assert_true(v == T0 - 123);
+	assert_int_equal(audit_time_parse("2026-11-24T02:40", 0, &v), 0);
+	assert_true(v == T0 - 35123);
+	assert_int_equal(audit_time_parse("2026-11-24", 0, &v), 0);
+	assert_true(v == T0 - (2 * 3600 + 40 * 60 + 35) * 1000LL - 123);
+	assert_int_equal(audit_time_parse("2026-11-24", 1, &v), 0);
+	assert_true(v == T0 - (2 * 3600 + 40 * 60 + 35) * 1000LL - 123 +
+	    86400000 - 1);
+
+	assert_int_equal(audit_time_parse("2026-02-30", 0, &v), -1);
+	assert_int_equal(audit_time_parse("2026-11-24T24:00", 0, &v), -1);
+	assert_int_equal(audit_time_parse("2026-11-24T02:60", 0, &v), -1);
+	assert_int_equal(audit_time_parse("2026-11-24T02:40:35.1234Z", 0, &v),
+	    -1);
+	assert_int_equal(audit_time_parse("2026-11-24T02:40:35.", 0, &v), -1);
+	assert_int_equal(audit_time_parse("2026-11-24T02:40+01:00", 0, &v),
+	    -1);
+	assert_int_equal(audit_time_parse("2026-11-24Z", 0, &v), -1);
+	assert_int_equal(audit_time_parse("24/11/2026", 0, &v), -1);
+	assert_int_equal(audit_time_parse("", 0, &v), -1);
+}
+
+/* Reads a whole temp file into a NUL-terminated buffer. */
+static char *
+slurp(FILE *fp)
+{
+	long	 n;
+	char	*buf;
+
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static size_t
+count_lines(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static char *
+export(struct fixture *f, const struct audit_filter *flt,
+    enum audit_format fmt, uint64_t *matched)
+{
+	FILE	*fp;
+	char	 err[256], *out;
+
+	fp = tmpfile();
+	assert_non_null(fp);
+	if (audit_export(f->s, flt, fmt, fp, matched, err, sizeof(err)) != 0)
+		fail_msg("audit_export: %s", err);
+	out = slurp(fp);
+	fclose(fp);
+	return out;
+}
+
+static void
+test_export_formats(void **state)
+{
+	struct fixture		*f = *state;
+	struct audit_filter	 flt;
+	struct audit_event	 ev;
+	char			 ref[AUDIT_REF_HEX + 1], *out;
+	uint64_t		 n;
+
+	fill(f->s, f->a, 1, 40, 0, 1000);
+	/* Hostile text in a record: escapes, quotes, broken UTF-8, C1. */
+	memset(&ev, 0, sizeof(ev));
+	ev.event = AUDIT_SUBMIT_REFUSED;
+	ev.actor = "node-b";
+	ev.actor_org = "Caf\xc3\xa9 \"Team\", \xff";
+	ev.reason = "=cmd|\x1b[31m\xc2\x9b\n";
+	ev.message_id = "evil";
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0 + 100000), STORE_OK);
+	assert_int_equal(store_commit(f->s), STORE_OK);
+
+	audit_filter_init(&flt);
+	out = export(f, &flt, AUDIT_FORMAT_JSONL, &n);
+	assert_int_equal(n, 41);
+	assert_int_equal(count_lines(out), 41);
+	assert_non_null(strstr(out, "{\"seq\":1,\"time\":"
+	    "\"2026-11-24T02:40:35.124Z\",\"time_ms\":1795488035124,"
+	    "\"event\":\"queued\",\"actor\":\"node-a\""));
+	assert_non_null(strstr(out, "\"actor_org\":\"Caf\xc3\xa9 \\\"Team\\\""
+	    ", \\ufffd\""));
+	assert_non_null(strstr(out, "\"reason\":\"=cmd|\\u001b[31m\\u009b\\n\""));
+	assert_null(strchr(out, '\x1b'));
+	free(out);
+
+	out = export(f, &flt, AUDIT_FORMAT_CSV, &n);
+	assert_int_equal(count_lines(out), 42);
+	assert_true(strncmp(out, "seq,time,event,", 15) == 0);
+	assert_non_null(strstr(out, "\"Caf\xc3\xa9 \"\"Team\"\", "
+	    "\xef\xbf\xbd\""));
+	assert_non_null(strstr(out, "\"'=cmd|?[31m??\""));
+	free(out);
+
+	out = export(f, &flt, AUDIT_FORMAT_TABLE, &n);
+	assert_int_equal(count_lines(out), 42);
+	assert_null(strchr(out, '\x1b'));
+	assert_null(strstr(out, "\xc2\x9b"));
+	assert_non_null(strstr(out, "reason==cmd|?[31m??"));
+	free(out);
+
+	/* Filters. */
+	flt.message_id = "msg-3";
+	out = export(f, &flt, AUDIT_FORMAT_JSONL, &n);
+	assert_int_equal(n, 4);
+	assert_non_null(strstr(out, "\"event\":\"delivered\""));
+	assert_non_null(strstr(out, "\"withheld\":"
+	    "\"medication_and_physical_health\""));
+	free(out);
+
+	audit_filter_init(&flt);
+	flt.event = AUDIT_DELIVERED;
+	flt.node = "node-b";
+	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
+	assert_int_equal(n, 10);
+	flt.event = NULL;
+	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
+	assert_int_equal(n, 41);	/* as other on 40, as actor on 1 */
+	flt.node = "node";
+	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
+	assert_int_equal(n, 0);		/* literal, not a prefix */
+
+	audit_filter_init(&flt);
+	assert_int_equal(audit_subject_ref(f->a, "943 476 5919", ref), 0);
+	flt.subject_ref = ref;
+	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
+	assert_int_equal(n, 40);
+
+	audit_filter_init(&flt);
+	flt.since_ms = T0 + 10;
+	flt.until_ms = T0 + 19;
+	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
+	assert_int_equal(n, 10);
+	assert_int_equal(audit_time_parse("2026-11-25", 0, &flt.since_ms), 0);
+	flt.until_ms = INT64_MAX;
+	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
+	assert_int_equal(n, 0);
+
+	/* A damaged record stops the export, named. */
+	{
+		struct raw	 r;
+		char		 err[256];
+		FILE		*fp;
+
+		raw_open(f, &r);
+		raw_edit(&r, 7, "node-a", "node-x", 0);
+		raw_close(f, &r);
+		audit_filter_init(&flt);
+		fp = tmpfile();
+		assert_int_equal(audit_export(f->s, &flt, AUDIT_FORMAT_CSV, fp,
+		    &n, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "record 7 is damaged"));
+		assert_int_equal(n, 6);
+		fclose(fp);
+	}
+}
+
+/*
+ * Export sink for the 100k test: counts lines and samples the heap in use
+ * at every write, so the peak during the export is seen, not just after.
+ */
+struct sink {
+	uint64_t	 lines;
+	size_t		 heap_max;
+};
+
+static ssize_t
+sink_write(void *cookie, const char *buf, size_t len)
+{
+	struct sink	*k = cookie;
+	struct mallinfo2 mi = mallinfo2();
+	size_t		 i;
+
+	for (i = 0; i < len; i++)
+		k->lines += buf[i] == '\n';
+	if (mi.uordblks > k->heap_max)
+		k->heap_max = mi.uordblks;
+	return (ssize_t)len;
+}
+
+static void
+test_export_100k(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_filter		 flt;
+	struct audit_verify_report	 rep;
+	cookie_io_functions_t		 io = { NULL, sink_write, NULL, NULL };
+	struct sink			 k;
+	struct timespec			 t0, t1;
+	FILE				*fp;
+	char				 err[256];
+	uint64_t			 n, total;
+	size_t				 heap0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fill(f->s, f->a, 1, 100000, 0, 25000);
+	total = 100000 + 100000 / (AUDIT_CHECKPOINT_EVERY - 1);
+	assert_int_equal(verify(f, NULL, &rep), AUDIT_VERIFY_OK);
+	assert_int_equal(rep.count, total);
+
+	audit_filter_init(&flt);
+	memset(&k, 0, sizeof(k));
+	fp = fopencookie(&k, "w", io);
+	assert_non_null(fp);
+	heap0 = mallinfo2().uordblks;
+	assert_int_equal(audit_export(f->s, &flt, AUDIT_FORMAT_CSV, fp, &n,
+	    err, sizeof(err)), 0);
+	fclose(fp);
+	assert_int_equal(n, total);
+	assert_int_equal(k.lines, total + 1);
+	/* Constant memory: far less than one byte per record exported. */
+	if (k.heap_max > heap0 && k.heap_max - heap0 > 64 * 1024)
+		fail_msg("heap grew by %zu bytes during the export",
+		    k.heap_max - heap0);
+
+	memset(&k, 0, sizeof(k));
+	fp = fopencookie(&k, "w", io);
+	flt.event = AUDIT_DELIVERED;
+	assert_int_equal(audit_export(f->s, &flt, AUDIT_FORMAT_JSONL, fp, &n,
+	    err, sizeof(err)), 0);
+	fclose(fp);
+	assert_int_equal(n, 25000);
+	assert_int_equal(k.lines, 25000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_message("100k append+verify+2 exports: %.1f s\n",
+	    (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_altered_rewrapped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_altered_raw, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_altered_and_rehashed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_swapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inserted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rechained_tail, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_removed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_forged_key, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_with_anchor,
+		    setup, teardown),
+		cmocka_unit_test(test_anchor_parse),
+		cmocka_unit_test_setup_teardown(test_subject_ref, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_key_files, setup,
+		    teardown),
+		cmocka_unit_test(test_times),
+		cmocka_unit_test_setup_teardown(test_export_formats, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_export_100k, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
