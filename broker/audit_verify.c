@@ -361,7 +361,7 @@ audit_verify(struct store *s, const struct audit_pubkey *pk,
 	size_t			 kl, vl;
 	uint8_t			 prev[AUDIT_HASH_LEN], h[AUDIT_HASH_LEN];
 	uint64_t		 want = 1;
-	int			 rc, ret = -1, cp, found = 0;
+	int			 rc, ret = -1, cp = 0, found = 0;
 
 	memset(r, 0, sizeof(*r));
 	memset(prev, 0, sizeof(prev));

@@ -534,7 +534,7 @@ get_value(struct jctx *c, const ProtobufCFieldDescriptor *f, const json_t *j,
 	int64_t i64;
 	uint64_t u64;
 	double d;
-	int e, r;
+	int e = 0, r;
 
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:

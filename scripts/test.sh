@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+#
+# test.sh - the whole test run, as CI does it (.ci/run calls this).
+#
+#  1. scripts/deps.sh: installs missing Debian packages (none if present);
+#  2. build/ with warnings as errors, then ctest: unit tests (cmocka) and
+#     integration tests (real batond on 127.0.0.1, real certificates);
+#  3. build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
+#     (LeakSanitizer on), then the same ctest suite again.
+#
+# Environment:
+#   BATON_SKIP_SANITIZE=1   skip step 3 (quick local runs; CI runs it)
+#   BATON_SKIP_DEPS=1       skip step 1
+#   BATON_JOBS=N            parallel build and test jobs (default 2)
+#   BATON_BUILD_TYPE=T      CMAKE_BUILD_TYPE of build/ (default RelWithDebInfo:
+#                           -O2 finds warnings, e.g. maybe-uninitialized,
+#                           that a Debug build does not)
+#   BATON_CTEST_TIMEOUT=S   limit for each whole ctest run (default 900)
+#   CC=...                  compiler; for step 3 the default is the first of
+#                           gcc, clang that links an ASan+UBSan program
+# Extra arguments are passed to ctest (e.g. -R it_02 or -R unit_).
+
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=${BATON_JOBS:-2}
+ctest_timeout=${BATON_CTEST_TIMEOUT:-900}
+start=$SECONDS
+
+step() {
+  printf '\n==> %s (%ds)\n' "$*" $((SECONDS - start))
+}
+
+run_ctest() {
+  local dir=$1
+  shift
+  # timeout(1) signals its whole process group, so a hung test's broker
+  # goes too; each test also has its own deadline (tests/CMakeLists.txt).
+  (cd "$dir" && timeout -k 30 "$ctest_timeout" \
+    ctest --output-on-failure -j"$jobs" "$@")
+}
+
+# Prints the first compiler in $CC, gcc, clang, clang-14 that can build and
+# run a program with -fsanitize=address,undefined.
+sanitizer_cc() {
+  local cc tmp
+  tmp=$(mktemp -d)
+  printf 'int main(void) { return 0; }\n' >"$tmp/t.c"
+  for cc in ${CC:-} gcc clang clang-14; do
+    command -v "$cc" >/dev/null 2>&1 || continue
+    if "$cc" -fsanitize=address,undefined -o "$tmp/t" "$tmp/t.c" \
+        >/dev/null 2>&1 && "$tmp/t"; then
+      rm -rf "$tmp"
+      echo "$cc"
+      return 0
+    fi
+  done
+  rm -rf "$tmp"
+  return 1
+}
+
+if [[ "${BATON_SKIP_DEPS:-0}" != 1 ]]; then
+  step "dependencies"
+  ./scripts/deps.sh
+fi
+
+step "build (build/, ${BATON_BUILD_TYPE:-RelWithDebInfo}, -DBATON_WERROR=ON)"
+cmake -S "$root" -B build -DCMAKE_BUILD_TYPE="${BATON_BUILD_TYPE:-RelWithDebInfo}" \
+  -DBATON_WERROR=ON -DBATON_SANITIZE=OFF
+make -C build -j"$jobs"
+
+step "tests (build/)"
+run_ctest build "$@"
+
+if [[ "${BATON_SKIP_SANITIZE:-0}" == 1 ]]; then
+  step "sanitizer pass skipped (BATON_SKIP_SANITIZE=1)"
+else
+  cc=$(sanitizer_cc) || {
+    echo "test.sh: no compiler here builds with -fsanitize=address,undefined" >&2
+    exit 1
+  }
+  step "build (build-asan/, ASan+UBSan with $cc)"
+  CC=$cc cmake -S "$root" -B build-asan -DCMAKE_BUILD_TYPE=Debug \
+    -DBATON_WERROR=ON -DBATON_SANITIZE=ON
+  make -C build-asan -j"$jobs"
+
+  step "tests (build-asan/)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_ctest build-asan "$@"
+fi
+
+step "all tests passed"
