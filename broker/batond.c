@@ -56,6 +56,7 @@ usage(FILE *fp)
 	    "  --max-per-node N        connections per node (default 8)\n"
 	    "  --handshake-timeout S   TLS handshake limit (default 10)\n"
 	    "  --idle-timeout S        idle time before a ping, then close (default 120)\n"
+	    "  --frame-timeout S       a frame must arrive whole within S (default 30)\n"
 	    "  --allow-tls12           also accept TLS 1.2 (ECDHE + AEAD only)\n"
 	    "  -n, --check             check the configuration and exit\n"
 	    "  -v, --verbose           debug logging\n");
@@ -85,7 +86,7 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 {
 	enum { O_LISTEN = 256, O_PORTFILE, O_DATA, O_CA, O_CERT, O_KEY, O_CRL,
 	    O_MAXFRAME, O_UNACKED, O_MAPSIZE, O_MAXCONN, O_PERNODE, O_HSTO,
-	    O_IDLE, O_TLS12, O_POLICY };
+	    O_IDLE, O_TLS12, O_POLICY, O_FRAMETO };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "port-file", required_argument, NULL, O_PORTFILE },
@@ -102,6 +103,7 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 		{ "max-per-node", required_argument, NULL, O_PERNODE },
 		{ "handshake-timeout", required_argument, NULL, O_HSTO },
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
+		{ "frame-timeout", required_argument, NULL, O_FRAMETO },
 		{ "allow-tls12", no_argument, NULL, O_TLS12 },
 		{ "check", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -155,6 +157,11 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 			if (parse_num("--idle-timeout", optarg, 86400, &v) || v == 0)
 				return -1;
 			cfg->idle_timeout_s = (int)v;
+			break;
+		case O_FRAMETO:
+			if (parse_num("--frame-timeout", optarg, 3600, &v) || v == 0)
+				return -1;
+			cfg->frame_timeout_s = (int)v;
 			break;
 		case O_TLS12: cfg->allow_tls12 = 1; break;
 		case 'n': *check = 1; break;

@@ -41,6 +41,7 @@ broker_config_defaults(struct broker_config *cfg)
 	cfg->max_per_node = 8;
 	cfg->handshake_timeout_s = 10;
 	cfg->idle_timeout_s = 120;
+	cfg->frame_timeout_s = 30;
 	cfg->max_output = 16u * 1024u * 1024u;
 }
 

@@ -50,6 +50,7 @@ struct broker_config {
 	unsigned	 max_per_node;		/* live connections per node id */
 	int		 handshake_timeout_s;
 	int		 idle_timeout_s;
+	int		 frame_timeout_s;	/* a frame must arrive whole within */
 	size_t		 max_output;		/* bytes queued to one client */
 	int		 allow_tls12;
 };

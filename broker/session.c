@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -23,10 +24,12 @@
 #include "session.h"
 
 #define CLOSE_GRACE_S	5	/* how long a closing session may drain */
+#define FRAME_TIMEOUT_MS(s)	((int64_t)(s)->b->cfg->frame_timeout_s * 1000)
 
 static void session_read_cb(struct bufferevent *, void *);
 static void session_write_cb(struct bufferevent *, void *);
 static void session_event_cb(struct bufferevent *, short, void *);
+static void close_timer_cb(evutil_socket_t, short, void *);
 
 static void
 set_timeouts(struct session *s, int read_s, int write_s)
@@ -124,8 +127,30 @@ session_fail(struct session *s, int code, const char *fmt, ...)
 	session_send(s, &f);
 	router_session_gone(s);
 	s->state = SESSION_CLOSING;
-	bufferevent_disable(s->bev, EV_READ);
+	/* keep reading (and discarding) so the peer's bytes never make the
+	 * kernel reset the connection before it has read our Error */
+	bufferevent_enable(s->bev, EV_READ);
 	broker_schedule(s->b);
+}
+
+/*
+ * All our output is on the wire: shut our sending side and wait, reading
+ * and discarding, for the peer to close (or the grace timer).
+ */
+static void
+session_linger(struct session *s)
+{
+	struct timeval tv = { CLOSE_GRACE_S, 0 };
+
+	if (s->lingering)
+		return;
+	s->lingering = 1;
+	shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+	if (s->close_timer == NULL &&
+	    (s->close_timer = evtimer_new(s->b->base, close_timer_cb, s)) != NULL)
+		evtimer_add(s->close_timer, &tv);
+	else if (s->close_timer == NULL)
+		session_kill(s);
 }
 
 void
@@ -160,7 +185,7 @@ session_flush(struct session *s, int drop)
 		bufferevent_write_buffer(s->bev, s->pending);
 	if (s->state == SESSION_CLOSING) {
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-			session_kill(s);
+			session_linger(s);
 			return;
 		}
 		if (s->close_timer == NULL) {
@@ -229,6 +254,18 @@ session_read_frames(struct session *s)
 		unsigned char *body;
 		Frame *f;
 
+		if (avail == 0) {
+			s->partial_since_ms = 0;
+			return;
+		}
+		if (s->partial_since_ms == 0)
+			s->partial_since_ms = broker_now_ms();
+		else if (broker_now_ms() - s->partial_since_ms > FRAME_TIMEOUT_MS(s)) {
+			session_fail(s, BATON__V1__CODE__CODE_TIMEOUT,
+			    "a frame did not arrive whole within %d s",
+			    s->b->cfg->frame_timeout_s);
+			return;
+		}
 		if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
 			return;
 		rc = frame_parse_header(hdr, sizeof(hdr), s->b->cfg->max_frame, &len);
@@ -250,6 +287,7 @@ session_read_frames(struct session *s)
 		body = evbuffer_pullup(in, len);
 		f = body ? frame_decode(body, len, &rc) : NULL;
 		evbuffer_drain(in, len);
+		s->partial_since_ms = 0;	/* the next frame starts its own clock */
 		if (f == NULL) {
 			session_fail(s, BATON__V1__CODE__CODE_MALFORMED_FRAME, "%s",
 			    body ? frame_status_text(rc) : "out of memory");
@@ -264,7 +302,14 @@ session_read_frames(struct session *s)
 static void
 session_read_cb(struct bufferevent *bev, void *arg)
 {
-	session_read_frames(arg);
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (s->state == SESSION_CLOSING) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	session_read_frames(s);
 }
 
 static void
@@ -275,7 +320,7 @@ session_write_cb(struct bufferevent *bev, void *arg)
 	/* the output buffer has drained below its low-water mark (0) */
 	if (s->state == SESSION_CLOSING) {
 		if (evbuffer_get_length(s->pending) == 0)
-			session_kill(s);
+			session_linger(s);
 		return;
 	}
 	if (s->read_paused && session_output_len(s) <= s->b->cfg->max_output / 2) {
@@ -295,6 +340,13 @@ session_idle(struct session *s)
 	Frame f = BATON__V1__FRAME__INIT;
 	Baton__V1__Ping p = BATON__V1__PING__INIT;
 
+	if (s->partial_since_ms != 0 &&
+	    broker_now_ms() - s->partial_since_ms > FRAME_TIMEOUT_MS(s)) {
+		session_fail(s, BATON__V1__CODE__CODE_TIMEOUT,
+		    "a frame did not arrive whole within %d s",
+		    s->b->cfg->frame_timeout_s);
+		return;
+	}
 	if (s->idle_pinged) {
 		log_info("sid=%llu node=%s closed: idle, no answer to ping",
 		    (unsigned long long)s->id, s->node_id);

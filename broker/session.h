@@ -4,7 +4,10 @@
  *
  * States: HANDSHAKE (TLS under way) -> HELLO (identity known, waiting for
  * Hello) -> READY -> CLOSING (an Error or the last replies are draining)
- * -> DEAD (freed at the end of the pass). Replies produced while a pass's
+ * -> DEAD (freed at the end of the pass). A CLOSING session writes its last
+ * frames, shuts its sending side, and reads and discards until the peer
+ * closes or the grace timer fires: closing with unread input would make
+ * the kernel send a reset that destroys the Error frame on its way. Replies produced while a pass's
  * transaction is open are held in `pending` and released by the commit
  * pass (broker.h), so no client ever sees uncommitted state.
  */
@@ -50,6 +53,8 @@ struct session {
 	int			 want_pump;	/* look for deliverable work */
 	int			 idle_pinged;	/* a Ping is outstanding */
 	int			 read_paused;	/* output over max_output */
+	int			 lingering;	/* CLOSING: our side shut, draining input */
+	int64_t		 partial_since_ms; /* a frame has been arriving since */
 };
 
 /* Creates a session for an accepted TLS bufferevent and starts the handshake. */
