@@ -139,7 +139,9 @@ deadline_expire(struct broker *b, queue_msg *m, int64_t now)
 {
 	int rc;
 
-	if (m->state != MS(QUEUED) || m->attempts != 0)
+	/* a redirect gives the new hop its own expiry: an older entry for the
+	 * same message is stale once expires_at_ms has moved past it */
+	if (m->state != MS(QUEUED) || m->attempts != 0 || now < m->expires_at_ms)
 		return STORE_NOTFOUND;
 	rc = queue_remove(b->store, m->recipient, m->queue_seq);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)

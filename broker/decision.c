@@ -246,9 +246,28 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 	m->decided_at_ms = 0;
 	m->acked_at_ms = 0;
 	m->state = MS(QUEUED);
+	/* the new hop has the full retention to be delivered, or expires
+	 * with a non-delivery notice like any other */
+	m->expires_at_ms = now + s->b->policy->retention_ms;
 	if (lifecycle_event(m, now, "queued", "broker", m->recipient, "ok",
 	    "redirected", NULL) == -1)
 		fatalx("out of memory");
+	if ((rc = deadline_add(s->b, m->expires_at_ms, DEADLINE_EXPIRE,
+	    m->message_id)) != STORE_OK)
+		return rc;
+	{
+		struct audit_event ev = { 0 };
+
+		ev.event = AUDIT_QUEUED;
+		ev.actor = "broker";
+		ev.other = m->recipient;
+		ev.message_id = m->message_id;
+		ev.subject_ref = m->subject_ref;
+		ev.outcome = "ok";
+		ev.reason = "redirected";
+		if ((rc = broker_audit(s->b, &ev)) != STORE_OK)
+			return rc;
+	}
 	return queue_enqueue(st, m);
 }
 

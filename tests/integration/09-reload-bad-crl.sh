@@ -19,7 +19,13 @@ hup_and_wait() {
   local before
   before=$(count_in_log "$1")
   kill -HUP "$BROKER_PID"
-  wait_for "'$1' after SIGHUP" 15 test "$(count_in_log "$1")" -gt "$before"
+  wait_for "'$1' after SIGHUP" 15 log_count_above "$1" "$before"
+}
+
+# log_count_above PATTERN N: more than N log lines match PATTERN now
+# (recounted on every poll).
+log_count_above() {
+  (($(count_in_log "$1") > $2))
 }
 
 setup_four_nodes
