@@ -27,12 +27,16 @@ packages=(
   libcmocka-dev		# unit tests
   openssl		# the CLI: integration tests make refusal certificates
   jq			# quick start output and integration test checks
+  clang			# libFuzzer targets (tests/fuzz), run briefly by test.sh
+  libclang-rt-14-dev	# clang's sanitizer and fuzzer runtimes
+  fiu-utils		# fiu-run/fiu-ctrl: fsync failure injection (06-crash-fsync-fail)
+  libfiu0
 )
 
 check_only=0
 for arg in "$@"; do
   case $arg in
-  --clang) packages+=(clang-14 libclang-rt-14-dev) ;;
+  --clang) ;;	# clang is always installed now; kept for old callers
   --check) check_only=1 ;;
   -h | --help)
     sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'

@@ -6,11 +6,15 @@
 #  2. build/ with warnings as errors, then ctest: unit tests (cmocka) and
 #     integration tests (real batond on 127.0.0.1, real certificates);
 #  3. build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
-#     (LeakSanitizer on), then the same ctest suite again.
+#     (LeakSanitizer on), then the same ctest suite again;
+#  4. the libFuzzer targets (tests/fuzz/run.sh), each for a short bounded
+#     time with the committed corpus; any crash fails the run.
 #
 # Environment:
 #   BATON_SKIP_SANITIZE=1   skip step 3 (quick local runs; CI runs it)
 #   BATON_SKIP_DEPS=1       skip step 1
+#   BATON_SKIP_FUZZ=1       skip step 4
+#   BATON_FUZZ_SECONDS=S    time per fuzz target (default 30)
 #   BATON_JOBS=N            parallel build and test jobs (default 2)
 #   BATON_BUILD_TYPE=T      CMAKE_BUILD_TYPE of build/ (default RelWithDebInfo:
 #                           -O2 finds warnings, e.g. maybe-uninitialized,
@@ -89,6 +93,14 @@ else
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_ctest build-asan "$@"
+fi
+
+if [[ "${BATON_SKIP_FUZZ:-0}" == 1 ]]; then
+  step "fuzzing skipped (BATON_SKIP_FUZZ=1)"
+else
+  step "fuzz targets, ${BATON_FUZZ_SECONDS:-30}s each (build-fuzz/, clang)"
+  CC=clang BATON_FUZZ_BUILD="$root/build-fuzz" \
+    sh tests/fuzz/run.sh "${BATON_FUZZ_SECONDS:-30}"
 fi
 
 step "all tests passed"
