@@ -25,6 +25,7 @@
 #include "sections.h"
 
 #define SID(s)	((unsigned long long)(s)->id)
+#define DECISION_NOTE_MAX	2000	/* keeps Status within any max_frame */
 #define MS(x)	BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_##x
 #define OUT(x)	BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_##x
 #define CODE(x)	BATON__V1__CODE__CODE_##x
@@ -119,6 +120,10 @@ decision_check(struct session *s, const Baton__V1__Decision *d,
 		snprintf(text, len, "this handover was already %s",
 		    lifecycle_state_name(m->state));
 		return CODE(ALREADY_DECIDED);
+	}
+	if (strlen(d->note) > DECISION_NOTE_MAX) {
+		snprintf(text, len, "note is longer than %d bytes", DECISION_NOTE_MAX);
+		return CODE(INVALID);
 	}
 	switch (d->outcome) {
 	case OUT(ACCEPT):

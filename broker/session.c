@@ -84,9 +84,9 @@ session_send(struct session *s, const Frame *f)
 
 	if (s->state == SESSION_DEAD)
 		return -1;
-	/* outgoing frames may exceed an incoming bound by the envelope's
-	 * broker-added fields; the client allows for that headroom */
-	rc = frame_encode(f, s->b->cfg->max_frame + 65536, &buf, &len);
+	/* submits leave ENVELOPE_HEADROOM for what the broker adds, and
+	 * notes are bounded, so every reply fits the client's max_frame */
+	rc = frame_encode(f, s->b->cfg->max_frame, &buf, &len);
 	if (rc != FRAME_OK) {
 		log_warnx("sid=%llu node=%s cannot encode %s frame: %s",
 		    (unsigned long long)s->id, s->node_id, frame_name(f),
@@ -271,8 +271,7 @@ session_read_frames(struct session *s)
 		rc = frame_parse_header(hdr, sizeof(hdr), s->b->cfg->max_frame, &len);
 		if (rc == FRAME_TOO_LARGE) {
 			session_fail(s, BATON__V1__CODE__CODE_FRAME_TOO_LARGE,
-			    "frame of %u bytes exceeds max_frame %u",
-			    (unsigned)((hdr[0] << 24) | (hdr[1] << 16) | (hdr[2] << 8) | hdr[3]),
+			    "frame of %u bytes exceeds max_frame %u", len,
 			    s->b->cfg->max_frame);
 			return;
 		}

@@ -20,11 +20,11 @@ frame_parse_header(const uint8_t *hdr, size_t avail, uint32_t max_frame,
 		return FRAME_NEED_MORE;
 	n = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) |
 	    ((uint32_t)hdr[2] << 8) | (uint32_t)hdr[3];
+	*len = n;
 	if (n == 0)
 		return FRAME_EMPTY;
 	if (n > max_frame)
 		return FRAME_TOO_LARGE;
-	*len = n;
 	return FRAME_OK;
 }
 

@@ -33,8 +33,8 @@ enum frame_status {
 
 /*
  * Reads the length prefix from hdr (at least avail bytes available).
- * Returns FRAME_OK and sets *len, FRAME_NEED_MORE when avail < 4,
- * FRAME_TOO_LARGE or FRAME_EMPTY.
+ * Returns FRAME_OK, FRAME_TOO_LARGE or FRAME_EMPTY with *len set to the
+ * declared length (for the error text), or FRAME_NEED_MORE when avail < 4.
  */
 int	frame_parse_header(const uint8_t *hdr, size_t avail, uint32_t max_frame,
 	    uint32_t *len);

@@ -236,6 +236,8 @@ main(int argc, char **argv)
 		    1e3 * lat[nlat * 99 / 100], 1e3 * lat[nlat - 1]);
 	printf("end to end (last ack): %.2f s, %.0f handovers/s\n", t_all,
 	    (double)total / t_all);
+	free(pids);
+	free(lat);
 	if (failed || nlat != (size_t)total) {
 		fprintf(stderr, "bench: FAILED (see messages above)\n");
 		return 1;

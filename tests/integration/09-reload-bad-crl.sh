@@ -8,26 +8,6 @@
 # shellcheck source=lib.sh disable=SC2119
 source "$(dirname "$0")/lib.sh"
 
-# count_in_log PATTERN: lines of the broker log matching PATTERN.
-count_in_log() {
-  grep -c -- "$1" "$BROKER_LOG" || true
-}
-
-# hup_and_wait PATTERN: SIGHUP the broker and wait for one more log line
-# matching PATTERN than before.
-hup_and_wait() {
-  local before
-  before=$(count_in_log "$1")
-  kill -HUP "$BROKER_PID"
-  wait_for "'$1' after SIGHUP" 15 log_count_above "$1" "$before"
-}
-
-# log_count_above PATTERN N: more than N log lines match PATTERN now
-# (recounted on every poll).
-log_count_above() {
-  (($(count_in_log "$1") > $2))
-}
-
 setup_four_nodes
 start_broker
 

@@ -30,17 +30,6 @@ CNF
       >"$T/openssl.log" 2>&1 || fail "openssl ca -gencrl failed: $(tail -n 5 "$T/openssl.log")"
 }
 
-count_in_log() {
-  grep -c -- "$1" "$BROKER_LOG" || true
-}
-
-hup_and_wait() {
-  local before
-  before=$(count_in_log "$1")
-  kill -HUP "$BROKER_PID"
-  wait_for "'$1' after SIGHUP" 15 test "$(count_in_log "$1")" -gt "$before"
-}
-
 setup_four_nodes
 start_broker
 

@@ -447,6 +447,26 @@ kill_broker() {
   assert_eq 137 "$_exit_rc" "batond exit status after SIGKILL"
 }
 
+# count_in_log PATTERN: lines of the broker log matching PATTERN (grep).
+count_in_log() {
+  grep -c -- "$1" "$BROKER_LOG" || true
+}
+
+# log_count_above PATTERN N: more than N broker log lines match PATTERN
+# now (recounted on every call, so it can be polled with wait_for).
+log_count_above() {
+  (($(count_in_log "$1") > $2))
+}
+
+# hup_and_wait PATTERN: sends the broker SIGHUP and waits (15 s) for one
+# more log line matching PATTERN than there was before.
+hup_and_wait() {
+  local before
+  before=$(count_in_log "$1")
+  kill -HUP "$BROKER_PID"
+  wait_for "'$1' after SIGHUP" 15 log_count_above "$1" "$before"
+}
+
 # assert_broker_alive: the broker is still running (refusals must never
 # stop it).
 assert_broker_alive() {
