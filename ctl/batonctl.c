@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -321,4 +322,13 @@ main(int argc, char *argv[])
 	ctl_failx("unknown command '%s %s'", argv[1], argv[2]);
 	command_list(stderr, argv[1]);
 	return EXIT_USAGE;
+}
+
+int64_t
+ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -79,4 +79,7 @@ int	ctl_need(const struct command *c, const char *value, const char *opt);
 /* A parser's result as the command's exit status (PARSE_HELP is success). */
 int	ctl_parse_exit(int r);
 
+/* Wall-clock time in Unix milliseconds, for records. */
+int64_t	ctl_now_ms(void);
+
 #endif

@@ -35,6 +35,7 @@
 #include <openssl/crypto.h>
 
 #include "audit.h"
+#include "ctl.h"
 #include "ctl_audit.h"
 #include "store.h"
 #include "validate.h"
@@ -458,15 +459,6 @@ run_head(const struct args *a)
 	return rc;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Appends to buf " key=value" for a filter that was given. */
 static void
 summary_add(char *buf, size_t len, const char *key, const char *value)
@@ -525,7 +517,7 @@ record_read(const struct args *a, struct audit *au, struct store *s,
 	if (store_begin(s, 0) != STORE_OK)
 		return failx("cannot record this read of the audit log: %s",
 		    store_strerror(s));
-	if ((rc = audit_append(au, s, &ev, now_ms())) != STORE_OK) {
+	if ((rc = audit_append(au, s, &ev, ctl_now_ms())) != STORE_OK) {
 		store_abort(s);
 		return failx("cannot record this read of the audit log: %s",
 		    audit_strerror(au));

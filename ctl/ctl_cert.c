@@ -8,11 +8,10 @@
  *
  * The CA directory and the broker's store are apart (often on different
  * hosts), so a certificate change cannot commit with its audit record.
- * "cert revoke --data DIR" opens the audit log first, so a log that cannot
- * be written stops the revocation before it starts, then records each
- * revoked certificate (AUDIT_CERT_CHANGED) once the CRL is written.
- * TODO(audit): "cert issue" is not audited yet (ca_issue_node would need
- * to return the new serial).
+ * "cert issue|revoke --data DIR" opens the audit log first, so a log that
+ * cannot be written stops the change before it starts, then records each
+ * issued or revoked certificate (AUDIT_CERT_CHANGED, with its serial) once
+ * its files are written.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +24,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "audit.h"
 #include "ca.h"
@@ -110,6 +111,103 @@ ctl_ca_init(const struct command *c, int argc, char **argv)
 	return run_ca_init(&a);
 }
 
+/* ---- audit of certificate changes ---- */
+
+/*
+ * Opens the audit log and the store of data dir, before anything is
+ * revoked. EXIT_SUCCESS, or EXIT_FAILURE with the reason printed.
+ */
+static int
+audit_prepare(const char *dir, struct audit **au, struct store **s)
+{
+	struct store_opts so;
+	char err[1024];
+
+	/* Without create: the keys must be the broker's own, not new ones. */
+	if ((*au = audit_open(dir, 0, err, sizeof(err))) == NULL)
+		return ctl_failx("cannot open the audit log: %s", err);
+	memset(&so, 0, sizeof(so));
+	so.dir = dir;
+	if (store_open(&so, s, err, sizeof(err)) != STORE_OK) {
+		audit_close(*au);
+		*au = NULL;
+		return ctl_failx("%s", err);
+	}
+	return EXIT_SUCCESS;
+}
+
+/* Login name of the user running batonctl, if it is a plain one. */
+static const char *
+login_name(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	return pw != NULL && validate_node_id(pw->pw_name) ? pw->pw_name : NULL;
+}
+
+/*
+ * Records one certificate change (AUDIT_CERT_CHANGED: what, e.g. "issued
+ * node" or "revoked node reason=keyCompromise", with the Unix user) in its
+ * own write transaction. EXIT_SUCCESS, or EXIT_FAILURE with the reason
+ * printed.
+ */
+static int
+audit_cert_change(struct audit *au, struct store *s, const char *id,
+    const char *serial, const char *what)
+{
+	struct audit_event ev;
+	const char *name = login_name();
+	char reason[160];
+
+	if (store_begin(s, 0) != STORE_OK)
+		return ctl_failx("cannot record the change in the audit log: %s",
+		    store_strerror(s));
+	snprintf(reason, sizeof(reason), "%s uid=%ld%s%s%s", what,
+	    (long)getuid(), name != NULL ? "(" : "", name != NULL ? name : "",
+	    name != NULL ? ")" : "");
+	memset(&ev, 0, sizeof(ev));
+	ev.event = AUDIT_CERT_CHANGED;
+	ev.actor = "batonctl";
+	ev.other = id;
+	ev.cert_serial = serial;
+	ev.outcome = "ok";
+	ev.reason = reason;
+	if (audit_append(au, s, &ev, ctl_now_ms()) != STORE_OK) {
+		store_abort(s);
+		return ctl_failx("cannot record the change in the audit log: %s",
+		    audit_strerror(au));
+	}
+	if (store_commit(s) != STORE_OK)
+		return ctl_failx("cannot record the change in the audit log: %s",
+		    store_strerror(s));
+	return EXIT_SUCCESS;
+}
+
+/* Serial (upper-case hex) of the certificate in path, for the audit log. */
+static int
+cert_file_serial(const char *path, char *out, size_t len)
+{
+	FILE *fp = fopen(path, "r");
+	X509 *x = NULL;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int rc = -1;
+
+	if (fp == NULL)
+		return -1;
+	if ((x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL &&
+	    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) != NULL &&
+	    (hex = BN_bn2hex(bn)) != NULL && strlen(hex) < len) {
+		memcpy(out, hex, strlen(hex) + 1);
+		rc = 0;
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+	X509_free(x);
+	fclose(fp);
+	return rc;
+}
+
 /* ---- cert issue ---- */
 
 struct cert_issue_args {
@@ -123,6 +221,7 @@ struct cert_issue_args {
 	const char	*out;
 	int		 days;
 	int		 force;
+	const char	*data;		/* broker data dir to audit in, or NULL */
 };
 
 static int
@@ -138,6 +237,7 @@ parse_cert_issue(const struct command *c, int argc, char **argv,
 		{ "out",	required_argument,	NULL, 'o' },
 		{ "days",	required_argument,	NULL, 'D' },
 		{ "force",	no_argument,		NULL, 'f' },
+		{ "data",	required_argument,	NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -179,6 +279,9 @@ parse_cert_issue(const struct command *c, int argc, char **argv,
 		case 'f':
 			a->force = 1;
 			break;
+		case 'd':
+			a->data = optarg;
+			break;
 		default:
 			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
 				return r;
@@ -209,23 +312,49 @@ parse_cert_issue(const struct command *c, int argc, char **argv,
 static int
 run_cert_issue(const struct cert_issue_args *a)
 {
-	char err[1024];
+	struct audit *au = NULL;
+	struct store *s = NULL;
+	char err[1024], path[4096], serial[CA_SERIAL_HEX_MAX + 1], what[64];
 	const char *stem;
+	int r = EXIT_FAILURE;
 
+	/* A log that cannot be opened stops us before anything is issued. */
+	if (a->data != NULL && audit_prepare(a->data, &au, &s) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
 	if (a->server) {
 		if (ca_issue_server(a->ca, a->dns, a->n_dns, a->ip, a->n_ip,
-		    a->out, a->days, a->force, err, sizeof(err)) == -1)
-			return ctl_failx("%s", err);
+		    a->out, a->days, a->force, err, sizeof(err)) == -1) {
+			ctl_failx("%s", err);
+			goto done;
+		}
 		stem = "server";
 	} else {
 		if (ca_issue_node(a->ca, a->node, a->out, a->days, a->force,
-		    err, sizeof(err)) == -1)
-			return ctl_failx("%s", err);
+		    err, sizeof(err)) == -1) {
+			ctl_failx("%s", err);
+			goto done;
+		}
 		stem = a->node;
 	}
 	printf("issued %s/%s.crt and %s/%s.key, valid %d days\n", a->out,
 	    stem, a->out, stem, a->days);
-	return EXIT_SUCCESS;
+	if (au != NULL) {
+		snprintf(path, sizeof(path), "%s/%s.crt", a->out, stem);
+		if (cert_file_serial(path, serial, sizeof(serial)) == -1)
+			strcpy(serial, "-");
+		snprintf(what, sizeof(what), "issued %s, %d days",
+		    a->server ? "server" : "node", a->days);
+		if (audit_cert_change(au, s, a->server ? a->dns[0] ? a->dns[0] :
+		    a->ip[0] : a->node, serial, what) != EXIT_SUCCESS) {
+			ctl_failx("the certificate is issued but not in the audit log");
+			goto done;
+		}
+	}
+	r = EXIT_SUCCESS;
+done:
+	store_close(s);
+	audit_close(au);
+	return r;
 }
 
 int
@@ -322,82 +451,6 @@ sanitise(char *s)
 			*s = '?';
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * Opens the audit log and the store of data dir, before anything is
- * revoked. EXIT_SUCCESS, or EXIT_FAILURE with the reason printed.
- */
-static int
-audit_prepare(const char *dir, struct audit **au, struct store **s)
-{
-	struct store_opts so;
-	char err[1024];
-
-	/* Without create: the keys must be the broker's own, not new ones. */
-	if ((*au = audit_open(dir, 0, err, sizeof(err))) == NULL)
-		return ctl_failx("cannot open the audit log: %s", err);
-	memset(&so, 0, sizeof(so));
-	so.dir = dir;
-	if (store_open(&so, s, err, sizeof(err)) != STORE_OK) {
-		audit_close(*au);
-		*au = NULL;
-		return ctl_failx("%s", err);
-	}
-	return EXIT_SUCCESS;
-}
-
-/*
- * Records the n revocations in the audit log, in one write transaction.
- * EXIT_SUCCESS, or EXIT_FAILURE with the reason printed.
- */
-static int
-audit_revocations(struct audit *au, struct store *s, const struct ca_cert *v,
-    size_t n)
-{
-	struct audit_event ev;
-	struct passwd *pw;
-	char reason[128];
-	const char *name = NULL;
-	size_t i;
-
-	if (store_begin(s, 0) != STORE_OK)
-		return ctl_failx("cannot record the revocation in the audit "
-		    "log: %s", store_strerror(s));
-	if ((pw = getpwuid(getuid())) != NULL &&
-	    validate_node_id(pw->pw_name))
-		name = pw->pw_name;	/* a plain login name, safe to keep */
-	for (i = 0; i < n; i++) {
-		snprintf(reason, sizeof(reason), "revoked %s reason=%s "
-		    "uid=%ld%s%s%s", v[i].kind, ca_reason_name(v[i].reason),
-		    (long)getuid(), name != NULL ? "(" : "",
-		    name != NULL ? name : "", name != NULL ? ")" : "");
-		memset(&ev, 0, sizeof(ev));
-		ev.event = AUDIT_CERT_CHANGED;
-		ev.actor = "batonctl";
-		ev.other = v[i].id;
-		ev.cert_serial = v[i].serial;
-		ev.outcome = "ok";
-		ev.reason = reason;
-		if (audit_append(au, s, &ev, now_ms()) != STORE_OK) {
-			store_abort(s);
-			return ctl_failx("cannot record the revocation in the "
-			    "audit log: %s", audit_strerror(au));
-		}
-	}
-	if (store_commit(s) != STORE_OK)
-		return ctl_failx("cannot record the revocation in the audit "
-		    "log: %s", store_strerror(s));
-	return EXIT_SUCCESS;
-}
-
 static int
 run_cert_revoke(const struct cert_revoke_args *a)
 {
@@ -426,10 +479,17 @@ run_cert_revoke(const struct cert_revoke_args *a)
 	printf("wrote %s/%s: CRL number %llu, %zu revoked, next update %s\n"
 	    "reload the broker (SIGHUP) for it to take effect\n", a->ca,
 	    CA_CRL_FILE, info.number, info.nrevoked, info.next_update);
-	if (au != NULL && audit_revocations(au, s, v, n) != EXIT_SUCCESS) {
-		ctl_failx("the revocation stands (the CRL is written) but is "
-		    "not in the audit log");
-		goto done;
+	for (i = 0; au != NULL && i < n; i++) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "revoked %s reason=%s", v[i].kind,
+		    ca_reason_name(v[i].reason));
+		if (audit_cert_change(au, s, v[i].id, v[i].serial, what) !=
+		    EXIT_SUCCESS) {
+			ctl_failx("the revocation stands (the CRL is written) but "
+			    "is not in the audit log");
+			goto done;
+		}
 	}
 	r = EXIT_SUCCESS;
 done:

@@ -117,15 +117,6 @@ parse_node_add(const struct command *c, int argc, char **argv,
 	return PARSE_RUN;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 open_store(const char *dir, int readonly, struct store **s)
 {
@@ -192,7 +183,7 @@ audit_node(struct audit *au, struct store *s, const char *node,
 	ev.other = node;
 	ev.outcome = "ok";
 	ev.reason = reason;
-	return audit_append(au, s, &ev, now_ms());
+	return audit_append(au, s, &ev, ctl_now_ms());
 }
 
 static int
@@ -213,7 +204,7 @@ run_node_add(const struct node_add_args *a)
 	snprintf(change, sizeof(change), "added role=%s", a->role);
 	if (open_for_change(a->data, &au, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
-	r = registry_add(s, &n, now_ms());
+	r = registry_add(s, &n, ctl_now_ms());
 	/* The node and its audit record commit together or not at all. */
 	if (r == STORE_OK && (r = audit_node(au, s, a->node,
 	    change)) != STORE_OK)
@@ -587,7 +578,7 @@ run_node_change(const struct node_change_args *a)
 		r = EXIT_SUCCESS;
 		goto done;
 	}
-	r = registry_update(s, &n, now_ms());
+	r = registry_update(s, &n, ctl_now_ms());
 	/* A change without its audit record must not commit. */
 	if (r == STORE_OK && (r = audit_node(au, s, a->node,
 	    reason)) != STORE_OK)
