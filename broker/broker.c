@@ -152,6 +152,9 @@ broker_reload(struct broker *b)
 			ev.outcome = "ok";
 			ev.reason = b->cfg->policy_file;
 			broker_audit(b, &ev);
+			/* the new policy may let receivers have more */
+			TAILQ_FOREACH(s, &b->sessions, entry)
+				s->want_pump = s->receiving;
 			log_info("reload: policy %s loaded (%d roles)",
 			    b->cfg->policy_file, np->nroles);
 		}

@@ -116,7 +116,8 @@ deliver_handover(struct session *s, uint64_t seq, const char *id)
 	else if (rc != STORE_NOTFOUND && rc != STORE_CORRUPT && rc != STORE_OK)
 		broker_store_failed(s->b, "read registry", rc);
 	if (allowed == 0) {
-		s->credit = 0;	/* nothing may go to this node now */
+		/* nothing may go to this node now; it stays queued, and a role
+		 * change or policy reload wakes the pump again */
 		result = BLOCKED;
 		goto done;
 	}

@@ -620,6 +620,15 @@ cmd_decide(const struct opts *o, int outcome, const char *name, int argc,
 	return ex;
 }
 
+/* Prints s with control characters shown as '?': notes are free text
+ * from another organisation and must not drive the terminal. */
+static void
+print_plain(const char *s)
+{
+	for (; *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
 /* The human-readable form of a Status: one line per lifecycle event. */
 static int
 print_status_text(const Baton__V1__Status *s)
@@ -637,8 +646,10 @@ print_status_text(const Baton__V1__Status *s)
 			printf(" -> %s", e->other);
 		if (*e->reason)
 			printf("  (%s)", e->reason);
-		if (*e->note)
-			printf("  note: %s", e->note);
+		if (*e->note) {
+			fputs("  note: ", stdout);
+			print_plain(e->note);
+		}
 		putchar('\n');
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
