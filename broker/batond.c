@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/prctl.h>
 
 #include <event2/event.h>
 
@@ -58,6 +61,9 @@ usage(FILE *fp)
 	    "  --idle-timeout S        idle time before a ping, then close (default 120)\n"
 	    "  --frame-timeout S       a frame must arrive whole within S (default 30)\n"
 	    "  --allow-tls12           also accept TLS 1.2 (ECDHE + AEAD only)\n"
+	    "  --user NAME             started as root: load the TLS key, then run as\n"
+	    "                          NAME (no groups, no capabilities); the data\n"
+	    "                          directory and key must belong to NAME\n"
 	    "  -n, --check             check the configuration and exit\n"
 	    "  -v, --verbose           debug logging\n");
 }
@@ -86,7 +92,7 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 {
 	enum { O_LISTEN = 256, O_PORTFILE, O_DATA, O_CA, O_CERT, O_KEY, O_CRL,
 	    O_MAXFRAME, O_UNACKED, O_MAPSIZE, O_MAXCONN, O_PERNODE, O_HSTO,
-	    O_IDLE, O_TLS12, O_POLICY, O_FRAMETO };
+	    O_IDLE, O_TLS12, O_POLICY, O_FRAMETO, O_USER };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "port-file", required_argument, NULL, O_PORTFILE },
@@ -104,6 +110,7 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 		{ "handshake-timeout", required_argument, NULL, O_HSTO },
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "frame-timeout", required_argument, NULL, O_FRAMETO },
+		{ "user", required_argument, NULL, O_USER },
 		{ "allow-tls12", no_argument, NULL, O_TLS12 },
 		{ "check", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -164,6 +171,7 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 			cfg->frame_timeout_s = (int)v;
 			break;
 		case O_TLS12: cfg->allow_tls12 = 1; break;
+		case O_USER: cfg->user = optarg; break;
 		case 'n': *check = 1; break;
 		case 'v': *verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
@@ -203,6 +211,48 @@ record_lifecycle(struct broker *b, const char *event, const char *policy)
 	    audit_checkpoint(b->audit, b->store, broker_now_ms()) != STORE_OK ||
 	    store_commit(b->store) != STORE_OK)
 		fatalx("audit: cannot record %s: %s", event, store_strerror(b->store));
+}
+
+/*
+ * Resolves --user: the uid the broker will run as, which must own the key.
+ * Returns the passwd entry (NULL when not switching users).
+ */
+static struct passwd *
+resolve_user(struct broker_config *cfg)
+{
+	struct passwd *pw;
+
+	cfg->key_owner = geteuid();
+	if (cfg->user == NULL)
+		return NULL;
+	if ((pw = getpwnam(cfg->user)) == NULL)
+		fatalx("--user %s: no such user", cfg->user);
+	if (geteuid() != 0 && geteuid() != pw->pw_uid)
+		fatalx("--user %s: only root can switch to another user",
+		    cfg->user);
+	cfg->key_owner = pw->pw_uid;
+	return pw;
+}
+
+/*
+ * Gives up what the broker no longer needs once its key is loaded: root
+ * (for the user given), every supplementary group, and the ability to gain
+ * privileges again (no_new_privs), before any client data is touched.
+ */
+static void
+shed_privileges(const struct passwd *pw)
+{
+	if (pw != NULL && geteuid() == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+		    setuid(pw->pw_uid) != 0)
+			fatal("cannot switch to user %s", pw->pw_name);
+		if (setuid(0) == 0)
+			fatalx("still able to regain root after switching users");
+		log_info("running as user %s (uid %ld)", pw->pw_name,
+		    (long)pw->pw_uid);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		fatal("prctl(PR_SET_NO_NEW_PRIVS)");
 }
 
 static void
@@ -281,6 +331,7 @@ main(int argc, char **argv)
 	struct timeval space_tv = { 1, 0 };
 	int check = 0, verbose = 0, i;
 	char err[512], perr[4096];
+	struct passwd *pw;
 	const int signums[] = { SIGTERM, SIGINT, SIGHUP };
 
 	broker_config_defaults(&cfg);
@@ -297,8 +348,11 @@ main(int argc, char **argv)
 
 	if ((b.policy = policy_load(cfg.policy_file, perr, sizeof(perr))) == NULL)
 		fatalx("policy has errors:\n%s", perr);
+	pw = resolve_user(&cfg);
 	if ((b.tls = tls_server_ctx(&cfg, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	if (!check)
+		shed_privileges(pw);
 	memset(&sopts, 0, sizeof(sopts));
 	sopts.dir = cfg.data_dir;
 	sopts.map_size = cfg.map_size;

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <openssl/ssl.h>
 
@@ -53,6 +54,8 @@ struct broker_config {
 	int		 frame_timeout_s;	/* a frame must arrive whole within */
 	size_t		 max_output;		/* bytes queued to one client */
 	int		 allow_tls12;
+	const char	*user;			/* run as this user (start as root) */
+	uid_t		 key_owner;		/* who must own key_file */
 };
 
 /* Fills cfg with the defaults above. */

@@ -56,7 +56,7 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 }
 
 static int
-key_file_private(const char *path, char *err, size_t errlen)
+key_file_private(const char *path, uid_t owner, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -70,6 +70,12 @@ key_file_private(const char *path, char *err, size_t errlen)
 		    (unsigned)(st.st_mode & 0777));
 		return -1;
 	}
+	if (st.st_uid != owner) {
+		snprintf(err, errlen, "%s: private key is owned by uid %ld, not by "
+		    "the broker's user (uid %ld); chown it", path,
+		    (long)st.st_uid, (long)owner);
+		return -1;
+	}
 	return 0;
 }
 
@@ -79,7 +85,7 @@ tls_server_ctx(const struct broker_config *cfg, char *err, size_t errlen)
 	SSL_CTX *ctx;
 	char e[256];
 
-	if (key_file_private(cfg->key_file, err, errlen) == -1)
+	if (key_file_private(cfg->key_file, cfg->key_owner, err, errlen) == -1)
 		return NULL;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		ssl_errtext(e, sizeof(e));

@@ -22,7 +22,8 @@
  * cfg->allow_tls12), client certificate required and verified against
  * cfg->ca_file (plus cfg->crl_file when set), no compression,
  * renegotiation, tickets or early data. Refuses a private key that is
- * group- or world-readable. Returns NULL with err set.
+ * group- or world-readable or not owned by cfg->key_owner. Returns NULL
+ * with err set.
  */
 SSL_CTX	*tls_server_ctx(const struct broker_config *cfg, char *err, size_t errlen);
 
