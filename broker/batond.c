@@ -315,7 +315,7 @@ reader_check_cb(evutil_socket_t fd, short what, void *arg)
 	/* about every ten minutes */
 	if (++b->crl_check_ticks * READER_CHECK_S >= 600) {
 		b->crl_check_ticks = 0;
-		broker_check_crl(b);
+		broker_check_expiry(b);
 	}
 }
 
@@ -400,7 +400,7 @@ main(int argc, char **argv)
 	if (listener_start(&b, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	record_lifecycle(&b, AUDIT_BROKER_STARTED, cfg.policy_file);
-	broker_check_crl(&b);
+	broker_check_expiry(&b);
 	log_info("batond ready data=%s max_frame=%u", cfg.data_dir, cfg.max_frame);
 	event_base_dispatch(b.base);
 

@@ -167,7 +167,7 @@ broker_reload(struct broker *b)
 	SSL_CTX_free(b->tls);
 	b->tls = nctx;
 	log_info("reload: TLS context%s loaded", b->cfg->crl_file ? " and CRL" : "");
-	broker_check_crl(b);
+	broker_check_expiry(b);
 	TAILQ_FOREACH(s, &b->sessions, entry) {
 		if (s->state != SESSION_HELLO && s->state != SESSION_READY)
 			continue;
@@ -259,9 +259,22 @@ broker_measure_space(struct broker *b)
 }
 
 void
-broker_check_crl(struct broker *b)
+broker_check_expiry(struct broker *b)
 {
-	int64_t next, left;
+	int64_t next, left, cert_end;
+
+	/* the broker's own certificate: clients refuse it once it lapses */
+	if ((cert_end = tls_own_cert_not_after(b->tls)) != 0) {
+		left = cert_end - broker_now_ms();
+		if (left <= 0)
+			log_crit("tls: the broker certificate %s has expired; clients "
+			    "refuse it: issue a new one and reload (SIGHUP)",
+			    b->cfg->cert_file);
+		else if (left < 30LL * 86400 * 1000)
+			log_warnx("tls: the broker certificate %s expires in %lld "
+			    "days; issue a new one and reload (SIGHUP)",
+			    b->cfg->cert_file, (long long)(left / 86400000));
+	}
 
 	if (b->cfg->crl_file == NULL || (next = tls_crl_next_update(b->tls)) == 0)
 		return;

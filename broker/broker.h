@@ -141,11 +141,11 @@ int	broker_audit(struct broker *b, const struct audit_event *ev);
 void	broker_measure_space(struct broker *b);
 
 /*
- * Warns when the CRL in force lapses within a week, and raises a critical
- * alarm once it has lapsed (every client is then refused). Called at start,
- * after a reload and periodically.
+ * Warns when the CRL in force lapses within a week or the broker's own
+ * certificate within 30 days, and raises a critical alarm once either has
+ * lapsed. Called at start, after a reload and about every ten minutes.
  */
-void	broker_check_crl(struct broker *b);
+void	broker_check_expiry(struct broker *b);
 
 /* Finds the live session of node id that is receiving, or NULL. */
 struct session *broker_receiver(struct broker *b, const char *node_id);

@@ -311,3 +311,14 @@ tls_crl_next_update(SSL_CTX *ctx)
 	}
 	return earliest;
 }
+
+int64_t
+tls_own_cert_not_after(SSL_CTX *ctx)
+{
+	X509 *cert = SSL_CTX_get0_certificate(ctx);
+	struct tm tm;
+
+	if (cert == NULL || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm) * 1000;
+}

@@ -56,6 +56,9 @@ int	tls_peer_expired(SSL *ssl);
  */
 int64_t	tls_crl_next_update(SSL_CTX *ctx);
 
+/* The broker certificate's notAfter in Unix milliseconds, or 0. */
+int64_t	tls_own_cert_not_after(SSL_CTX *ctx);
+
 /* Why the last handshake on ssl failed, as a sentence for the log. */
 void	tls_handshake_error(SSL *ssl, unsigned long errcode, char *buf,
 	    size_t len);
