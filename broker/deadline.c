@@ -99,7 +99,7 @@ deadline_escalate(struct broker *b, queue_msg *m, int64_t now)
 	int64_t overdue = now - m->deadline_at_ms;
 
 	if (m->escalated || m->state == MS(ACCEPTED) || m->state == MS(REJECTED) ||
-	    m->state == MS(EXPIRED))
+	    m->state == MS(EXPIRED) || m->state == MS(QUARANTINED))
 		return STORE_NOTFOUND;
 	m->escalated = 1;
 	snprintf(why, sizeof(why), "%s risk, not accepted by its deadline",

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "decision.h"
 #include "deliver.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -61,6 +62,58 @@ drop_entry(struct session *s, uint64_t seq, enum queue_kind kind,
 	}
 }
 
+/*
+ * The handover's state record is sound but its body is missing or damaged:
+ * the body goes to quarantine, the handover leaves the queue, and its
+ * sender is told to send it again (it is lost to the recipient, not to
+ * the sender).
+ */
+static void
+quarantine_body(struct session *s, uint64_t seq, queue_msg *m)
+{
+	struct store *st = s->b->store;
+	struct audit_event ev = { 0 };
+	int64_t now = broker_now_ms();
+	int rc;
+
+	log_crit("sid=%llu node=%s handover id=%s body missing or corrupt; "
+	    "moved to quarantine, sender %s told", SID(s), s->node_id,
+	    m->message_id, m->sender);
+	if ((rc = store_op_begin(st)) != STORE_OK) {
+		broker_store_failed(s->b, "quarantine", rc);
+		return;
+	}
+	rc = store_quarantine(st, STORE_BODIES, m->message_id,
+	    strlen(m->message_id));
+	if (rc == STORE_OK || rc == STORE_NOTFOUND)
+		rc = queue_remove(st, s->node_id, seq);
+	if (rc == STORE_OK || rc == STORE_NOTFOUND) {
+		m->state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUARANTINED;
+		m->body_purged = 1;
+		if (lifecycle_event(m, now, "quarantined", "broker", s->node_id,
+		    "CORRUPT", "stored copy damaged; not delivered", NULL) == -1)
+			fatalx("out of memory");
+		rc = queue_msg_put(st, m);
+	}
+	if (rc == STORE_OK) {
+		ev.event = AUDIT_QUARANTINED;
+		ev.actor = "broker";
+		ev.other = s->node_id;
+		ev.message_id = m->message_id;
+		ev.subject_ref = m->subject_ref;
+		ev.outcome = "CORRUPT";
+		ev.reason = "body missing or corrupt";
+		rc = broker_audit(s->b, &ev);
+	}
+	if (rc == STORE_OK)
+		rc = decision_notify(s->b, m->sender,
+		    BATON__V1__NOTICE_KIND__NOTICE_KIND_UNDELIVERABLE, m, NULL, 0, 1);
+	if (rc == STORE_OK && (rc = store_op_commit(st)) == STORE_OK)
+		return;
+	store_op_abort(st);
+	broker_store_failed(s->b, "quarantine", rc);
+}
+
 /* Runs fn's writes in a nested operation; BLOCKED if the store is full. */
 static int
 commit_op(struct session *s, int rc)
@@ -92,11 +145,19 @@ deliver_handover(struct session *s, uint64_t seq, const char *id)
 	int rc, result = SKIPPED;
 
 	rc = queue_msg_get(st, id, &m);
-	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT ||
-	    (rc == STORE_OK && strcmp(m->recipient, s->node_id) != 0)) {
-		drop_entry(s, seq, QUEUE_HANDOVER, id, rc == STORE_OK ?
-		    "recipient mismatch" : rc == STORE_NOTFOUND ?
+	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
+		drop_entry(s, seq, QUEUE_HANDOVER, id, rc == STORE_NOTFOUND ?
 		    "no state record" : "state record corrupt");
+		goto done;
+	}
+	if (rc == STORE_OK && strcmp(m->recipient, s->node_id) != 0) {
+		/* a stale entry: the handover lives on elsewhere, untouched */
+		log_warnx("sid=%llu node=%s stale queue entry seq=%llu id=%s "
+		    "(now for %s) removed", SID(s), s->node_id,
+		    (unsigned long long)seq, id, m->recipient);
+		if ((rc = queue_remove(st, s->node_id, seq)) != STORE_OK &&
+		    rc != STORE_NOTFOUND)
+			broker_store_failed(s->b, "remove stale entry", rc);
 		goto done;
 	}
 	if (rc != STORE_OK)
@@ -104,7 +165,7 @@ deliver_handover(struct session *s, uint64_t seq, const char *id)
 	rc = queue_body_get(st, id, &env);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT ||
 	    (rc == STORE_OK && env->handover == NULL)) {
-		drop_entry(s, seq, QUEUE_HANDOVER, id, "body missing or corrupt");
+		quarantine_body(s, seq, m);
 		goto done;
 	}
 	if (rc != STORE_OK)

@@ -4,8 +4,9 @@
 # disk (one byte flipped behind the broker's back, with the LMDB tools) is
 # never delivered: its per-record SHA-256 fails on read, the entry is moved
 # to the quarantine table with a critical log line and a `quarantined`
-# audit record, and the other handovers in the queue are delivered as
-# usual.
+# audit record, its sender is told to send it again (an UNDELIVERABLE
+# notice; status says quarantined), and the other handovers in the queue
+# are delivered as usual.
 # shellcheck source=lib.sh disable=SC2119
 source "$(dirname "$0")/lib.sh"
 
@@ -43,8 +44,16 @@ start_broker
 RECV_WAIT=3 recv_all cmht
 assert_eq 1 "$(count_lines "$RUN_OUT")" "deliveries after the damage"
 assert_json message_id intact-2
-grep -q 'id=corrupt-1 not deliverable: body missing or corrupt; moved to quarantine' \
+grep -q 'handover id=corrupt-1 body missing or corrupt; moved to quarantine' \
   "$BROKER_LOG" || fail "no critical log line for the quarantined handover"
+
+RECV_WAIT=3 recv_all provider
+assert_json type notice
+assert_json kind NOTICE_KIND_UNDELIVERABLE
+assert_json message_id corrupt-1
+run baton_as provider status corrupt-1 --json
+assert_rc 0 "status of the quarantined handover"
+assert_json state quarantined
 
 run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --event quarantined
 assert_rc 0 "audit export"
