@@ -113,7 +113,7 @@ stalled_log=$(tail -c "+$((mark + 1))" "$BROKER_LOG")
 out=$T/recv.jsonl
 "$BATON" --broker "$BROKER_ADDR" --ca "$CA_DIR/ca.crt" \
   --cert "$NODE_DIR/cmht.crt" --key "$NODE_DIR/cmht.key" --timeout 30 \
-  recv --wait 5 --max "$COUNT" >"$out" 2>"$T/recv.err" ||
+  recv --wait 60 --max "$COUNT" >"$out" 2>"$T/recv.err" ||
   fail "cmht recv after the stalled reader: exit $?; $(cat "$T/recv.err")"
 pairs=$(jq -r '"\(.message_id) \(.attempt)"' "$out")
 got=$(cut -d" " -f1 <<<"$pairs" | sort -u | wc -l)
