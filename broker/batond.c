@@ -312,6 +312,7 @@ reader_check_cb(evutil_socket_t fd, short what, void *arg)
 
 	if ((n = store_reader_check(b->store)) > 0)
 		log_warnx("store: cleared %d stale reader slots", n);
+	broker_check_clock(b);
 	/* about every ten minutes */
 	if (++b->crl_check_ticks * READER_CHECK_S >= 600) {
 		b->crl_check_ticks = 0;
@@ -400,6 +401,7 @@ main(int argc, char **argv)
 	if (listener_start(&b, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	record_lifecycle(&b, AUDIT_BROKER_STARTED, cfg.policy_file);
+	broker_check_clock(&b);
 	broker_check_expiry(&b);
 	log_info("batond ready data=%s max_frame=%u", cfg.data_dir, cfg.max_frame);
 	event_base_dispatch(b.base);

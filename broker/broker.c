@@ -288,3 +288,22 @@ broker_check_expiry(struct broker *b)
 		    "and reload (SIGHUP)", b->cfg->crl_file,
 		    (long long)(left / 3600000));
 }
+
+void
+broker_check_clock(struct broker *b)
+{
+	struct timespec ts;
+	int64_t mono, wall = broker_now_ms(), step;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	mono = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (b->clock_mono_ms != 0) {
+		step = (wall - b->clock_wall_ms) - (mono - b->clock_mono_ms);
+		if (step > 2000 || step < -2000)
+			log_warnx("clock: the wall clock stepped by %+lld s; handover "
+			    "deadlines and expiry follow the wall clock",
+			    (long long)(step / 1000));
+	}
+	b->clock_wall_ms = wall;
+	b->clock_mono_ms = mono;
+}

@@ -85,6 +85,8 @@ struct broker {
 	int			 commit_scheduled;
 	struct event		*reader_check_ev;
 	unsigned		 crl_check_ticks;
+	int64_t			 clock_wall_ms;	/* last wall/monotonic pair seen, */
+	int64_t			 clock_mono_ms;	/* to notice wall-clock steps */
 	int			 stopping;	/* SIGTERM received */
 	char			 broker_id[64];
 };
@@ -146,6 +148,13 @@ void	broker_measure_space(struct broker *b);
  * lapsed. Called at start, after a reload and about every ten minutes.
  */
 void	broker_check_expiry(struct broker *b);
+
+/*
+ * Logs a step of the wall clock (against the monotonic clock) since the
+ * last call: deadlines and expiry are stored as wall-clock times, so an
+ * operator must know when the clock jumped. Called periodically.
+ */
+void	broker_check_clock(struct broker *b);
 
 /* Finds the live session of node id that is receiving, or NULL. */
 struct session *broker_receiver(struct broker *b, const char *node_id);
