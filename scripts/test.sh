@@ -36,13 +36,31 @@ step() {
   printf '\n==> %s (%ds)\n' "$*" $((SECONDS - start))
 }
 
+total_passed=0
+total_failed=0
+total_skipped=0
+
 run_ctest() {
-  local dir=$1
+  local dir=$1 rc=0 summary
   shift
   # timeout(1) signals its whole process group, so a hung test's broker
   # goes too; each test also has its own deadline (tests/CMakeLists.txt).
   (cd "$dir" && timeout -k 30 "$ctest_timeout" \
-    ctest --output-on-failure -j"$jobs" "$@")
+    ctest --output-on-failure -j"$jobs" "$@") | tee "$dir/ctest.out" ||
+    rc=${PIPESTATUS[0]}
+  # "100% tests passed, 0 tests failed out of 56" -> the run's totals
+  summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' \
+    "$dir/ctest.out" | tail -n 1)
+  if [[ -n "$summary" ]]; then
+    local failed total skipped
+    failed=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$summary")
+    total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
+    skipped=$(grep -c -E '\*\*\*(Skipped|Not Run)' "$dir/ctest.out" || true)
+    total_failed=$((total_failed + failed))
+    total_passed=$((total_passed + total - failed - skipped))
+    total_skipped=$((total_skipped + skipped))
+  fi
+  return "$rc"
 }
 
 # Prints the first compiler in $CC, gcc, clang, clang-14 that can build and
@@ -104,3 +122,5 @@ else
 fi
 
 step "all tests passed"
+# the plain closing line: both ctest passes together
+echo "tests: $total_passed passed, $total_failed failed, $total_skipped skipped"
