@@ -19,6 +19,9 @@ log_init(const char *progname, int level)
 	log_min = level;
 }
 
+static void log_vwrite(int, const char *, const char *, const char *, va_list)
+    __attribute__((format(printf, 4, 0)));
+
 static void
 log_vwrite(int level, const char *tag, const char *errtext, const char *fmt,
     va_list ap)

@@ -41,6 +41,9 @@ struct parse {
 	int		 nerrors;
 };
 
+static void perr(struct parse *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 perr(struct parse *ps, const char *fmt, ...)
 {

@@ -94,6 +94,8 @@ struct conn {
 
 static const char *progname = "ledger";
 
+static void lwarn(const char *, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 lwarn(const char *fmt, ...)
 {
@@ -171,6 +173,9 @@ handover_sha(const Baton__V1__Handover *h, char out[65])
 }
 
 /* Appends a line and makes it durable before the caller acts on it. */
+static int record(FILE *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 record(FILE *f, int sync, const char *fmt, ...)
 {
@@ -846,6 +851,9 @@ struct verdict {
 	const char	*name;
 	unsigned long	 bad;
 };
+
+static void flag(struct verdict *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 flag(struct verdict *v, const char *fmt, ...)

@@ -32,7 +32,7 @@ esac
 CC=$CC cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DBATON_FUZZ=ON -DBATON_SANITIZE=ON \
 	-DBATON_WERROR="${BATON_FUZZ_WERROR:-OFF}" >/dev/null
-cmake --build "$build" --target fuzz_json fuzz_frame fuzz_policy -j "$jobs"
+cmake --build "$build" --target fuzz_json fuzz_frame fuzz_policy -j "$jobs" >/dev/null
 
 status=0
 for t in json frame policy; do
@@ -44,9 +44,14 @@ for t in json frame policy; do
 		set -- "$@" -dict="$here/$t.dict"
 	fi
 	# the first corpus dir receives new inputs; committed seeds stay as they are
-	if ! "$build/tests/fuzz/fuzz_$t" "$@" "$work/$t" "$here/corpus/$t"; then
+	# libFuzzer's progress lines go to a log; only the outcome is shown
+	if ! "$build/tests/fuzz/fuzz_$t" "$@" "$work/$t" "$here/corpus/$t" \
+	    >"$work/$t.log" 2>&1; then
+		tail -n 60 "$work/$t.log" >&2
 		echo "run.sh: fuzz_$t failed; inputs in $work/crash-$t/" >&2
 		status=1
+	else
+		grep -E '^Done [0-9]+ runs' "$work/$t.log" || true
 	fi
 done
 if [ "$status" -eq 0 ]; then

@@ -431,8 +431,8 @@ test_node_invalid_id(void **state)
 	static const char *bad[] = {
 		"", "GP", "-gp", ".gp", "gp/1", "../etc", "gp 1", "gp\n1",
 		"urn:baton:node:gp",
-		"a1234567890123456789012345678901234567890"
-		    "123456789012345678901234",	/* 65 */
+		("a1234567890123456789012345678901234567890"
+		    "123456789012345678901234"),	/* 65 */
 	};
 	struct fixture *f = *state;
 	size_t i;
