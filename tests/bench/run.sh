@@ -5,7 +5,7 @@
 #   BATON_BIN=build bash tests/bench/run.sh [SENDERS] [COUNT]
 # Prints the figures; speed is never asserted. BENCH_SENDERS/BENCH_COUNT
 # also work; ctest runs a small smoke run to keep it building and working.
-# shellcheck source=../integration/lib.sh
+# shellcheck source=../integration/lib.sh disable=SC2119
 BATON_TEST_TIMEOUT=${BATON_TEST_TIMEOUT:-900}
 source "$(dirname "$0")/../integration/lib.sh"
 

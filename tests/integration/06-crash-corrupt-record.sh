@@ -10,8 +10,9 @@
 # shellcheck source=lib.sh disable=SC2119
 source "$(dirname "$0")/lib.sh"
 
-command -v mdb_dump >/dev/null && command -v mdb_load >/dev/null ||
+if ! command -v mdb_dump >/dev/null || ! command -v mdb_load >/dev/null; then
   fail "mdb_dump and mdb_load (lmdb-utils) are needed"
+fi
 
 setup_four_nodes
 start_broker
