@@ -57,6 +57,7 @@
 #define AUDIT_BROKER_STOPPED	"broker_stopped"
 #define AUDIT_CHECKPOINT	"checkpoint"
 #define AUDIT_LOG_READ		"audit_read"		/* batonctl audit list/export */
+#define AUDIT_SUPPRESSED	"audit_suppressed"	/* refusals counted, not each recorded */
 
 /*
  * One event. Unused fields are NULL (stored as empty). Strings are

@@ -46,6 +46,15 @@ broker_config_defaults(struct broker_config *cfg)
 }
 
 int64_t
+broker_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
 broker_now_ms(void)
 {
 	struct timespec ts;
@@ -222,13 +231,54 @@ broker_store_failed(struct broker *b, const char *what, int rc)
 	exit(1);
 }
 
+static int
+is_refusal(const char *event)
+{
+	return strcmp(event, AUDIT_CONN_REFUSED) == 0 ||
+	    strcmp(event, AUDIT_SUBMIT_REFUSED) == 0 ||
+	    strcmp(event, AUDIT_ACK_REFUSED) == 0 ||
+	    strcmp(event, AUDIT_DECISION_REFUSED) == 0 ||
+	    strcmp(event, AUDIT_STATUS_REFUSED) == 0;
+}
+
 int
-broker_audit(struct broker *b, const struct audit_event *ev)
+broker_store_low(struct broker *b, uint64_t need)
+{
+	uint64_t map_reserve, disk_reserve, frame_cap, map_free, disk_free;
+
+	map_reserve = b->space.map_size / 10;
+	if (map_reserve < (1u << 20))
+		map_reserve = 1u << 20;
+	frame_cap = b->cfg->max_frame < (8u << 20) ? b->cfg->max_frame : (8u << 20);
+	disk_reserve = 2 * frame_cap + (1u << 20);
+	map_free = b->space.map_free > b->space_taken ?
+	    b->space.map_free - b->space_taken : 0;
+	disk_free = b->space.disk_avail > b->space_taken ?
+	    b->space.disk_avail - b->space_taken : 0;
+	if (map_free < map_reserve + need)
+		return STORE_LOW_MAP;
+	if (disk_free < disk_reserve + need)
+		return STORE_LOW_DISK;
+	return 0;
+}
+
+/* Appends in a nested operation; see broker_audit. */
+static int
+audit_in_op(struct broker *b, const struct audit_event *ev)
 {
 	int rc;
 
 	broker_touch(b);
+	if ((rc = store_op_begin(b->store)) != STORE_OK) {
+		log_crit("audit: cannot begin an operation for %s: %s; stopping",
+		    ev->event, store_strerror(b->store));
+		exit(1);
+	}
 	rc = audit_append(b->audit, b->store, ev, broker_now_ms());
+	if (rc == STORE_OK)
+		rc = store_op_commit(b->store);
+	else
+		store_op_abort(b->store);
 	if (rc != STORE_OK && rc != STORE_FULL) {
 		log_crit("audit: cannot append %s: %s; stopping", ev->event,
 		    audit_strerror(b->audit));
@@ -237,7 +287,53 @@ broker_audit(struct broker *b, const struct audit_event *ev)
 	if (rc == STORE_FULL)
 		log_warnx("audit: store full, %s not recorded; the change it "
 		    "describes is refused with it", ev->event);
+	else
+		b->space_taken += 1024;
 	return rc;
+}
+
+/* Writes the count of refusals that were only counted, once room returns. */
+static void
+audit_flush_suppressed(struct broker *b)
+{
+	struct audit_event ev = { 0 };
+	char reason[96];
+
+	if (b->refusal_dropped == 0 || broker_store_low(b, 0))
+		return;
+	snprintf(reason, sizeof(reason), "%llu refusals counted but not recorded "
+	    "one by one (rate limit or store reserve)",
+	    (unsigned long long)b->refusal_dropped);
+	ev.event = AUDIT_SUPPRESSED;
+	ev.actor = "broker";
+	ev.outcome = "ok";
+	ev.reason = reason;
+	if (audit_in_op(b, &ev) == STORE_OK)
+		b->refusal_dropped = 0;
+}
+
+int
+broker_audit(struct broker *b, const struct audit_event *ev)
+{
+	int64_t second = broker_now_ms() / 1000;
+
+	if (is_refusal(ev->event)) {
+		if (second != b->refusal_second) {
+			b->refusal_second = second;
+			b->refusal_count = 0;
+			audit_flush_suppressed(b);
+		}
+		if (b->refusal_count >= AUDIT_REFUSALS_PER_S ||
+		    broker_store_low(b, 0)) {
+			if (b->refusal_dropped++ == 0)
+				log_warnx("audit: refusals are being counted, not "
+				    "recorded one by one (rate limit or store "
+				    "reserve); a summary record follows");
+			return STORE_OK;
+		}
+		b->refusal_count++;
+	}
+	return audit_in_op(b, ev);
 }
 
 void
@@ -292,11 +388,7 @@ broker_check_expiry(struct broker *b)
 void
 broker_check_clock(struct broker *b)
 {
-	struct timespec ts;
-	int64_t mono, wall = broker_now_ms(), step;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	mono = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	int64_t mono = broker_mono_ms(), wall = broker_now_ms(), step;
 	if (b->clock_mono_ms != 0) {
 		step = (wall - b->clock_wall_ms) - (mono - b->clock_mono_ms);
 		if (step > 2000 || step < -2000)
@@ -306,4 +398,12 @@ broker_check_clock(struct broker *b)
 	}
 	b->clock_wall_ms = wall;
 	b->clock_mono_ms = mono;
+}
+
+void
+broker_read_failed(struct broker *b, const char *what)
+{
+	log_crit("%s: store read failed: %s; stopping", what,
+	    store_strerror(b->store));
+	exit(1);
 }

@@ -86,6 +86,9 @@ struct broker {
 	struct event		*reader_check_ev;
 	unsigned		 crl_check_ticks;
 	int64_t			 clock_wall_ms;	/* last wall/monotonic pair seen, */
+	int64_t			 refusal_second;	/* refusal records: the current second, */
+	unsigned		 refusal_count;	/* how many were recorded in it, */
+	uint64_t		 refusal_dropped; /* and how many were only counted */
 	int64_t			 clock_mono_ms;	/* to notice wall-clock steps */
 	int			 stopping;	/* SIGTERM received */
 	char			 broker_id[64];
@@ -100,6 +103,9 @@ void	broker_touch(struct broker *b);
 
 /* Schedules the commit-and-flush pass without opening a transaction. */
 void	broker_schedule(struct broker *b);
+
+/* Monotonic milliseconds, for timers that a clock step must not move. */
+int64_t	broker_mono_ms(void);
 
 /* Wall-clock time in Unix milliseconds (for records, never for timers). */
 int64_t	broker_now_ms(void);
@@ -128,12 +134,28 @@ void	broker_recheck_sessions(struct broker *b);
 void	broker_store_failed(struct broker *b, const char *what, int rc);
 
 /*
- * Appends an audit record in the current transaction (opening the pass's
- * transaction if needed; inside a nested operation it commits or aborts
- * with that operation). Returns STORE_OK or STORE_FULL; any other store
- * error stops the broker.
+ * Appends an audit record in a nested operation of its own inside the
+ * current transaction (opening the pass's transaction if needed), so a full
+ * store fails this record alone; inside a caller's operation it commits or
+ * aborts with that operation. Refusals (events recording something that
+ * was not done) are limited to AUDIT_REFUSALS_PER_S a second and are not
+ * written at all while the store is inside its reserve: those are counted
+ * and summarised in one audit_suppressed record when room returns, so a
+ * flood of bad requests can neither fill the store nor starve the work
+ * that drains it. Returns STORE_OK (also when a refusal was only counted)
+ * or STORE_FULL; any other store error stops the broker.
  */
+#define AUDIT_REFUSALS_PER_S	50
 int	broker_audit(struct broker *b, const struct audit_event *ev);
+
+/*
+ * Whether the store (STORE_LOW_MAP) or its disk (STORE_LOW_DISK) would have
+ * less room than the reserve kept for draining work (deliveries, acks,
+ * decisions) after need more bytes, by the last measurement; 0 if neither.
+ */
+#define STORE_LOW_MAP	1
+#define STORE_LOW_DISK	2
+int	broker_store_low(struct broker *b, uint64_t need);
 
 /*
  * Re-measures the room left in the store (map free list and disk) for the
@@ -155,6 +177,13 @@ void	broker_check_expiry(struct broker *b);
  * operator must know when the clock jumped. Called periodically.
  */
 void	broker_check_clock(struct broker *b);
+
+/*
+ * A read from the store failed other than NOTFOUND or CORRUPT: the store is
+ * not fit to serve from. Logs and stops the broker (never returns).
+ */
+void	broker_read_failed(struct broker *b, const char *what)
+	    __attribute__((noreturn));
 
 /* Finds the live session of node id that is receiving, or NULL. */
 struct session *broker_receiver(struct broker *b, const char *node_id);

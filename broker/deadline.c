@@ -127,9 +127,8 @@ deadline_escalate(struct broker *b, queue_msg *m, int64_t now)
 		    with_risk)) != STORE_OK)
 			return rc;
 	}
-	log_warnx("escalated id=%s sender=%s recipient=%s risk=%s overdue_ms=%lld",
-	    m->message_id, m->sender, m->recipient, policy_risk_name(m->risk_level),
-	    (long long)overdue);
+	log_warnx("escalated id=%s sender=%s recipient=%s overdue_ms=%lld",
+	    m->message_id, m->sender, m->recipient, (long long)overdue);
 	return queue_msg_put(b->store, m);
 }
 
@@ -154,9 +153,12 @@ deadline_expire(struct broker *b, queue_msg *m, int64_t now)
 	    "not delivered within the retention period")) != STORE_OK ||
 	    (rc = decision_notify(b, m->sender, NK(EXPIRED), m, NULL, 0, 1)) != STORE_OK)
 		return rc;
-	if (b->policy != NULL && (rc = deadline_add(b, now + b->policy->purge_after_ms,
-	    DEADLINE_PURGE, m->message_id)) != STORE_OK)
-		return rc;
+	if (b->policy != NULL) {
+		m->purge_at_ms = now + b->policy->purge_after_ms;
+		if ((rc = deadline_add(b, m->purge_at_ms, DEADLINE_PURGE,
+		    m->message_id)) != STORE_OK)
+			return rc;
+	}
 	log_warnx("expired id=%s sender=%s recipient=%s", m->message_id, m->sender,
 	    m->recipient);
 	return queue_msg_put(b->store, m);
@@ -168,7 +170,11 @@ deadline_purge(struct broker *b, queue_msg *m, int64_t now)
 {
 	int rc;
 
-	if (m->body_purged || m->state == MS(QUEUED) || m->state == MS(DELIVERED))
+	/* a redirect after an ack starts a new hop: a reminder set for the
+	 * earlier hop is stale once purge_at_ms has moved past it (or been
+	 * cleared until the new recipient acknowledges) */
+	if (m->body_purged || m->state == MS(QUEUED) || m->state == MS(DELIVERED) ||
+	    m->purge_at_ms == 0 || now < m->purge_at_ms)
 		return STORE_NOTFOUND;
 	rc = store_del(b->store, STORE_BODIES, m->message_id, strlen(m->message_id));
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
@@ -250,7 +256,7 @@ deadline_fire(evutil_socket_t fd, short what, void *arg)
 		if (rc == STORE_NOTFOUND)
 			return;
 		if (rc != STORE_OK && rc != STORE_CORRUPT)
-			broker_store_failed(b, "read deadlines", rc);
+			broker_read_failed(b, "read deadlines");
 		if (due > now) {
 			deadline_arm(b, due);
 			return;
@@ -270,8 +276,12 @@ deadline_fire(evutil_socket_t fd, short what, void *arg)
 				broker_store_failed(b, "deadline", rc);
 		}
 		/* handled, or malformed and of no use to anyone: remove it */
-		rc = store_del(b->store, STORE_DEADLINES, key, kl);
-		if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+		if ((rc = store_op_begin(b->store)) == STORE_OK) {
+			rc = store_del(b->store, STORE_DEADLINES, key, kl);
+			rc = store_op_end(b->store,
+			    rc == STORE_NOTFOUND ? STORE_OK : rc);
+		}
+		if (rc != STORE_OK) {
 			broker_store_failed(b, "delete deadline", rc);
 			deadline_arm(b, now + 5000);
 			return;

@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "queue.h"
 #include "registry.h"
+#include "router.h"
 #include "sections.h"
 
 #define SID(s)	((unsigned long long)(s)->id)
@@ -164,7 +165,7 @@ decision_check(struct session *s, const Baton__V1__Decision *d,
 	rc = registry_get(s->b->store, d->redirect_to, to);
 	if (rc != STORE_OK || !to->enabled) {
 		if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
-			broker_store_failed(s->b, "read registry", rc);
+			broker_read_failed(s->b, "read registry");
 		snprintf(text, len, "no enabled node '%s' in the registry",
 		    d->redirect_to);
 		return CODE(UNKNOWN_RECIPIENT);
@@ -195,6 +196,12 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 		if (rc != STORE_OK && rc != STORE_NOTFOUND)
 			return rc;
 		m->acked_at_ms = now;
+		if (d->outcome != OUT(REDIRECT)) {
+			m->purge_at_ms = now + s->b->policy->purge_after_ms;
+			if ((rc = deadline_add(s->b, m->purge_at_ms, DEADLINE_PURGE,
+			    m->message_id)) != STORE_OK)
+				return rc;
+		}
 	}
 	switch (d->outcome) {
 	case OUT(ACCEPT):
@@ -248,6 +255,7 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 		fatalx("out of memory");
 	m->hops++;
 	m->attempts = 0;
+	m->purge_at_ms = 0;	/* the new hop's acknowledgement schedules it */
 	m->decided_at_ms = 0;
 	m->acked_at_ms = 0;
 	m->state = MS(QUEUED);
@@ -283,25 +291,27 @@ decision_handle(struct session *s, const Baton__V1__Decision *d)
 	struct registry_node to;
 	queue_msg *m = NULL;
 	char text[320];
-	int rc, code;
+	int rc, code, was_delivered;
 
 	if (!validate_message_id(d->message_id) || notice_is_id(d->message_id)) {
 		send_result(s, d->message_id, CODE(INVALID),
 		    "a decision needs the message id of a handover");
 		return;
 	}
-	broker_touch(s->b);
+	if (router_recheck_node(s) == -1)
+		return;
 	rc = queue_msg_get(st, d->message_id, &m);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
 		send_result(s, d->message_id, CODE(UNKNOWN_MESSAGE), "no such handover");
 		return;
 	}
 	if (rc != STORE_OK)
-		broker_store_failed(s->b, "read message", rc);
+		broker_read_failed(s->b, "read message");
 	if ((code = decision_check(s, d, m, &to, text, sizeof(text))) != 0) {
 		send_result(s, d->message_id, code, text);
 		goto done;
 	}
+	was_delivered = m->state == MS(DELIVERED);
 	if ((rc = store_op_begin(st)) == STORE_OK) {
 		rc = decision_apply(s, d, m, &to, broker_now_ms());
 		if (rc == STORE_OK)
@@ -316,6 +326,12 @@ decision_handle(struct session *s, const Baton__V1__Decision *d)
 		goto done;
 	}
 	send_result(s, d->message_id, CODE(OK), "recorded");
+	if (was_delivered) {
+		/* the decision acknowledged it: a delivery slot is free again */
+		if (s->unacked > 0)
+			s->unacked--;
+		s->want_pump = s->receiving;
+	}
 	log_info("sid=%llu node=%s decision id=%s outcome=%s%s%s", SID(s),
 	    s->node_id, m->message_id, d->outcome == OUT(ACCEPT) ? "accept" :
 	    d->outcome == OUT(REJECT) ? "reject" : "redirect",
@@ -344,6 +360,25 @@ is_party(const queue_msg *m, const char *node)
 	return 0;
 }
 
+/*
+ * How many of m's events node may see: all for the sender and the current
+ * recipient; for a node that passed it on, the history up to its own
+ * redirect, not what later teams decided or wrote.
+ */
+static size_t
+visible_events(const queue_msg *m, const char *node)
+{
+	size_t i, n = 0;
+
+	if (strcmp(m->sender, node) == 0 || strcmp(m->recipient, node) == 0)
+		return m->n_events;
+	for (i = 0; i < m->n_events; i++)
+		if (strcmp(m->events[i]->event, "redirected") == 0 &&
+		    strcmp(m->events[i]->actor, node) == 0)
+			n = i + 1;
+	return n;
+}
+
 void
 decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 {
@@ -354,11 +389,12 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 
 	st.message_id = (char *)(validate_message_id(q->message_id) ?
 	    q->message_id : "");
-	broker_touch(s->b);
+	if (router_recheck_node(s) == -1)
+		return;
 	rc = validate_message_id(q->message_id) ?
 	    queue_msg_get(s->b->store, q->message_id, &m) : STORE_NOTFOUND;
 	if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
-		broker_store_failed(s->b, "read message", rc);
+		broker_read_failed(s->b, "read message");
 	/* the same answer for "no such message" and "not yours": a third
 	 * party learns nothing about which handovers exist */
 	{
@@ -382,7 +418,7 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 		st.text = (char *)"";
 		st.state = (char *)lifecycle_state_name(m->state);
 		st.events = m->events;
-		st.n_events = m->n_events;
+		st.n_events = visible_events(m, s->node_id);
 	}
 	f.body_case = BATON__V1__FRAME__BODY_STATUS;
 	f.status = &st;

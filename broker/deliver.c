@@ -33,33 +33,33 @@ drop_entry(struct session *s, uint64_t seq, enum queue_kind kind,
     const char *id, const char *why)
 {
 	struct store *st = s->b->store;
-	int rc = STORE_OK;
+	struct audit_event ev = { 0 };
+	int rc;
 
 	log_crit("sid=%llu node=%s queue entry seq=%llu id=%s not deliverable: %s; "
 	    "moved to quarantine", SID(s), s->node_id, (unsigned long long)seq,
 	    id, why);
+	if ((rc = store_op_begin(st)) != STORE_OK)
+		broker_read_failed(s->b, "quarantine");
 	if (kind == QUEUE_HANDOVER) {
 		rc = store_quarantine(st, STORE_MESSAGES, id, strlen(id));
 		if (rc == STORE_OK || rc == STORE_NOTFOUND)
 			rc = store_quarantine(st, STORE_BODIES, id, strlen(id));
 	} else
 		rc = store_quarantine(st, STORE_NOTICES, id, strlen(id));
-	if (rc != STORE_OK && rc != STORE_NOTFOUND)
-		broker_store_failed(s->b, "quarantine", rc);
-	if ((rc = queue_remove(st, s->node_id, seq)) != STORE_OK &&
-	    rc != STORE_NOTFOUND)
-		broker_store_failed(s->b, "quarantine", rc);
-	{
-		struct audit_event ev = { 0 };
-
+	if (rc == STORE_OK || rc == STORE_NOTFOUND)
+		rc = queue_remove(st, s->node_id, seq);
+	if (rc == STORE_OK || rc == STORE_NOTFOUND) {
 		ev.event = AUDIT_QUARANTINED;
 		ev.actor = "broker";
 		ev.other = s->node_id;
 		ev.message_id = id;
 		ev.outcome = "CORRUPT";
 		ev.reason = why;
-		broker_audit(s->b, &ev);
+		rc = broker_audit(s->b, &ev);
 	}
+	if ((rc = store_op_end(st, rc)) != STORE_OK)
+		broker_store_failed(s->b, "quarantine", rc);
 }
 
 /*
@@ -108,22 +108,16 @@ quarantine_body(struct session *s, uint64_t seq, queue_msg *m)
 	if (rc == STORE_OK)
 		rc = decision_notify(s->b, m->sender,
 		    BATON__V1__NOTICE_KIND__NOTICE_KIND_UNDELIVERABLE, m, NULL, 0, 1);
-	if (rc == STORE_OK && (rc = store_op_commit(st)) == STORE_OK)
-		return;
-	store_op_abort(st);
-	broker_store_failed(s->b, "quarantine", rc);
+	if ((rc = store_op_end(st, rc)) != STORE_OK)
+		broker_store_failed(s->b, "quarantine", rc);
 }
 
 /* Runs fn's writes in a nested operation; BLOCKED if the store is full. */
 static int
 commit_op(struct session *s, int rc)
 {
-	struct store *st = s->b->store;
-
-	if (rc == STORE_OK && (rc = store_op_commit(st)) == STORE_OK)
+	if ((rc = store_op_end(s->b->store, rc)) == STORE_OK)
 		return DELIVERED;
-	if (rc != STORE_OK)
-		store_op_abort(st);
 	broker_store_failed(s->b, "record delivery", rc);
 	return BLOCKED;
 }
@@ -155,13 +149,16 @@ deliver_handover(struct session *s, uint64_t seq, const char *id)
 		log_warnx("sid=%llu node=%s stale queue entry seq=%llu id=%s "
 		    "(now for %s) removed", SID(s), s->node_id,
 		    (unsigned long long)seq, id, m->recipient);
-		if ((rc = queue_remove(st, s->node_id, seq)) != STORE_OK &&
-		    rc != STORE_NOTFOUND)
+		if ((rc = store_op_begin(st)) != STORE_OK)
+			broker_read_failed(s->b, "remove stale entry");
+		rc = queue_remove(st, s->node_id, seq);
+		if ((rc = store_op_end(st, rc == STORE_NOTFOUND ? STORE_OK : rc)) !=
+		    STORE_OK)
 			broker_store_failed(s->b, "remove stale entry", rc);
 		goto done;
 	}
 	if (rc != STORE_OK)
-		broker_store_failed(s->b, "read message", rc);
+		broker_read_failed(s->b, "read message");
 	rc = queue_body_get(st, id, &env);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT ||
 	    (rc == STORE_OK && env->handover == NULL)) {
@@ -169,13 +166,13 @@ deliver_handover(struct session *s, uint64_t seq, const char *id)
 		goto done;
 	}
 	if (rc != STORE_OK)
-		broker_store_failed(s->b, "read body", rc);
+		broker_read_failed(s->b, "read body");
 
 	rc = registry_get(st, s->node_id, &me);
 	if (rc == STORE_OK && me.enabled)
 		allowed = policy_sections(s->b->policy, me.role);
 	else if (rc != STORE_NOTFOUND && rc != STORE_CORRUPT && rc != STORE_OK)
-		broker_store_failed(s->b, "read registry", rc);
+		broker_read_failed(s->b, "read registry");
 	if (allowed == 0) {
 		/* nothing may go to this node now; it stays queued, and a role
 		 * change or policy reload wakes the pump again */
@@ -253,7 +250,7 @@ deliver_notice(struct session *s, uint64_t seq, const char *id)
 		return SKIPPED;
 	}
 	if (rc != STORE_OK)
-		broker_store_failed(s->b, "read notice", rc);
+		broker_read_failed(s->b, "read notice");
 	sn->notice->attempt++;
 	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
 		struct audit_event ev = { 0 };
@@ -298,13 +295,19 @@ deliver_pump(struct session *s)
 	    session_output_len(s) < s->b->cfg->max_output &&
 	    s->state == SESSION_READY) {
 		broker_touch(s->b);
+		/* queue_next may move a damaged entry aside: an operation of
+		 * its own, so a full store fails that alone */
+		if (store_op_begin(s->b->store) != STORE_OK)
+			broker_read_failed(s->b, "read queue");
 		rc = queue_next(s->b->store, s->node_id, s->cursor, &seq, &kind, id);
+		if (store_op_end(s->b->store, rc == STORE_NOTFOUND ? STORE_OK : rc) !=
+		    STORE_OK) {
+			if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_FULL)
+				broker_read_failed(s->b, "read queue");
+			break;	/* full: try again on a later pass */
+		}
 		if (rc == STORE_NOTFOUND)
 			break;
-		if (rc != STORE_OK) {
-			broker_store_failed(s->b, "read queue", rc);
-			break;
-		}
 		rc = kind == QUEUE_NOTICE ? deliver_notice(s, seq, id) :
 		    deliver_handover(s, seq, id);
 		if (rc == BLOCKED)

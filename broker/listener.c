@@ -68,8 +68,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bev = bufferevent_openssl_socket_new(b->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
+		/* with BEV_OPT_CLOSE_ON_FREE libevent has freed ssl on this path
+		 * already; the socket (a no-close BIO) is still ours */
 		log_warnx("peer=%s refused: cannot create bufferevent", peer);
-		SSL_free(ssl);
 		evutil_closesocket(fd);
 		return;
 	}

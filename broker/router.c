@@ -88,12 +88,8 @@ store_failed(struct session *s, const char *what, int rc)
 	broker_store_failed(s->b, what, rc);
 }
 
-/*
- * Re-reads the session's node from the registry; closes the session if it
- * was removed or disabled since it connected. Returns 0 if it may go on.
- */
-static int
-recheck_node(struct session *s)
+int
+router_recheck_node(struct session *s)
 {
 	struct registry_node n;
 	int rc;
@@ -239,35 +235,24 @@ static int
 store_has_room(struct session *s, size_t len, char *text, size_t tlen)
 {
 	struct broker *b = s->b;
-	uint64_t need = 4 * (uint64_t)len + 65536, map_reserve, disk_reserve;
-	uint64_t map_free, disk_free, frame_cap;
+	uint64_t need = 4 * (uint64_t)len + 65536;
+	double map_free = (double)b->space.map_free / 1048576.0;
+	double map_size = (double)b->space.map_size / 1048576.0;
+	double disk_free = (double)b->space.disk_avail / 1048576.0;
 
-	map_reserve = b->space.map_size / 10;
-	if (map_reserve < (1u << 20))
-		map_reserve = 1u << 20;
-	frame_cap = b->cfg->max_frame < (8u << 20) ? b->cfg->max_frame : (8u << 20);
-	disk_reserve = 2 * frame_cap + (1u << 20);
-	map_free = b->space.map_free > b->space_taken ?
-	    b->space.map_free - b->space_taken : 0;
-	disk_free = b->space.disk_avail > b->space_taken ?
-	    b->space.disk_avail - b->space_taken : 0;
-	if (map_free < map_reserve + need) {
-		snprintf(text, tlen, "the broker's store is nearly full (%.1f of %.1f "
-		    "MiB in use); retry later with the same message id",
-		    (double)(b->space.map_size - map_free) / 1048576.0,
-		    (double)b->space.map_size / 1048576.0);
-		log_warnx("store: refusing new handovers: map %llu MiB free, "
-		    "reserve %llu MiB", (unsigned long long)(map_free >> 20),
-		    (unsigned long long)(map_reserve >> 20));
+	switch (broker_store_low(b, need)) {
+	case STORE_LOW_MAP:
+		snprintf(text, tlen, "the broker's store is nearly full (%.1f of "
+		    "%.1f MiB in use); retry later with the same message id",
+		    map_size - map_free, map_size);
+		log_warnx("store: refusing new handovers: map %.1f MiB free",
+		    map_free);
 		return 0;
-	}
-	if (disk_free < disk_reserve + need) {
+	case STORE_LOW_DISK:
 		snprintf(text, tlen, "the broker's disk is nearly full (%.1f MiB "
-		    "free); retry later with the same message id",
-		    (double)disk_free / 1048576.0);
-		log_warnx("store: refusing new handovers: disk %llu MiB free, "
-		    "reserve %llu MiB", (unsigned long long)(disk_free >> 20),
-		    (unsigned long long)(disk_reserve >> 20));
+		    "free); retry later with the same message id", disk_free);
+		log_warnx("store: refusing new handovers: disk %.1f MiB free",
+		    disk_free);
 		return 0;
 	}
 	b->space_taken += need;
@@ -326,7 +311,7 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 		    "and may not start with \"" NOTICE_ID_PREFIX "\"");
 		return;
 	}
-	if (recheck_node(s) == -1)
+	if (router_recheck_node(s) == -1)
 		return;
 	if (validate_handover(env->handover, err, sizeof(err)) == -1) {
 		snprintf(text, sizeof(text), "invalid handover: %s", err);
@@ -354,7 +339,7 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 		return;
 	}
 	if (rc != STORE_NOTFOUND)
-		store_failed(s, "read message", rc);
+		broker_read_failed(s->b, "read message");
 
 	rc = registry_get(s->b->store, env->to, &to);
 	if (rc != STORE_OK || !to.enabled) {
@@ -462,7 +447,7 @@ handle_pull(struct session *s, const Baton__V1__Pull *p)
 	struct session *old;
 	uint64_t credit;
 
-	if (recheck_node(s) == -1)
+	if (router_recheck_node(s) == -1)
 		return;
 	if (policy_sections(s->b->policy, s->role) == 0) {
 		session_fail(s, BATON__V1__CODE__CODE_NOT_PERMITTED,
@@ -500,15 +485,19 @@ ack_notice(struct session *s, const char *id)
 		/* already acknowledged (and removed), or never existed */
 		send_ack_result(s, id, BATON__V1__CODE__CODE_UNKNOWN_MESSAGE,
 		    "no such notice, or already acknowledged");
+		audit_msg(s, AUDIT_ACK_REFUSED, NULL, NULL, NULL, "UNKNOWN_MESSAGE",
+		    id);
 		return;
 	}
 	if (rc != STORE_OK)
-		store_failed(s, "read notice", rc);
+		broker_read_failed(s->b, "read notice");
 	if (strcmp(sn->recipient, s->node_id) != 0) {
 		send_ack_result(s, id, BATON__V1__CODE__CODE_NOT_RECIPIENT,
 		    "this notice is not addressed to you");
 		log_warnx("sid=%llu node=%s ack notice=%s refused code=NOT_RECIPIENT",
 		    SID(s), s->node_id, id);
+		audit_msg(s, AUDIT_ACK_REFUSED, sn->notice->message_id,
+		    sn->recipient, NULL, "NOT_RECIPIENT", id);
 		goto done;
 	}
 	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
@@ -549,7 +538,8 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 		    "ack needs a well-formed message_id");
 		return;
 	}
-	broker_touch(s->b);
+	if (router_recheck_node(s) == -1)
+		return;
 	if (notice_is_id(a->message_id)) {
 		ack_notice(s, a->message_id);
 		return;
@@ -565,7 +555,7 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 		return;
 	}
 	if (rc != STORE_OK)
-		store_failed(s, "read message", rc);
+		broker_read_failed(s->b, "read message");
 	if (strcmp(m->recipient, s->node_id) != 0) {
 		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_NOT_RECIPIENT,
 		    "this message is not addressed to you");
@@ -597,10 +587,11 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 			if (lifecycle_event(m, now, "acknowledged", s->node_id, NULL,
 			    "ok", NULL, NULL) == -1)
 				fatalx("out of memory");
+			m->purge_at_ms = now + s->b->policy->purge_after_ms;
 			rc = queue_msg_put(s->b->store, m);
 			if (rc == STORE_OK)
-				rc = deadline_add(s->b, now + s->b->policy->purge_after_ms,
-				    DEADLINE_PURGE, m->message_id);
+				rc = deadline_add(s->b, m->purge_at_ms, DEADLINE_PURGE,
+				    m->message_id);
 			if (rc == STORE_OK)
 				rc = audit_msg(s, AUDIT_ACKNOWLEDGED, m->message_id,
 				    m->sender, m->subject_ref, "ok", NULL);

@@ -259,8 +259,8 @@ session_read_frames(struct session *s)
 			return;
 		}
 		if (s->partial_since_ms == 0)
-			s->partial_since_ms = broker_now_ms();
-		else if (broker_now_ms() - s->partial_since_ms > FRAME_TIMEOUT_MS(s)) {
+			s->partial_since_ms = broker_mono_ms();
+		else if (broker_mono_ms() - s->partial_since_ms > FRAME_TIMEOUT_MS(s)) {
 			session_fail(s, BATON__V1__CODE__CODE_TIMEOUT,
 			    "a frame did not arrive whole within %d s",
 			    s->b->cfg->frame_timeout_s);
@@ -340,7 +340,7 @@ session_idle(struct session *s)
 	Baton__V1__Ping p = BATON__V1__PING__INIT;
 
 	if (s->partial_since_ms != 0 &&
-	    broker_now_ms() - s->partial_since_ms > FRAME_TIMEOUT_MS(s)) {
+	    broker_mono_ms() - s->partial_since_ms > FRAME_TIMEOUT_MS(s)) {
 		session_fail(s, BATON__V1__CODE__CODE_TIMEOUT,
 		    "a frame did not arrive whole within %d s",
 		    s->b->cfg->frame_timeout_s);

@@ -1171,3 +1171,12 @@ store_space(struct store *s, struct store_space *out)
 		out->disk_avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 	return STORE_OK;
 }
+
+int
+store_op_end(struct store *s, int rc)
+{
+	if (rc == STORE_OK)
+		return store_op_commit(s);
+	store_op_abort(s);
+	return rc;
+}

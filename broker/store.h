@@ -94,6 +94,13 @@ void	 store_abort(struct store *s);
 int	 store_op_begin(struct store *s);
 int	 store_op_commit(struct store *s);
 void	 store_op_abort(struct store *s);
+/*
+ * Ends the innermost operation by the outcome of its work: commits it when
+ * rc is STORE_OK (returning the commit's result), aborts it otherwise
+ * (returning rc). Either way the operation is gone afterwards; a failed
+ * commit has already been undone and must not be aborted again.
+ */
+int	 store_op_end(struct store *s, int rc);
 
 /*
  * Reads the record under key. On STORE_OK, *val and *vlen point at the

@@ -103,7 +103,13 @@ assert_json redirect_to crisis
 assert_json note "$note"
 
 hops="submitted queued delivered acknowledged redirected queued delivered acknowledged"
-for node in crisis provider cmht; do
+# cmht passed it on: it sees the history up to its own redirect, not what
+# the teams after it did or wrote
+run baton_as cmht status "$id" --json
+assert_rc 0 "status as cmht"
+assert_eq "submitted queued delivered acknowledged redirected" "$(status_events)" \
+  "status events as cmht (up to its redirect)"
+for node in crisis provider; do
   run baton_as "$node" status "$id" --json
   assert_rc 0 "status as $node"
   assert_json state acknowledged
