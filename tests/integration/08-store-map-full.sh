@@ -68,7 +68,7 @@ assert_broker_alive
 out=$T/recv.jsonl
 "$BATON" --broker "$BROKER_ADDR" --ca "$CA_DIR/ca.crt" \
   --cert "$NODE_DIR/cmht.crt" --key "$NODE_DIR/cmht.key" --timeout 30 \
-  recv --wait 3 >"$out" 2>"$T/recv.err" ||
+  recv --wait 90 --max "${#ok_ids[@]}" >"$out" 2>"$T/recv.err" ||
   fail "cmht recv at the high-water mark: exit $?; $(cat "$T/recv.err")"
 got=$(jq -r .message_id "$out" | sort)
 want=$(printf '%s\n' "${ok_ids[@]}" | sort)
