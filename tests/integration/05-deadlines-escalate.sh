@@ -18,42 +18,6 @@ DEADLINE_MS=5000	# long enough to accept in time under ASan
 # audit_export ID: sets AUDIT_JSONL to the audit log's records about
 # message ID, as JSON Lines in log order.
 AUDIT_JSONL=
-audit_export() {
-  run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --message "$1"
-  assert_rc 0 "batonctl audit export --message $1"
-  AUDIT_JSONL=$RUN_OUT
-}
-
-# audit_seq EVENT...: the events of AUDIT_JSONL that are one of EVENT...,
-# in log order, space-separated.
-audit_seq() {
-  jq -r --arg l "$*" 'select(.event as $e | $l | split(" ") | index($e)) |
-    .event' <<<"$AUDIT_JSONL" | tr '\n' ' ' | sed 's/ $//'
-}
-
-# recv_until NODE FILTER SECS: receives (and acks) NODE's items one at a
-# time, appending each to $T/NODE.items, until one matches the jq FILTER;
-# fails after SECS.
-recv_until() {
-  local node=$1 filter=$2 deadline=$((SECONDS + $3)) left
-  while :; do
-    left=$((deadline - SECONDS))
-    ((left > 0)) || fail "$node received nothing matching $filter within $3 s"
-    run baton_as "$node" recv --wait "$left" --max 1
-    assert_rc 0 "recv as $node"
-    [[ -n "$RUN_OUT" ]] || continue
-    printf '%s\n' "$RUN_OUT" >>"$T/$node.items"
-    if jq -e "$filter" <<<"$RUN_OUT" >/dev/null; then
-      return 0
-    fi
-  done
-}
-
-# items NODE FILTER: how many of NODE's received items match FILTER.
-items() {
-  [[ -s "$T/$1.items" ]] || { echo 0; return; }
-  jq -c "select($2)" "$T/$1.items" | grep -c . || true
-}
 
 # submitted_ms ID: when the broker took ID, from its status (sender's view).
 submitted_ms() {

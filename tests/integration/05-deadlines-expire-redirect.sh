@@ -16,30 +16,6 @@ source "$(dirname "$0")/lib.sh"
 RETENTION_MS=4000
 GRACE_S=6
 
-# recv_until NODE FILTER SECS: receives (and acks) NODE's items one at a
-# time, appending each to $T/NODE.items, until one matches the jq FILTER;
-# fails after SECS.
-recv_until() {
-  local node=$1 filter=$2 deadline=$((SECONDS + $3)) left
-  while :; do
-    left=$((deadline - SECONDS))
-    ((left > 0)) || fail "$node received nothing matching $filter within $3 s"
-    run baton_as "$node" recv --wait "$left" --max 1
-    assert_rc 0 "recv as $node"
-    [[ -n "$RUN_OUT" ]] || continue
-    printf '%s\n' "$RUN_OUT" >>"$T/$node.items"
-    if jq -e "$filter" <<<"$RUN_OUT" >/dev/null; then
-      return 0
-    fi
-  done
-}
-
-# items NODE FILTER: how many of NODE's received items match FILTER.
-items() {
-  [[ -s "$T/$1.items" ]] || { echo 0; return; }
-  jq -c "select($2)" "$T/$1.items" | grep -c . || true
-}
-
 BROKER_POLICY=$T/policy.conf
 sed 's/^retention 5d$/retention 4s/' \
   "$BATON_SRC/deploy/policy.conf" >"$BROKER_POLICY"

@@ -15,26 +15,9 @@
 # shellcheck source=lib.sh disable=SC2119
 source "$(dirname "$0")/lib.sh"
 
-# status_events: the event names of the status in RUN_OUT, space-separated.
-status_events() {
-  json_get '.events | map(.event) | join(" ")'
-}
-
 # audit_export ID: sets AUDIT_JSONL to the audit log's records about
 # message ID, as JSON Lines in log order.
 AUDIT_JSONL=
-audit_export() {
-  run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --message "$1"
-  assert_rc 0 "batonctl audit export --message $1"
-  AUDIT_JSONL=$RUN_OUT
-}
-
-# audit_seq EVENT...: the events of AUDIT_JSONL that are one of EVENT...,
-# in log order, space-separated.
-audit_seq() {
-  jq -r --arg l "$*" 'select(.event as $e | $l | split(" ") | index($e)) |
-    .event' <<<"$AUDIT_JSONL" | tr '\n' ' ' | sed 's/ $//'
-}
 
 # policy_loads: how many times the broker has logged a policy reload.
 policy_loads() {

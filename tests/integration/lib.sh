@@ -509,3 +509,53 @@ assert_queue_empty() {
   RECV_WAIT=1 recv_all "$1" --no-ack
   assert_eq 0 "$(count_lines "$RUN_OUT")" "deliveries waiting for $1"
 }
+
+# ---------------------------------------------------------------------------
+# Lifecycle helpers (the 05-* tests)
+# ---------------------------------------------------------------------------
+
+# recv_until NODE FILTER SECS: receives (and acks) NODE's items one at a
+# time, appending each to $T/NODE.items, until one matches the jq FILTER;
+# fails after SECS.
+recv_until() {
+  local node=$1 filter=$2 deadline=$((SECONDS + $3)) left
+  while :; do
+    left=$((deadline - SECONDS))
+    ((left > 0)) || fail "$node received nothing matching $filter within $3 s"
+    run baton_as "$node" recv --wait "$left" --max 1
+    assert_rc 0 "recv as $node"
+    [[ -n "$RUN_OUT" ]] || continue
+    printf '%s\n' "$RUN_OUT" >>"$T/$node.items"
+    if jq -e "$filter" <<<"$RUN_OUT" >/dev/null; then
+      return 0
+    fi
+  done
+}
+
+# items NODE FILTER: how many of NODE's received items match FILTER.
+items() {
+  [[ -s "$T/$1.items" ]] || { echo 0; return; }
+  jq -c "select($2)" "$T/$1.items" | grep -c . || true
+}
+
+# audit_seq EVENT...: the events of AUDIT_JSONL that are one of EVENT...,
+# in log order, space-separated.
+audit_seq() {
+  jq -r --arg l "$*" 'select(.event as $e | $l | split(" ") | index($e)) |
+    .event' <<<"$AUDIT_JSONL" | tr '\n' ' ' | sed 's/ $//'
+}
+
+# audit_export MESSAGE_ID: the audit records of one handover as JSON Lines,
+# in AUDIT_JSONL.
+AUDIT_JSONL=
+audit_export() {
+  run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --message "$1"
+  assert_rc 0 "batonctl audit export --message $1"
+  AUDIT_JSONL=$RUN_OUT
+}
+
+# status_events: the event names of the status in RUN_OUT, space-separated.
+status_events() {
+  json_get '.events | map(.event) | join(" ")'
+}
+
