@@ -88,7 +88,7 @@ for ((round = 1; round <= SIGTERM_ROUNDS; round++)); do
   tail -n +"$((mark + 1))" "$BROKER_LOG" >"$T/stop-$round.log"
   grep -q 'batond info: signal 15: stopping; committing in-flight work' \
       "$T/stop-$round.log" || fail "stop $round: no stop line in the broker log"
-  if sed -n '/signal 15: stopping/,$p' "$T/stop-$round.log" | grep -q ' hello$'; then
+  if sed -n '/signal 15: stopping/,$p' "$T/stop-$round.log" | grep -c ' hello$' >/dev/null; then
     fail "stop $round: a session was accepted after SIGTERM"
   fi
   last=$(grep 'batond ' "$T/stop-$round.log" | tail -n 1)

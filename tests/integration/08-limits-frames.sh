@@ -124,7 +124,8 @@ log "batond VmRSS before the rounds ${rss0} kB, after ${rss1} kB"
 # AddressSanitizer keeps freed memory in quarantine (256 MB by default),
 # so its builds get a looser bound; the release build is held to 16 MiB.
 bound=16384
-if ldd "$BATOND" 2>/dev/null | grep -q libasan; then
+# (no `ldd | grep -q`: under pipefail grep's early exit can fail the pipe)
+if [[ "$(ldd "$BATOND" 2>/dev/null)" == *libasan* ]]; then
   bound=131072
 fi
 if ((rss1 - rss0 > bound)); then
