@@ -253,8 +253,10 @@ broker_store_low(struct broker *b, uint64_t need)
 	disk_reserve = 2 * frame_cap + (1u << 20);
 	map_free = b->space.map_free > b->space_taken ?
 	    b->space.map_free - b->space_taken : 0;
-	disk_free = b->space.disk_avail > b->space_taken ?
-	    b->space.disk_avail - b->space_taken : 0;
+	/* the disk is shared with everything else on the machine, so it is
+	 * measured afresh (statvfs is cheap), not from the last second */
+	b->space.disk_avail = store_disk_avail(b->store);
+	disk_free = b->space.disk_avail;
 	if (map_free < map_reserve + need)
 		return STORE_LOW_MAP;
 	if (disk_free < disk_reserve + need)

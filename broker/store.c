@@ -1180,3 +1180,13 @@ store_op_end(struct store *s, int rc)
 	store_op_abort(s);
 	return rc;
 }
+
+uint64_t
+store_disk_avail(struct store *s)
+{
+	struct statvfs sv;
+
+	if (statvfs(s->dir, &sv) != 0)
+		return UINT64_MAX;
+	return (uint64_t)sv.f_bavail * sv.f_frsize;
+}

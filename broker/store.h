@@ -180,6 +180,13 @@ struct store_space {
 int	 store_space(struct store *s, struct store_space *out);
 
 /*
+ * Bytes the data directory's filesystem has for the unprivileged now
+ * (statvfs; no transaction needed, cheap enough for every request), or
+ * UINT64_MAX when it cannot be told.
+ */
+uint64_t store_disk_avail(struct store *s);
+
+/*
  * Clears reader slots left by dead processes (mdb_reader_check). Returns
  * the number cleared, or -1.
  */
