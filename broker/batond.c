@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "broker.h"
+#include "datadir.h"
 #include "deadline.h"
 #include <event2/listener.h>
 
@@ -357,6 +358,8 @@ main(int argc, char **argv)
 	memset(&sopts, 0, sizeof(sopts));
 	sopts.dir = cfg.data_dir;
 	sopts.map_size = cfg.map_size;
+	if (datadir_check(cfg.data_dir, cfg.key_owner, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (store_open(&sopts, &b.store, err, sizeof(err)) != STORE_OK)
 		fatalx("%s", err);
 	if ((b.audit = audit_open(cfg.data_dir, 1, err, sizeof(err))) == NULL)
