@@ -584,14 +584,19 @@ conn_open(struct conn *c, SSL_CTX *ctx, const char *host, const char *port,
 	BIO_set_init(bio, 1);
 	SSL_set_bio(c->ssl, bio, bio);
 
-	/* the broker must prove it is `name`: an IP SAN for IP literals */
+	/*
+	 * The broker must prove it is `name`: a DNS SAN for a host name, an
+	 * IP SAN for an IP literal. Never the subject CN: OpenSSL falls back
+	 * to it when there is no DNS SAN, and a CA-signed certificate with
+	 * CN=localhost would then pass for the broker.
+	 */
+	SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 	if (is_ip_literal(name)) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl),
 		    name) != 1)
 			goto nameerr;
 	} else {
-		SSL_set_hostflags(c->ssl,
-		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (SSL_set1_host(c->ssl, name) != 1 ||
 		    SSL_set_tlsext_host_name(c->ssl, name) != 1)
 			goto nameerr;
