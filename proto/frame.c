@@ -1,14 +1,17 @@
 /*
  * frame.c - length-prefixed protobuf frame codec (see frame.h).
  *
- * Untrusted input enters here. Lengths are bounded before allocation and
- * protobuf-c's unpacker is the only parser of the body; the schema has no
- * recursion so its depth is bounded by construction.
+ * Untrusted input enters here. Lengths are bounded before allocation; the
+ * body is walked once by wire_check, which refuses what protobuf-c would
+ * unpack slowly (a singular field repeated is merged at quadratic cost),
+ * and only then unpacked by protobuf-c. The schema has no recursion, and
+ * the walk caps depth anyway.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
+#include "wire_check.h"
 
 int
 frame_parse_header(const uint8_t *hdr, size_t avail, uint32_t max_frame,
@@ -33,7 +36,9 @@ frame_parse_header(const uint8_t *hdr, size_t avail, uint32_t max_frame,
  * define. Such frames are refused: the broker would otherwise store and
  * forward data under field numbers that policy knows nothing about, and
  * protobuf-c 1.4 re-encodes some odd tags (e.g. a two-byte tag 0) into
- * bytes its own decoder rejects, which would make a poison message.
+ * bytes its own decoder rejects, which would make a poison message. The
+ * wire check refuses these before unpacking; this second look stays
+ * because a miss would be a poison message in the store.
  */
 static int
 has_unknown_fields(const ProtobufCMessage *m)
@@ -72,11 +77,43 @@ has_unknown_fields(const ProtobufCMessage *m)
 	return 0;
 }
 
+_Static_assert(BATON_FRAME_MAX_TAGS == 65536u,
+    "frame_status_text names the tag budget");
+
+/* The frame_status for a wire_check refusal. */
+static int
+wire_to_frame_status(enum wire_status st)
+{
+	switch (st) {
+	case WIRE_OK:
+		return FRAME_OK;
+	case WIRE_REPEATED_FIELD:
+		return FRAME_REPEATED_FIELD;
+	case WIRE_ONEOF_CONFLICT:
+		return FRAME_ONEOF_CONFLICT;
+	case WIRE_UNKNOWN_FIELD:
+		return FRAME_UNKNOWN_FIELD;
+	case WIRE_TOO_MANY_TAGS:
+		return FRAME_TOO_MANY_TAGS;
+	case WIRE_TOO_DEEP:
+		return FRAME_TOO_DEEP;
+	default:
+		return FRAME_MALFORMED;
+	}
+}
+
 Frame *
 frame_decode(const uint8_t *body, size_t len, int *status)
 {
+	enum wire_status wst;
 	Frame *f;
 
+	wst = wire_check(&baton__v1__frame__descriptor, body, len,
+	    BATON_FRAME_MAX_TAGS, NULL);
+	if (wst != WIRE_OK) {
+		*status = wire_to_frame_status(wst);
+		return NULL;
+	}
 	f = baton__v1__frame__unpack(NULL, len, body);
 	if (f == NULL) {
 		*status = FRAME_MALFORMED;
@@ -155,6 +192,16 @@ frame_status_text(int status)
 		return "frame has no body set";
 	case FRAME_NOMEM:
 		return "out of memory";
+	case FRAME_REPEATED_FIELD:
+		return "frame repeats a field that may occur only once";
+	case FRAME_ONEOF_CONFLICT:
+		return "frame sets more than one member of a oneof";
+	case FRAME_UNKNOWN_FIELD:
+		return "frame has a field this protocol version does not define";
+	case FRAME_TOO_MANY_TAGS:
+		return "frame has more than 65536 fields in all";
+	case FRAME_TOO_DEEP:
+		return "frame nests messages deeper than the schema allows";
 	}
 	return "unknown frame status";
 }

@@ -17,7 +17,20 @@
 
 #define BATON_FRAME_HDR		4
 #define BATON_MAX_FRAME_DEFAULT	(4u * 1024u * 1024u)
-#define BATON_PROTOCOL_VERSION	1
+/* 2: message ids belong to their sender; handovers are named by reference */
+#define BATON_PROTOCOL_VERSION	2
+
+/*
+ * Field tags one frame may carry in all, nested ones included. A handover
+ * that passes validation (at most 256 entries per repeated field) has at
+ * most about 6,700: Subject 263, RiskSummary 1,027, Safeguarding and
+ * CrisisPlan 514 each, Contacts 256 x 6, SupportPlan 770, Medication...
+ * 2,050, Transition 5, plus the sections and envelope; a Status carries at
+ * most 128 events of 8. So 65,536 is ten times anything legitimate, and it
+ * bounds what protobuf-c allocates for a frame: without it 4 MiB of empty
+ * two-byte Contact entries would be 2 million small allocations.
+ */
+#define BATON_FRAME_MAX_TAGS	65536u
 
 typedef Baton__V1__Frame Frame;
 
@@ -29,6 +42,12 @@ enum frame_status {
 	FRAME_MALFORMED = -3,	/* body does not decode as a Frame */
 	FRAME_NO_BODY = -4,	/* decodes, but the oneof is unset */
 	FRAME_NOMEM = -5,
+	/* refused by the wire check before unpacking (wire_check.h) */
+	FRAME_REPEATED_FIELD = -6,	/* a singular field occurs twice */
+	FRAME_ONEOF_CONFLICT = -7,	/* two members of one oneof are set */
+	FRAME_UNKNOWN_FIELD = -8,	/* a field number the schema lacks */
+	FRAME_TOO_MANY_TAGS = -9,	/* over BATON_FRAME_MAX_TAGS tags */
+	FRAME_TOO_DEEP = -10,		/* nested past WIRE_MAX_DEPTH */
 };
 
 /*
@@ -40,9 +59,11 @@ int	frame_parse_header(const uint8_t *hdr, size_t avail, uint32_t max_frame,
 	    uint32_t *len);
 
 /*
- * Decodes one frame body of len bytes (already bounded by the header check).
- * Returns the frame (free with frame_free) or NULL, with *status set to
- * FRAME_MALFORMED or FRAME_NO_BODY.
+ * Decodes one frame body of len bytes (already bounded by the header check)
+ * in time linear in len: the bytes are checked against the schema first
+ * (wire_check), so protobuf-c never sees what it would merge at quadratic
+ * cost. Returns the frame (free with frame_free) or NULL, with *status set
+ * to a negative FRAME_* value saying why.
  */
 Frame	*frame_decode(const uint8_t *body, size_t len, int *status);
 
