@@ -418,6 +418,7 @@ main(int argc, char **argv)
 			session_destroy(s);
 		}
 	}
+	deadline_save_clock(&b);	/* committed with the stop record */
 	record_lifecycle(&b, AUDIT_BROKER_STOPPED, NULL);
 	if (store_active(b.store) && store_commit(b.store) != STORE_OK)
 		fatalx("store commit at stop failed: %s", store_strerror(b.store));

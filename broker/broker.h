@@ -22,6 +22,7 @@
 
 #include <openssl/ssl.h>
 
+#include "clock.h"
 #include "store.h"
 
 struct event_base;
@@ -72,7 +73,8 @@ struct broker {
 	struct audit		*audit;		/* keys for the audit log */
 	struct event		*recheck_ev;	/* registry re-check of live sessions */
 	struct event		*deadline_ev;	/* earliest durable deadline */
-	int64_t			 deadline_armed_ms; /* when deadline_ev fires (wall ms), 0 = not armed */
+	int64_t			 deadline_armed_ms; /* when deadline_ev fires (due-clock ms), 0 = not armed */
+	struct due_clock	 due_clock;	/* every due time's clock (clock.h) */
 	struct store_space	 space;		/* last measured room in the store */
 	struct event		*space_ev;	/* re-measures it every second */
 	int64_t			 space_at_ms;	/* when it was measured */

@@ -1,8 +1,14 @@
 /*
  * deadline.c - durable timers (see deadline.h).
  *
+ * Clocks: every due time is a value of the broker's due-time clock
+ * (clock.h), which follows CLOCK_MONOTONIC while the broker runs, so a step
+ * of the wall clock neither fires anything early nor holds it back. The
+ * libevent timer is monotonic too. Times written into records people read
+ * (lifecycle events, notices, the audit log) stay on the wall clock.
+ *
  * Algorithm: one libevent timer is armed for the earliest entry (capped at
- * DEADLINE_RECHECK_MS so a wall-clock step is noticed within that time).
+ * DEADLINE_RECHECK_MS, so that the due clock is persisted that often).
  * When it fires, up to DEADLINE_BATCH due entries are handled, each in its
  * own nested store operation inside the pass's transaction, and deleted;
  * if more are due, the timer is re-armed at once, so a backlog after a
@@ -16,6 +22,7 @@
 #include <event2/event.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "deadline.h"
 #include "decision.h"
 #include "lifecycle.h"
@@ -28,17 +35,23 @@
 #include "store.h"
 
 #define DEADLINE_BATCH		64
-#define DEADLINE_RECHECK_MS	30000
+#define DEADLINE_RECHECK_MS	CLOCK_SAVE_MS
 #define DKEY_MAX		(8 + 1 + BATON_MESSAGE_ID_MAX)
 #define MS(x)	BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_##x
 #define NK(x)	BATON__V1__NOTICE_KIND__NOTICE_KIND_##x
 
 static void deadline_fire(evutil_socket_t, short, void *);
 
+int64_t
+deadline_now_ms(const struct broker *b)
+{
+	return clock_due_now(&b->due_clock);
+}
+
 static void
 deadline_arm(struct broker *b, int64_t due_ms)
 {
-	int64_t now = broker_now_ms(), delay = due_ms - now;
+	int64_t now = deadline_now_ms(b), delay = due_ms - now;
 	struct timeval tv;
 
 	if (delay < 0)
@@ -89,14 +102,23 @@ audit_broker(struct broker *b, const char *event, const queue_msg *m,
 	return broker_audit(b, &ev);
 }
 
+/*
+ * The moment a due entry is handled: due is the due clock (compared with
+ * due times, and the base of new ones), wall the wall clock (for records).
+ */
+struct deadline_now {
+	int64_t	due;
+	int64_t	wall;
+};
+
 /* Escalates a handover still undecided at its acceptance deadline. */
 static int
-deadline_escalate(struct broker *b, queue_msg *m, int64_t now)
+deadline_escalate(struct broker *b, queue_msg *m, const struct deadline_now *t)
 {
 	struct registry_node n;
 	char why[96];
 	int i, rc, with_risk;
-	int64_t overdue = now - m->deadline_at_ms;
+	int64_t overdue = t->due - m->deadline_at_ms;
 
 	if (m->escalated || m->state == MS(ACCEPTED) || m->state == MS(REJECTED) ||
 	    m->state == MS(EXPIRED) || m->state == MS(QUARANTINED))
@@ -104,7 +126,7 @@ deadline_escalate(struct broker *b, queue_msg *m, int64_t now)
 	m->escalated = 1;
 	snprintf(why, sizeof(why), "%s risk, not accepted by its deadline",
 	    policy_risk_name(m->risk_level));
-	if (lifecycle_event(m, now, "escalated", "broker", m->recipient, "ok",
+	if (lifecycle_event(m, t->wall, "escalated", "broker", m->recipient, "ok",
 	    why, NULL) == -1)
 		fatalx("out of memory");
 	if ((rc = audit_broker(b, AUDIT_ESCALATED, m, why)) != STORE_OK ||
@@ -134,19 +156,19 @@ deadline_escalate(struct broker *b, queue_msg *m, int64_t now)
 
 /* Expires a handover never delivered within the retention. */
 static int
-deadline_expire(struct broker *b, queue_msg *m, int64_t now)
+deadline_expire(struct broker *b, queue_msg *m, const struct deadline_now *t)
 {
 	int rc;
 
 	/* a redirect gives the new hop its own expiry: an older entry for the
 	 * same message is stale once expires_at_ms has moved past it */
-	if (m->state != MS(QUEUED) || m->attempts != 0 || now < m->expires_at_ms)
+	if (m->state != MS(QUEUED) || m->attempts != 0 || t->due < m->expires_at_ms)
 		return STORE_NOTFOUND;
 	rc = queue_remove(b->store, m->recipient, m->queue_seq);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	m->state = MS(EXPIRED);
-	if (lifecycle_event(m, now, "expired", "broker", m->recipient, "ok",
+	if (lifecycle_event(m, t->wall, "expired", "broker", m->recipient, "ok",
 	    "not delivered within the retention period", NULL) == -1)
 		fatalx("out of memory");
 	if ((rc = audit_broker(b, AUDIT_EXPIRED, m,
@@ -154,7 +176,7 @@ deadline_expire(struct broker *b, queue_msg *m, int64_t now)
 	    (rc = decision_notify(b, m->sender, NK(EXPIRED), m, NULL, 0, 1)) != STORE_OK)
 		return rc;
 	if (b->policy != NULL) {
-		m->purge_at_ms = now + b->policy->purge_after_ms;
+		m->purge_at_ms = t->due + b->policy->purge_after_ms;
 		if ((rc = deadline_add(b, m->purge_at_ms, DEADLINE_PURGE,
 		    m->message_id)) != STORE_OK)
 			return rc;
@@ -166,7 +188,7 @@ deadline_expire(struct broker *b, queue_msg *m, int64_t now)
 
 /* Removes an acknowledged or finished handover's body; its history stays. */
 static int
-deadline_purge(struct broker *b, queue_msg *m, int64_t now)
+deadline_purge(struct broker *b, queue_msg *m, const struct deadline_now *t)
 {
 	int rc;
 
@@ -174,7 +196,7 @@ deadline_purge(struct broker *b, queue_msg *m, int64_t now)
 	 * earlier hop is stale once purge_at_ms has moved past it (or been
 	 * cleared until the new recipient acknowledges) */
 	if (m->body_purged || m->state == MS(QUEUED) || m->state == MS(DELIVERED) ||
-	    m->purge_at_ms == 0 || now < m->purge_at_ms)
+	    m->purge_at_ms == 0 || t->due < m->purge_at_ms)
 		return STORE_NOTFOUND;
 	rc = store_del(b->store, STORE_BODIES, m->message_id, strlen(m->message_id));
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
@@ -183,7 +205,7 @@ deadline_purge(struct broker *b, queue_msg *m, int64_t now)
 	if ((rc = audit_broker(b, AUDIT_PURGED, m,
 	    "retention period after acknowledgement")) != STORE_OK)
 		return rc;
-	if (lifecycle_event(m, now, "purged", "broker", NULL, "ok",
+	if (lifecycle_event(m, t->wall, "purged", "broker", NULL, "ok",
 	    "retention period after acknowledgement", NULL) == -1)
 		fatalx("out of memory");
 	log_info("purged body id=%s", m->message_id);
@@ -192,7 +214,7 @@ deadline_purge(struct broker *b, queue_msg *m, int64_t now)
 
 static int
 deadline_handle(struct broker *b, enum deadline_kind kind, const char *id,
-    int64_t now)
+    const struct deadline_now *t)
 {
 	queue_msg *m = NULL;
 	int rc;
@@ -206,13 +228,13 @@ deadline_handle(struct broker *b, enum deadline_kind kind, const char *id,
 	}
 	switch (kind) {
 	case DEADLINE_ACCEPT:
-		rc = deadline_escalate(b, m, now);
+		rc = deadline_escalate(b, m, t);
 		break;
 	case DEADLINE_EXPIRE:
-		rc = deadline_expire(b, m, now);
+		rc = deadline_expire(b, m, t);
 		break;
 	case DEADLINE_PURGE:
-		rc = deadline_purge(b, m, now);
+		rc = deadline_purge(b, m, t);
 		break;
 	default:
 		rc = STORE_NOTFOUND;
@@ -229,6 +251,19 @@ deadline_handle(struct broker *b, enum deadline_kind kind, const char *id,
 	return rc;
 }
 
+/* Persists the due clock in the pass's transaction when it is time to. */
+static void
+deadline_keep_clock(struct broker *b, int64_t due_now)
+{
+	int rc;
+
+	if (!clock_save_wanted(&b->due_clock, due_now))
+		return;
+	/* store full: the next pass tries again, nothing else depends on it */
+	if ((rc = clock_save(&b->due_clock, b->store, due_now)) != STORE_OK)
+		broker_store_failed(b, "persist the due clock", rc);
+}
+
 static void
 deadline_fire(evutil_socket_t fd, short what, void *arg)
 {
@@ -238,11 +273,15 @@ deadline_fire(evutil_socket_t fd, short what, void *arg)
 	size_t kl, vl;
 	uint8_t key[512];	/* LMDB's largest key */
 	char id[BATON_MESSAGE_ID_MAX + 1];
-	int64_t now = broker_now_ms(), due = 0;
+	struct deadline_now t;
+	int64_t now, due = 0;
 	int rc, n, wellformed = 0;
 
+	t.due = now = deadline_now_ms(b);
+	t.wall = broker_now_ms();
 	b->deadline_armed_ms = 0;
 	broker_touch(b);
+	deadline_keep_clock(b, now);
 	for (n = 0; n < DEADLINE_BATCH; n++) {
 		if (store_cursor_open(b->store, STORE_DEADLINES, &c) != STORE_OK)
 			fatalx("deadlines: cannot open cursor: %s", store_strerror(b->store));
@@ -265,7 +304,7 @@ deadline_fire(evutil_socket_t fd, short what, void *arg)
 			memcpy(id, key + 9, kl - 9);
 			id[kl - 9] = '\0';
 			rc = validate_message_id(id) ?
-			    deadline_handle(b, (enum deadline_kind)key[8], id, now) :
+			    deadline_handle(b, (enum deadline_kind)key[8], id, &t) :
 			    STORE_OK;
 			if (rc == STORE_FULL) {
 				/* try again shortly; the store may drain */
@@ -293,10 +332,31 @@ deadline_fire(evutil_socket_t fd, short what, void *arg)
 int
 deadline_start(struct broker *b)
 {
+	int rc;
+
+	broker_touch(b);
+	/* a full store only delays persisting it: the next pass tries again */
+	rc = clock_start(&b->due_clock, b->store);
+	if (rc != STORE_OK && rc != STORE_FULL) {
+		log_warnx("deadlines: cannot start the due clock: %s",
+		    store_strerror(b->store));
+		return -1;
+	}
 	if ((b->deadline_ev = evtimer_new(b->base, deadline_fire, b)) == NULL)
 		return -1;
-	deadline_arm(b, broker_now_ms());
+	deadline_arm(b, deadline_now_ms(b));
 	return 0;
+}
+
+void
+deadline_save_clock(struct broker *b)
+{
+	int rc;
+
+	broker_touch(b);
+	if ((rc = clock_save(&b->due_clock, b->store, deadline_now_ms(b))) !=
+	    STORE_OK)
+		broker_store_failed(b, "persist the due clock", rc);
 }
 
 void

@@ -2,6 +2,10 @@
  * deadline.h - durable timers: acceptance deadlines (escalation), expiry
  * of undelivered handovers and purge of acknowledged bodies.
  *
+ * Due times are values of the broker's due-time clock (clock.h), never of
+ * the wall clock: compute them from deadline_now_ms, so that a step of the
+ * wall clock fires nothing early.
+ *
  * Entries live in STORE_DEADLINES under (u64be due_ms, kind, message id),
  * so the earliest is the first key and they survive restarts; one
  * libevent timer is set for the earliest and due work is done in bounded
@@ -21,12 +25,24 @@ enum deadline_kind {
 	DEADLINE_PURGE = 'P',	/* remove the body, keep the history */
 };
 
+/*
+ * The due clock now: the base of every due time (deadline_at_ms,
+ * expires_at_ms, purge_at_ms). Record times stay broker_now_ms.
+ */
+int64_t	deadline_now_ms(const struct broker *b);
+
 /* Adds an entry in the current transaction and makes sure the timer is early enough. */
 int	deadline_add(struct broker *b, int64_t due_ms, enum deadline_kind kind,
 	    const char *message_id);
 
-/* Creates the timer and arms it from the store (at start-up). */
+/*
+ * At start-up: starts the due clock from the store (opening the pass's
+ * transaction), creates the timer and arms it from the store. 0 or -1.
+ */
 int	deadline_start(struct broker *b);
+
+/* Persists the due clock in the pass's transaction (at stop). */
+void	deadline_save_clock(struct broker *b);
 
 /* Frees the timer. */
 void	deadline_stop(struct broker *b);

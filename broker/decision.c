@@ -197,7 +197,8 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 			return rc;
 		m->acked_at_ms = now;
 		if (d->outcome != OUT(REDIRECT)) {
-			m->purge_at_ms = now + s->b->policy->purge_after_ms;
+			m->purge_at_ms = deadline_now_ms(s->b) +
+			    s->b->policy->purge_after_ms;
 			if ((rc = deadline_add(s->b, m->purge_at_ms, DEADLINE_PURGE,
 			    m->message_id)) != STORE_OK)
 				return rc;
@@ -261,7 +262,7 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 	m->state = MS(QUEUED);
 	/* the new hop has the full retention to be delivered, or expires
 	 * with a non-delivery notice like any other */
-	m->expires_at_ms = now + s->b->policy->retention_ms;
+	m->expires_at_ms = deadline_now_ms(s->b) + s->b->policy->retention_ms;
 	if (lifecycle_event(m, now, "queued", "broker", m->recipient, "ok",
 	    "redirected", NULL) == -1)
 		fatalx("out of memory");

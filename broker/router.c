@@ -390,9 +390,9 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	m.transition_kind = env->handover->transition->kind;
 	if (m.risk_level > 0 && m.risk_level < POLICY_RISK_LEVELS &&
 	    s->b->policy->deadline_ms[m.risk_level] > 0)
-		m.deadline_at_ms = m.received_at_ms +
+		m.deadline_at_ms = deadline_now_ms(s->b) +
 		    s->b->policy->deadline_ms[m.risk_level];
-	m.expires_at_ms = m.received_at_ms + s->b->policy->retention_ms;
+	m.expires_at_ms = deadline_now_ms(s->b) + s->b->policy->retention_ms;
 	if (lifecycle_event(&m, m.received_at_ms, "submitted", s->node_id,
 	    m.recipient, "ok", policy_kind_name(m.transition_kind), NULL) == -1 ||
 	    lifecycle_event(&m, m.received_at_ms, "queued", "broker", m.recipient,
@@ -587,7 +587,8 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 			if (lifecycle_event(m, now, "acknowledged", s->node_id, NULL,
 			    "ok", NULL, NULL) == -1)
 				fatalx("out of memory");
-			m->purge_at_ms = now + s->b->policy->purge_after_ms;
+			m->purge_at_ms = deadline_now_ms(s->b) +
+			    s->b->policy->purge_after_ms;
 			rc = queue_msg_put(s->b->store, m);
 			if (rc == STORE_OK)
 				rc = deadline_add(s->b, m->purge_at_ms, DEADLINE_PURGE,
