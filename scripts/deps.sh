@@ -31,6 +31,7 @@ packages=(
   libclang-rt-14-dev	# clang's sanitizer and fuzzer runtimes
   fiu-utils		# fiu-run/fiu-ctrl: fsync failure injection (06-crash-fsync-fail)
   libfiu0
+  strace		# 06-crash-receipt-order: receipts follow their commit's fdatasync
 )
 
 check_only=0
