@@ -2,6 +2,9 @@
  * decision.c - Decision and StatusRequest.
  *
  * Only the current recipient may decide, only once, only after delivery.
+ * A Decision or StatusRequest names a handover by reference, or by an own
+ * id for the node's own handover; a node that knows nothing of the
+ * handover named gets the answer for one that does not exist.
  * A redirect is carried out as a new delivery of the same stored handover
  * to the new node - checked against the redirecting node's routes and, at
  * delivery, the new recipient's sections - and linked to the original, so
@@ -31,19 +34,10 @@
 #define OUT(x)	BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_##x
 #define CODE(x)	BATON__V1__CODE__CODE_##x
 
+/* Answers a Decision, echoing its id as the node wrote it. */
 static void
 send_result(struct session *s, const char *id, int code, const char *text)
 {
-	if (code != CODE(OK)) {
-		struct audit_event ev = { 0 };
-
-		session_audit_actor(s, &ev);
-		ev.event = AUDIT_DECISION_REFUSED;
-		ev.message_id = validate_message_id(id) ? id : NULL;
-		ev.outcome = frame_code_name(code);
-		ev.reason = text;
-		broker_audit(s->b, &ev);
-	}
 	Frame f = BATON__V1__FRAME__INIT;
 	Baton__V1__DecisionResult r = BATON__V1__DECISION_RESULT__INIT;
 
@@ -53,10 +47,33 @@ send_result(struct session *s, const char *id, int code, const char *text)
 	f.body_case = BATON__V1__FRAME__BODY_DECISION_RESULT;
 	f.decision_result = &r;
 	session_send(s, &f);
-	if (code != CODE(OK))
-		log_warnx("sid=%llu node=%s decision id=%s refused code=%s", SID(s),
-		    s->node_id, validate_message_id(id) ? id : "-",
-		    frame_code_name(code));
+}
+
+/*
+ * Records and logs a refused decision about ref (NULL: no valid id) as it
+ * truly was: code and why, even where the node is told less.
+ */
+static void
+record_refusal(struct session *s, const char *ref, int code, const char *why)
+{
+	struct audit_event ev = { 0 };
+
+	session_audit_actor(s, &ev);
+	ev.event = AUDIT_DECISION_REFUSED;
+	ev.message_id = ref;
+	ev.outcome = frame_code_name(code);
+	ev.reason = why;
+	broker_audit(s->b, &ev);
+	log_warnx("sid=%llu node=%s decision id=%s refused code=%s", SID(s),
+	    s->node_id, ref != NULL ? ref : "-", frame_code_name(code));
+}
+
+static void
+refuse(struct session *s, const char *id, const char *ref, int code,
+    const char *text)
+{
+	record_refusal(s, ref, code, text);
+	send_result(s, id, code, text);
 }
 
 int
@@ -291,25 +308,35 @@ decision_handle(struct session *s, const Baton__V1__Decision *d)
 	struct store *st = s->b->store;
 	struct registry_node to;
 	queue_msg *m = NULL;
-	char text[320];
+	char text[320], ref[BATON_REFERENCE_MAX + 1];
 	int rc, code, was_delivered;
 
-	if (!validate_message_id(d->message_id) || notice_is_id(d->message_id)) {
-		send_result(s, d->message_id, CODE(INVALID),
+	/* an own id names the node's own handover; others' need a reference */
+	if (!validate_message_id(d->message_id) || notice_is_id(d->message_id) ||
+	    validate_qualify(s->node_id, d->message_id, ref) == -1) {
+		refuse(s, d->message_id, NULL, CODE(INVALID),
 		    "a decision needs the message id of a handover");
 		return;
 	}
 	if (router_recheck_node(s) == -1)
 		return;
-	rc = queue_msg_get(st, d->message_id, &m);
+	rc = queue_msg_get(st, ref, &m);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
-		send_result(s, d->message_id, CODE(UNKNOWN_MESSAGE), "no such handover");
+		refuse(s, d->message_id, ref, CODE(UNKNOWN_MESSAGE),
+		    LIFECYCLE_UNKNOWN_TEXT);
 		return;
 	}
 	if (rc != STORE_OK)
 		broker_read_failed(s->b, "read message");
 	if ((code = decision_check(s, d, m, &to, text, sizeof(text))) != 0) {
-		send_result(s, d->message_id, code, text);
+		if (code == CODE(NOT_RECIPIENT) &&
+		    !lifecycle_knows(s->b, m, s->node_id)) {
+			/* another's handover looks like none at all */
+			record_refusal(s, ref, code, text);
+			send_result(s, d->message_id, CODE(UNKNOWN_MESSAGE),
+			    LIFECYCLE_UNKNOWN_TEXT);
+		} else
+			refuse(s, d->message_id, ref, code, text);
 		goto done;
 	}
 	was_delivered = m->state == MS(DELIVERED);
@@ -322,7 +349,7 @@ decision_handle(struct session *s, const Baton__V1__Decision *d)
 	}
 	if (rc != STORE_OK) {
 		broker_store_failed(s->b, "record decision", rc);
-		send_result(s, d->message_id, CODE(STORE_FULL),
+		refuse(s, d->message_id, ref, CODE(STORE_FULL),
 		    "the broker's store is full; retry the decision later");
 		goto done;
 	}
@@ -346,19 +373,6 @@ decision_handle(struct session *s, const Baton__V1__Decision *d)
 	}
 done:
 	queue_msg_free(m);
-}
-
-static int
-is_party(const queue_msg *m, const char *node)
-{
-	size_t i;
-
-	if (strcmp(m->sender, node) == 0 || strcmp(m->recipient, node) == 0)
-		return 1;
-	for (i = 0; i < m->n_past_recipients; i++)
-		if (strcmp(m->past_recipients[i], node) == 0)
-			return 1;
-	return 0;
 }
 
 /*
@@ -386,34 +400,38 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 	Frame f = BATON__V1__FRAME__INIT;
 	Baton__V1__Status st = BATON__V1__STATUS__INIT;
 	queue_msg *m = NULL;
-	int rc;
+	char ref[BATON_REFERENCE_MAX + 1];
+	int rc, named, ok;
 
 	st.message_id = (char *)(validate_message_id(q->message_id) ?
 	    q->message_id : "");
 	if (router_recheck_node(s) == -1)
 		return;
-	rc = validate_message_id(q->message_id) ?
-	    queue_msg_get(s->b->store, q->message_id, &m) : STORE_NOTFOUND;
+	/* an own id asks about the node's own handover (the sender's view) */
+	named = validate_qualify(s->node_id, q->message_id, ref) == 0;
+	rc = named ? queue_msg_get(s->b->store, ref, &m) : STORE_NOTFOUND;
 	if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
 		broker_read_failed(s->b, "read message");
+	ok = rc == STORE_OK && lifecycle_party(m, s->node_id);
 	/* the same answer for "no such message" and "not yours": a third
-	 * party learns nothing about which handovers exist */
+	 * party learns nothing about which handovers exist; the audit
+	 * record alone says which it was */
 	{
 		struct audit_event ev = { 0 };
-		int ok = rc == STORE_OK && is_party(m, s->node_id);
 
 		session_audit_actor(s, &ev);
 		ev.event = ok ? AUDIT_STATUS_READ : AUDIT_STATUS_REFUSED;
-		ev.message_id = st.message_id[0] ? st.message_id : NULL;
+		ev.message_id = named ? ref : NULL;
 		ev.subject_ref = ok ? m->subject_ref : NULL;
-		ev.outcome = ok ? "ok" : "NOT_PERMITTED";
+		ev.outcome = ok ? "ok" : rc == STORE_OK ? "NOT_RECIPIENT" :
+		    "UNKNOWN_MESSAGE";
 		broker_audit(s->b, &ev);
 	}
-	if (rc != STORE_OK || !is_party(m, s->node_id)) {
+	if (!ok) {
 		st.code = CODE(NOT_PERMITTED);
 		st.text = (char *)"no handover with this id that you sent or received";
 		log_warnx("sid=%llu node=%s status id=%s refused", SID(s), s->node_id,
-		    st.message_id[0] ? st.message_id : "-");
+		    named ? ref : "-");
 	} else {
 		st.code = CODE(OK);
 		st.text = (char *)"";

@@ -1,5 +1,6 @@
 /*
- * lifecycle.c - the history kept in each handover's state record.
+ * lifecycle.c - the history kept in each handover's state record, and who
+ * may know of a handover at all.
  *
  * The history is bounded (LIFECYCLE_MAX_EVENTS) so a state record stays
  * small; the audit log is the complete record.
@@ -9,6 +10,7 @@
 
 #include "lifecycle.h"
 #include "names.h"
+#include "policy.h"
 
 static char *
 dup_or_empty(const char *s)
@@ -67,6 +69,34 @@ lifecycle_events_clear(queue_msg *m)
 	free(m->events);
 	m->events = NULL;
 	m->n_events = 0;
+}
+
+int
+lifecycle_party(const queue_msg *m, const char *node)
+{
+	size_t i;
+
+	if (strcmp(m->sender, node) == 0 || strcmp(m->recipient, node) == 0)
+		return 1;
+	for (i = 0; i < m->n_past_recipients; i++)
+		if (strcmp(m->past_recipients[i], node) == 0)
+			return 1;
+	return 0;
+}
+
+int
+lifecycle_knows(const struct broker *b, const queue_msg *m, const char *node)
+{
+	int i;
+
+	if (lifecycle_party(m, node))
+		return 1;
+	/* escalation nodes were sent a notice naming it */
+	for (i = 0; m->escalated && b->policy != NULL &&
+	    i < b->policy->nescalate; i++)
+		if (strcmp(b->policy->escalate[i], node) == 0)
+			return 1;
+	return 0;
 }
 
 const char *

@@ -30,6 +30,24 @@ int	lifecycle_event(queue_msg *m, int64_t at_ms, const char *event,
 /* Frees the events lifecycle_event added to a message built by hand. */
 void	lifecycle_events_clear(queue_msg *m);
 
+/*
+ * The one answer (with CODE_UNKNOWN_MESSAGE) to an Ack or Decision naming
+ * a handover the node does not know of, whether none exists or it is
+ * another's: ids belong to their sender, and nobody probes another's.
+ */
+#define LIFECYCLE_UNKNOWN_TEXT	"no such message"
+
+/* 1 if node is m's sender or its current or a past recipient, else 0. */
+int	lifecycle_party(const queue_msg *m, const char *node);
+
+/*
+ * 1 if node has been told m exists: a party, or, once m was escalated, an
+ * escalation node of the policy in force. Others are answered as if m did
+ * not exist.
+ */
+int	lifecycle_knows(const struct broker *b, const queue_msg *m,
+	    const char *node);
+
 /* Name of a lifecycle state ("delivered"), for Status. */
 const char *lifecycle_state_name(int state);
 

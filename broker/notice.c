@@ -1,7 +1,8 @@
 /*
  * notice.c - durable notices (see notice.h). Ids are "notice-" plus the
- * decimal of a store sequence; message ids with that prefix are refused at
- * submit, so an Ack names one or the other without ambiguity.
+ * decimal of a store sequence; own message ids with that prefix are refused
+ * at submit, and a reference always holds a '/', which a notice id never
+ * does, so an Ack names one or the other without ambiguity.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 int
 notice_is_id(const char *id)
 {
-	return strncmp(id, NOTICE_ID_PREFIX, strlen(NOTICE_ID_PREFIX)) == 0;
+	/* a reference ("notice-x/id" from a node so named) is a handover's */
+	return strncmp(id, NOTICE_ID_PREFIX, strlen(NOTICE_ID_PREFIX)) == 0 &&
+	    strchr(id, '/') == NULL;
 }
 
 void

@@ -32,7 +32,8 @@ int	notice_get(struct store *s, const char *id, stored_notice **out);
 int	notice_put(struct store *s, const stored_notice *sn);
 void	notice_free(stored_notice *sn);
 
-/* 1 if id has the shape of a notice id (message ids may not). */
+/* 1 if id has the shape of a notice id (own ids may not, references
+ * cannot: they hold a '/'). */
 int	notice_is_id(const char *id);
 
 #endif

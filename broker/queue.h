@@ -5,7 +5,10 @@
  * A handover's envelope bytes are stored once (STORE_BODIES); its small
  * state record (STORE_MESSAGES, baton.store.v1.Message) and its queue
  * entry (STORE_QUEUE, key recipient NUL seq) point to it by message id, so
- * state changes never rewrite the large body. Queue order is the order of
+ * state changes never rewrite the large body. A handover's message id here
+ * is always its reference, "<sender>/<sender's own id>" (validate.h): ids
+ * belong to their sender, so two senders' equal ids are two handovers.
+ * Queue order is the order of
  * the global "queue" sequence, i.e. commit order. Every call acts in the
  * store's current transaction.
  */

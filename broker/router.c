@@ -2,9 +2,12 @@
  * router.c - Submit -> registry -> store; Pull -> store -> redact ->
  * Deliver; Ack; Hello; Ping.
  *
- * Each request is checked first, then carried out in its own nested store
- * operation, so a refused or failed request is undone alone. Replies are
- * queued with session_send and released after the pass commits. The node
+ * Handovers are keyed by reference, "<sender>/<sender's own id>": a Submit
+ * names its own id, an Ack a reference or, for the node's own handover,
+ * an own id (validate_qualify). Each request is checked first, then
+ * carried out in its own nested store operation, so a refused or failed
+ * request is undone alone. Replies are queued with session_send and
+ * released after the pass commits. The node
  * registry is read on every request, so a role change or a disabled node
  * takes effect without a restart.
  */
@@ -33,14 +36,16 @@
 /* A handover must leave room in a frame for what the broker adds to it. */
 #define ENVELOPE_HEADROOM	4096
 
+/* A Receipt echoes the sender's own id; ref (NULL if refused) names it for all. */
 static void
-send_receipt(struct session *s, const char *id, int code, const char *text,
-    int duplicate, int64_t received_at_ms)
+send_receipt(struct session *s, const char *id, const char *ref, int code,
+    const char *text, int duplicate, int64_t received_at_ms)
 {
 	Frame f = BATON__V1__FRAME__INIT;
 	Baton__V1__Receipt r = BATON__V1__RECEIPT__INIT;
 
 	r.message_id = (char *)id;
+	r.reference = (char *)(ref != NULL ? ref : "");
 	r.code = code;
 	r.text = (char *)text;
 	r.duplicate = duplicate;
@@ -115,18 +120,6 @@ router_recheck_node(struct session *s)
 	return 0;
 }
 
-static unsigned
-node_sessions(struct broker *b, const char *node_id)
-{
-	struct session *o;
-	unsigned n = 0;
-
-	TAILQ_FOREACH(o, &b->sessions, entry)
-		if ((o->state == SESSION_READY) && strcmp(o->node_id, node_id) == 0)
-			n++;
-	return n;
-}
-
 /* Refuses a connection at Hello: recorded, then Error and close. */
 #define REFUSE_HELLO(s, code, ...) do {					\
 	char why_[256];							\
@@ -168,7 +161,7 @@ handle_hello(struct session *s, const Baton__V1__Hello *h)
 		    s->node_id);
 		return;
 	}
-	if (node_sessions(s->b, s->node_id) >= s->b->cfg->max_per_node) {
+	if (session_count_node(s->b, s->node_id, s) >= s->b->cfg->max_per_node) {
 		REFUSE_HELLO(s, BATON__V1__CODE__CODE_LIMIT_EXCEEDED,
 		    "node '%s' already has %u connections (the limit)",
 		    s->node_id, s->b->cfg->max_per_node);
@@ -176,7 +169,7 @@ handle_hello(struct session *s, const Baton__V1__Hello *h)
 	}
 	snprintf(s->role, sizeof(s->role), "%s", n.role);
 	snprintf(s->org, sizeof(s->org), "%s", n.organisation);
-	s->state = SESSION_READY;
+	session_ready(s);
 	{
 		struct audit_event ev = { 0 };
 
@@ -227,26 +220,33 @@ handover_hash(const Baton__V1__Handover *h, uint8_t out[32])
  * (small writes, and deletes that need pages to copy on write) always
  * succeed and the queue can drain: new handovers are refused with
  * STORE_FULL before the reserve is touched, and accepted again by
- * themselves once space returns. The free list is re-read every second by
- * broker_measure_space, between passes; in between, accepted bytes are
- * counted against the last figure.
+ * themselves once space returns. The free list is re-read after each
+ * commit that took room (at most every 50 ms) and every second; in
+ * between, each accepted handover counts as its envelope plus
+ * SUBMIT_OVERHEAD (its state record, queue, deadline and audit entries
+ * and the pages they dirty) against the last figure.
  */
+#define SUBMIT_OVERHEAD	(16u * 1024u)
+
 static int
 store_has_room(struct session *s, size_t len, char *text, size_t tlen)
 {
 	struct broker *b = s->b;
-	uint64_t need = 4 * (uint64_t)len + 65536;
-	double map_free = (double)b->space.map_free / 1048576.0;
-	double map_size = (double)b->space.map_size / 1048576.0;
-	double disk_free = (double)b->space.disk_avail / 1048576.0;
+	uint64_t need = (uint64_t)len + SUBMIT_OVERHEAD;
+	double map_free, map_size = (double)b->space.map_size / 1048576.0;
+	double disk_free;
+	int low = broker_store_low(b, need);
 
-	switch (broker_store_low(b, need)) {
+	map_free = (double)(b->space.map_free > b->space_taken ?
+	    b->space.map_free - b->space_taken : 0) / 1048576.0;
+	disk_free = (double)b->space.disk_avail / 1048576.0;
+	switch (low) {
 	case STORE_LOW_MAP:
 		snprintf(text, tlen, "the broker's store is nearly full (%.1f of "
 		    "%.1f MiB in use); retry later with the same message id",
 		    map_size - map_free, map_size);
-		log_warnx("store: refusing new handovers: map %.1f MiB free",
-		    map_free);
+		log_warnx("store: refusing new handovers: map %.1f of %.1f MiB "
+		    "free", map_free, map_size);
 		return 0;
 	case STORE_LOW_DISK:
 		snprintf(text, tlen, "the broker's disk is nearly full (%.1f MiB "
@@ -259,13 +259,18 @@ store_has_room(struct session *s, size_t len, char *text, size_t tlen)
 	return 1;
 }
 
-/* Answers a resubmitted id: the original receipt, or DUPLICATE if it differs. */
+/*
+ * Answers a sender that reuses one of its own ids (m is keyed by its
+ * reference, so no other sender's handover is ever found here): the
+ * original receipt, or DUPLICATE if the content differs.
+ */
 static void
-answer_existing(struct session *s, const queue_msg *m, const uint8_t hash[32])
+answer_existing(struct session *s, const char *id, const queue_msg *m,
+    const uint8_t hash[32])
 {
 	if (strcmp(m->sender, s->node_id) == 0 &&
 	    memcmp(m->content_sha256.data, hash, 32) == 0) {
-		send_receipt(s, m->message_id, BATON__V1__CODE__CODE_OK,
+		send_receipt(s, id, m->message_id, BATON__V1__CODE__CODE_OK,
 		    "already received", 1, m->received_at_ms);
 		audit_msg(s, AUDIT_SUBMIT_ACCEPTED, m->message_id, m->recipient,
 		    m->subject_ref, "ok", "resubmitted: original receipt returned");
@@ -273,7 +278,7 @@ answer_existing(struct session *s, const queue_msg *m, const uint8_t hash[32])
 		    SID(s), s->node_id, m->message_id);
 		return;
 	}
-	send_receipt(s, m->message_id, BATON__V1__CODE__CODE_DUPLICATE,
+	send_receipt(s, id, NULL, BATON__V1__CODE__CODE_DUPLICATE,
 	    "this message id was already used for a different handover; "
 	    "use a new message id", 0, 0);
 	audit_msg(s, AUDIT_SUBMIT_REFUSED, m->message_id, NULL, NULL,
@@ -282,14 +287,19 @@ answer_existing(struct session *s, const queue_msg *m, const uint8_t hash[32])
 	    SID(s), s->node_id, m->message_id);
 }
 
+/* Refuses a submit; the record names the reference the id would have had. */
 static void
 refuse_submit(struct session *s, const char *id, int code, const char *text)
 {
-	send_receipt(s, id, code, text, 0, 0);
-	audit_msg(s, AUDIT_SUBMIT_REFUSED, validate_message_id(id) ? id : NULL,
-	    NULL, NULL, frame_code_name(code), text);
+	char ref[BATON_REFERENCE_MAX + 1];
+	int named = validate_own_id(id) &&
+	    validate_qualify(s->node_id, id, ref) == 0;
+
+	send_receipt(s, id, NULL, code, text, 0, 0);
+	audit_msg(s, AUDIT_SUBMIT_REFUSED, named ? ref : NULL, NULL, NULL,
+	    frame_code_name(code), text);
 	log_warnx("sid=%llu node=%s submit id=%s refused code=%s", SID(s),
-	    s->node_id, validate_message_id(id) ? id : "-", frame_code_name(code));
+	    s->node_id, named ? ref : "-", frame_code_name(code));
 }
 
 static void
@@ -302,10 +312,13 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	uint8_t hash[32], *body = NULL;
 	size_t len;
 	char err[256], text[320], subject_ref[AUDIT_REF_HEX + 1];
+	char ref[BATON_REFERENCE_MAX + 1];
 	int rc;
 
-	if (env == NULL || !validate_message_id(env->message_id) ||
-	    notice_is_id(env->message_id)) {
+	/* ids belong to their sender: the handover is known by its reference */
+	if (env == NULL || !validate_own_id(env->message_id) ||
+	    notice_is_id(env->message_id) ||
+	    validate_qualify(s->node_id, env->message_id, ref) == -1) {
 		refuse_submit(s, env ? env->message_id : "", BATON__V1__CODE__CODE_INVALID,
 		    "message_id must be 1-128 characters of A-Z a-z 0-9 . _ : - "
 		    "and may not start with \"" NOTICE_ID_PREFIX "\"");
@@ -327,9 +340,9 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	if (handover_hash(env->handover, hash) == -1)
 		fatalx("out of memory");
 
-	rc = queue_msg_get(s->b->store, env->message_id, &old);
+	rc = queue_msg_get(s->b->store, ref, &old);
 	if (rc == STORE_OK) {
-		answer_existing(s, old, hash);
+		answer_existing(s, env->message_id, old, hash);
 		queue_msg_free(old);
 		return;
 	}
@@ -368,6 +381,7 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 
 	/* the sender is who the certificate says, whatever the client wrote */
 	copy = *env;
+	copy.message_id = ref;	/* what the recipient acks and decides by */
 	copy.from = s->node_id;
 	copy.redirected_from = (char *)"";
 	len = baton__v1__envelope__get_packed_size(&copy);
@@ -375,7 +389,7 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 		fatalx("out of memory");
 	baton__v1__envelope__pack(&copy, body);
 
-	m.message_id = env->message_id;
+	m.message_id = ref;
 	m.sender = s->node_id;
 	m.recipient = env->to;
 	m.received_at_ms = broker_now_ms();
@@ -428,8 +442,8 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	}
 	if (rc != STORE_OK)
 		store_failed(s, "queue message", rc);
-	send_receipt(s, m.message_id, BATON__V1__CODE__CODE_OK, "queued", 0,
-	    m.received_at_ms);
+	send_receipt(s, env->message_id, m.message_id, BATON__V1__CODE__CODE_OK,
+	    "queued", 0, m.received_at_ms);
 	log_info("sid=%llu node=%s submit id=%s to=%s queued seq=%llu", SID(s),
 	    s->node_id, m.message_id, m.recipient,
 	    (unsigned long long)m.queue_seq);
@@ -526,10 +540,36 @@ done:
 	notice_free(sn);
 }
 
+/*
+ * Refuses an ack of a handover that is not the node's to ack. A node that
+ * does not know of it (m NULL: none exists) gets the one answer for "no
+ * such message"; only the audit record tells a foreign one from a missing
+ * one.
+ */
+static void
+refuse_foreign_ack(struct session *s, const char *id, const char *ref,
+    const queue_msg *m)
+{
+	const char *outcome = m != NULL ? "NOT_RECIPIENT" : "UNKNOWN_MESSAGE";
+
+	if (m != NULL && lifecycle_knows(s->b, m, s->node_id))
+		send_ack_result(s, id, BATON__V1__CODE__CODE_NOT_RECIPIENT,
+		    "this message is not addressed to you");
+	else
+		send_ack_result(s, id, BATON__V1__CODE__CODE_UNKNOWN_MESSAGE,
+		    LIFECYCLE_UNKNOWN_TEXT);
+	audit_msg(s, AUDIT_ACK_REFUSED, ref, m != NULL ? m->recipient : NULL,
+	    m != NULL ? m->subject_ref : NULL, outcome, m != NULL ?
+	    "not addressed to this node" : "no such message");
+	log_warnx("sid=%llu node=%s ack id=%s refused code=%s", SID(s),
+	    s->node_id, ref, outcome);
+}
+
 static void
 handle_ack(struct session *s, const Baton__V1__Ack *a)
 {
 	queue_msg *m = NULL;
+	char ref[BATON_REFERENCE_MAX + 1];
 	int64_t now;
 	int rc;
 
@@ -544,31 +584,24 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 		ack_notice(s, a->message_id);
 		return;
 	}
-	rc = queue_msg_get(s->b->store, a->message_id, &m);
+	/* an own id names the node's own handover; others' need a reference */
+	if (validate_qualify(s->node_id, a->message_id, ref) == -1)
+		fatalx("ack: a checked message id does not qualify");
+	rc = queue_msg_get(s->b->store, ref, &m);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
-		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_UNKNOWN_MESSAGE,
-		    "no such message");
-		audit_msg(s, AUDIT_ACK_REFUSED, a->message_id, NULL, NULL,
-		    "UNKNOWN_MESSAGE", "no such message");
-		log_warnx("sid=%llu node=%s ack id=%s refused code=UNKNOWN_MESSAGE",
-		    SID(s), s->node_id, a->message_id);
+		refuse_foreign_ack(s, a->message_id, ref, NULL);
 		return;
 	}
 	if (rc != STORE_OK)
 		broker_read_failed(s->b, "read message");
 	if (strcmp(m->recipient, s->node_id) != 0) {
-		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_NOT_RECIPIENT,
-		    "this message is not addressed to you");
-		audit_msg(s, AUDIT_ACK_REFUSED, a->message_id, m->recipient,
-		    m->subject_ref, "NOT_RECIPIENT", "not addressed to this node");
-		log_warnx("sid=%llu node=%s ack id=%s refused code=NOT_RECIPIENT",
-		    SID(s), s->node_id, a->message_id);
+		refuse_foreign_ack(s, a->message_id, ref, m);
 		goto done;
 	}
 	if (m->state == BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUEUED) {
 		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_NOT_DELIVERED,
 		    "this message has not been delivered yet");
-		audit_msg(s, AUDIT_ACK_REFUSED, a->message_id, m->sender,
+		audit_msg(s, AUDIT_ACK_REFUSED, m->message_id, m->sender,
 		    m->subject_ref, "NOT_DELIVERED", "not delivered yet");
 		goto done;
 	}
@@ -614,7 +647,7 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 	s->want_pump = s->receiving;
 	send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_OK, "acknowledged");
 	log_info("sid=%llu node=%s ack id=%s attempt=%u", SID(s), s->node_id,
-	    a->message_id, m->attempts);
+	    m->message_id, m->attempts);
 done:
 	queue_msg_free(m);
 }

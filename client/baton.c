@@ -188,16 +188,16 @@ handle_async(baton_client *c, Frame *f, baton_error *err)
 		return kill_conn(c, rc, err);
 	case BATON__V1__FRAME__BODY_DELIVER:
 		if (f->deliver->envelope == NULL ||
-		    !validate_message_id(f->deliver->envelope->message_id)) {
+		    !validate_reference(f->deliver->envelope->message_id)) {
 			frame_free(f);
 			rc = conn_err(err, BATON_E_PROTOCOL, 0,
 			    "broker %s sent a delivery without a valid "
-			    "message id", c->conn.peer);
+			    "reference", c->conn.peer);
 			return kill_conn(c, rc, err);
 		}
 		break;
 	case BATON__V1__FRAME__BODY_NOTICE:
-		if (!validate_message_id(f->notice->notice_id)) {
+		if (!validate_own_id(f->notice->notice_id)) {
 			frame_free(f);
 			rc = conn_err(err, BATON_E_PROTOCOL, 0,
 			    "broker %s sent a notice without a valid notice "
@@ -552,6 +552,22 @@ baton_max_frame(const baton_client *c)
 	return c != NULL ? c->conn.max_frame : 0;
 }
 
+/*
+ * Fills out->reference from an accepting Receipt: the broker's reference
+ * if it names our own id, else the one our node id and id make.
+ */
+static void
+set_reference(const baton_client *c, baton_receipt *out, const char *ref,
+    const char *id)
+{
+	if (ref != NULL && validate_reference(ref) &&
+	    strcmp(validate_own_part(ref), id) == 0)
+		snprintf(out->reference, sizeof(out->reference), "%s", ref);
+	else
+		snprintf(out->reference, sizeof(out->reference), "%s/%s",
+		    c->node_id, id);
+}
+
 int
 baton_submit(baton_client *c, const char *to, const Baton__V1__Handover *h,
     const char *message_id, baton_receipt *out, baton_error *err)
@@ -587,7 +603,7 @@ baton_submit(baton_client *c, const char *to, const Baton__V1__Handover *h,
 			return conn_err(err, rc, 0,
 			    "cannot generate a message id");
 		id = idbuf;
-	} else if (!validate_message_id(message_id))
+	} else if (!validate_own_id(message_id))
 		return conn_err(err, BATON_E_INVALID_ARG, 0,
 		    "message id \"%.128s\" is not [A-Za-z0-9._:-]{1,128}",
 		    message_id);
@@ -620,6 +636,8 @@ baton_submit(baton_client *c, const char *to, const Baton__V1__Handover *h,
 	snprintf(out->text, sizeof(out->text), "%s", nz(r->text));
 	out->duplicate = r->duplicate ? 1 : 0;
 	out->received_at_ms = r->received_at_ms;
+	if (r->code == BATON__V1__CODE__CODE_OK)
+		set_reference(c, out, r->reference, id);
 	if (r->code == BATON__V1__CODE__CODE_OK)
 		rc = BATON_OK;
 	else
@@ -680,7 +698,8 @@ make_incoming(baton_client *c, Frame *f, baton_incoming **out,
 		in->type = BATON_INCOMING_HANDOVER;
 		in->envelope = d->envelope;
 		in->handover = d->envelope->handover;
-		in->ack_id = in->message_id = nz(d->envelope->message_id);
+		in->ack_id = in->reference = nz(d->envelope->message_id);
+		in->message_id = validate_own_part(in->reference);
 		in->from = nz(d->envelope->from);
 		in->to = nz(d->envelope->to);
 		in->attempt = d->attempt;
@@ -692,7 +711,8 @@ make_incoming(baton_client *c, Frame *f, baton_incoming **out,
 		in->type = BATON_INCOMING_NOTICE;
 		in->notice = n;
 		in->ack_id = nz(n->notice_id);
-		in->message_id = nz(n->message_id);
+		in->reference = nz(n->message_id);
+		in->message_id = validate_own_part(in->reference);
 		in->from = nz(n->sender);
 		in->to = nz(n->recipient);
 		in->attempt = n->attempt;
@@ -852,6 +872,7 @@ baton_incoming_to_json(const baton_incoming *in)
 	if (in->type == BATON_INCOMING_HANDOVER) {
 		e = in->envelope;
 		bad |= set_str(o, "type", "handover");
+		bad |= set_str(o, "reference", in->reference);
 		bad |= set_str(o, "message_id", in->message_id);
 		bad |= set_str(o, "from", in->from);
 		bad |= set_str(o, "to", in->to);
@@ -883,6 +904,10 @@ baton_incoming_to_json(const baton_incoming *in)
 			bad |= json_object_update(o, n);
 			json_decref(n);
 		}
+		/* the Notice names the handover by reference: show both
+		 * forms, as for a handover */
+		bad |= set_str(o, "reference", in->reference);
+		bad |= set_str(o, "message_id", in->message_id);
 	} else
 		bad = 1;
 	if (!bad)

@@ -95,9 +95,21 @@ typedef struct baton_config {
 
 typedef struct baton_client baton_client;
 
+/*
+ * Message ids belong to their sender (protocol 2): a node submits under its
+ * own id, unique among its own handovers only, and everyone names the
+ * handover by its reference, "<sender node id>/<own id>". baton_ack,
+ * baton_decide and baton_status take a reference, or a plain own id for
+ * one of this node's own handovers.
+ */
+#define BATON_REFERENCE_LEN	194	/* a reference and its NUL */
+
 /* Outcome of a submit. */
 typedef struct baton_receipt {
-	char		 message_id[129];
+	char		 message_id[129];	/* our own id, as submitted */
+	/* accepted: "<our node id>/<message_id>", how the recipient, Status
+	   and notices name it; "" if refused */
+	char		 reference[BATON_REFERENCE_LEN];
 	int		 code;		/* baton.v1.Code; CODE_OK: accepted */
 	const char	*code_name;	/* "OK", "ROUTE_NOT_ALLOWED" (static) */
 	char		 text[512];	/* the broker's text, may be empty */
@@ -117,9 +129,13 @@ enum baton_incoming_type {
  */
 typedef struct baton_incoming {
 	enum baton_incoming_type type;
-	/* what baton_ack() acknowledges: the message id or the notice id */
+	/* what baton_ack() acknowledges: the reference or the notice id */
 	const char	*ack_id;
-	/* the handover's message id (notice: the handover it is about) */
+	/* the handover's reference, "<sender>/<sender's own id>", what
+	   baton_decide() and baton_status() take (notice: the reference of
+	   the handover it is about) */
+	const char	*reference;
+	/* the sender's own id, the part of reference after its '/' */
 	const char	*message_id;
 	/* sender and recipient nodes (notice: the handover's sender and
 	   current recipient) */
@@ -183,10 +199,11 @@ uint32_t	 baton_max_frame(const baton_client *c);
 int	baton_new_message_id(char *buf, size_t len);
 
 /*
- * Submits handover h to node `to`, under message_id (NULL: a new UUIDv4),
- * and waits for the Receipt. *out (may be NULL) is filled whenever a
+ * Submits handover h to node `to`, under our own message_id (NULL: a new
+ * UUIDv4), and waits for the Receipt. *out (may be NULL) is filled whenever a
  * Receipt arrived, accepted or not. Returns:
- *  BATON_OK		accepted and durable (out->duplicate: resubmission);
+ *  BATON_OK		accepted and durable (out->duplicate: resubmission;
+ *			out->reference: how others name it);
  *  BATON_E_REFUSED	refused: err->broker_code / out->code say why
  *			(UNKNOWN_RECIPIENT, ROUTE_NOT_ALLOWED, INVALID,
  *			DUPLICATE, STORE_FULL, ...); connection still usable;
@@ -241,16 +258,19 @@ int	baton_ack(baton_client *c, const baton_incoming *in, baton_error *err);
 
 /*
  * The `baton recv` line for an item: a compact JSON object without a
- * newline, {"type":"handover","message_id":...,"from":...,"to":...,
- * "attempt":N,"received_at":"ISO","handover":{...},"withheld":[...]} or
- * {"type":"notice","at":"ISO",<the Notice's fields>}. Returns malloc'd
- * text (free()), or NULL on out of memory.
+ * newline, {"type":"handover","reference":...,"message_id":...,"from":...,
+ * "to":...,"attempt":N,"received_at":"ISO","handover":{...},
+ * "withheld":[...]} or {"type":"notice","at":"ISO",<the Notice's fields>,
+ * "reference":...} where message_id is the sender's own id and reference
+ * names the handover. Returns malloc'd text (free()), or NULL on out of
+ * memory.
  */
 char	*baton_incoming_to_json(const baton_incoming *in);
 
 /*
  * Recipient's decision on a delivered handover (accept, reject with a
  * reason, or redirect to another node), waiting for the DecisionResult.
+ * d->message_id is the handover's reference (baton_incoming.reference).
  * Returns BATON_OK when recorded, BATON_E_REFUSED with the broker's code
  * (NOT_RECIPIENT, ALREADY_DECIDED, NOT_DELIVERED, INVALID, ...),
  * BATON_E_INVALID_ARG, or a connection error as for baton_ack.
@@ -259,9 +279,11 @@ int	baton_decide(baton_client *c, const Baton__V1__Decision *d,
 	    baton_error *err);
 
 /*
- * Asks for a handover's lifecycle. Returns BATON_OK with *out set (free
+ * Asks for a handover's lifecycle: message_id is its reference, or our own
+ * id for one we sent. Returns BATON_OK with *out set (free
  * with baton_status_free()), BATON_E_REFUSED with the broker's code
- * (UNKNOWN_MESSAGE, NOT_PERMITTED, ...), BATON_E_INVALID_ARG, or a
+ * (NOT_PERMITTED for one that is not ours or does not exist, ...),
+ * BATON_E_INVALID_ARG, or a
  * connection error as for baton_ack.
  */
 int	baton_status(baton_client *c, const char *message_id,

@@ -65,21 +65,27 @@ static const char usage_text[] =
 "      Submit the handover in FILE (JSON; - reads stdin) to NODE. The\n"
 "      handover is checked locally first (--no-check leaves all checks to\n"
 "      the broker). Without --id a random UUID is used; resending with the\n"
-"      same --id is safe. Prints {\"message_id\",\"code\":\"OK\",\"duplicate\",\n"
-"      \"received_at\"}, or on refusal {\"message_id\",\"code\",\"text\"}.\n"
+"      same --id is safe. Ids are this node's own: another node may use\n"
+"      the same one. Prints {\"message_id\",\"reference\",\"code\":\"OK\",\n"
+"      \"duplicate\",\"received_at\"}, or on refusal {\"message_id\",\"code\",\n"
+"      \"text\"}. The reference, NODE/MESSAGE_ID, is how the recipient\n"
+"      names the handover.\n"
 "  recv [--wait SECONDS] [--max N] [--no-ack]\n"
 "      Print deliveries and notices, one JSON object per line, each\n"
 "      acknowledged only after it is written to stdout. Stops after N\n"
 "      items, or after SECONDS; without --wait (or --wait 0), once\n"
 "      nothing has arrived for 1 second. Items not acknowledged\n"
-"      (--no-ack) are delivered again on the next connection.\n"
-"  status MESSAGE_ID [--json]\n"
-"      Print the handover's lifecycle as JSON.\n"
-"  accept MESSAGE_ID [--note TEXT]\n"
-"  reject MESSAGE_ID --reason REASON [--note TEXT] [--suggest NODE]\n"
+"      (--no-ack) are delivered again on the next connection. Each\n"
+"      handover and notice shows its \"reference\" (SENDER/MESSAGE_ID),\n"
+"      which status, accept, reject and redirect take.\n"
+"  status REFERENCE [--json]\n"
+"      Print the handover's lifecycle. A sender may give its own\n"
+"      MESSAGE_ID instead of the reference.\n"
+"  accept REFERENCE [--note TEXT]\n"
+"  reject REFERENCE --reason REASON [--note TEXT] [--suggest NODE]\n"
 "      REASON: NOT_ELIGIBLE, WRONG_SERVICE, INSUFFICIENT_INFORMATION,\n"
 "      NO_CAPACITY, DUPLICATE or OTHER.\n"
-"  redirect MESSAGE_ID --to NODE [--note TEXT]\n"
+"  redirect REFERENCE --to NODE [--note TEXT]\n"
 "      Record the recipient's decision on a delivered handover.\n"
 "  whoami\n"
 "      Connect and print this node's id, role and organisation.\n"
@@ -350,7 +356,7 @@ cmd_send(const struct opts *o, int argc, char **argv)
 		    "required");
 	if (!validate_node_id(to))
 		return usage_error("send: --to %s is not a node id", to);
-	if (id != NULL && !validate_message_id(id))
+	if (id != NULL && !validate_own_id(id))
 		return usage_error("send: --id must be 1 to 128 of "
 		    "A-Z a-z 0-9 . _ : -");
 	shown = strcmp(file, "-") == 0 ? "<stdin>" : file;
@@ -375,10 +381,11 @@ cmd_send(const struct opts *o, int argc, char **argv)
 	rc = baton_submit(c, to, h, id, &r, &e);
 	if (rc == BATON_OK) {
 		baton_format_time(r.received_at_ms, tbuf, sizeof(tbuf));
-		out = json_pack("{s:s, s:s, s:b, s:o}", "message_id",
-		    r.message_id, "code", r.code_name, "duplicate",
-		    r.duplicate, "received_at", r.received_at_ms != 0 &&
-		    tbuf[0] != '\0' ? json_string(tbuf) : json_null());
+		out = json_pack("{s:s, s:s, s:s, s:b, s:o}", "message_id",
+		    r.message_id, "reference", r.reference, "code",
+		    r.code_name, "duplicate", r.duplicate, "received_at",
+		    r.received_at_ms != 0 && tbuf[0] != '\0' ?
+		    json_string(tbuf) : json_null());
 		ex = print_json(out) == 0 ? EX_OK : EX_LOCAL;
 	} else if (rc == BATON_E_REFUSED) {
 		out = json_pack("{s:s, s:s, s:s}", "message_id",
@@ -566,10 +573,10 @@ cmd_decide(const struct opts *o, int outcome, const char *name, int argc,
 		}
 	}
 	if (optind + 1 != argc)
-		return usage_error("%s: give exactly one MESSAGE_ID", name);
+		return usage_error("%s: give exactly one REFERENCE", name);
 	if (!validate_message_id(argv[optind]))
-		return usage_error("%s: %s is not a message id", name,
-		    argv[optind]);
+		return usage_error("%s: %s is not a reference (NODE/MESSAGE_ID) "
+		    "or message id", name, argv[optind]);
 	if ((reason != NULL || suggest != NULL) &&
 	    outcome != BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_REJECT)
 		return usage_error("%s: --reason and --suggest are for reject",
@@ -679,9 +686,10 @@ cmd_status(const struct opts *o, int argc, char **argv)
 		argc = 2;
 	}
 	if (argc != 2 || argv[1][0] == '-')
-		return usage_error("status: give exactly one MESSAGE_ID [--json]");
+		return usage_error("status: give exactly one REFERENCE [--json]");
 	if (!validate_message_id(argv[1]))
-		return usage_error("status: %s is not a message id", argv[1]);
+		return usage_error("status: %s is not a reference (NODE/MESSAGE_ID) "
+		    "or message id", argv[1]);
 	if ((ex = connect_broker(o, 0, &c)) != EX_OK)
 		return ex;
 	rc = baton_status(c, argv[1], &s, &e);

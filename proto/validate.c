@@ -18,16 +18,59 @@
 #define REPEATED_MAX	256	/* entries in one repeated field */
 
 int
-validate_message_id(const char *id)
+validate_own_id(const char *id)
 {
 	size_t n;
 
-	if (id == NULL || (n = strlen(id)) == 0 || n > BATON_MESSAGE_ID_MAX)
+	if (id == NULL || (n = strlen(id)) == 0 || n > BATON_OWN_ID_MAX)
 		return 0;
 	for (; *id; id++)
 		if (!isalnum((unsigned char)*id) && strchr("._:-", *id) == NULL)
 			return 0;
 	return 1;
+}
+
+int
+validate_reference(const char *s)
+{
+	char node[BATON_NODE_ID_MAX + 1];
+	const char *slash;
+	size_t n;
+
+	if (s == NULL || (slash = strchr(s, '/')) == NULL ||
+	    (n = (size_t)(slash - s)) > BATON_NODE_ID_MAX)
+		return 0;
+	memcpy(node, s, n);
+	node[n] = '\0';
+	return validate_node_id(node) && validate_own_id(slash + 1);
+}
+
+int
+validate_message_id(const char *id)
+{
+	return validate_own_id(id) || validate_reference(id);
+}
+
+int
+validate_qualify(const char *node, const char *id,
+    char out[BATON_REFERENCE_MAX + 1])
+{
+	if (validate_reference(id)) {
+		memcpy(out, id, strlen(id) + 1);
+		return 0;
+	}
+	if (!validate_own_id(id) || !validate_node_id(node))
+		return -1;
+	snprintf(out, BATON_REFERENCE_MAX + 1, "%s/%s", node, id);
+	return 0;
+}
+
+const char *
+validate_own_part(const char *id)
+{
+	const char *slash = strchr(id, '/');
+
+	return slash != NULL ? slash + 1 : id;
 }
 
 int

@@ -78,7 +78,7 @@ test_message_id(void **state)
 	assert_int_equal(baton_new_message_id(a, sizeof(a)), BATON_OK);
 	assert_int_equal(baton_new_message_id(b, sizeof(b)), BATON_OK);
 	assert_int_equal(strlen(a), 36);
-	assert_true(validate_message_id(a));
+	assert_true(validate_own_id(a));
 	assert_string_not_equal(a, b);
 	assert_int_equal(a[8], '-');
 	assert_int_equal(a[14], '4');	/* version 4 */
@@ -136,13 +136,14 @@ test_incoming_json(void **state)
 
 	r.level = BATON__V1__RISK_LEVEL__RISK_LEVEL_CRITICAL;
 	h.risk_summary = &r;
-	env.message_id = "m-1";
+	env.message_id = "provider/m-1";
 	env.from = "provider";
 	env.to = "cmht";
 	env.handover = &h;
 	memset(&in, 0, sizeof(in));
 	in.type = BATON_INCOMING_HANDOVER;
-	in.ack_id = in.message_id = "m-1";
+	in.ack_id = in.reference = "provider/m-1";
+	in.message_id = "m-1";
 	in.from = "provider";
 	in.to = "cmht";
 	in.attempt = 2;
@@ -160,6 +161,11 @@ test_incoming_json(void **state)
 	    "handover");
 	assert_string_equal(json_string_value(json_object_get(j, "from")),
 	    "provider");
+	/* what to act on, and the sender's own id */
+	assert_string_equal(json_string_value(json_object_get(j, "reference")),
+	    "provider/m-1");
+	assert_string_equal(json_string_value(json_object_get(j, "message_id")),
+	    "m-1");
 	assert_int_equal(json_integer_value(json_object_get(j, "attempt")), 2);
 	assert_string_equal(json_string_value(json_object_get(j,
 	    "received_at")), "2026-11-18T11:06:40.123Z");
@@ -173,11 +179,12 @@ test_incoming_json(void **state)
 
 	n.notice_id = "n-7";
 	n.kind = BATON__V1__NOTICE_KIND__NOTICE_KIND_ESCALATED;
-	n.message_id = "m-1";
+	n.message_id = "provider/m-1";
 	n.at_ms = 1795000000123LL;
 	memset(&in, 0, sizeof(in));
 	in.type = BATON_INCOMING_NOTICE;
 	in.ack_id = "n-7";
+	in.reference = "provider/m-1";
 	in.message_id = "m-1";
 	in.from = in.to = "";
 	in.at_ms = n.at_ms;
@@ -189,6 +196,10 @@ test_incoming_json(void **state)
 	    "notice");
 	assert_string_equal(json_string_value(json_object_get(j, "notice_id")),
 	    "n-7");
+	assert_string_equal(json_string_value(json_object_get(j, "reference")),
+	    "provider/m-1");
+	assert_string_equal(json_string_value(json_object_get(j, "message_id")),
+	    "m-1");
 	assert_string_equal(json_string_value(json_object_get(j, "kind")),
 	    "NOTICE_KIND_ESCALATED");
 	assert_string_equal(json_string_value(json_object_get(j, "at")),

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -18,16 +19,60 @@ test_message_id(void **state)
 {
 	char longid[200];
 
-	assert_true(validate_message_id("a1b2-c3:d4_e5.f6"));
-	assert_false(validate_message_id(""));
-	assert_false(validate_message_id("has space"));
-	assert_false(validate_message_id("slash/no"));
+	assert_true(validate_own_id("a1b2-c3:d4_e5.f6"));
+	assert_false(validate_own_id(""));
+	assert_false(validate_own_id("has space"));
+	assert_false(validate_own_id("slash/no"));
 	memset(longid, 'a', 128);
 	longid[128] = '\0';
-	assert_true(validate_message_id(longid));
+	assert_true(validate_own_id(longid));
 	longid[128] = 'a';
 	longid[129] = '\0';
+	assert_false(validate_own_id(longid));
+	/* either form is a message id; a plain one is an own id */
+	assert_true(validate_message_id("a1b2-c3:d4_e5.f6"));
+	assert_true(validate_message_id("gp/provider-000124"));
+	assert_false(validate_message_id(""));
 	assert_false(validate_message_id(longid));
+}
+
+static void
+test_reference(void **state)
+{
+	char ref[BATON_REFERENCE_MAX + 1], own[BATON_OWN_ID_MAX + 1];
+	char node[BATON_NODE_ID_MAX + 1], big[BATON_REFERENCE_MAX + 2];
+
+	assert_true(validate_reference("gp/provider-000124"));
+	assert_true(validate_reference("gp-practice.01/a:b"));
+	assert_false(validate_reference("provider-000124"));	/* no '/' */
+	assert_false(validate_reference("GP/x"));		/* node id */
+	assert_false(validate_reference("/x"));
+	assert_false(validate_reference("gp/"));
+	assert_false(validate_reference("gp/a/b"));		/* one '/' only */
+	assert_false(validate_reference("gp/has space"));
+	/* the longest parts make the longest reference */
+	memset(node, 'n', BATON_NODE_ID_MAX);
+	node[BATON_NODE_ID_MAX] = '\0';
+	memset(own, 'o', BATON_OWN_ID_MAX);
+	own[BATON_OWN_ID_MAX] = '\0';
+	snprintf(big, sizeof(big), "%s/%s", node, own);
+	assert_int_equal(strlen(big), BATON_REFERENCE_MAX);
+	assert_true(validate_reference(big));
+	assert_true(validate_message_id(big));
+	assert_int_equal(validate_qualify(node, own, ref), 0);
+	assert_string_equal(ref, big);
+
+	/* a plain id is the asking node's own; a reference stands */
+	assert_int_equal(validate_qualify("provider", "provider-000124", ref), 0);
+	assert_string_equal(ref, "provider/provider-000124");
+	assert_int_equal(validate_qualify("cmht", "gp/provider-000124", ref), 0);
+	assert_string_equal(ref, "gp/provider-000124");
+	assert_int_equal(validate_qualify("cmht", "bad id", ref), -1);
+	assert_int_equal(validate_qualify("Bad", "x", ref), -1);
+	assert_string_equal(validate_own_part("gp/provider-000124"),
+	    "provider-000124");
+	assert_string_equal(validate_own_part("provider-000124"),
+	    "provider-000124");
 }
 
 static void
@@ -150,6 +195,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_message_id),
+		cmocka_unit_test(test_reference),
 		cmocka_unit_test(test_node_id),
 		cmocka_unit_test(test_nhs_number),
 		cmocka_unit_test(test_dates),
