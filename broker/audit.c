@@ -21,6 +21,15 @@
  *   checkpoint: audit_append writes one after the record before it. A
  *   checkpoint's signature covers "baton-audit-v1\n<seq>\n<hash hex>\n" of
  *   itself, so it vouches for the whole chain up to and including it.
+ * - The last checkpoint written is also kept outside the chain
+ *   (AUDIT_META_LAST_CP), in the same transaction, so verify can tell a
+ *   log wiped or cut back before it. That copy only moves forward along
+ *   the same chain: it is replaced only while the chain still holds it,
+ *   so after a wipe or a cut the old copy stays, as evidence, however
+ *   many new checkpoints follow.
+ * - Archiving removes a prefix of the log ending at a checkpoint, which
+ *   becomes the archive anchor (AUDIT_META_ARCHIVED) in the same
+ *   transaction: the first record left always chains onto it.
  * - A record never holds an NHS number, a name or handover content: the
  *   subject appears only as an HMAC under subject.key.
  * - Private key bytes never leave this file and are cleansed when freed;
@@ -645,6 +654,88 @@ audit_head(struct store *s, uint64_t *seq, char hash_hex[AUDIT_REF_HEX + 1])
 	return rc;
 }
 
+/* The records kept outside the chain. */
+
+int
+audit_meta_get(struct store *s, const char *key,
+    Baton__Store__V1__AuditRecord **out)
+{
+	const void	*v;
+	size_t		 vl;
+	int		 rc;
+
+	*out = NULL;
+	rc = store_get(s, STORE_META, key, strlen(key), &v, &vl);
+	if (rc != STORE_OK)
+		return rc;
+	*out = baton__store__v1__audit_record__unpack(NULL, vl, v);
+	if (*out != NULL && (*out)->hash.len == AUDIT_HASH_LEN &&
+	    (*out)->seq > 0)
+		return STORE_OK;
+	if (*out != NULL)
+		baton__store__v1__audit_record__free_unpacked(*out, NULL);
+	*out = NULL;
+	return STORE_CORRUPT;
+}
+
+/* 1 if the record at seq has hash h in the chain (or as its anchor). */
+static int
+chain_holds(struct store *s, uint64_t seq, const uint8_t h[AUDIT_HASH_LEN])
+{
+	Baton__Store__V1__AuditRecord	*r;
+	const void			*v;
+	size_t				 vl;
+	uint8_t				 key[8];
+	int				 same = 0;
+
+	store_u64be(key, seq);
+	if (store_get(s, STORE_AUDIT, key, sizeof(key), &v, &vl) == STORE_OK)
+		r = baton__store__v1__audit_record__unpack(NULL, vl, v);
+	else if (audit_meta_get(s, AUDIT_META_ARCHIVED, &r) != STORE_OK)
+		r = NULL;
+	if (r != NULL && r->seq == seq && r->hash.len == AUDIT_HASH_LEN)
+		same = memcmp(r->hash.data, h, AUDIT_HASH_LEN) == 0;
+	if (r != NULL)
+		baton__store__v1__audit_record__free_unpacked(r, NULL);
+	return same;
+}
+
+/*
+ * Keeps checkpoint seq (its packed record, buf) as the last checkpoint
+ * outside the chain, unless the copy there is of a later seq or of a
+ * record the chain no longer holds: that copy is evidence of a log cut
+ * back or wiped, which a new chain must not overwrite. A damaged copy is
+ * left for verify to report.
+ */
+static int
+keep_last_checkpoint(struct audit *a, struct store *s, uint64_t seq,
+    const uint8_t *buf, size_t len)
+{
+	Baton__Store__V1__AuditRecord	*old;
+	int				 rc, keep;
+
+	rc = audit_meta_get(s, AUDIT_META_LAST_CP, &old);
+	if (rc == STORE_CORRUPT)
+		return STORE_OK;
+	if (rc == STORE_OK) {
+		keep = old->seq >= seq ||
+		    !chain_holds(s, old->seq, old->hash.data);
+		baton__store__v1__audit_record__free_unpacked(old, NULL);
+		if (keep)
+			return STORE_OK;
+	} else if (rc != STORE_NOTFOUND) {
+		aerr(a, "audit_append: reading the last checkpoint: %s",
+		    store_strerror(s));
+		return rc;
+	}
+	rc = store_put(s, STORE_META, AUDIT_META_LAST_CP,
+	    strlen(AUDIT_META_LAST_CP), buf, len);
+	if (rc != STORE_OK)
+		aerr(a, "audit_append: keeping checkpoint %" PRIu64 ": %s",
+		    seq, store_strerror(s));
+	return rc;
+}
+
 /* Appending. */
 
 /*
@@ -773,6 +864,9 @@ append_one(struct audit *a, struct store *s, const struct audit_event *ev,
 		aerr(a, "audit_append: %s", store_strerror(s));
 		goto fail;
 	}
+	if (cp && (rc = keep_last_checkpoint(a, s, r.seq, buf,
+	    len)) != STORE_OK)
+		goto fail;
 	*out_seq = r.seq;
  fail:
 	EVP_MD_CTX_free(sctx);
@@ -824,6 +918,119 @@ audit_append(struct audit *a, struct store *s, const struct audit_event *ev,
 	return append_periodic(a, s, ev, now_ms);
 }
 
+/* Archiving: the removal step (the plan and the writing are read-only). */
+
+/* The seq of the first record in the table (0: empty). */
+static int
+first_seq(struct store *s, uint64_t *seq)
+{
+	struct store_cursor	*c;
+	const void		*k, *v;
+	size_t			 kl, vl;
+	int			 rc;
+
+	*seq = 0;
+	if ((rc = store_cursor_open(s, STORE_AUDIT, &c)) != STORE_OK)
+		return rc;
+	rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl);
+	if ((rc == STORE_OK || rc == STORE_CORRUPT) && kl == 8)
+		*seq = store_be64(k);
+	store_cursor_close(c);
+	return rc == STORE_NOTFOUND || rc == STORE_OK || rc == STORE_CORRUPT ?
+	    STORE_OK : rc;
+}
+
+/*
+ * Checks that the log still starts where the plan said and that its last
+ * checkpoint is unchanged; copies that record's packed bytes to *buf.
+ */
+static int
+plan_holds(struct audit *a, struct store *s,
+    const struct audit_archive_plan *p, uint8_t **buf, size_t *len)
+{
+	Baton__Store__V1__AuditRecord	*r;
+	const void			*v;
+	size_t				 vl;
+	uint8_t				 key[8];
+	uint64_t			 first;
+	int				 rc, ok;
+
+	if ((rc = first_seq(s, &first)) != STORE_OK) {
+		aerr(a, "audit archive: %s", store_strerror(s));
+		return rc;
+	}
+	store_u64be(key, p->last);
+	if (first != p->first || store_get(s, STORE_AUDIT, key, sizeof(key),
+	    &v, &vl) != STORE_OK) {
+		aerr(a, "audit archive: the log changed since it was "
+		    "verified (another archive?); nothing removed, run it "
+		    "again");
+		return STORE_ERROR;
+	}
+	r = baton__store__v1__audit_record__unpack(NULL, vl, v);
+	ok = r != NULL && r->seq == p->last && r->hash.len == AUDIT_HASH_LEN &&
+	    memcmp(r->hash.data, p->last_hash, AUDIT_HASH_LEN) == 0 &&
+	    strcmp(r->event, AUDIT_CHECKPOINT) == 0;
+	if (r != NULL)
+		baton__store__v1__audit_record__free_unpacked(r, NULL);
+	if (!ok) {
+		aerr(a, "audit archive: checkpoint %" PRIu64 " changed since "
+		    "it was verified; nothing removed", p->last);
+		return STORE_ERROR;
+	}
+	if ((*buf = malloc(vl)) == NULL) {
+		aerr(a, "audit archive: %s", strerror(errno));
+		return STORE_ERROR;
+	}
+	memcpy(*buf, v, vl);
+	*len = vl;
+	return STORE_OK;
+}
+
+int
+audit_archive_remove(struct audit *a, struct store *s,
+    const struct audit_archive_plan *p, const struct audit_event *ev,
+    int64_t now_ms)
+{
+	uint8_t		 key[8], *anchor = NULL;
+	size_t		 len = 0;
+	uint64_t	 seq;
+	int		 rc;
+
+	if (p->last == 0 || p->first == 0 || p->first > p->last ||
+	    ev == NULL || ev->event == NULL ||
+	    strcmp(ev->event, AUDIT_ARCHIVED) != 0) {
+		aerr(a, "audit archive: nothing planned");
+		return STORE_ERROR;
+	}
+	if ((rc = plan_holds(a, s, p, &anchor, &len)) != STORE_OK)
+		return rc;
+	for (seq = p->first; seq <= p->last; seq++) {
+		store_u64be(key, seq);
+		if ((rc = store_del(s, STORE_AUDIT, key, sizeof(key))) !=
+		    STORE_OK) {
+			aerr(a, "audit archive: removing seq %" PRIu64 ": %s",
+			    seq, rc == STORE_NOTFOUND ? "not there" :
+			    store_strerror(s));
+			rc = STORE_ERROR;
+			goto fail;
+		}
+	}
+	rc = store_put(s, STORE_META, AUDIT_META_ARCHIVED,
+	    strlen(AUDIT_META_ARCHIVED), anchor, len);
+	if (rc != STORE_OK) {
+		aerr(a, "audit archive: writing the anchor: %s",
+		    store_strerror(s));
+		goto fail;
+	}
+	/* The removal is recorded, and signed at once by a checkpoint. */
+	if ((rc = audit_append(a, s, ev, now_ms)) == STORE_OK)
+		rc = audit_checkpoint(a, s, now_ms);
+ fail:
+	free(anchor);
+	return rc;
+}
+
 static const char *const events[] = {
 	AUDIT_CONN_ACCEPTED, AUDIT_CONN_REFUSED, AUDIT_SUBMIT_ACCEPTED,
 	AUDIT_SUBMIT_REFUSED, AUDIT_QUEUED, AUDIT_DELIVERED,
@@ -835,7 +1042,7 @@ static const char *const events[] = {
 	AUDIT_NODE_CHANGED, AUDIT_CERT_CHANGED, AUDIT_POLICY_LOADED,
 	AUDIT_SUPPRESSED,
 	AUDIT_BROKER_STARTED, AUDIT_BROKER_STOPPED, AUDIT_CHECKPOINT,
-	AUDIT_LOG_READ,
+	AUDIT_LOG_READ, AUDIT_ARCHIVED,
 };
 
 const char *

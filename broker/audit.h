@@ -12,6 +12,12 @@
  * reference (HMAC-SHA-256 of the normalised NHS number under the
  * deployment key) - never an NHS number, a name or handover content.
  *
+ * Two records outside the chain, in STORE_META, each a copy of a signed
+ * checkpoint record (audit_int.h): the last checkpoint written, so that a
+ * log wiped or cut back before it fails verification, and the archive
+ * anchor, the checkpoint the oldest records were archived up to, which the
+ * first record left in the store must chain onto.
+ *
  * Keys, in the data directory, created 0600 on first use:
  *   subject.key        32 random bytes, HMAC key for subject references
  *   audit-signing.key  Ed25519 private key (PEM) for checkpoints
@@ -58,6 +64,7 @@
 #define AUDIT_CHECKPOINT	"checkpoint"
 #define AUDIT_LOG_READ		"audit_read"		/* batonctl audit list/export */
 #define AUDIT_SUPPRESSED	"audit_suppressed"	/* refusals counted, not each recorded */
+#define AUDIT_ARCHIVED		"audit_archived"	/* batonctl audit archive */
 
 /*
  * One event. Unused fields are NULL (stored as empty). Strings are
@@ -169,14 +176,25 @@ struct audit_anchor {
 int		 audit_anchor_parse(const char *s, struct audit_anchor *out);
 
 struct audit_verify_report {
-	uint64_t	 count;		/* records that passed, from seq 1 */
+	uint64_t	 count;		/* records that passed (archives and store) */
+	uint64_t	 first_seq;	/* the first of them (0: none) */
 	uint64_t	 head_seq;	/* last good record (0: empty log) */
 	char		 head_hash[AUDIT_REF_HEX + 1];
 	uint64_t	 checkpoints;	/* checkpoint signatures verified */
 	uint64_t	 last_checkpoint; /* seq of the last of them, or 0 */
+	uint64_t	 archived_upto;	/* the store's archive anchor: records up
+					   to this seq were archived (0: none) */
+	uint64_t	 kept_checkpoint; /* the last checkpoint as kept outside
+					   the chain (0: none written yet) */
+	uint64_t	 store_nodes;	/* registered nodes (an empty log's check) */
+	uint64_t	 archive_first;	/* the last archive read: its first seq, */
+	uint64_t	 archive_last;	/* its last seq (a checkpoint) */
+	uint64_t	 archive_records; /* its number of records */
+	char		 archive_sha256[AUDIT_REF_HEX + 1]; /* of its bytes */
 	uint64_t	 bad_seq;	/* AUDIT_VERIFY_BAD: first bad seq (0:
-					   a hash-only anchor not found) */
-	char		 what[256];	/* why it is bad, or why it failed */
+					   a hash-only anchor not found, or a
+					   record outside the chain) */
+	char		 what[512];	/* why it is bad, or why it failed */
 };
 
 #define AUDIT_VERIFY_OK		0
@@ -189,12 +207,88 @@ struct audit_verify_report {
  * encoding, every checkpoint's signature under pk (and that the record at
  * each multiple of AUDIT_CHECKPOINT_EVERY is a checkpoint), and the anchor
  * expect (may be NULL). Stops at the first bad record.
+ *
+ * It also checks the log against the store around it: after an archive,
+ * the first record must chain onto the archive anchor (itself a signed
+ * checkpoint); the log must reach the last checkpoint kept outside the
+ * chain, with the same hash; and an empty log is intact only in a new
+ * store (no checkpoint ever written, no archive, no registered node, no
+ * handover).
  * Returns AUDIT_VERIFY_OK, AUDIT_VERIFY_BAD, or -1 when the log could not
- * be read (r->what says why).
+ * be read or the anchor expect lies in the archived part (r->what says).
  */
 int		 audit_verify(struct store *s, const struct audit_pubkey *pk,
 		    const struct audit_anchor *expect,
 		    struct audit_verify_report *r);
+
+/*
+ * The same walk in steps, for archives: one verifier follows the chain
+ * through archive files (oldest first) and then, optionally, the store,
+ * whose archive anchor must then be the last archive's final checkpoint.
+ * Each step returns as audit_verify; after a step that is not
+ * AUDIT_VERIFY_OK, only audit_verifier_free may follow.
+ *
+ * An archive (batonctl audit archive) is JSON Lines as audit export
+ * writes it, ending with a signed checkpoint. The first archive may start
+ * past seq 1: its first prev_hash is then taken on trust, and r says where
+ * it starts, so it can be matched with the archive before it.
+ */
+struct audit_verifier;
+struct audit_verifier *audit_verifier_new(const struct audit_pubkey *pk,
+		    const struct audit_anchor *expect,
+		    struct audit_verify_report *r);
+/* One archive; name is for messages. Sets r->archive_*. */
+int		 audit_verifier_archive(struct audit_verifier *v, FILE *in,
+		    const char *name);
+/* The store's log (one read transaction of its own; none may be open). */
+int		 audit_verifier_store(struct audit_verifier *v,
+		    struct store *s);
+/* Last: was the anchor expect found? */
+int		 audit_verifier_end(struct audit_verifier *v);
+void		 audit_verifier_free(struct audit_verifier *v);
+
+/*
+ * Archiving (batonctl audit archive), in three steps so that nothing is
+ * removed before its archive is written and verified:
+ *
+ * 1. audit_archive_plan verifies the whole log (as audit_verify) and
+ *    picks the records to archive: from the first in the store to the
+ *    last signed checkpoint whose seq is at most upto and such that it and
+ *    every record before it is older than before_ms. Ending at a
+ *    checkpoint makes the archive verifiable on its own, with the public
+ *    key. p->last is 0 when no checkpoint qualifies (nothing to archive).
+ * 2. audit_archive_write writes those records to out as JSON Lines
+ *    (audit export's format), checking the chain again as it goes.
+ * 3. audit_archive_remove, in the caller's write transaction, checks the
+ *    plan still holds, removes the records, makes their last checkpoint
+ *    the archive anchor, and appends ev (an AUDIT_ARCHIVED record) and a
+ *    checkpoint after it, so the removal itself is signed at once.
+ *
+ * Steps 1 and 2 return as audit_verify; step 3 as audit_append, and
+ * STORE_ERROR when the log changed since the plan (audit_strerror says).
+ */
+struct audit_archive_plan {
+	uint64_t	 first;		/* first seq to archive */
+	uint64_t	 last;		/* the checkpoint it ends at; 0: none */
+	uint8_t		 last_hash[32];	/* that checkpoint's hash */
+	int64_t		 first_ms;	/* time of the first record */
+	int64_t		 newest_ms;	/* the newest time in the range */
+	uint64_t	 head_seq;	/* the head when planned */
+	uint64_t	 skipped_seq;	/* the first checkpoint after last that
+					   was not taken (0: none), and why: */
+	const char	*skipped_why;	/* "seq" or "time" */
+};
+int		 audit_archive_plan(struct store *s,
+		    const struct audit_pubkey *pk, uint64_t upto,
+		    int64_t before_ms, struct audit_archive_plan *p,
+		    struct audit_verify_report *r);
+int		 audit_archive_write(struct store *s,
+		    const struct audit_pubkey *pk,
+		    const struct audit_archive_plan *p, FILE *out,
+		    struct audit_verify_report *r);
+int		 audit_archive_remove(struct audit *a, struct store *s,
+		    const struct audit_archive_plan *p,
+		    const struct audit_event *ev, int64_t now_ms);
 
 /* Queries (batonctl audit list / export). */
 struct audit_filter {

@@ -49,6 +49,22 @@ int	audit_checkpoint_text(uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
 /* Hex SHA-256 of pk's raw public key: the key id checkpoints carry. */
 int	audit_key_id(EVP_PKEY *pk, char out[AUDIT_REF_HEX + 1]);
 
+/*
+ * Keys in STORE_META of the two records kept outside the chain; each value
+ * is a packed AuditRecord, a copy of a checkpoint as stored in the chain.
+ */
+#define AUDIT_META_LAST_CP	"audit:last-checkpoint"
+#define AUDIT_META_ARCHIVED	"audit:archive-anchor"
+
+/*
+ * Reads and decodes one of them: STORE_OK and *out (free it with
+ * baton__store__v1__audit_record__free_unpacked), STORE_NOTFOUND,
+ * STORE_CORRUPT (fails the store's check or does not decode as a record
+ * with a 32-byte hash), or STORE_ERROR.
+ */
+int	audit_meta_get(struct store *s, const char *key,
+	    Baton__Store__V1__AuditRecord **out);
+
 /* audit_head with the raw hash. */
 int	audit_read_head(struct store *s, uint64_t *seq,
 	    uint8_t hash[AUDIT_HASH_LEN]);

@@ -242,6 +242,30 @@ audit_anchor_parse(const char *s, struct audit_anchor *out)
 
 /* Verification. */
 
+/*
+ * A walk along the chain, through archives and then the store. want is
+ * the next seq expected (0 before the first record of an archive, whose
+ * start is not known in advance); prev the hash it must chain onto.
+ */
+struct audit_verifier {
+	EVP_MD_CTX			*md;
+	const struct audit_pubkey	*pk;
+	const struct audit_anchor	*expect;	/* may be NULL */
+	struct audit_verify_report	*r;
+	uint64_t			 want;
+	uint8_t				 prev[AUDIT_HASH_LEN];
+	int				 found;		/* expect seen */
+	uint64_t			 kept_seq;	/* last checkpoint kept */
+	uint8_t				 kept_hash[AUDIT_HASH_LEN]; /* outside */
+	int				 kept_bad;	/* it failed its check */
+	uint64_t			 stop_after;	/* 0: walk to the end */
+	/* Called with each record that passed; non-zero stops the walk. */
+	int				(*each)(void *,
+					    const Baton__Store__V1__AuditRecord *,
+					    int);
+	void				*arg;
+};
+
 static int
 bad(struct audit_verify_report *r, uint64_t seq, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -259,6 +283,21 @@ bad(struct audit_verify_report *r, uint64_t seq, const char *fmt, ...)
 }
 
 static int
+cannot(struct audit_verify_report *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+cannot(struct audit_verify_report *r, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(r->what, sizeof(r->what), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
 check_signature(const struct audit_pubkey *pk,
     const Baton__Store__V1__AuditRecord *rec, struct audit_verify_report *r)
 {
@@ -272,11 +311,10 @@ check_signature(const struct audit_pubkey *pk,
 		return bad(r, rec->seq, "checkpoint signed by key id %.16s..., "
 		    "not by the given public key (%.16s...)", rec->key_id,
 		    pk->key_id);
-	if ((tlen = audit_checkpoint_text(rec->seq, rec->hash.data, text,
-	    sizeof(text))) == -1 || (ctx = EVP_MD_CTX_new()) == NULL) {
-		(void)snprintf(r->what, sizeof(r->what), "out of memory");
-		return -1;
-	}
+	if (rec->hash.len != AUDIT_HASH_LEN ||
+	    (tlen = audit_checkpoint_text(rec->seq, rec->hash.data, text,
+	    sizeof(text))) == -1 || (ctx = EVP_MD_CTX_new()) == NULL)
+		return cannot(r, "out of memory");
 	ok = EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk->pk) == 1 &&
 	    EVP_DigestVerify(ctx, rec->signature.data, rec->signature.len,
 	    (const unsigned char *)text, (size_t)tlen) == 1;
@@ -288,37 +326,18 @@ check_signature(const struct audit_pubkey *pk,
 }
 
 /*
- * Checks the record under key k (kl bytes) with store result rc, expected
- * to be seq want, chained onto prev. Returns AUDIT_VERIFY_OK and its hash
- * in out, AUDIT_VERIFY_BAD, or -1.
+ * Checks a decoded record expected to be seq want, chained onto prev.
+ * Returns AUDIT_VERIFY_OK and its hash in out, AUDIT_VERIFY_BAD, or -1.
  */
 static int
-check_record(EVP_MD_CTX *md, const struct audit_pubkey *pk, int rc,
-    const void *k, size_t kl, const void *v, size_t vl, uint64_t want,
+check_decoded(EVP_MD_CTX *md, const struct audit_pubkey *pk,
+    const Baton__Store__V1__AuditRecord *rec, uint64_t want,
     const uint8_t prev[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN],
     int *is_checkpoint, struct audit_verify_report *r)
 {
-	Baton__Store__V1__AuditRecord	*rec;
-	uint8_t				 h[AUDIT_HASH_LEN];
-	uint64_t			 ks;
-	int				 ret;
+	uint8_t	 h[AUDIT_HASH_LEN];
+	int	 ret;
 
-	if (kl != 8)
-		return bad(r, want, "a record with a %zu-byte key where seq "
-		    "%" PRIu64 " should be (inserted)", kl, want);
-	ks = store_be64(k);
-	if (ks < want)
-		return bad(r, want, "a record with key %" PRIu64 " where seq "
-		    "%" PRIu64 " should be (inserted)", ks, want);
-	if (ks > want)
-		return bad(r, want, "missing: the next record is seq %" PRIu64
-		    " (removed)", ks);
-	if (rc == STORE_CORRUPT)
-		return bad(r, want, "fails the store's record check "
-		    "(damaged or altered)");
-	if ((rec = baton__store__v1__audit_record__unpack(NULL, vl,
-	    v)) == NULL)
-		return bad(r, want, "does not decode (torn or altered)");
 	*is_checkpoint = 0;
 	if (rec->seq != want)
 		ret = bad(r, want, "holds seq %" PRIu64 " (moved or "
@@ -328,10 +347,9 @@ check_record(EVP_MD_CTX *md, const struct audit_pubkey *pk, int rc,
 		ret = bad(r, want, "chain broken: prev_hash is not the hash of "
 		    "seq %" PRIu64 " (a record before it was altered, removed "
 		    "or inserted)", want - 1);
-	else if (audit_record_hash(md, rec, h) == -1) {
-		(void)snprintf(r->what, sizeof(r->what), "SHA-256 failed");
-		ret = -1;
-	} else if (rec->hash.len != AUDIT_HASH_LEN ||
+	else if (audit_record_hash(md, rec, h) == -1)
+		ret = cannot(r, "SHA-256 failed");
+	else if (rec->hash.len != AUDIT_HASH_LEN ||
 	    memcmp(rec->hash.data, h, AUDIT_HASH_LEN) != 0)
 		ret = bad(r, want, "hash mismatch: the record was altered");
 	else if (strcmp(rec->event, AUDIT_CHECKPOINT) == 0) {
@@ -347,7 +365,379 @@ check_record(EVP_MD_CTX *md, const struct audit_pubkey *pk, int rc,
 		ret = AUDIT_VERIFY_OK;
 	if (ret == AUDIT_VERIFY_OK)
 		memcpy(out, h, AUDIT_HASH_LEN);
-	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	return ret;
+}
+
+/*
+ * Checks the record under key k (kl bytes) with store result rc: the key
+ * first, then the record. As check_decoded.
+ */
+static int
+check_stored(struct audit_verifier *v, int rc, const void *k, size_t kl,
+    const void *val, size_t vl, Baton__Store__V1__AuditRecord **out)
+{
+	uint64_t	 ks;
+
+	*out = NULL;
+	if (kl != 8)
+		return bad(v->r, v->want, "a record with a %zu-byte key where "
+		    "seq %" PRIu64 " should be (inserted)", kl, v->want);
+	ks = store_be64(k);
+	if (ks < v->want)
+		return bad(v->r, v->want, "a record with key %" PRIu64 " where "
+		    "seq %" PRIu64 " should be (inserted)", ks, v->want);
+	if (ks > v->want)
+		return bad(v->r, v->want, "missing: the next record is seq %"
+		    PRIu64 " (removed)", ks);
+	if (rc == STORE_CORRUPT)
+		return bad(v->r, v->want, "fails the store's record check "
+		    "(damaged or altered)");
+	if ((*out = baton__store__v1__audit_record__unpack(NULL, vl,
+	    val)) == NULL)
+		return bad(v->r, v->want, "does not decode (torn or altered)");
+	return AUDIT_VERIFY_OK;
+}
+
+/* Compares the record at want (hash h) with the anchor expect. */
+static int
+check_expect(struct audit_verifier *v, uint64_t seq,
+    const uint8_t h[AUDIT_HASH_LEN])
+{
+	const struct audit_anchor	*e = v->expect;
+
+	if (e == NULL)
+		return AUDIT_VERIFY_OK;
+	if (memcmp(h, e->hash, AUDIT_HASH_LEN) == 0 &&
+	    (e->seq == 0 || e->seq == seq))
+		v->found = 1;
+	else if (e->seq == seq)
+		return bad(v->r, seq, "differs from the anchor (rewritten "
+		    "since the anchor was taken)");
+	return AUDIT_VERIFY_OK;
+}
+
+/*
+ * One record that decoded, at v->want: checks it and moves the walk on.
+ * The first record of an archive sets where the walk starts.
+ */
+static int
+verifier_step(struct audit_verifier *v,
+    const Baton__Store__V1__AuditRecord *rec)
+{
+	struct audit_verify_report	*r = v->r;
+	uint8_t				 h[AUDIT_HASH_LEN];
+	int				 ret, cp;
+
+	if (v->want == 0) {
+		v->want = rec->seq;
+		if (rec->seq > 1 && rec->prev_hash.len == AUDIT_HASH_LEN)
+			memcpy(v->prev, rec->prev_hash.data, AUDIT_HASH_LEN);
+	}
+	ret = check_decoded(v->md, v->pk, rec, v->want, v->prev, h, &cp, r);
+	if (ret != AUDIT_VERIFY_OK)
+		return ret;
+	if ((ret = check_expect(v, v->want, h)) != AUDIT_VERIFY_OK)
+		return ret;
+	if (v->kept_seq == v->want &&
+	    memcmp(h, v->kept_hash, AUDIT_HASH_LEN) != 0)
+		return bad(r, v->want, "differs from the copy of checkpoint %"
+		    PRIu64 " kept outside the chain (rewritten)", v->want);
+	if (cp) {
+		r->checkpoints++;
+		r->last_checkpoint = v->want;
+	}
+	if (r->count++ == 0)
+		r->first_seq = v->want;
+	r->head_seq = v->want;
+	audit_hex(h, AUDIT_HASH_LEN, r->head_hash);
+	memcpy(v->prev, h, AUDIT_HASH_LEN);
+	v->want++;
+	if (v->each != NULL && v->each(v->arg, rec, cp) != 0)
+		return -1;
+	return AUDIT_VERIFY_OK;
+}
+
+struct audit_verifier *
+audit_verifier_new(const struct audit_pubkey *pk,
+    const struct audit_anchor *expect, struct audit_verify_report *r)
+{
+	struct audit_verifier	*v;
+
+	memset(r, 0, sizeof(*r));
+	memset(r->head_hash, '0', AUDIT_REF_HEX);
+	if ((v = calloc(1, sizeof(*v))) == NULL ||
+	    (v->md = EVP_MD_CTX_new()) == NULL) {
+		free(v);
+		(void)cannot(r, "out of memory");
+		return NULL;
+	}
+	v->pk = pk;
+	v->expect = expect;
+	v->r = r;
+	return v;
+}
+
+void
+audit_verifier_free(struct audit_verifier *v)
+{
+	if (v == NULL)
+		return;
+	EVP_MD_CTX_free(v->md);
+	free(v);
+}
+
+int
+audit_verifier_end(struct audit_verifier *v)
+{
+	struct audit_verify_report	*r = v->r;
+
+	if (v->expect == NULL || v->found)
+		return AUDIT_VERIFY_OK;
+	if (v->expect->seq != 0)
+		return bad(r, r->head_seq + 1, "missing: the log ends at seq %"
+		    PRIu64 " but the anchor is at seq %" PRIu64 " (truncated)",
+		    r->head_seq, v->expect->seq);
+	return bad(r, 0, "the anchor's hash is not in the log (truncated or "
+	    "rewritten%s)", r->archived_upto != 0 ? ", or in the archived "
+	    "part: check it with --archive" : "");
+}
+
+/*
+ * Checks a checkpoint kept outside the chain (what names it): its own
+ * hash and signature, as if it were the record at its seq.
+ */
+static int
+check_kept(struct audit_verifier *v, const Baton__Store__V1__AuditRecord *c,
+    const char *what)
+{
+	uint8_t	 h[AUDIT_HASH_LEN];
+	int	 cp, ret;
+
+	if (c->prev_hash.len != AUDIT_HASH_LEN)
+		return bad(v->r, 0, "the %s does not decode (damaged)", what);
+	ret = check_decoded(v->md, v->pk, c, c->seq, c->prev_hash.data, h,
+	    &cp, v->r);
+	if (ret == AUDIT_VERIFY_BAD || (ret == AUDIT_VERIFY_OK && !cp)) {
+		v->r->bad_seq = 0;
+		(void)snprintf(v->r->what, sizeof(v->r->what), "the %s (seq %"
+		    PRIu64 ") is not an intact signed checkpoint (forged or "
+		    "damaged)", what, c->seq);
+		return AUDIT_VERIFY_BAD;
+	}
+	return ret;
+}
+
+/*
+ * Sets where the store's log starts: after the archive anchor if there is
+ * one (which must be where the archives read so far ended), else at 1.
+ */
+static int
+start_from_anchor(struct audit_verifier *v, struct store *s)
+{
+	Baton__Store__V1__AuditRecord	*a;
+	const struct audit_anchor	*e = v->expect;
+	struct audit_verify_report	*r = v->r;
+	int				 rc, ret;
+
+	rc = audit_meta_get(s, AUDIT_META_ARCHIVED, &a);
+	if (rc == STORE_CORRUPT)
+		return bad(r, 0, "the archive anchor (kept outside the chain) "
+		    "is damaged");
+	if (rc == STORE_NOTFOUND) {
+		if (v->want > 1)
+			return cannot(r, "the archives end at seq %" PRIu64
+			    " but nothing was archived from this store: they "
+			    "are not its archives", v->want - 1);
+		v->want = 1;
+		memset(v->prev, 0, sizeof(v->prev));
+		return AUDIT_VERIFY_OK;
+	}
+	if (rc != STORE_OK)
+		return cannot(r, "reading the archive anchor: %s",
+		    store_strerror(s));
+	r->archived_upto = a->seq;
+	if ((ret = check_kept(v, a, "archive anchor")) != AUDIT_VERIFY_OK)
+		goto done;
+	if (v->want != 0) {
+		if (a->seq != v->want - 1 || memcmp(a->hash.data, v->prev,
+		    AUDIT_HASH_LEN) != 0)
+			ret = cannot(r, "the store's log continues from "
+			    "archived seq %" PRIu64 " but the archives end at "
+			    "seq %" PRIu64 "%s", a->seq, v->want - 1,
+			    a->seq == v->want - 1 ? " with another hash" :
+			    ": give every archive since, oldest first");
+		goto done;
+	}
+	if (e != NULL && e->seq != 0 && e->seq < a->seq) {
+		ret = cannot(r, "the anchor's seq %" PRIu64 " is archived "
+		    "(this store holds seq %" PRIu64 " on): check it against "
+		    "the archive with --archive FILE", e->seq, a->seq + 1);
+		goto done;
+	}
+	if ((ret = check_expect(v, a->seq, a->hash.data)) != AUDIT_VERIFY_OK)
+		goto done;
+	v->want = a->seq + 1;
+	memcpy(v->prev, a->hash.data, AUDIT_HASH_LEN);
+ done:
+	baton__store__v1__audit_record__free_unpacked(a, NULL);
+	return ret;
+}
+
+/*
+ * Reads the last checkpoint kept outside the chain, which the log must
+ * reach. One that fails its own check is reported after the walk, so a
+ * bad record in the chain is named by its seq first.
+ */
+static int
+load_kept(struct audit_verifier *v, struct store *s)
+{
+	Baton__Store__V1__AuditRecord	*c;
+	struct audit_verify_report	*r = v->r;
+	int				 rc, ret;
+
+	rc = audit_meta_get(s, AUDIT_META_LAST_CP, &c);
+	if (rc == STORE_NOTFOUND)
+		return AUDIT_VERIFY_OK;	/* none written yet */
+	if (rc == STORE_CORRUPT)
+		return bad(r, 0, "the copy of the last checkpoint kept outside "
+		    "the chain is damaged");
+	if (rc != STORE_OK)
+		return cannot(r, "reading the last checkpoint: %s",
+		    store_strerror(s));
+	r->kept_checkpoint = c->seq;
+	ret = check_kept(v, c, "copy of the last checkpoint kept outside the "
+	    "chain");
+	if (ret == AUDIT_VERIFY_BAD) {
+		v->kept_bad = 1;
+		ret = AUDIT_VERIFY_OK;
+	}
+	if (ret == AUDIT_VERIFY_OK && c->seq >= v->want) {
+		v->kept_seq = c->seq;
+		memcpy(v->kept_hash, c->hash.data, AUDIT_HASH_LEN);
+	} else if (ret == AUDIT_VERIFY_OK && c->seq == v->want - 1 &&
+	    memcmp(c->hash.data, v->prev, AUDIT_HASH_LEN) != 0)
+		ret = bad(r, c->seq, "the archive anchor differs from the copy "
+		    "of checkpoint %" PRIu64 " kept outside the chain", c->seq);
+	baton__store__v1__audit_record__free_unpacked(c, NULL);
+	return ret;
+}
+
+/* How many records table t holds, up to max (0: none). */
+static uint64_t
+table_count(struct store *s, enum store_table t, uint64_t max)
+{
+	struct store_cursor	*c;
+	const void		*k, *v;
+	size_t			 kl, vl;
+	uint64_t		 n = 0;
+	int			 rc;
+
+	if (store_cursor_open(s, t, &c) != STORE_OK)
+		return 0;
+	for (rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl);
+	    (rc == STORE_OK || rc == STORE_CORRUPT) && n < max;
+	    rc = store_cursor_next(c, &k, &kl, &v, &vl))
+		n++;
+	store_cursor_close(c);
+	return n;
+}
+
+/*
+ * An empty log is intact only in a new store: no archive, no checkpoint
+ * ever written, no node registered and no handover held.
+ */
+static int
+check_empty(struct audit_verifier *v, struct store *s)
+{
+	struct audit_verify_report	*r = v->r;
+	uint64_t			 msgs;
+
+	if (r->archived_upto != 0)
+		return bad(r, v->want, "missing: the log is empty after the "
+		    "archived part (up to seq %" PRIu64 "): every record since "
+		    "was removed (wiped)", r->archived_upto);
+	if (r->kept_checkpoint != 0)
+		return bad(r, 1, "missing: the log is empty but checkpoint %"
+		    PRIu64 " was written (its copy is kept outside the "
+		    "chain): every record was removed (wiped)",
+		    r->kept_checkpoint);
+	r->store_nodes = table_count(s, STORE_NODES, UINT64_MAX);
+	msgs = table_count(s, STORE_MESSAGES, 1);
+	if (r->store_nodes != 0 || msgs != 0)
+		return bad(r, 1, "missing: the log is empty but the store is "
+		    "in use (%" PRIu64 " registered node%s%s): every record "
+		    "was removed (wiped)", r->store_nodes,
+		    r->store_nodes == 1 ? "" : "s",
+		    msgs != 0 ? ", handovers held" : "");
+	return AUDIT_VERIFY_OK;
+}
+
+/* Walks the audit table from its first key. */
+static int
+walk_store(struct audit_verifier *v, struct store *s)
+{
+	Baton__Store__V1__AuditRecord	*rec;
+	struct store_cursor		*c = NULL;
+	const void			*k, *val;
+	size_t				 kl, vl;
+	int				 rc, ret;
+
+	if (store_cursor_open(s, STORE_AUDIT, &c) != STORE_OK)
+		return cannot(v->r, "%s", store_strerror(s));
+	for (rc = store_cursor_seek(c, NULL, 0, &k, &kl, &val, &vl);
+	    rc != STORE_NOTFOUND;
+	    rc = store_cursor_next(c, &k, &kl, &val, &vl)) {
+		if (v->stop_after != 0 && v->want > v->stop_after)
+			break;
+		if (rc != STORE_OK && rc != STORE_CORRUPT) {
+			ret = cannot(v->r, "reading seq %" PRIu64 ": %s",
+			    v->want, store_strerror(s));
+			goto done;
+		}
+		ret = check_stored(v, rc, k, kl, val, vl, &rec);
+		if (ret == AUDIT_VERIFY_OK)
+			ret = verifier_step(v, rec);
+		if (rec != NULL)
+			baton__store__v1__audit_record__free_unpacked(rec,
+			    NULL);
+		if (ret != AUDIT_VERIFY_OK)
+			goto done;
+	}
+	ret = AUDIT_VERIFY_OK;
+ done:
+	store_cursor_close(c);
+	return ret;
+}
+
+int
+audit_verifier_store(struct audit_verifier *v, struct store *s)
+{
+	struct audit_verify_report	*r = v->r;
+	uint64_t			 before = r->count;
+	int				 ret;
+
+	if (v->pk == NULL)
+		return cannot(r, "no public key");
+	if (store_begin(s, 1) != STORE_OK)
+		return cannot(r, "%s", store_strerror(s));
+	if ((ret = start_from_anchor(v, s)) != AUDIT_VERIFY_OK ||
+	    (ret = load_kept(v, s)) != AUDIT_VERIFY_OK ||
+	    (ret = walk_store(v, s)) != AUDIT_VERIFY_OK || v->stop_after != 0)
+		goto done;
+	if (r->count == before)
+		ret = check_empty(v, s);
+	else if (v->kept_bad)
+		ret = bad(r, 0, "the copy of the last checkpoint kept outside "
+		    "the chain (seq %" PRIu64 ") is not an intact signed "
+		    "checkpoint (forged or damaged)", r->kept_checkpoint);
+	else if (v->kept_seq != 0 && r->head_seq < v->kept_seq)
+		ret = bad(r, r->head_seq + 1, "missing: the log ends at seq %"
+		    PRIu64 " but checkpoint %" PRIu64 " was written (its copy "
+		    "is kept outside the chain): records were removed from "
+		    "the end (truncated)", r->head_seq, v->kept_seq);
+ done:
+	if (store_active(s))
+		store_abort(s);
 	return ret;
 }
 
@@ -355,79 +745,15 @@ int
 audit_verify(struct store *s, const struct audit_pubkey *pk,
     const struct audit_anchor *expect, struct audit_verify_report *r)
 {
-	struct store_cursor	*c = NULL;
-	EVP_MD_CTX		*md = NULL;
-	const void		*k, *v;
-	size_t			 kl, vl;
-	uint8_t			 prev[AUDIT_HASH_LEN], h[AUDIT_HASH_LEN];
-	uint64_t		 want = 1;
-	int			 rc, ret = -1, cp = 0, found = 0;
+	struct audit_verifier	*v;
+	int			 ret;
 
-	memset(r, 0, sizeof(*r));
-	memset(prev, 0, sizeof(prev));
-	audit_hex(prev, AUDIT_HASH_LEN, r->head_hash);
-	if (pk == NULL) {
-		(void)snprintf(r->what, sizeof(r->what), "no public key");
+	if ((v = audit_verifier_new(pk, expect, r)) == NULL)
 		return -1;
-	}
-	if ((md = EVP_MD_CTX_new()) == NULL) {
-		(void)snprintf(r->what, sizeof(r->what), "out of memory");
-		return -1;
-	}
-	if (store_begin(s, 1) != STORE_OK ||
-	    store_cursor_open(s, STORE_AUDIT, &c) != STORE_OK) {
-		(void)snprintf(r->what, sizeof(r->what), "%s",
-		    store_strerror(s));
-		goto done;
-	}
-	for (rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl);
-	    rc != STORE_NOTFOUND;
-	    rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
-		if (rc != STORE_OK && rc != STORE_CORRUPT) {
-			(void)snprintf(r->what, sizeof(r->what),
-			    "reading seq %" PRIu64 ": %s", want,
-			    store_strerror(s));
-			goto done;
-		}
-		ret = check_record(md, pk, rc, k, kl, v, vl, want, prev, h,
-		    &cp, r);
-		if (ret != AUDIT_VERIFY_OK)
-			goto done;
-		if (cp) {
-			r->checkpoints++;
-			r->last_checkpoint = want;
-		}
-		if (expect != NULL &&
-		    memcmp(h, expect->hash, AUDIT_HASH_LEN) == 0 &&
-		    (expect->seq == 0 || expect->seq == want))
-			found = 1;
-		else if (expect != NULL && expect->seq == want) {
-			ret = bad(r, want, "differs from the anchor "
-			    "(rewritten since the anchor was taken)");
-			goto done;
-		}
-		memcpy(prev, h, AUDIT_HASH_LEN);
-		r->count = want;
-		r->head_seq = want;
-		audit_hex(h, AUDIT_HASH_LEN, r->head_hash);
-		want++;
-		ret = -1;
-	}
-	ret = AUDIT_VERIFY_OK;
-	if (expect != NULL && !found) {
-		if (expect->seq != 0)
-			ret = bad(r, r->head_seq + 1, "missing: the log ends at "
-			    "seq %" PRIu64 " but the anchor is at seq %" PRIu64
-			    " (truncated)", r->head_seq, expect->seq);
-		else
-			ret = bad(r, 0, "the anchor's hash is not in the log "
-			    "(truncated or rewritten)");
-	}
- done:
-	store_cursor_close(c);
-	if (store_active(s))
-		store_abort(s);
-	EVP_MD_CTX_free(md);
+	ret = audit_verifier_store(v, s);
+	if (ret == AUDIT_VERIFY_OK)
+		ret = audit_verifier_end(v);
+	audit_verifier_free(v);
 	return ret;
 }
 
@@ -786,4 +1112,515 @@ audit_export(struct store *s, const struct audit_filter *f,
 	if (matched != NULL)
 		*matched = n;
 	return ret;
+}
+
+/*
+ * Archives. An archive is what audit export --format jsonl writes, for a
+ * range of records ending at a signed checkpoint. Reading one back parses
+ * exactly that: one flat JSON object per line, with every field of the
+ * record, each once; strings are decoded in place (an escape is never
+ * shorter than what it stands for), so a line costs no allocation.
+ */
+
+#define ARCHIVE_LINE_MAX	(256 * 1024)	/* 15 fields x 1 KiB, escaped */
+#define ARCHIVE_SIG_MAX		128
+
+/* One parsed line: the record and the bytes its hex fields decode to. */
+struct jrec {
+	Baton__Store__V1__AuditRecord	 rec;
+	const char			*time;
+	uint8_t				 prev[AUDIT_HASH_LEN];
+	uint8_t				 hash[AUDIT_HASH_LEN];
+	uint8_t				 sig[ARCHIVE_SIG_MAX];
+	uint32_t			 seen;	/* bit per field below */
+};
+
+static const char *const jfields[] = {
+	"seq", "time", "time_ms", "event", "actor", "actor_role",
+	"actor_org", "other", "message_id", "subject_ref", "disclosed",
+	"withheld", "outcome", "reason", "cert_serial", "cert_sha256",
+	"peer", "key_id", "prev_hash", "hash", "signature",
+};
+#define NJFIELDS	(sizeof(jfields) / sizeof(jfields[0]))
+
+static char *
+skip_ws(char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\r')
+		p++;
+	return p;
+}
+
+static int
+hex4(const char *p, uint32_t *v)
+{
+	int	 i, d;
+
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		if ((d = OPENSSL_hexchar2int((unsigned char)p[i])) < 0)
+			return -1;
+		*v = *v << 4 | (uint32_t)d;
+	}
+	return 0;
+}
+
+/* Writes code point c as UTF-8 at *o, advancing it. */
+static void
+put_utf8(char **o, uint32_t c)
+{
+	unsigned char	*u = (unsigned char *)*o;
+
+	if (c < 0x80)
+		*u++ = (unsigned char)c;
+	else if (c < 0x800) {
+		*u++ = (unsigned char)(0xc0 | c >> 6);
+		*u++ = (unsigned char)(0x80 | (c & 0x3f));
+	} else if (c < 0x10000) {
+		*u++ = (unsigned char)(0xe0 | c >> 12);
+		*u++ = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+		*u++ = (unsigned char)(0x80 | (c & 0x3f));
+	} else {
+		*u++ = (unsigned char)(0xf0 | c >> 18);
+		*u++ = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
+		*u++ = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+		*u++ = (unsigned char)(0x80 | (c & 0x3f));
+	}
+	*o = (char *)u;
+}
+
+/* One \u escape at p (after the backslash and 'u'), with a surrogate pair. */
+static char *
+json_u_escape(char *p, char **o)
+{
+	uint32_t	 c, lo;
+
+	if (hex4(p, &c) == -1)
+		return NULL;
+	p += 4;
+	if (c >= 0xdc00 && c <= 0xdfff)
+		return NULL;
+	if (c >= 0xd800 && c <= 0xdbff) {
+		if (p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) == -1 ||
+		    lo < 0xdc00 || lo > 0xdfff)
+			return NULL;
+		c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+		p += 6;
+	}
+	put_utf8(o, c);
+	return p;
+}
+
+/*
+ * Decodes the JSON string starting at p (at its opening quote) in place;
+ * *out is the NUL-terminated result. Returns the character after the
+ * closing quote, or NULL if it is not a valid string.
+ */
+static char *
+json_string(char *p, char **out)
+{
+	static const char	 from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char		*e;
+	char			*o;
+
+	if (*p++ != '"')
+		return NULL;
+	*out = o = p;
+	while (*p != '"') {
+		if (*p == '\0' || (unsigned char)*p < 0x20)
+			return NULL;
+		if (*p != '\\') {
+			*o++ = *p++;
+			continue;
+		}
+		p++;
+		if (*p == 'u') {
+			if ((p = json_u_escape(p + 1, &o)) == NULL)
+				return NULL;
+		} else if (*p != '\0' && (e = strchr(from, *p)) != NULL) {
+			*o++ = to[e - from];
+			p++;
+		} else
+			return NULL;
+	}
+	*o = '\0';
+	return p + 1;
+}
+
+/* A JSON integer at p into *v (signed when neg_ok); the next character. */
+static char *
+json_int(char *p, int neg_ok, int64_t *sv, uint64_t *uv)
+{
+	uint64_t	 v = 0, lim;
+	int		 neg = 0, digits = 0;
+
+	if (*p == '-' && neg_ok) {
+		neg = 1;
+		p++;
+	}
+	lim = neg ? (uint64_t)INT64_MAX + 1 : neg_ok ? (uint64_t)INT64_MAX :
+	    UINT64_MAX;
+	if (*p == '0' && isdigit((unsigned char)p[1]))
+		return NULL;
+	for (; isdigit((unsigned char)*p); p++, digits++) {
+		if (v > (lim - (uint64_t)(*p - '0')) / 10)
+			return NULL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (digits == 0)
+		return NULL;
+	if (uv != NULL)
+		*uv = v;
+	if (sv != NULL)
+		*sv = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN :
+		    -(int64_t)v) : (int64_t)v;
+	return p;
+}
+
+/* Decodes hex text into buf (at most max bytes), for a bytes field. */
+static int
+json_hex_bytes(const char *hex, uint8_t *buf, size_t max,
+    ProtobufCBinaryData *out)
+{
+	size_t	 n = strlen(hex);
+
+	if (n % 2 != 0 || n / 2 > max || unhex(hex, n / 2, buf) == -1)
+		return -1;
+	out->data = n > 0 ? buf : NULL;
+	out->len = n / 2;
+	return 0;
+}
+
+/* Stores the string value of field i in j. */
+static int
+jrec_set_string(struct jrec *j, size_t i, char *val)
+{
+	char	**strs[] = { &j->rec.event, &j->rec.actor,
+	    &j->rec.actor_role, &j->rec.actor_org, &j->rec.other,
+	    &j->rec.message_id, &j->rec.subject_ref, &j->rec.disclosed,
+	    &j->rec.withheld, &j->rec.outcome, &j->rec.reason,
+	    &j->rec.cert_serial, &j->rec.cert_sha256, &j->rec.peer,
+	    &j->rec.key_id };
+
+	if (i == 1)
+		j->time = val;
+	else if (i >= 3 && i <= 17)
+		*strs[i - 3] = val;
+	else if (i == 18)
+		return json_hex_bytes(val, j->prev, AUDIT_HASH_LEN,
+		    &j->rec.prev_hash);
+	else if (i == 19)
+		return json_hex_bytes(val, j->hash, AUDIT_HASH_LEN,
+		    &j->rec.hash);
+	else if (i == 20)
+		return json_hex_bytes(val, j->sig, sizeof(j->sig),
+		    &j->rec.signature);
+	else
+		return -1;
+	return 0;
+}
+
+/* One "name": value pair at p; the character after the value, or NULL. */
+static char *
+jrec_member(struct jrec *j, char *p)
+{
+	char	*name, *val;
+	size_t	 i;
+
+	if ((p = json_string(p, &name)) == NULL)
+		return NULL;
+	for (i = 0; i < NJFIELDS && strcmp(name, jfields[i]) != 0; i++)
+		;
+	if (i == NJFIELDS || (j->seen & (1u << i)) != 0)
+		return NULL;		/* unknown or repeated */
+	j->seen |= 1u << i;
+	p = skip_ws(p);
+	if (*p++ != ':')
+		return NULL;
+	p = skip_ws(p);
+	if (i == 0)
+		return json_int(p, 0, NULL, &j->rec.seq);
+	if (i == 2)
+		return json_int(p, 1, &j->rec.time_ms, NULL);
+	if ((p = json_string(p, &val)) == NULL ||
+	    jrec_set_string(j, i, val) == -1)
+		return NULL;
+	return p;
+}
+
+/*
+ * Parses one line (NUL-terminated, newline removed) into j. Returns 0, or
+ * -1 with why set.
+ */
+static int
+jrec_parse(char *line, struct jrec *j, const char **why)
+{
+	Baton__Store__V1__AuditRecord	 init =
+	    BATON__STORE__V1__AUDIT_RECORD__INIT;
+	char				 t[AUDIT_TIME_LEN + 1];
+	char				*p = skip_ws(line);
+
+	memset(j, 0, sizeof(*j));
+	j->rec = init;
+	*why = "not a JSON record as audit export writes it";
+	if (*p++ != '{')
+		return -1;
+	for (p = skip_ws(p); *p != '}'; p = skip_ws(p + 1)) {
+		if ((p = jrec_member(j, p)) == NULL)
+			return -1;
+		p = skip_ws(p);
+		if (*p == '}')
+			break;
+		if (*p != ',')
+			return -1;
+	}
+	if (*skip_ws(p + 1) != '\0')
+		return -1;
+	if (j->seen != (1u << NJFIELDS) - 1) {
+		*why = "a field of the record is missing";
+		return -1;
+	}
+	if (j->rec.seq == 0) {
+		*why = "seq 0";
+		return -1;
+	}
+	/* The time people read must be the time the hash covers. */
+	audit_time_format(j->rec.time_ms, t);
+	if (strcmp(t, j->time) != 0) {
+		*why = "its time does not match its time_ms (altered)";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads one line of at most ARCHIVE_LINE_MAX bytes into buf, hashing the
+ * raw bytes. Returns its length with the newline removed, 0 at the end of
+ * the file, or -1 (too long, incomplete or a read error; *why says).
+ */
+static ssize_t
+archive_line(FILE *in, char *buf, EVP_MD_CTX *sha, const char **why)
+{
+	size_t	 n;
+
+	if (fgets(buf, ARCHIVE_LINE_MAX, in) == NULL) {
+		*why = ferror(in) ? "read error" : NULL;
+		return ferror(in) ? -1 : 0;
+	}
+	n = strlen(buf);
+	(void)EVP_DigestUpdate(sha, buf, n);
+	if (n == 0 || buf[n - 1] != '\n') {
+		*why = n == ARCHIVE_LINE_MAX - 1 ? "a line longer than any "
+		    "record" : "the last line is incomplete (cut short)";
+		return -1;
+	}
+	buf[--n] = '\0';
+	return (ssize_t)(n + 1);
+}
+
+/* Prefixes r->what with the archive's name and line. */
+static int
+in_archive(struct audit_verify_report *r, int ret, const char *name,
+    uint64_t line)
+{
+	char	 what[sizeof(r->what)];
+
+	/* The name is cut first, so that the reason always shows. */
+	(void)snprintf(what, sizeof(what), "%s", r->what);
+	(void)snprintf(r->what, sizeof(r->what), "in %.120s, line %" PRIu64
+	    ": %.360s", name, line, what);
+	return ret;
+}
+
+/* Walks the lines of one archive. */
+static int
+walk_archive(struct audit_verifier *v, FILE *in, const char *name,
+    char *buf, EVP_MD_CTX *sha, int *last_cp)
+{
+	struct audit_verify_report	*r = v->r;
+	struct jrec			 j;
+	const char			*why;
+	uint64_t			 line = 0;
+	ssize_t				 n;
+	int				 ret;
+
+	while ((n = archive_line(in, buf, sha, &why)) != 0) {
+		line++;
+		if (n == -1)
+			return in_archive(r, bad(r, v->want, "%s", why), name,
+			    line);
+		if (jrec_parse(buf, &j, &why) == -1)
+			return in_archive(r, bad(r, v->want, "%s", why), name,
+			    line);
+		if (v->want != 0 && j.rec.seq > v->want)
+			ret = bad(r, v->want, "missing: the next record is seq "
+			    "%" PRIu64 " (removed)", j.rec.seq);
+		else
+			ret = verifier_step(v, &j.rec);
+		if (ret != AUDIT_VERIFY_OK)
+			return in_archive(r, ret, name, line);
+		*last_cp = strcmp(j.rec.event, AUDIT_CHECKPOINT) == 0;
+		r->archive_records++;
+		if (r->archive_first == 0)
+			r->archive_first = j.rec.seq;
+		r->archive_last = j.rec.seq;
+	}
+	return AUDIT_VERIFY_OK;
+}
+
+int
+audit_verifier_archive(struct audit_verifier *v, FILE *in, const char *name)
+{
+	struct audit_verify_report	*r = v->r;
+	EVP_MD_CTX			*sha = NULL;
+	uint8_t				 h[AUDIT_HASH_LEN];
+	unsigned int			 hl;
+	char				*buf = NULL;
+	int				 ret, last_cp = 0;
+
+	r->archive_first = r->archive_last = r->archive_records = 0;
+	r->archive_sha256[0] = '\0';
+	if (v->pk == NULL)
+		return cannot(r, "no public key");
+	if ((buf = malloc(ARCHIVE_LINE_MAX)) == NULL ||
+	    (sha = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+		ret = cannot(r, "out of memory");
+		goto done;
+	}
+	ret = walk_archive(v, in, name, buf, sha, &last_cp);
+	if (ret != AUDIT_VERIFY_OK)
+		goto done;
+	if (r->archive_records == 0)
+		ret = bad(r, v->want, "%s holds no records", name);
+	else if (!last_cp)
+		ret = bad(r, v->want, "%s does not end with a signed "
+		    "checkpoint: records after seq %" PRIu64 " are missing (cut "
+		    "short)", name, r->archive_last);
+	else if (EVP_DigestFinal_ex(sha, h, &hl) != 1)
+		ret = cannot(r, "SHA-256 failed");
+	else
+		audit_hex(h, AUDIT_HASH_LEN, r->archive_sha256);
+ done:
+	EVP_MD_CTX_free(sha);
+	free(buf);
+	return ret;
+}
+
+/* Archiving: choosing the range and writing it out. */
+
+struct plan_walk {
+	struct audit_archive_plan	*p;
+	uint64_t			 upto;
+	int64_t				 before_ms;
+	int64_t				 newest_ms;	/* so far */
+	int				 closed;	/* no later cut can qualify */
+};
+
+/* Called for each verified record: is a cut after it allowed? */
+static int
+plan_each(void *arg, const Baton__Store__V1__AuditRecord *rec, int cp)
+{
+	struct plan_walk		*w = arg;
+	struct audit_archive_plan	*p = w->p;
+
+	if (p->first == 0) {
+		p->first = rec->seq;
+		p->first_ms = rec->time_ms;
+		w->newest_ms = rec->time_ms;
+	}
+	if (rec->time_ms > w->newest_ms)
+		w->newest_ms = rec->time_ms;
+	if (!cp || w->closed)
+		return 0;
+	if (rec->seq <= w->upto && w->newest_ms < w->before_ms) {
+		p->last = rec->seq;
+		memcpy(p->last_hash, rec->hash.data, AUDIT_HASH_LEN);
+		p->newest_ms = w->newest_ms;
+		return 0;
+	}
+	/* Seqs only grow and so does the newest time: no later cut fits. */
+	w->closed = 1;
+	p->skipped_seq = rec->seq;
+	p->skipped_why = rec->seq > w->upto ? "seq" : "time";
+	return 0;
+}
+
+int
+audit_archive_plan(struct store *s, const struct audit_pubkey *pk,
+    uint64_t upto, int64_t before_ms, struct audit_archive_plan *p,
+    struct audit_verify_report *r)
+{
+	struct audit_verifier	*v;
+	struct plan_walk	 w;
+	int			 ret;
+
+	memset(p, 0, sizeof(*p));
+	memset(&w, 0, sizeof(w));
+	w.p = p;
+	w.upto = upto;
+	w.before_ms = before_ms;
+	if ((v = audit_verifier_new(pk, NULL, r)) == NULL)
+		return -1;
+	v->each = plan_each;
+	v->arg = &w;
+	ret = audit_verifier_store(v, s);
+	audit_verifier_free(v);
+	p->head_seq = r->head_seq;
+	if (ret != AUDIT_VERIFY_OK)
+		p->last = 0;
+	return ret;
+}
+
+struct write_walk {
+	FILE				*out;
+	struct audit_verify_report	*r;
+};
+
+static int
+write_each(void *arg, const Baton__Store__V1__AuditRecord *rec, int cp)
+{
+	struct write_walk	*w = arg;
+
+	write_json_row(w->out, rec);
+	if (ferror(w->out)) {
+		(void)cannot(w->r, "write error");
+		return -1;
+	}
+	return 0;
+}
+
+int
+audit_archive_write(struct store *s, const struct audit_pubkey *pk,
+    const struct audit_archive_plan *p, FILE *out,
+    struct audit_verify_report *r)
+{
+	struct audit_verifier	*v;
+	struct write_walk	 w;
+	char			 hex[AUDIT_REF_HEX + 1];
+	int			 ret;
+
+	if ((v = audit_verifier_new(pk, NULL, r)) == NULL)
+		return -1;
+	if (p->last == 0) {
+		audit_verifier_free(v);
+		return cannot(r, "nothing to archive");
+	}
+	w.out = out;
+	w.r = r;
+	v->each = write_each;
+	v->arg = &w;
+	v->stop_after = p->last;
+	ret = audit_verifier_store(v, s);
+	audit_verifier_free(v);
+	if (ret != AUDIT_VERIFY_OK)
+		return ret;
+	audit_hex(p->last_hash, AUDIT_HASH_LEN, hex);
+	if (r->first_seq != p->first || r->head_seq != p->last ||
+	    strcmp(r->head_hash, hex) != 0)
+		return cannot(r, "the log changed since it was verified "
+		    "(another archive?); run it again");
+	if (fflush(out) == EOF || ferror(out))
+		return cannot(r, "write error");
+	return AUDIT_VERIFY_OK;
 }

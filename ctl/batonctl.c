@@ -118,8 +118,8 @@ static const struct command commands[] = {
 	  "  --data DIR    the broker's data directory\n"
 	  "  --node ID     the node\n",
 	  ctl_node_enable },
-	{ "audit", NULL, "verify|head|list|export --data DIR [OPTIONS]",
-	  "verify, query and export the audit log",
+	{ "audit", NULL, "verify|head|list|export|archive --data DIR [OPTIONS]",
+	  "verify, query, export and archive the audit log",
 	  "  see 'batonctl audit --help'\n",
 	  audit_entry },
 };
