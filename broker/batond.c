@@ -61,6 +61,15 @@ usage(FILE *fp)
 	    "  --handshake-timeout S   TLS handshake limit (default 10)\n"
 	    "  --idle-timeout S        idle time before a ping, then close (default 120)\n"
 	    "  --frame-timeout S       a frame must arrive whole within S (default 30)\n"
+	    "  --hello-timeout S       Hello must follow the TLS handshake within S\n"
+	    "                          (default 10)\n"
+	    "  --max-preauth-per-address N\n"
+	    "                          connections from one address not yet past\n"
+	    "                          Hello (default 16)\n"
+	    "  --max-output BYTES      replies and deliveries queued to one client\n"
+	    "                          (default 16777216)\n"
+	    "  --max-buffered BYTES    all partially received frames together\n"
+	    "                          (default 134217728; at least --max-frame)\n"
 	    "  --allow-tls12           also accept TLS 1.2 (ECDHE + AEAD only)\n"
 	    "  --user NAME             started as root: load the TLS key, then run as\n"
 	    "                          NAME (no groups, no capabilities); the data\n"
@@ -93,7 +102,8 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 {
 	enum { O_LISTEN = 256, O_PORTFILE, O_DATA, O_CA, O_CERT, O_KEY, O_CRL,
 	    O_MAXFRAME, O_UNACKED, O_MAPSIZE, O_MAXCONN, O_PERNODE, O_HSTO,
-	    O_IDLE, O_TLS12, O_POLICY, O_FRAMETO, O_USER };
+	    O_IDLE, O_TLS12, O_POLICY, O_FRAMETO, O_USER, O_HELLOTO, O_PREAUTH,
+	    O_BUFFERED, O_OUTPUT };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "port-file", required_argument, NULL, O_PORTFILE },
@@ -112,6 +122,10 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "frame-timeout", required_argument, NULL, O_FRAMETO },
 		{ "user", required_argument, NULL, O_USER },
+		{ "hello-timeout", required_argument, NULL, O_HELLOTO },
+		{ "max-preauth-per-address", required_argument, NULL, O_PREAUTH },
+		{ "max-buffered", required_argument, NULL, O_BUFFERED },
+		{ "max-output", required_argument, NULL, O_OUTPUT },
 		{ "allow-tls12", no_argument, NULL, O_TLS12 },
 		{ "check", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -171,6 +185,28 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 				return -1;
 			cfg->frame_timeout_s = (int)v;
 			break;
+		case O_HELLOTO:
+			if (parse_num("--hello-timeout", optarg, 3600, &v) || v == 0)
+				return -1;
+			cfg->hello_timeout_s = (int)v;
+			break;
+		case O_PREAUTH:
+			if (parse_num("--max-preauth-per-address", optarg, 100000, &v) ||
+			    v == 0)
+				return -1;
+			cfg->max_preauth_per_address = (unsigned)v;
+			break;
+		case O_OUTPUT:
+			if (parse_num("--max-output", optarg, 1ull << 32, &v) ||
+			    v < 65536)
+				return -1;
+			cfg->max_output = (size_t)v;
+			break;
+		case O_BUFFERED:
+			if (parse_num("--max-buffered", optarg, 1ull << 40, &v))
+				return -1;
+			cfg->max_buffered = (size_t)v;
+			break;
 		case O_TLS12: cfg->allow_tls12 = 1; break;
 		case O_USER: cfg->user = optarg; break;
 		case 'n': *check = 1; break;
@@ -181,6 +217,12 @@ parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
 	}
 	if (optind != argc) {
 		fprintf(stderr, "batond: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (cfg->max_buffered < cfg->max_frame) {
+		fprintf(stderr, "batond: --max-buffered %zu is smaller than "
+		    "--max-frame %u: a frame of the largest size could never be "
+		    "read\n", cfg->max_buffered, cfg->max_frame);
 		return -1;
 	}
 	if (cfg->data_dir == NULL || cfg->ca_file == NULL ||
@@ -302,7 +344,7 @@ recheck_cb(evutil_socket_t fd, short what, void *arg)
 static void
 space_cb(evutil_socket_t fd, short what, void *arg)
 {
-	broker_measure_space(arg);
+	broker_second_tick(arg);
 }
 
 static void
@@ -419,6 +461,7 @@ main(int argc, char **argv)
 		}
 	}
 	deadline_save_clock(&b);	/* committed with the stop record */
+	broker_flush_record_summaries(&b, 1);
 	record_lifecycle(&b, AUDIT_BROKER_STOPPED, NULL);
 	if (store_active(b.store) && store_commit(b.store) != STORE_OK)
 		fatalx("store commit at stop failed: %s", store_strerror(b.store));

@@ -42,6 +42,9 @@ broker_config_defaults(struct broker_config *cfg)
 	cfg->handshake_timeout_s = 10;
 	cfg->idle_timeout_s = 120;
 	cfg->frame_timeout_s = 30;
+	cfg->hello_timeout_s = 10;
+	cfg->max_preauth_per_address = 16;
+	cfg->max_buffered = (size_t)128 << 20;
 	cfg->max_output = 16u * 1024u * 1024u;
 }
 
@@ -96,7 +99,27 @@ broker_receiver(struct broker *b, const char *node_id)
 	return NULL;
 }
 
-/* Runs once per event-loop pass that did work; see the file comment. */
+/*
+ * Re-measures the room in the store right after a commit that took some,
+ * at most every SPACE_REMEASURE_MS: the estimate of what accepted work
+ * takes is conservative, so left to grow it would refuse work for room
+ * that exists. No transaction is open here, which measuring needs.
+ */
+#define SPACE_REMEASURE_MS	50
+
+static void
+remeasure_space_after_commit(struct broker *b)
+{
+	if (b->space_taken > 0 &&
+	    broker_mono_ms() - b->space_at_ms >= SPACE_REMEASURE_MS)
+		broker_measure_space(b);
+}
+
+/*
+ * Runs once per event-loop pass that did work; see the file comment. Every
+ * session reads at most its share of frames per pass (session.h), so
+ * readable sockets cannot keep this low-priority event from running.
+ */
 void
 broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 {
@@ -130,11 +153,18 @@ broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 		session_flush(s, 0);
 	}
 	b->commit_scheduled = 0;
+	if (drop)
+		broker_measure_space(b);
+	else
+		remeasure_space_after_commit(b);
 	for (s = TAILQ_FIRST(&b->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		if (s->state == SESSION_DEAD)
 			session_destroy(s);
+		else
+			session_pass_begin(s);
 	}
+	b->resume_pending = 0;
 	if (b->stopping && b->nsessions == 0)
 		event_base_loopbreak(b->base);
 }
@@ -314,10 +344,66 @@ audit_flush_suppressed(struct broker *b)
 		b->refusal_dropped = 0;
 }
 
+/* Records of reads and connections: limited per node (recordlimit.h). */
+static int
+read_record_kind(const char *event)
+{
+	if (strcmp(event, AUDIT_STATUS_READ) == 0)
+		return RECORD_KIND_READ;
+	if (strcmp(event, AUDIT_CONN_ACCEPTED) == 0)
+		return RECORD_KIND_CONN;
+	return -1;
+}
+
+/* Writes one audit_suppressed record for a summary; 0 if it was written. */
+static int
+write_record_summary(struct broker *b, const struct record_limit_summary *sum)
+{
+	struct audit_event ev = { 0 };
+	char reason[160];
+
+	snprintf(reason, sizeof(reason), "%llu status reads and %llu "
+	    "connections counted but not recorded one by one (limit %d a "
+	    "minute per node, or the store reserve)",
+	    (unsigned long long)sum->counted[RECORD_KIND_READ],
+	    (unsigned long long)sum->counted[RECORD_KIND_CONN],
+	    RECORD_LIMIT_PER_WINDOW);
+	ev.event = AUDIT_SUPPRESSED;
+	ev.actor = sum->node;
+	ev.outcome = "ok";
+	ev.reason = reason;
+	return audit_in_op(b, &ev) == STORE_OK ? 0 : -1;
+}
+
+void
+broker_flush_record_summaries(struct broker *b, int all)
+{
+	struct record_limit_summary sum;
+	int64_t now = broker_mono_ms();
+
+	b->summaries_at_ms = now;
+	while (!broker_store_low(b, 0) &&
+	    record_limit_take_due(&b->read_limit, now, all, &sum))
+		if (write_record_summary(b, &sum) == -1) {
+			record_limit_restore(&b->read_limit, &sum);
+			break;
+		}
+}
+
 int
 broker_audit(struct broker *b, const struct audit_event *ev)
 {
 	int64_t second = broker_now_ms() / 1000;
+	int kind = read_record_kind(ev->event);
+
+	if (kind >= 0) {
+		/* a read changes nothing: counted rather than written once the
+		 * node's budget is used, or while the store is in its reserve */
+		if (!record_limit_admit(&b->read_limit, ev->actor, kind,
+		    broker_mono_ms(), !broker_store_low(b, 0)))
+			return STORE_OK;
+		return audit_in_op(b, ev);
+	}
 
 	if (is_refusal(ev->event)) {
 		if (second != b->refusal_second) {
@@ -352,8 +438,15 @@ broker_measure_space(struct broker *b)
 		exit(1);
 	}
 	b->space = sp;
-	b->space_at_ms = broker_now_ms();
+	b->space_at_ms = broker_mono_ms();
 	b->space_taken = 0;
+}
+
+void
+broker_second_tick(struct broker *b)
+{
+	broker_measure_space(b);
+	broker_flush_record_summaries(b, 0);
 }
 
 void

@@ -22,6 +22,7 @@
 
 #include <openssl/ssl.h>
 
+#include "recordlimit.h"
 #include "clock.h"
 #include "store.h"
 
@@ -53,6 +54,9 @@ struct broker_config {
 	int		 handshake_timeout_s;
 	int		 idle_timeout_s;
 	int		 frame_timeout_s;	/* a frame must arrive whole within */
+	int		 hello_timeout_s;	/* Hello must follow the handshake within */
+	unsigned	 max_preauth_per_address; /* sessions not yet past Hello, per IP */
+	size_t		 max_buffered;		/* all partial frames together, bytes */
 	size_t		 max_output;		/* bytes queued to one client */
 	int		 allow_tls12;
 	const char	*user;			/* run as this user (start as root) */
@@ -77,8 +81,13 @@ struct broker {
 	struct due_clock	 due_clock;	/* every due time's clock (clock.h) */
 	struct store_space	 space;		/* last measured room in the store */
 	struct event		*space_ev;	/* re-measures it every second */
-	int64_t			 space_at_ms;	/* when it was measured */
+	int64_t			 space_at_ms;	/* when it was measured (monotonic) */
 	uint64_t		 space_taken;	/* bytes accepted since */
+	size_t			 buffered;	/* partial-frame budget held by sessions */
+	int			 budget_waiters; /* sessions waiting for that budget */
+	int			 resume_pending; /* sessions paused until the next pass */
+	struct record_limit	 read_limit;	/* per-node read and connection records */
+	int64_t			 summaries_at_ms; /* last flush of counted records */
 	struct evconnlistener	*listener;
 	struct session_list	 sessions;	/* every live session */
 	unsigned		 nsessions;
@@ -165,6 +174,17 @@ int	broker_store_low(struct broker *b, uint64_t need);
  * returns without measuring otherwise. Stops the broker on a store error.
  */
 void	broker_measure_space(struct broker *b);
+
+/*
+ * Writes the audit_suppressed records owed for reads and connections that
+ * were counted rather than recorded (recordlimit.h): those whose window
+ * has ended, or all of them when all != 0 (at stop). Skipped while the
+ * store is inside its reserve; the counts are kept until there is room.
+ */
+void	broker_flush_record_summaries(struct broker *b, int all);
+
+/* Once a second: re-measures the store's room and flushes due summaries. */
+void	broker_second_tick(struct broker *b);
 
 /*
  * Warns when the CRL in force lapses within a week or the broker's own

@@ -18,9 +18,24 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 
+#include "audit.h"
 #include "listener.h"
 #include "log.h"
 #include "session.h"
+
+/* The address alone (no port), the key of the per-address limit. */
+static void
+peer_addr(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const void *a = NULL;
+
+	if (sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (a == NULL || inet_ntop(sa->sa_family, a, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "unknown");
+}
 
 static void
 peer_name(const struct sockaddr *sa, char *buf, size_t len)
@@ -44,20 +59,76 @@ peer_name(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "unknown");
 }
 
+/* Records a connection refused before any TLS work (rate-limited). */
+static void
+audit_accept_refused(struct broker *b, const char *peer, const char *code,
+    const char *reason)
+{
+	struct audit_event ev = { 0 };
+
+	ev.event = AUDIT_CONN_REFUSED;
+	ev.actor = "-";
+	ev.peer = peer;
+	ev.outcome = code;
+	ev.reason = reason;
+	broker_audit(b, &ev);
+}
+
+/*
+ * At the connection limit, the oldest connection that has not yet said
+ * Hello (and has had a second to) gives way, so connections that never
+ * authenticate cannot lock out the nodes that do. Returns 1 if one did.
+ */
+static int
+evict_oldest_preauth(struct broker *b)
+{
+	struct session *s;
+	int64_t now = broker_mono_ms();
+
+	TAILQ_FOREACH(s, &b->sessions, entry) {
+		if (s->state != SESSION_HANDSHAKE && s->state != SESSION_HELLO)
+			continue;
+		if (now - s->accepted_ms < 1000)
+			return 0;	/* the list is oldest first */
+		log_warnx("sid=%llu peer=%s closed: connection limit reached, the "
+		    "oldest connection not yet past hello gives way",
+		    (unsigned long long)s->id, s->peer);
+		session_kill(s);
+		return 1;
+	}
+	return 0;
+}
+
+/* Why a new connection from addr may not be taken, or NULL if it may. */
+static const char *
+accept_refusal(struct broker *b, const char *addr)
+{
+	if (b->stopping)
+		return "shutting down";
+	if (session_count_preauth(b, addr) >= b->cfg->max_preauth_per_address)
+		return "too many connections from this address not yet past hello";
+	if (b->nsessions >= b->cfg->max_connections && !evict_oldest_preauth(b))
+		return "connection limit reached";
+	return NULL;
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	struct broker *b = arg;
 	struct bufferevent *bev;
-	char peer[64];
+	char peer[64], addr[48];
+	const char *why;
 	SSL *ssl;
 
 	peer_name(sa, peer, sizeof(peer));
-	if (b->stopping || b->nsessions >= b->cfg->max_connections) {
-		log_warnx("peer=%s refused: %s", peer, b->stopping ?
-		    "shutting down" : "connection limit reached");
+	peer_addr(sa, addr, sizeof(addr));
+	if ((why = accept_refusal(b, addr)) != NULL) {
+		log_warnx("peer=%s refused: %s", peer, why);
 		evutil_closesocket(fd);
+		if (!b->stopping)
+			audit_accept_refused(b, peer, "LIMIT_EXCEEDED", why);
 		return;
 	}
 	if ((ssl = SSL_new(b->tls)) == NULL) {
@@ -76,7 +147,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	/* frames are length-prefixed: a missing close_notify is an ordinary EOF */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	if (session_new(b, bev, peer) == NULL) {
+	if (session_new(b, bev, peer, addr) == NULL) {
 		log_warnx("peer=%s refused: out of memory", peer);
 		bufferevent_free(bev);
 	}

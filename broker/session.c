@@ -41,7 +41,8 @@ set_timeouts(struct session *s, int read_s, int write_s)
 }
 
 struct session *
-session_new(struct broker *b, struct bufferevent *bev, const char *peer)
+session_new(struct broker *b, struct bufferevent *bev, const char *peer,
+    const char *addr)
 {
 	struct session *s;
 
@@ -55,17 +56,136 @@ session_new(struct broker *b, struct bufferevent *bev, const char *peer)
 	s->id = ++b->next_session_id;
 	s->bev = bev;
 	s->state = SESSION_HANDSHAKE;
+	s->accepted_ms = broker_mono_ms();
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	strcpy(s->node_id, "-");
 	TAILQ_INSERT_TAIL(&b->sessions, s, entry);
 	b->nsessions++;
 	bufferevent_setcb(bev, session_read_cb, session_write_cb,
 	    session_event_cb, s);
-	/* at most one frame (plus its header) is ever buffered for reading */
-	bufferevent_setwatermark(bev, EV_READ, 0, b->cfg->max_frame + BATON_FRAME_HDR);
+	/* a larger frame first takes budget (reserve_frame) */
+	bufferevent_setwatermark(bev, EV_READ, 0, SESSION_READ_BASE);
 	set_timeouts(s, b->cfg->handshake_timeout_s, b->cfg->handshake_timeout_s);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	return s;
+}
+
+unsigned
+session_count_node(struct broker *b, const char *node_id,
+    const struct session *except)
+{
+	struct session *o;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(o, &b->sessions, entry)
+		if (o != except && (o->state == SESSION_HELLO ||
+		    o->state == SESSION_READY) && strcmp(o->node_id, node_id) == 0)
+			n++;
+	return n;
+}
+
+unsigned
+session_count_preauth(struct broker *b, const char *addr)
+{
+	struct session *o;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(o, &b->sessions, entry)
+		if ((o->state == SESSION_HANDSHAKE || o->state == SESSION_HELLO) &&
+		    strcmp(o->addr, addr) == 0)
+			n++;
+	return n;
+}
+
+/* Whether anything holds this session's reading back. */
+static int
+read_held(const struct session *s)
+{
+	return s->read_paused || s->pass_paused || s->want_reserve != 0;
+}
+
+/* Turns reading on again once nothing holds it back. */
+static void
+read_resume(struct session *s)
+{
+	if (read_held(s) || (s->state != SESSION_HELLO &&
+	    s->state != SESSION_READY))
+		return;
+	bufferevent_enable(s->bev, EV_READ);
+	/* frames may already be buffered: handle them in a deferred callback,
+	 * after the commit pass that called this has finished */
+	bufferevent_trigger(s->bev, EV_READ,
+	    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* Gives back the budget of a frame that has arrived whole (or never will). */
+static void
+release_frame(struct session *s)
+{
+	struct broker *b = s->b;
+
+	if (s->reserved == 0)
+		return;
+	b->buffered -= s->reserved;
+	s->reserved = 0;
+	if (s->state != SESSION_DEAD)
+		bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_READ_BASE);
+	if (b->budget_waiters > 0)
+		broker_schedule(b);
+}
+
+/*
+ * A frame of len bytes is arriving and does not fit the base read buffer:
+ * takes its length from the broker's budget and lets the buffer grow to
+ * hold it, or (budget spent) stops reading until a commit pass finds room.
+ */
+static void
+reserve_frame(struct session *s, uint32_t len)
+{
+	struct broker *b = s->b;
+
+	if (s->reserved != 0 || (size_t)len + BATON_FRAME_HDR <= SESSION_READ_BASE)
+		return;
+	if (b->buffered + len > b->cfg->max_buffered) {
+		if (s->want_reserve == 0) {
+			s->want_reserve = len;
+			b->budget_waiters++;
+			bufferevent_disable(s->bev, EV_READ);
+			log_info("sid=%llu node=%s waits for frame budget (%u bytes; "
+			    "%zu of %zu in use)", (unsigned long long)s->id,
+			    s->node_id, len, b->buffered, b->cfg->max_buffered);
+		}
+		return;
+	}
+	if (s->want_reserve != 0) {
+		s->want_reserve = 0;
+		b->budget_waiters--;
+	}
+	s->reserved = len;
+	b->buffered += len;
+	bufferevent_setwatermark(s->bev, EV_READ, 0, (size_t)len + BATON_FRAME_HDR);
+}
+
+void
+session_pass_begin(struct session *s)
+{
+	struct broker *b = s->b;
+
+	s->pass_frames = 0;
+	if (s->state != SESSION_HELLO && s->state != SESSION_READY)
+		return;
+	if (s->want_reserve != 0 && b->buffered + s->want_reserve <=
+	    b->cfg->max_buffered) {
+		/* read_frames takes the budget when it sees the header again */
+		s->want_reserve = 0;
+		b->budget_waiters--;
+		read_resume(s);
+	}
+	if (s->pass_paused) {
+		s->pass_paused = 0;
+		read_resume(s);
+	}
 }
 
 size_t
@@ -100,6 +220,13 @@ session_send(struct session *s, const Frame *f)
 		session_kill(s);
 		return -1;
 	}
+	/* a client that does not read its replies stops being read now, not
+	 * at the commit pass: its requests cannot outrun the bound */
+	if (!s->read_paused && s->state != SESSION_CLOSING &&
+	    session_output_len(s) > s->b->cfg->max_output) {
+		s->read_paused = 1;
+		bufferevent_disable(s->bev, EV_READ);
+	}
 	broker_schedule(s->b);
 	return 0;
 }
@@ -126,6 +253,12 @@ session_fail(struct session *s, int code, const char *fmt, ...)
 	f.error = &e;
 	session_send(s, &f);
 	router_session_gone(s);
+	release_frame(s);
+	if (s->want_reserve != 0) {
+		s->want_reserve = 0;
+		s->b->budget_waiters--;
+	}
+	s->read_paused = s->pass_paused = 0;
 	s->state = SESSION_CLOSING;
 	/* keep reading (and discarding) so the peer's bytes never make the
 	 * kernel reset the connection before it has read our Error */
@@ -159,6 +292,11 @@ session_kill(struct session *s)
 	if (s->state == SESSION_DEAD)
 		return;
 	router_session_gone(s);
+	release_frame(s);
+	if (s->want_reserve != 0) {
+		s->want_reserve = 0;
+		s->b->budget_waiters--;
+	}
 	s->state = SESSION_DEAD;
 	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 	broker_schedule(s->b);
@@ -211,6 +349,10 @@ session_destroy(struct session *s)
 {
 	struct broker *b = s->b;
 
+	if (s->reserved != 0)
+		b->buffered -= s->reserved;
+	if (s->want_reserve != 0)
+		b->budget_waiters--;
 	TAILQ_REMOVE(&b->sessions, s, entry);
 	b->nsessions--;
 	if (s->close_timer != NULL)
@@ -234,11 +376,68 @@ session_connected(struct session *s)
 		    "%s (serial %s)", err, s->cert_serial);
 		return;
 	}
+	/* sessions that have not yet said Hello count too, so a node's
+	 * certificate cannot hold more slots than the node may use */
+	if (session_count_node(s->b, s->node_id, s) >= s->b->cfg->max_per_node) {
+		snprintf(err, sizeof(err), "node '%s' already has %u connections "
+		    "(the limit)", s->node_id, s->b->cfg->max_per_node);
+		session_audit_refused(s, "LIMIT_EXCEEDED", err);
+		session_fail(s, BATON__V1__CODE__CODE_LIMIT_EXCEEDED, "%s", err);
+		return;
+	}
 	s->state = SESSION_HELLO;
-	set_timeouts(s, s->b->cfg->idle_timeout_s, s->b->cfg->idle_timeout_s);
+	set_timeouts(s, s->b->cfg->hello_timeout_s, s->b->cfg->idle_timeout_s);
 	log_info("sid=%llu node=%s peer=%s tls established serial=%s sha256=%s",
 	    (unsigned long long)s->id, s->node_id, s->peer, s->cert_serial,
 	    s->cert_fpr);
+}
+
+/* Hello has been answered: the session's timeouts become the idle ones. */
+void
+session_ready(struct session *s)
+{
+	s->state = SESSION_READY;
+	set_timeouts(s, s->b->cfg->idle_timeout_s, s->b->cfg->idle_timeout_s);
+}
+
+/*
+ * Checks the header of the frame at the head of the input: 0 and *len if
+ * it may be read, -1 if the session was failed for it.
+ */
+static int
+check_header(struct session *s, const uint8_t *hdr, uint32_t *len)
+{
+	uint32_t limit = s->state == SESSION_HELLO ? SESSION_PREHELLO_MAX :
+	    s->b->cfg->max_frame;
+	int rc;
+
+	rc = frame_parse_header(hdr, BATON_FRAME_HDR, limit, len);
+	if (rc == FRAME_TOO_LARGE) {
+		if (s->state == SESSION_HELLO)
+			session_fail(s, BATON__V1__CODE__CODE_FRAME_TOO_LARGE,
+			    "frame of %u bytes before hello exceeds the %u-byte "
+			    "limit for frames before hello", *len, limit);
+		else
+			session_fail(s, BATON__V1__CODE__CODE_FRAME_TOO_LARGE,
+			    "frame of %u bytes exceeds max_frame %u", *len, limit);
+		return -1;
+	}
+	if (rc != FRAME_OK) {
+		session_fail(s, BATON__V1__CODE__CODE_MALFORMED_FRAME, "%s",
+		    frame_status_text(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Its share of this pass is used: not read again until the commit pass. */
+static void
+pause_for_pass(struct session *s)
+{
+	s->pass_paused = 1;
+	bufferevent_disable(s->bev, EV_READ);
+	s->b->resume_pending = 1;
+	broker_schedule(s->b);
 }
 
 static void
@@ -249,7 +448,8 @@ session_read_frames(struct session *s)
 	uint32_t len;
 	int rc;
 
-	while (s->state == SESSION_HELLO || s->state == SESSION_READY) {
+	while ((s->state == SESSION_HELLO || s->state == SESSION_READY) &&
+	    !read_held(s)) {
 		size_t avail = evbuffer_get_length(in);
 		unsigned char *body;
 		Frame *f;
@@ -268,24 +468,22 @@ session_read_frames(struct session *s)
 		}
 		if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
 			return;
-		rc = frame_parse_header(hdr, sizeof(hdr), s->b->cfg->max_frame, &len);
-		if (rc == FRAME_TOO_LARGE) {
-			session_fail(s, BATON__V1__CODE__CODE_FRAME_TOO_LARGE,
-			    "frame of %u bytes exceeds max_frame %u", len,
-			    s->b->cfg->max_frame);
+		if (check_header(s, hdr, &len) == -1)
+			return;
+		if (avail < BATON_FRAME_HDR + (size_t)len) {
+			reserve_frame(s, len);
 			return;
 		}
-		if (rc != FRAME_OK) {
-			session_fail(s, BATON__V1__CODE__CODE_MALFORMED_FRAME, "%s",
-			    frame_status_text(rc));
+		if (s->pass_frames >= SESSION_FRAMES_PER_PASS) {
+			pause_for_pass(s);
 			return;
 		}
-		if (avail < BATON_FRAME_HDR + (size_t)len)
-			return;
+		s->pass_frames++;
 		evbuffer_drain(in, BATON_FRAME_HDR);
 		body = evbuffer_pullup(in, len);
 		f = body ? frame_decode(body, len, &rc) : NULL;
 		evbuffer_drain(in, len);
+		release_frame(s);
 		s->partial_since_ms = 0;	/* the next frame starts its own clock */
 		if (f == NULL) {
 			session_fail(s, BATON__V1__CODE__CODE_MALFORMED_FRAME, "%s",
@@ -324,8 +522,7 @@ session_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (s->read_paused && session_output_len(s) <= s->b->cfg->max_output / 2) {
 		s->read_paused = 0;
-		bufferevent_enable(s->bev, EV_READ);
-		session_read_frames(s);
+		read_resume(s);
 	}
 	if (s->receiving) {
 		s->want_pump = 1;
@@ -346,6 +543,13 @@ session_idle(struct session *s)
 		    s->b->cfg->frame_timeout_s);
 		return;
 	}
+	if (s->state == SESSION_HELLO) {
+		session_audit_refused(s, "TIMEOUT", "no hello after the handshake");
+		session_fail(s, BATON__V1__CODE__CODE_TIMEOUT,
+		    "no hello within %d s of the TLS handshake",
+		    s->b->cfg->hello_timeout_s);
+		return;
+	}
 	if (s->idle_pinged) {
 		log_info("sid=%llu node=%s closed: idle, no answer to ping",
 		    (unsigned long long)s->id, s->node_id);
@@ -357,7 +561,9 @@ session_idle(struct session *s)
 	f.body_case = BATON__V1__FRAME__BODY_PING;
 	f.ping = &p;
 	session_send(s, &f);
-	bufferevent_enable(s->bev, EV_READ);
+	/* libevent disabled reading when the timeout fired */
+	if (!read_held(s))
+		bufferevent_enable(s->bev, EV_READ);
 }
 
 static void

@@ -53,13 +53,47 @@ struct session {
 	int			 want_pump;	/* look for deliverable work */
 	int			 idle_pinged;	/* a Ping is outstanding */
 	int			 read_paused;	/* output over max_output */
+	unsigned		 pass_frames;	/* frames handled in this pass */
+	int			 pass_paused;	/* its share of this pass is used */
+	uint32_t		 reserved;	/* partial-frame budget it holds */
+	uint32_t		 want_reserve;	/* waiting for this much budget */
+	int64_t			 accepted_ms;	/* monotonic, for eviction */
+	char			 addr[48];	/* peer address without port */
 	int			 lingering;	/* CLOSING: our side shut, draining input */
 	int64_t		 partial_since_ms; /* a frame has been arriving since */
 };
 
+/*
+ * Fairness and memory bounds on reading (docs/limits.md, "Delivery and
+ * memory"): a session handles at most SESSION_FRAMES_PER_PASS frames in one
+ * event-loop pass and is then not read until the commit pass has run; its
+ * read buffer holds SESSION_READ_BASE bytes unless a frame larger than that
+ * is arriving, for which it first takes the frame's length from the
+ * broker's budget for partial frames (max_buffered), waiting if the budget
+ * is spent; before Hello no frame may exceed SESSION_PREHELLO_MAX.
+ */
+#define SESSION_FRAMES_PER_PASS	64
+#define SESSION_READ_BASE	(64u * 1024u)
+#define SESSION_PREHELLO_MAX	(16u * 1024u)
+
 /* Creates a session for an accepted TLS bufferevent and starts the handshake. */
 struct session *session_new(struct broker *b, struct bufferevent *bev,
-	    const char *peer);
+	    const char *peer, const char *addr);
+
+/*
+ * Called by the commit pass for every session once the pass's replies are
+ * released: a new pass begins, so a session paused for its share of the
+ * last one, or waiting for partial-frame budget that is now free, is read
+ * again (its buffered frames are handled in a deferred callback).
+ */
+void	session_pass_begin(struct session *s);
+
+/* Sessions of node id that have a certificate identity (HELLO or READY), but except. */
+unsigned session_count_node(struct broker *b, const char *node_id,
+	    const struct session *except);
+
+/* Sessions from address addr not yet past Hello (HANDSHAKE or HELLO). */
+unsigned session_count_preauth(struct broker *b, const char *addr);
 
 /*
  * Queues a frame to the client, released with the pass's replies.
@@ -93,6 +127,9 @@ void	session_audit_actor(const struct session *s, struct audit_event *ev);
 /* Records a refused connection (handshake or hello) with its reason. */
 void	session_audit_refused(struct session *s, const char *code,
 	    const char *reason);
+
+/* Hello was accepted: the session is READY, with the idle timeouts. */
+void	session_ready(struct session *s);
 
 /* Frees a DEAD session. */
 void	session_destroy(struct session *s);

@@ -12,12 +12,12 @@
 # recorded in lib.sh's PID list, so it is stopped at exit.
 
 # Frame bodies used by the tests (protobuf, hand-encoded):
-#   Hello{protocol_version=1}       field 1:  0a 02 08 01
+#   Hello{protocol_version=2}       field 1:  0a 02 08 02
 #   Pull{credit=1000}               field 5:  2a 03 08 e8 07
 #   Ping{nonce=1}                   field 14: 72 02 08 01
 #   Receipt{}                       field 4:  22 00
 # shellcheck disable=SC2034 # used by the tests that source this file
-RAW_HELLO=0a020801
+RAW_HELLO=0a020802
 # shellcheck disable=SC2034
 RAW_PULL_1000=2a0308e807
 # shellcheck disable=SC2034
