@@ -1,8 +1,9 @@
 /*
  * test_audit.c - the audit log over a real LMDB store in a fresh temp
  * directory: appending, verification against every kind of tampering,
- * anchors and checkpoints, subject references, key files, times, and
- * streaming export of 100,000 records in constant memory.
+ * anchors and checkpoints, wiped and cut-back logs, archives, subject
+ * references, key files, times, and streaming export of 100,000 records
+ * in constant memory.
  *
  * Tampering goes through LMDB directly, as an attacker with the data
  * directory would: either raw (the store's own record hash catches it) or
@@ -1116,6 +1117,483 @@ test_export_formats(void **state)
 }
 
 /*
+ * Wipes, cuts and archives: the log checked against the store around it
+ * (the last checkpoint kept outside the chain, the archive anchor, the
+ * registry), and archives checked on their own.
+ */
+
+/* Removes records first..last (inclusive) from the audit table. */
+static void
+raw_cut(struct fixture *f, uint64_t first, uint64_t last)
+{
+	struct raw	 r;
+	uint64_t	 seq;
+
+	raw_open(f, &r);
+	for (seq = first; seq <= last; seq++)
+		raw_del(&r, seq);
+	raw_close(f, &r);
+}
+
+/* Registers n placeholder nodes (the empty-log check only counts them). */
+static void
+add_nodes(struct fixture *f, int n)
+{
+	char	 id[16];
+	int	 i;
+
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	for (i = 0; i < n; i++) {
+		(void)snprintf(id, sizeof(id), "node-%d", i);
+		assert_int_equal(store_put(f->s, STORE_NODES, id, strlen(id),
+		    "x", 1), STORE_OK);
+	}
+	assert_int_equal(store_commit(f->s), STORE_OK);
+}
+
+static void
+checkpoint_now(struct fixture *f, int64_t t)
+{
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_checkpoint(f->a, f->s, t), STORE_OK);
+	assert_int_equal(store_commit(f->s), STORE_OK);
+}
+
+static void
+test_new_store_empty(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_verify_report	 r;
+
+	/* Nothing in it at all: a new data directory verifies. */
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.count, 0);
+	assert_int_equal(r.kept_checkpoint, 0);
+	assert_int_equal(r.archived_upto, 0);
+}
+
+static void
+test_wiped_log(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_verify_report	 r;
+
+	/* Seven nodes registered, then every record removed. */
+	add_nodes(f, 7);
+	fill(f->s, f->a, 1, 20, 0, 100);
+	raw_cut(f, 1, 20);
+	expect_bad(f, NULL, 1, "7 registered nodes");
+	expect_bad(f, NULL, 1, "wiped");
+
+	/* With a checkpoint written, its copy outside the chain says so. */
+	fill(f->s, f->a, 1, 600, 0, 200);
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.kept_checkpoint, 512);
+	raw_cut(f, 1, 602);
+	expect_bad(f, NULL, 1, "checkpoint 512 was written");
+
+	/*
+	 * A broker restarted on the wiped log starts a new chain at seq 1;
+	 * its checkpoints must not overwrite the evidence.
+	 */
+	fill(f->s, f->a, 1, 5, 0, 100);
+	checkpoint_now(f, T0 + 10);
+	expect_bad(f, NULL, 7, "truncated");
+	fill(f->s, f->a, 6, 600, 0, 200);
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_BAD);
+	assert_int_equal(r.bad_seq, 512);
+	assert_non_null(strstr(r.what, "kept outside the chain"));
+}
+
+static void
+test_truncated_before_checkpoint(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_verify_report	 r;
+
+	/* 100 events, the stop checkpoint (101), 5 more after a restart. */
+	fill(f->s, f->a, 1, 100, 0, 1000);
+	checkpoint_now(f, T0 + 200);
+	fill(f->s, f->a, 1, 5, 0, 1000);
+
+	/* Cut after the checkpoint: the documented gap, an anchor's job. */
+	raw_cut(f, 106, 106);
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.head_seq, 105);
+	assert_int_equal(r.kept_checkpoint, 101);
+
+	/* Cut just before it: fails without an anchor. */
+	raw_cut(f, 101, 105);
+	expect_bad(f, NULL, 101, "truncated");
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_BAD);
+	assert_non_null(strstr(r.what, "ends at seq 100"));
+	assert_non_null(strstr(r.what, "checkpoint 101"));
+}
+
+/* Loads the fixture's public key. */
+static struct audit_pubkey *
+pubkey(struct fixture *f)
+{
+	struct audit_pubkey	*pk;
+	char			 err[512];
+
+	if ((pk = audit_pubkey_load(f->pub, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	return pk;
+}
+
+/*
+ * Archives what the plan for (upto, before_ms) takes into a new temporary
+ * file (returned, rewound) and removes it from the store; *p the plan.
+ */
+static FILE *
+archive(struct fixture *f, uint64_t upto, int64_t before_ms,
+    struct audit_archive_plan *p)
+{
+	struct audit_verify_report	 r;
+	struct audit_pubkey		*pk = pubkey(f);
+	struct audit_event		 ev;
+	FILE				*fp;
+
+	assert_int_equal(audit_archive_plan(f->s, pk, upto, before_ms, p,
+	    &r), AUDIT_VERIFY_OK);
+	assert_int_not_equal(p->last, 0);
+	fp = tmpfile();
+	assert_non_null(fp);
+	if (audit_archive_write(f->s, pk, p, fp, &r) != AUDIT_VERIFY_OK)
+		fail_msg("archive_write: %s", r.what);
+	memset(&ev, 0, sizeof(ev));
+	ev.event = AUDIT_ARCHIVED;
+	ev.actor = "batonctl";
+	ev.outcome = "ok";
+	ev.reason = "test";
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	if (audit_archive_remove(f->a, f->s, p, &ev, T0 + 5000) != STORE_OK)
+		fail_msg("archive_remove: %s", audit_strerror(f->a));
+	assert_int_equal(store_commit(f->s), STORE_OK);
+	audit_pubkey_free(pk);
+	rewind(fp);
+	return fp;
+}
+
+/* Verifies archives (in order) and then the store if s is set. */
+static int
+verify_with(struct fixture *f, FILE **arch, size_t n, int store,
+    struct audit_verify_report *r)
+{
+	struct audit_pubkey	*pk = pubkey(f);
+	struct audit_verifier	*v;
+	size_t			 i;
+	int			 rc = AUDIT_VERIFY_OK;
+
+	v = audit_verifier_new(pk, NULL, r);
+	assert_non_null(v);
+	for (i = 0; i < n && rc == AUDIT_VERIFY_OK; i++) {
+		rewind(arch[i]);
+		rc = audit_verifier_archive(v, arch[i], "test-archive");
+	}
+	if (rc == AUDIT_VERIFY_OK && store)
+		rc = audit_verifier_store(v, f->s);
+	if (rc == AUDIT_VERIFY_OK)
+		rc = audit_verifier_end(v);
+	audit_verifier_free(v);
+	audit_pubkey_free(pk);
+	return rc;
+}
+
+static void
+test_archive_plan(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_archive_plan	 p;
+	struct audit_verify_report	 r;
+	struct audit_pubkey		*pk;
+
+	/* Events i at T0 + i; checkpoints at 256 and 512. */
+	fill(f->s, f->a, 1, 600, 0, 200);
+	pk = pubkey(f);
+	assert_int_equal(audit_archive_plan(f->s, pk, UINT64_MAX, INT64_MAX,
+	    &p, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(p.first, 1);
+	assert_int_equal(p.last, 512);
+	assert_int_equal(p.head_seq, 602);
+	/* Up to a seq: the checkpoint at or before it. */
+	assert_int_equal(audit_archive_plan(f->s, pk, 511, INT64_MAX, &p, &r),
+	    AUDIT_VERIFY_OK);
+	assert_int_equal(p.last, 256);
+	assert_int_equal(p.skipped_seq, 512);
+	assert_string_equal(p.skipped_why, "seq");
+	/* Before a time: every record up to the checkpoint must be older. */
+	assert_int_equal(audit_archive_plan(f->s, pk, UINT64_MAX, T0 + 300,
+	    &p, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(p.last, 256);
+	assert_true(p.newest_ms < T0 + 300);
+	assert_int_equal(audit_archive_plan(f->s, pk, UINT64_MAX, T0 + 100,
+	    &p, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(p.last, 0);
+	assert_string_equal(p.skipped_why, "time");
+	/* A damaged log is never archived. */
+	raw_cut(f, 30, 30);
+	assert_int_equal(audit_archive_plan(f->s, pk, UINT64_MAX, INT64_MAX,
+	    &p, &r), AUDIT_VERIFY_BAD);
+	assert_int_equal(p.last, 0);
+	audit_pubkey_free(pk);
+}
+
+static void
+test_archive_then_verify(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_archive_plan	 p, p2;
+	struct audit_verify_report	 r;
+	struct audit_event		 ev;
+	char				 hex[AUDIT_REF_HEX + 1];
+	uint64_t			 seq;
+	FILE				*a1, *a2, *both[2];
+
+	fill(f->s, f->a, 1, 600, 0, 200);
+	a1 = archive(f, UINT64_MAX, INT64_MAX, &p);
+	assert_int_equal(p.last, 512);
+
+	/* The rest chains onto the anchor; the archive and its record stay. */
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.archived_upto, 512);
+	assert_int_equal(r.first_seq, 513);
+	head(f->s, &seq, hex);
+	assert_int_equal(seq, 604);	/* + audit_archived + checkpoint */
+	assert_int_equal(r.head_seq, 604);
+	assert_int_equal(r.count, 604 - 512);
+	assert_int_equal(r.kept_checkpoint, 604);
+
+	/* Archive and store together: the whole chain from seq 1. */
+	assert_int_equal(verify_with(f, &a1, 1, 1, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.first_seq, 1);
+	assert_int_equal(r.count, 604);
+
+	/* A stale plan is refused: the log changed. */
+	memset(&ev, 0, sizeof(ev));
+	ev.event = AUDIT_ARCHIVED;
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_archive_remove(f->a, f->s, &p, &ev, T0),
+	    STORE_ERROR);
+	assert_non_null(strstr(audit_strerror(f->a), "changed"));
+	store_abort(f->s);
+
+	/* A second archive starts where the first ended. */
+	fill(f->s, f->a, 605, 800, 0, 200);
+	a2 = archive(f, UINT64_MAX, INT64_MAX, &p2);
+	assert_int_equal(p2.first, 513);
+	assert_int_equal(p2.last, 768);
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.first_seq, 769);
+	both[0] = a1;
+	both[1] = a2;
+	assert_int_equal(verify_with(f, both, 2, 1, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.first_seq, 1);
+	/* The later one alone, with the store: its start taken on trust. */
+	assert_int_equal(verify_with(f, &a2, 1, 1, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.first_seq, 513);
+	/* The earlier one alone does not reach the store's anchor. */
+	assert_int_equal(verify_with(f, &a1, 1, 1, &r), -1);
+	assert_non_null(strstr(r.what, "give every archive since"));
+	/* Out of order. */
+	both[0] = a2;
+	both[1] = a1;
+	assert_int_equal(verify_with(f, both, 2, 0, &r), AUDIT_VERIFY_BAD);
+	fclose(a1);
+	fclose(a2);
+}
+
+/* Raw access to the meta table's record under key. */
+static void
+raw_meta_del(struct fixture *f, const char *key)
+{
+	struct raw	 r;
+	MDB_dbi		 meta;
+	MDB_val		 k;
+
+	raw_open(f, &r);
+	assert_int_equal(mdb_dbi_open(r.txn, "meta", 0, &meta), 0);
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = strlen(key);
+	assert_int_equal(mdb_del(r.txn, meta, &k, NULL), 0);
+	raw_close(f, &r);
+}
+
+static void
+test_archive_then_tamper(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_archive_plan	 p;
+	struct raw			 r;
+	Baton__Store__V1__AuditRecord	*rec;
+	EVP_MD_CTX			*md;
+	uint8_t				 h[32];
+	FILE				*a1;
+
+	fill(f->s, f->a, 1, 600, 0, 200);
+	a1 = archive(f, UINT64_MAX, INT64_MAX, &p);
+	fclose(a1);
+
+	/*
+	 * The first record left, re-chained onto something else (its hash
+	 * recomputed, the rest re-chained after it): its prev_hash no
+	 * longer matches the anchor.
+	 */
+	raw_open(f, &r);
+	rec = raw_record(&r, 513);
+	rec->prev_hash.data[0] ^= 1;
+	md = EVP_MD_CTX_new();
+	assert_int_equal(audit_record_hash(md, rec, h), 0);
+	EVP_MD_CTX_free(md);
+	memcpy(rec->hash.data, h, 32);
+	raw_put_record(&r, 513, rec);
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	rechain(&r, 514, 604);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 513, "chain broken");
+}
+
+static void
+test_archive_then_cut(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_archive_plan	 p;
+	FILE				*a1;
+
+	fill(f->s, f->a, 1, 600, 0, 200);
+	a1 = archive(f, UINT64_MAX, INT64_MAX, &p);
+	fclose(a1);
+	/* The first record left removed. */
+	raw_cut(f, 513, 513);
+	expect_bad(f, NULL, 513, "missing");
+	/* Everything left removed. */
+	raw_cut(f, 514, 604);
+	expect_bad(f, NULL, 513, "wiped");
+}
+
+static void
+test_archive_anchor_removed(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_archive_plan	 p;
+	FILE				*a1;
+
+	fill(f->s, f->a, 1, 600, 0, 200);
+	a1 = archive(f, UINT64_MAX, INT64_MAX, &p);
+	fclose(a1);
+	/* Without its anchor the log no longer starts where it should. */
+	raw_meta_del(f, AUDIT_META_ARCHIVED);
+	expect_bad(f, NULL, 1, "the next record is seq 513");
+}
+
+/* The archive's text, with edit applied to a copy, as a stream. */
+static FILE *
+edited(FILE *src, char **buf, void (*edit)(char *, size_t *))
+{
+	size_t	 n;
+	long	 len;
+	FILE	*fp;
+
+	assert_int_equal(fseek(src, 0, SEEK_END), 0);
+	len = ftell(src);
+	rewind(src);
+	*buf = malloc((size_t)len + 1);
+	assert_non_null(*buf);
+	n = fread(*buf, 1, (size_t)len, src);
+	assert_int_equal(n, (size_t)len);
+	(*buf)[n] = '\0';
+	edit(*buf, &n);
+	fp = fmemopen(*buf, n, "r");
+	assert_non_null(fp);
+	return fp;
+}
+
+static void
+edit_none(char *b, size_t *n)
+{
+}
+
+static void
+edit_actor(char *b, size_t *n)
+{
+	char	*p = strstr(b, "\"actor\":\"node-a\"");
+
+	assert_non_null(p);
+	memcpy(p + 9, "node-q", 6);
+}
+
+static void
+edit_time(char *b, size_t *n)
+{
+	char	*p = strstr(strstr(b, "\"seq\":7,") , "\"time\":\"2026");
+
+	assert_non_null(p);
+	p[9] = '7';	/* 2026 -> 2027 */
+}
+
+/* Drops the last line. */
+static void
+edit_last(char *b, size_t *n)
+{
+	b[*n - 1] = '\0';
+	*n = (size_t)(strrchr(b, '\n') - b) + 1;
+}
+
+/* Drops the line of seq 100. */
+static void
+edit_drop(char *b, size_t *n)
+{
+	char	*p = strstr(b, "{\"seq\":100,"), *e = strchr(p, '\n') + 1;
+
+	memmove(p, e, *n - (size_t)(e - b));
+	*n -= (size_t)(e - p);
+}
+
+static void
+test_archive_file(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_archive_plan	 p;
+	struct audit_verify_report	 r;
+	static const struct {
+		void		(*edit)(char *, size_t *);
+		int		 want;
+		uint64_t	 seq;
+		const char	*what;
+	} cases[] = {
+		{ edit_none, AUDIT_VERIFY_OK, 0, NULL },
+		{ edit_actor, AUDIT_VERIFY_BAD, 0, "hash mismatch" },
+		{ edit_time, AUDIT_VERIFY_BAD, 7, "time_ms" },
+		{ edit_last, AUDIT_VERIFY_BAD, 0, "does not end with a signed" },
+		{ edit_drop, AUDIT_VERIFY_BAD, 100, "missing" },
+	};
+	FILE				*a1, *fp;
+	char				*buf;
+	size_t				 i;
+
+	fill(f->s, f->a, 1, 300, 0, 200);
+	a1 = archive(f, UINT64_MAX, INT64_MAX, &p);
+	assert_int_equal(p.last, 256);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fp = edited(a1, &buf, cases[i].edit);
+		assert_int_equal(verify_with(f, &fp, 1, 0, &r), cases[i].want);
+		if (cases[i].want == AUDIT_VERIFY_OK) {
+			assert_int_equal(r.archive_first, 1);
+			assert_int_equal(r.archive_last, 256);
+			assert_int_equal(r.archive_records, 256);
+			assert_int_equal(strlen(r.archive_sha256), 64);
+		} else if (strstr(r.what, cases[i].what) == NULL ||
+		    (cases[i].seq != 0 && r.bad_seq != cases[i].seq))
+			fail_msg("case %zu: got seq %" PRIu64 " '%s'", i,
+			    r.bad_seq, r.what);
+		fclose(fp);
+		free(buf);
+	}
+	fclose(a1);
+}
+
+/*
  * Export sink for the 100k test: counts lines and samples the heap in use
  * at every write, so the peak during the export is seen, not just after.
  */
@@ -1218,6 +1696,24 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_times),
 		cmocka_unit_test_setup_teardown(test_export_formats, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_new_store_empty, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_wiped_log, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_before_checkpoint,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_archive_plan, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_archive_then_verify, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_archive_then_tamper, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_archive_then_cut, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_archive_anchor_removed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_archive_file, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_export_100k, setup,
 		    teardown),
