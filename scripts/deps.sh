@@ -32,6 +32,7 @@ packages=(
   fiu-utils		# fiu-run/fiu-ctrl: fsync failure injection (06-crash-fsync-fail)
   libfiu0
   strace		# 06-crash-receipt-order: receipts follow their commit's fdatasync
+  faketime		# libfaketime: wall-clock steps (05-deadlines-clock-step)
 )
 
 check_only=0
