@@ -605,6 +605,51 @@ audit_subject_ref(const struct audit *a, const char *nhs_number,
 	return 0;
 }
 
+/* The records kept outside the chain. */
+
+int
+audit_meta_get(struct store *s, const char *key,
+    Baton__Store__V1__AuditRecord **out)
+{
+	const void	*v;
+	size_t		 vl;
+	int		 rc;
+
+	*out = NULL;
+	rc = store_get(s, STORE_META, key, strlen(key), &v, &vl);
+	if (rc != STORE_OK)
+		return rc;
+	*out = baton__store__v1__audit_record__unpack(NULL, vl, v);
+	if (*out != NULL && (*out)->hash.len == AUDIT_HASH_LEN &&
+	    (*out)->seq > 0)
+		return STORE_OK;
+	if (*out != NULL)
+		baton__store__v1__audit_record__free_unpacked(*out, NULL);
+	*out = NULL;
+	return STORE_CORRUPT;
+}
+
+/*
+ * The head of an empty table: the archive anchor when everything up to
+ * the head was archived (the chain goes on from it), else none (seq 0).
+ */
+static int
+anchor_head(struct store *s, uint64_t *seq, uint8_t hash[AUDIT_HASH_LEN])
+{
+	Baton__Store__V1__AuditRecord	*a;
+	int				 rc;
+
+	rc = audit_meta_get(s, AUDIT_META_ARCHIVED, &a);
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc != STORE_OK)
+		return rc;
+	*seq = a->seq;
+	memcpy(hash, a->hash.data, AUDIT_HASH_LEN);
+	baton__store__v1__audit_record__free_unpacked(a, NULL);
+	return STORE_OK;
+}
+
 /* The head. */
 
 int
@@ -623,7 +668,7 @@ audit_read_head(struct store *s, uint64_t *seq, uint8_t hash[AUDIT_HASH_LEN])
 	rc = store_cursor_last(c, &k, &kl, &v, &vl);
 	if (rc == STORE_NOTFOUND) {
 		store_cursor_close(c);
-		return STORE_OK;
+		return anchor_head(s, seq, hash);
 	}
 	if (rc != STORE_OK) {
 		store_cursor_close(c);
@@ -652,30 +697,6 @@ audit_head(struct store *s, uint64_t *seq, char hash_hex[AUDIT_REF_HEX + 1])
 	rc = audit_read_head(s, seq, h);
 	audit_hex(h, AUDIT_HASH_LEN, hash_hex);
 	return rc;
-}
-
-/* The records kept outside the chain. */
-
-int
-audit_meta_get(struct store *s, const char *key,
-    Baton__Store__V1__AuditRecord **out)
-{
-	const void	*v;
-	size_t		 vl;
-	int		 rc;
-
-	*out = NULL;
-	rc = store_get(s, STORE_META, key, strlen(key), &v, &vl);
-	if (rc != STORE_OK)
-		return rc;
-	*out = baton__store__v1__audit_record__unpack(NULL, vl, v);
-	if (*out != NULL && (*out)->hash.len == AUDIT_HASH_LEN &&
-	    (*out)->seq > 0)
-		return STORE_OK;
-	if (*out != NULL)
-		baton__store__v1__audit_record__free_unpacked(*out, NULL);
-	*out = NULL;
-	return STORE_CORRUPT;
 }
 
 /* 1 if the record at seq has hash h in the chain (or as its anchor). */

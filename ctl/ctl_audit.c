@@ -540,8 +540,9 @@ report_bad(const struct audit_verify_report *r)
 		failx("audit log damaged: %s", r->what);
 	if (r->count > 0)
 		fprintf(stderr, "batonctl: records %" PRIu64 " to %" PRIu64
-		    " verified before it (%" PRIu64 " checkpoints)\n",
-		    r->first_seq, r->head_seq, r->checkpoints);
+		    " verified before it (%" PRIu64 " checkpoint%s)\n",
+		    r->first_seq, r->head_seq, r->checkpoints,
+		    r->checkpoints == 1 ? "" : "s");
 	else
 		fprintf(stderr, "batonctl: no record verified before it\n");
 	fputs(DAMAGED_ADVICE, stderr);

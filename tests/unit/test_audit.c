@@ -1404,6 +1404,32 @@ test_archive_then_verify(void **state)
 	fclose(a2);
 }
 
+static void
+test_archive_to_head(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_archive_plan	 p;
+	struct audit_verify_report	 r;
+	char				 hex[AUDIT_REF_HEX + 1];
+	uint64_t			 seq;
+	FILE				*a1;
+
+	/* The head itself is the checkpoint: everything is archived. */
+	fill(f->s, f->a, 1, 255, 0, 100);
+	head(f->s, &seq, hex);
+	assert_int_equal(seq, 256);
+	a1 = archive(f, UINT64_MAX, INT64_MAX, &p);
+	assert_int_equal(p.last, 256);
+	fclose(a1);
+	/* The chain goes on from the anchor, not from seq 1 again. */
+	head(f->s, &seq, hex);
+	assert_int_equal(seq, 258);
+	fill(f->s, f->a, 1, 3, 0, 100);
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.first_seq, 257);
+	assert_int_equal(r.head_seq, 261);
+}
+
 /* Raw access to the meta table's record under key. */
 static void
 raw_meta_del(struct fixture *f, const char *key)
@@ -1706,6 +1732,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_archive_plan, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_archive_then_verify, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_archive_to_head, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_archive_then_tamper, setup,
 		    teardown),
