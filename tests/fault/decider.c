@@ -2,8 +2,8 @@
  * decider.c - a partner system that decides without acknowledging.
  *
  * On ONE session it receives handovers and accepts each with a Decision,
- * never sending an Ack (a decision acknowledges too). It prints the message
- * id of each handover it accepted and exits 0 once it has COUNT, or 1 if
+ * never sending an Ack (a decision acknowledges too). It prints the
+ * sender's own message id of each handover it accepted and exits 0 once it has COUNT, or 1 if
  * nothing more arrives within TIMEOUT seconds. With the broker's
  * --max-unacked 1 this proves a decision frees the delivery slot.
  *
@@ -50,7 +50,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 		if (in->type == BATON_INCOMING_HANDOVER) {
-			d.message_id = (char *)in->message_id;
+			/* a decision names the handover by its reference */
+			d.message_id = (char *)in->reference;
 			d.outcome = BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_ACCEPT;
 			if (baton_decide(c, &d, &e) != BATON_OK) {
 				fprintf(stderr, "decider: accept %s: %s\n",

@@ -19,7 +19,9 @@
  *                                          flushed and fsync'd
  * Recipient log:
  *   deliver NODE ID ATTEMPT SHA256 FROM AT_MS LOCAL_MS
- *                                          fsync'd before the ack is sent
+ *                                          fsync'd before the ack is sent;
+ *                                          ID is the whole reference when
+ *                                          it is not FROM/ID
  *   acked NODE ID ATTEMPT result|status    the broker confirmed the ack
  *                                          (AckResult OK, or, when the
  *                                          AckResult was lost with the
@@ -27,6 +29,9 @@
  *                                          read after reconnecting)
  *   ackrefused NODE ID ATTEMPT CODE        the broker refused an ack
  *   notice NODE ID                         a notice, acked
+ * IDs are the senders' own ids; the broker names a handover by its
+ * reference SENDER/ID, which the recipient acks and asks about, and which
+ * the checker holds to the sender's receipt (ids belong to their sender).
  * SHA256 is over the packed baton.v1.Handover bytes. A message's handover
  * is the example with one support_plan goal naming the message id, padded
  * to a size that varies with the index, so no two hashes are equal.
@@ -64,8 +69,9 @@
 #define MAX_FILES	16
 #define MAX_TO		8
 #define MAX_EXAMPLES	5	/* failures printed per invariant */
-#define ID_MAX		128	/* as proto/validate.h: message and node ids */
-#define NODE_MAX	64
+#define ID_MAX		128	/* as proto/validate.h: own message ids */
+#define NODE_MAX	64	/* node ids */
+#define REF_MAX		(NODE_MAX + 1 + ID_MAX)	/* references NODE/ID */
 #define PAD_UNIT	"Review the plan with the person and their sister. "
 
 struct opts {
@@ -124,6 +130,15 @@ wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The sender's own id in a reference "NODE/ID" (the logs' join key). */
+static const char *
+own_part(const char *ref)
+{
+	const char *slash = strchr(ref, '/');
+
+	return slash != NULL ? slash + 1 : ref;
 }
 
 static void
@@ -526,8 +541,9 @@ fail:
 /* ------------------------------------------------------------------ */
 
 /* An ack whose AckResult was lost with the connection. */
+/* An ack whose AckResult was lost: the reference is asked about later. */
 struct doubt {
-	char		id[ID_MAX + 1];
+	char		ref[REF_MAX + 1];
 	uint32_t	attempt;
 };
 
@@ -562,11 +578,12 @@ resolve_doubts(struct receiver *rv)
 	for (i = 0; i < rv->ndoubts; ) {
 		memset(&err, 0, sizeof(err));
 		st = NULL;
-		rc = baton_status(rv->k.c, rv->doubts[i].id, &st, &err);
+		rc = baton_status(rv->k.c, rv->doubts[i].ref, &st, &err);
 		if (rc == BATON_E_REFUSED) {
 			/* the recipient may always read its own message */
 			if (record(rv->lf, 1, "ackrefused %s %s %u status-%s\n",
-			    rv->node, rv->doubts[i].id, rv->doubts[i].attempt,
+			    rv->node, own_part(rv->doubts[i].ref),
+			    rv->doubts[i].attempt,
 			    err.code_name) == -1)
 				return -2;
 			rv->refused++;
@@ -584,7 +601,8 @@ resolve_doubts(struct receiver *rv)
 		baton_status_free(st);
 		if (acked) {
 			if (record(rv->lf, 1, "acked %s %s %u status\n", rv->node,
-			    rv->doubts[i].id, rv->doubts[i].attempt) == -1)
+			    own_part(rv->doubts[i].ref),
+			    rv->doubts[i].attempt) == -1)
 				return -2;
 			rv->acks++;
 			rv->by_status++;
@@ -594,6 +612,17 @@ resolve_doubts(struct receiver *rv)
 		i++;
 	}
 	return 0;
+}
+
+/* 1 if the broker named the delivery FROM/ID, as ids belong to senders. */
+static int
+named_by_sender(const baton_incoming *in)
+{
+	size_t n = strlen(in->from);
+
+	return strncmp(in->reference, in->from, n) == 0 &&
+	    in->reference[n] == '/' &&
+	    strcmp(in->reference + n + 1, in->message_id) == 0;
 }
 
 /* Returns 0, -1 on a connection loss, -2 if the log cannot be written. */
@@ -618,7 +647,7 @@ handle_incoming(struct receiver *rv, baton_incoming *in)
 	}
 	/* a redelivery settles any doubt about an earlier ack of it */
 	for (i = 0; i < rv->ndoubts; i++)
-		if (strcmp(rv->doubts[i].id, in->message_id) == 0) {
+		if (strcmp(rv->doubts[i].ref, in->reference) == 0) {
 			doubt_remove(rv, i);
 			break;
 		}
@@ -627,7 +656,8 @@ handle_incoming(struct receiver *rv, baton_incoming *in)
 		return -2;
 	}
 	if (record(rv->lf, 1, "deliver %s %s %u %s %s %" PRId64 " %" PRId64 "\n",
-	    rv->node, in->message_id, in->attempt, sha, in->from, in->at_ms,
+	    rv->node, named_by_sender(in) ? in->message_id : in->reference,
+	    in->attempt, sha, in->from, in->at_ms,
 	    wall_ms()) == -1)
 		return -2;
 	rv->deliveries++;
@@ -654,8 +684,8 @@ handle_incoming(struct receiver *rv, baton_incoming *in)
 		rv->doubts = nd;
 		rv->doubtcap = ncap;
 	}
-	snprintf(rv->doubts[rv->ndoubts].id, sizeof(rv->doubts[0].id), "%s",
-	    in->message_id);
+	snprintf(rv->doubts[rv->ndoubts].ref, sizeof(rv->doubts[0].ref), "%s",
+	    in->reference);
 	rv->doubts[rv->ndoubts++].attempt = in->attempt;
 	conn_drop(&rv->k, rc, &err);
 	return -1;
@@ -911,6 +941,27 @@ copy_field(char *dst, size_t len, const char *src)
 	return 0;
 }
 
+/*
+ * The submitted message a reference SENDER/ID names (an audit record's
+ * message id): ID was submitted and, once receipted, by SENDER; else NULL.
+ */
+static struct msg *
+msg_by_ref(struct table *t, const char *ref)
+{
+	const char *slash = strchr(ref, '/');
+	struct msg *m;
+	size_t n;
+
+	if (slash == NULL || (m = table_get(t, slash + 1, 0)) == NULL ||
+	    !m->submitted)
+		return NULL;
+	n = (size_t)(slash - ref);
+	if (m->sender[0] != '\0' && (strlen(m->sender) != n ||
+	    strncmp(m->sender, ref, n) != 0))
+		return NULL;
+	return m;
+}
+
 static int
 load_sent(struct table *t, const char *path, int idx, struct verdict *fmtv,
     unsigned long *receipted, unsigned long *dups)
@@ -1144,7 +1195,7 @@ load_audit(struct table *t, const char *path, struct verdict *audit,
 			json_decref(j);
 			continue;
 		}
-		if ((m = table_get(t, id, 0)) == NULL || !m->submitted) {
+		if ((m = msg_by_ref(t, id)) == NULL) {
 			flag(audit, "%s record for %s, which nobody submitted", ev, id);
 			json_decref(j);
 			continue;

@@ -50,10 +50,10 @@ assert_rc 0 "send $ok"
 run baton_as cmht recv --wait 10 --max 1
 assert_rc 0 "recv $ok"
 assert_json message_id "$ok"
-run baton_as cmht accept "$ok"
+run baton_as cmht accept "provider/$ok"
 assert_rc 0 "accept $ok"
 ok_ms=$(submitted_ms "$ok")
-run baton_as cmht status "$ok" --json
+run baton_as cmht status "provider/$ok" --json
 accepted_ms=$(json_get '.events[-1].at_ms')
 ((accepted_ms - ok_ms < DEADLINE_MS)) ||
   fail "test too slow: $ok accepted $((accepted_ms - ok_ms)) ms after submit"
@@ -123,20 +123,20 @@ assert_json '.events[4].actor' broker
 run baton_as provider status "$ok" --json
 assert_eq 0 "$(json_get '.events | map(select(.event == "escalated")) | length')" \
   "escalated events of $ok"
-run baton_as cmht accept "$late"
+run baton_as cmht accept "provider/$late"
 assert_rc 0 "accept after escalation"
 recv_until provider '.kind == "NOTICE_KIND_DECIDED"' 10
 assert_json message_id "$late" "$(tail -n 1 "$T/provider.items")"
 
 # The audit log: one escalation, in its place.
-audit_export "$late"
+audit_export "provider/$late"
 assert_eq "submitted queued delivered acknowledged escalated accepted" \
   "$(audit_seq submitted queued delivered acknowledged escalated accepted \
      rejected expired)" "audit lifecycle of $late"
 assert_eq "crisis housing provider" "$(jq -r 'select(.event == "notice_queued") |
   .other' <<<"$AUDIT_JSONL" | head -n 3 | sort | tr '\n' ' ' | sed 's/ $//')" \
   "escalation notices audited"
-audit_export "$ok"
+audit_export "provider/$ok"
 assert_eq "submitted queued delivered acknowledged accepted" \
   "$(audit_seq submitted queued delivered acknowledged escalated accepted \
      rejected expired)" "audit lifecycle of $ok"

@@ -40,7 +40,7 @@ run baton_as provider status "$id" --json
 assert_rc 0 "status past the retention"
 assert_json state acknowledged
 
-run baton_as cmht redirect "$id" --to crisis
+run baton_as cmht redirect "provider/$id" --to crisis
 assert_rc 0 "redirect to crisis"
 redirect_ms=$(date +%s%3N)
 recv_until provider '.kind == "NOTICE_KIND_DECIDED"' 10

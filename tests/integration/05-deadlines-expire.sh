@@ -62,14 +62,14 @@ assert_json state acknowledged
 
 # cmht, connecting now, receives nothing and cannot decide on it.
 assert_queue_empty cmht
-run baton_as cmht accept "$id"
+run baton_as cmht accept "provider/$id"
 assert_rc 3 "accept of an expired handover"
 assert_json code ALREADY_DECIDED
 assert_queue_empty crisis
 assert_queue_empty gp
 
 for node in provider cmht; do
-  run baton_as "$node" status "$id" --json
+  run baton_as "$node" status "provider/$id" --json
   assert_rc 0 "status as $node"
   assert_json state expired
   assert_eq "submitted queued expired" \
@@ -77,7 +77,7 @@ for node in provider cmht; do
   assert_json '.events[2].actor' broker
 done
 
-run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --message "$id"
+run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --message "provider/$id"
 assert_rc 0 "batonctl audit export --message $id"
 assert_eq "submitted queued expired" \
   "$(jq -r 'select(.event | test("^(submitted|queued|delivered|acknowledged|escalated|expired)$")) |

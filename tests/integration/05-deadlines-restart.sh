@@ -34,7 +34,7 @@ stop_broker
 stopped_ms=$(now_ms)
 ((stopped_ms - sent_ms < DEADLINE_MS)) ||
   fail "test too slow: broker stopped $((stopped_ms - sent_ms)) ms after submit"
-if grep -q "escalated id=$id" "$BROKER_LOG"; then
+if grep -q "escalated id=provider/$id" "$BROKER_LOG"; then
   fail "escalated before the deadline"
 fi
 
@@ -68,7 +68,7 @@ RECV_WAIT=1 recv_all provider
 [[ -z "$RUN_OUT" ]] || printf '%s\n' "$RUN_OUT" >>"$T/provider.items"
 assert_eq 1 "$(items crisis 'true')" "items for crisis"
 assert_eq 1 "$(items provider 'true')" "items for provider"
-assert_eq 1 "$(grep -c "escalated id=$id" "$BROKER_LOG")" \
+assert_eq 1 "$(grep -c "escalated id=provider/$id" "$BROKER_LOG")" \
   "escalations in the broker log"
 
 # Escalated, still queued for cmht, who gets it as usual.
@@ -82,7 +82,7 @@ run baton_as cmht recv --wait 10 --max 1
 assert_rc 0 "recv as cmht"
 assert_json message_id "$id"
 
-run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --message "$id"
+run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --message "provider/$id"
 assert_rc 0 "batonctl audit export --message $id"
 assert_eq "submitted queued escalated delivered acknowledged" \
   "$(jq -r 'select(.event | test("^(submitted|queued|escalated|delivered|acknowledged)$")) |

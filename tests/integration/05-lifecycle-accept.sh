@@ -7,8 +7,10 @@
 # submitted, queued, delivered, acknowledged, accepted in that order; a
 # third node asking is refused with NOT_PERMITTED, the same answer as for
 # an id that does not exist. A second accept is ALREADY_DECIDED, an accept
-# by anyone but the recipient is NOT_RECIPIENT, and neither changes the
-# history or notifies anyone. The audit log holds the same lifecycle, in
+# by the sender is NOT_RECIPIENT, one by a third node UNKNOWN_MESSAGE (as
+# for no such message; the audit says NOT_RECIPIENT), and none changes the
+# history or notifies anyone. The recipient names the handover by its
+# reference provider/ID, the sender by its own ID. The audit log holds the same lifecycle, in
 # order, and every refusal.
 # shellcheck source=lib.sh disable=SC2119
 source "$(dirname "$0")/lib.sh"
@@ -21,6 +23,7 @@ setup_four_nodes
 start_broker
 
 id=life-accept-1
+ref=provider/$id
 run baton_as provider send --to cmht --json "$EXAMPLE_HANDOVER" --id "$id"
 assert_rc 0 "send to cmht"
 assert_json code OK
@@ -29,15 +32,16 @@ run baton_as cmht recv --wait 10 --max 1
 assert_rc 0 "recv as cmht"
 assert_json type handover
 assert_json message_id "$id"
+assert_json reference "$ref"
 
 # Received and acked, not yet decided: nothing for the provider yet.
-run baton_as cmht status "$id" --json
+run baton_as cmht status "$ref" --json
 assert_rc 0 "status as cmht before the decision"
 assert_json state acknowledged
 assert_queue_empty provider
 
 note="Allocated to the duty worker; first contact within 48 hours"
-run baton_as cmht accept "$id" --note "$note"
+run baton_as cmht accept "$ref" --note "$note"
 assert_rc 0 "accept by cmht"
 assert_json code OK
 
@@ -48,6 +52,7 @@ assert_eq 1 "$(count_lines "$RUN_OUT")" "notices to provider"
 assert_json type notice
 assert_json kind NOTICE_KIND_DECIDED
 assert_json message_id "$id"
+assert_json reference "$ref"
 assert_json outcome DECISION_OUTCOME_ACCEPT
 assert_json note "$note"
 assert_json '.reason // ""' ""
@@ -61,10 +66,12 @@ assert_queue_empty provider
 # The history, the same for sender and recipient.
 lifecycle="submitted queued delivered acknowledged accepted"
 for node in provider cmht; do
-  run baton_as "$node" status "$id" --json
+  q=$ref
+  [[ $node == provider ]] && q=$id	# the sender's own id names it too
+  run baton_as "$node" status "$q" --json
   assert_rc 0 "status as $node"
   assert_json code OK
-  assert_json message_id "$id"
+  assert_json message_id "$q"
   assert_json state accepted
   assert_eq "$lifecycle" "$(status_events)" "status events as $node"
   assert_json '.events[0].actor' provider
@@ -78,31 +85,31 @@ done
 history=$RUN_OUT
 
 # A third party learns nothing: the same refusal as for an unknown id.
-run baton_as gp status "$id" --json
+run baton_as gp status "$ref" --json
 assert_rc 3 "status as gp"
 assert_json code NOT_PERMITTED
 assert_json '.state // "" | length' 0
 assert_json '.events // [] | length' 0
-run baton_as gp status life-accept-no-such --json
+run baton_as gp status provider/life-accept-no-such --json
 assert_rc 3 "status of an unknown id"
 assert_json code NOT_PERMITTED
 
 # Decided once, and only by the recipient.
-run baton_as cmht accept "$id"
+run baton_as cmht accept "$ref"
 assert_rc 3 "second accept by cmht"
 assert_json code ALREADY_DECIDED
-run baton_as cmht reject "$id" --reason other
+run baton_as cmht reject "$ref" --reason other
 assert_rc 3 "reject after accept"
 assert_json code ALREADY_DECIDED
-run baton_as gp accept "$id"
+run baton_as gp accept "$ref"
 assert_rc 3 "accept by gp"
-assert_json code NOT_RECIPIENT
+assert_json code UNKNOWN_MESSAGE
 run baton_as provider accept "$id"
 assert_rc 3 "accept by the sender"
 assert_json code NOT_RECIPIENT
 
 # The refusals changed nothing and told nobody.
-run baton_as cmht status "$id" --json
+run baton_as cmht status "$ref" --json
 assert_rc 0 "status after the refusals"
 assert_json state accepted
 assert_eq "$(json_get .events "$history")" "$(json_get .events)" \
@@ -115,7 +122,7 @@ assert_broker_alive
 
 # The audit log: the lifecycle in order, then the notice's own, and each
 # refusal with its code.
-audit_export "$id"
+audit_export "$ref"
 assert_eq "$lifecycle notice_queued notice_delivered notice_acknowledged" \
   "$(audit_seq "$lifecycle" notice_queued notice_delivered notice_acknowledged)" \
   "audit lifecycle of $id"

@@ -50,14 +50,14 @@ run baton_as cmht recv --wait 10 --max 1
 assert_rc 0 "recv as cmht"
 assert_json message_id "$id"
 
-run baton_as cmht redirect "$id" --to cmht
+run baton_as cmht redirect "provider/$id" --to cmht
 assert_rc 3 "redirect to oneself"
 assert_json code INVALID
-run baton_as cmht redirect "$id" --to nosuchnode
+run baton_as cmht redirect "provider/$id" --to nosuchnode
 assert_rc 3 "redirect to an unknown node"
 assert_json code UNKNOWN_RECIPIENT
 
-run baton_as cmht redirect "$id" --to crisis --note "$note"
+run baton_as cmht redirect "provider/$id" --to crisis --note "$note"
 assert_rc 0 "redirect to crisis"
 assert_json code OK
 
@@ -88,12 +88,12 @@ assert_json note "$note"
 hops="submitted queued delivered acknowledged redirected queued delivered acknowledged"
 # cmht passed it on: it sees the history up to its own redirect, not what
 # the teams after it did or wrote
-run baton_as cmht status "$id" --json
+run baton_as cmht status "provider/$id" --json
 assert_rc 0 "status as cmht"
 assert_eq "submitted queued delivered acknowledged redirected" "$(status_events)" \
   "status events as cmht (up to its redirect)"
 for node in crisis provider; do
-  run baton_as "$node" status "$id" --json
+  run baton_as "$node" status "provider/$id" --json
   assert_rc 0 "status as $node"
   assert_json state acknowledged
   assert_eq "$hops" "$(status_events)" "status events as $node"
@@ -104,15 +104,15 @@ for node in crisis provider; do
   assert_json '.events[6].other' crisis
   assert_json '.events[7].actor' crisis
 done
-run baton_as gp status "$id" --json
+run baton_as gp status "provider/$id" --json
 assert_rc 3 "status as gp"
 assert_json code NOT_PERMITTED
 
 # Only the current recipient decides now.
-run baton_as cmht accept "$id"
+run baton_as cmht accept "provider/$id"
 assert_rc 3 "accept by cmht after its redirect"
 assert_json code NOT_RECIPIENT
-run baton_as crisis accept "$id"
+run baton_as crisis accept "provider/$id"
 assert_rc 0 "accept by crisis"
 run baton_as provider recv --wait 10 --max 1
 assert_rc 0 "recv of crisis's decision"
@@ -129,10 +129,10 @@ assert_rc 0 "second send to cmht"
 run baton_as cmht recv --wait 10 --max 1
 assert_rc 0 "second recv as cmht"
 assert_json message_id "$id2"
-run baton_as cmht redirect "$id2" --to housing
+run baton_as cmht redirect "provider/$id2" --to housing
 assert_rc 3 "redirect of a step_up to housing"
 assert_json code ROUTE_NOT_ALLOWED
-run baton_as cmht status "$id2" --json
+run baton_as cmht status "provider/$id2" --json
 assert_json state acknowledged
 assert_eq "submitted queued delivered acknowledged" "$(status_events)" \
   "events after the refused redirect"
@@ -146,7 +146,7 @@ kill -HUP "$BROKER_PID"
 wait_for "the edited policy to be loaded" 15 policy_loads_above "$loads"
 assert_broker_alive
 
-run baton_as cmht redirect "$id2" --to housing
+run baton_as cmht redirect "provider/$id2" --to housing
 assert_rc 0 "redirect to housing after the policy edit"
 run baton_as housing recv --wait 10 --max 1
 assert_rc 0 "recv as housing"
@@ -167,7 +167,7 @@ assert_rc 0 "recv of the redirect notice to housing"
 assert_json message_id "$id2"
 assert_json outcome DECISION_OUTCOME_REDIRECT
 assert_json redirect_to housing
-run baton_as housing status "$id2" --json
+run baton_as housing status "provider/$id2" --json
 assert_rc 0 "status as housing"
 assert_json state acknowledged
 assert_eq "submitted queued delivered acknowledged redirected queued delivered acknowledged" \
@@ -179,7 +179,7 @@ assert_queue_empty gp
 # Each hop is a transition of its own in the audit log: the redirect, then
 # the handover queued for the new recipient.
 hops_re='^submitted queued delivered acknowledged redirected queued delivered acknowledged'
-audit_export "$id"
+audit_export "provider/$id"
 seq=$(audit_seq submitted queued delivered acknowledged redirected accepted)
 [[ "$seq" =~ $hops_re\ accepted$ ]] ||
   fail "audit lifecycle of $id: got '$seq'"
@@ -188,7 +188,7 @@ assert_eq "cmht>crisis" "$(jq -r 'select(.event == "redirected") |
 assert_eq "cmht:8 crisis:8 " "$(jq -r 'select(.event == "delivered") |
   .actor + ":" + (.disclosed | split(",") | length | tostring)' \
   <<<"$AUDIT_JSONL" | tr '\n' ' ')" "sections disclosed to each hop"
-audit_export "$id2"
+audit_export "provider/$id2"
 seq=$(audit_seq submitted queued delivered acknowledged redirected)
 [[ "$seq" =~ $hops_re$ ]] || fail "audit lifecycle of $id2: got '$seq'"
 assert_eq "ROUTE_NOT_ALLOWED" "$(jq -r 'select(.event == "decision_refused") |

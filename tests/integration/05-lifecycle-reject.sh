@@ -30,19 +30,19 @@ assert_json message_id "$id"
 
 # A rejection needs a reason the protocol knows: refused as usage (exit 1)
 # by the client, so nothing reaches the broker and nothing changes.
-run baton_as cmht reject "$id"
+run baton_as cmht reject "provider/$id"
 assert_rc 1 "reject without --reason"
 assert_contains "$RUN_ERR" "--reason" "usage error names --reason"
-run baton_as cmht reject "$id" --reason because
+run baton_as cmht reject "provider/$id" --reason because
 assert_rc 1 "reject with an unknown reason"
-run baton_as cmht reject "$id" --reason unspecified
+run baton_as cmht reject "provider/$id" --reason unspecified
 assert_rc 1 "reject with reason UNSPECIFIED"
-run baton_as cmht status "$id" --json
+run baton_as cmht status "provider/$id" --json
 assert_rc 0 "status after the refused rejections"
 assert_json state acknowledged
 assert_queue_empty provider
 
-run baton_as cmht reject "$id" --reason wrong_service --note "$note" \
+run baton_as cmht reject "provider/$id" --reason wrong_service --note "$note" \
   --suggest crisis
 assert_rc 0 "reject by cmht"
 assert_json code OK
@@ -72,13 +72,13 @@ assert_json '.events[4].other' crisis
 assert_json '.events[4].note' "$note"
 
 # Final: neither an accept nor a second reject changes it.
-run baton_as cmht accept "$id"
+run baton_as cmht accept "provider/$id"
 assert_rc 3 "accept after reject"
 assert_json code ALREADY_DECIDED
-run baton_as cmht reject "$id" --reason no_capacity
+run baton_as cmht reject "provider/$id" --reason no_capacity
 assert_rc 3 "second reject"
 assert_json code ALREADY_DECIDED
-run baton_as cmht status "$id" --json
+run baton_as cmht status "provider/$id" --json
 assert_json state rejected
 assert_eq 5 "$(json_get '.events | length')" "events after the refusals"
 assert_queue_empty provider
@@ -90,10 +90,10 @@ assert_queue_empty crisis
 id2=life-reject-2
 run baton_as provider send --to cmht --json "$EXAMPLE_HANDOVER" --id "$id2"
 assert_rc 0 "second send to cmht"
-run baton_as cmht reject "$id2" --reason other --note "not read yet"
+run baton_as cmht reject "provider/$id2" --reason other --note "not read yet"
 assert_rc 3 "reject before delivery"
 assert_json code NOT_DELIVERED
-assert_json message_id "$id2"
+assert_json message_id "provider/$id2"
 run baton_as provider status "$id2" --json
 assert_rc 0 "status of the undelivered handover"
 assert_json state queued
@@ -103,7 +103,7 @@ run baton_as cmht recv --wait 10 --max 1
 assert_rc 0 "recv of the second handover"
 assert_json message_id "$id2"
 assert_json attempt 1
-run baton_as cmht reject "$id2" --reason duplicate
+run baton_as cmht reject "provider/$id2" --reason duplicate
 assert_rc 0 "reject after delivery"
 run baton_as provider recv --wait 10 --max 1
 assert_rc 0 "recv of the second notice"
@@ -114,7 +114,7 @@ assert_json '.suggested_node // ""' ""
 assert_broker_alive
 
 lifecycle="submitted queued delivered acknowledged rejected"
-audit_export "$id"
+audit_export "provider/$id"
 assert_eq "$lifecycle notice_queued notice_delivered notice_acknowledged" \
   "$(audit_seq "$lifecycle" notice_queued notice_delivered notice_acknowledged)" \
   "audit lifecycle of $id"
@@ -124,7 +124,7 @@ assert_eq "ALREADY_DECIDED ALREADY_DECIDED " "$(jq -r \
   'select(.event == "decision_refused") | .outcome' <<<"$AUDIT_JSONL" |
   tr '\n' ' ')" "audited refusals of $id"
 assert_not_contains "$AUDIT_JSONL" "$note" "audit records of $id"
-audit_export "$id2"
+audit_export "provider/$id2"
 assert_eq "submitted queued decision_refused delivered acknowledged rejected" \
   "$(audit_seq submitted queued decision_refused delivered acknowledged \
      rejected)" "audit lifecycle of $id2"

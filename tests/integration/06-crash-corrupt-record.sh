@@ -23,8 +23,9 @@ done
 stop_broker
 
 # Flip one byte in the middle of corrupt-1's stored body (mdb_dump writes
-# each key and value as one line of hex, each line led by a space).
-key=$(printf '%s' corrupt-1 | xxd -p | tr -d '\n')
+# each key and value as one line of hex, each line led by a space). The
+# store keys a handover by its reference, provider/corrupt-1.
+key=$(printf '%s' provider/corrupt-1 | xxd -p | tr -d '\n')
 mdb_dump -s bodies "$DATA_DIR" >"$T/bodies.dump"
 awk -v k=" $key" '
   found == 1 {
@@ -45,7 +46,7 @@ start_broker
 RECV_WAIT=3 recv_all cmht
 assert_eq 1 "$(count_lines "$RUN_OUT")" "deliveries after the damage"
 assert_json message_id intact-2
-grep -q 'handover id=corrupt-1 body missing or corrupt; moved to quarantine' \
+grep -q 'handover id=provider/corrupt-1 body missing or corrupt; moved to quarantine' \
   "$BROKER_LOG" || fail "no critical log line for the quarantined handover"
 
 RECV_WAIT=3 recv_all provider
@@ -58,10 +59,10 @@ assert_json state quarantined
 
 run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --event quarantined
 assert_rc 0 "audit export"
-assert_eq corrupt-1 "$(jq -r .message_id <<<"$RUN_OUT")" "quarantined record in the audit log"
+assert_eq provider/corrupt-1 "$(jq -r .message_id <<<"$RUN_OUT")" "quarantined record in the audit log"
 stop_broker
 
 # the damaged bytes are kept aside, not lost
 mdb_dump -s quarantine "$DATA_DIR" |
-  grep -c "$(printf 'bodies\0corrupt-1' | xxd -p | tr -d '\n')" >/dev/null ||
+  grep -c "$(printf 'bodies\0provider/corrupt-1' | xxd -p | tr -d '\n')" >/dev/null ||
   fail "the damaged body is not in the quarantine table"

@@ -21,16 +21,21 @@ run baton_as provider send --to cmht --json "$EXAMPLE_HANDOVER"
 assert_rc 0 "baton send"
 assert_json code OK
 msg_id=$(json_get message_id)
+# the broker names it by reference, provider/<its own id>
+ref=$(json_get reference)
+assert_eq "provider/$msg_id" "$ref" "reference in the receipt"
 
 run baton_as cmht recv --wait 10 --max 1
 assert_rc 0 "baton recv"
 assert_json message_id "$msg_id"
-run baton_as cmht accept "$msg_id"
+assert_json reference "$ref"
+run baton_as cmht accept "$ref"
 assert_rc 0 "baton accept"
 
-# Queried while the broker runs: LMDB readers do not block it.
+# Queried while the broker runs: LMDB readers do not block it. The audit
+# log names the handover by its reference.
 run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl \
-  --message "$msg_id"
+  --message "$ref"
 assert_rc 0 "audit export --message"
 export_jsonl=$RUN_OUT
 # (Notices to the sender are recorded too; this checks the handover's own

@@ -44,14 +44,14 @@ mark=$(log_mark)
 raw_start_as stalled cmht "$(raw_frame "$RAW_HELLO")$(raw_frame "$RAW_PULL_1000")"
 stalled=$RAW_PID
 wait_for "the first delivery to the stalled reader" 20 \
-  log_since "$mark" "node=cmht deliver id=slow-"
+  log_since "$mark" "node=cmht deliver id=provider/slow-"
 kill -STOP "$stalled"
 
 # delivered_count: deliveries logged to the stalled session so far.
 delivered_count() {
   local since
   since=$(tail -c "+$((mark + 1))" "$BROKER_LOG")
-  grep -c 'node=cmht deliver id=slow-' <<<"$since" || true
+  grep -c 'node=cmht deliver id=provider/slow-' <<<"$since" || true
 }
 
 # Wait until the broker has stopped pumping: no new delivery for 2 s
@@ -123,7 +123,7 @@ assert_eq "$COUNT" "$got" "distinct handovers delivered to the new cmht session"
 # attempt 2; the rest as attempt 1.
 for ((i = 1; i <= COUNT; i++)); do
   want=1
-  if grep -q "node=cmht deliver id=slow-$i from=provider attempt=1 " <<<"$stalled_log"; then
+  if grep -q "node=cmht deliver id=provider/slow-$i from=provider attempt=1 " <<<"$stalled_log"; then
     want=2
   fi
   assert_eq "$want" "$(awk -v id="slow-$i" '$1 == id { print $2 }' <<<"$pairs")" \

@@ -94,7 +94,7 @@ got=$(jq -r .message_id "$out" | sort)
 want=$(printf '%s\n' "${ok_ids[@]}" | sort)
 [[ "$got" == "$want" ]] ||
   fail "deliveries differ from the OK receipts: $(diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | grep '^[<>]' | head -5 | tr '\n' ' ')"
-n=$(grep -c 'node=cmht ack id=disk-' "$BROKER_LOG" || true)
+n=$(grep -c 'node=cmht ack id=provider/disk-' "$BROKER_LOG" || true)
 assert_eq "${#ok_ids[@]}" "$n" "acks recorded on a nearly full disk"
 assert_queue_empty cmht
 

@@ -77,7 +77,7 @@ want=$(printf '%s\n' "${ok_ids[@]}" | sort)
 grep -q 'ack.*refused\|STORE_FULL' "$T/recv.err" && fail "an ack was refused at the high-water mark: $(cat "$T/recv.err")"
 assert_queue_empty cmht
 # The acks are durable: none of them comes back.
-n=$(grep -c 'node=cmht ack id=fill-' "$BROKER_LOG" || true)
+n=$(grep -c 'node=cmht ack id=provider/fill-' "$BROKER_LOG" || true)
 assert_eq "${#ok_ids[@]}" "$n" "acks recorded by the broker"
 
 # Space comes back without a restart: the acknowledged bodies are purged
