@@ -34,6 +34,7 @@
 #include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -256,7 +257,7 @@ tcp_connect(const struct run *r, int64_t deadline)
 {
 	struct sockaddr_storage src;
 	socklen_t err_len = sizeof(int);
-	int fd, err = 0;
+	int fd, err = 0, one = 1;
 
 	fd = socket(r->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -274,6 +275,8 @@ tcp_connect(const struct run *r, int64_t deadline)
 		    sizeof(*s4) : sizeof(*s6)) == -1)
 			goto fail;
 	}
+	/* as libbaton does: small frames go out at once */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (const struct sockaddr *)&r->addr, r->addrlen) == 0)
 		return fd;
 	if (errno != EINPROGRESS || wait_fd(fd, POLLOUT, deadline) != 1 ||
