@@ -1276,17 +1276,20 @@ archive(struct fixture *f, uint64_t upto, int64_t before_ms,
 	return fp;
 }
 
-/* Verifies archives (in order) and then the store if s is set. */
+/*
+ * Verifies archives (in order) and then the store if store is set, with
+ * the anchor expect (may be NULL).
+ */
 static int
-verify_with(struct fixture *f, FILE **arch, size_t n, int store,
-    struct audit_verify_report *r)
+verify_with_anchor(struct fixture *f, FILE **arch, size_t n, int store,
+    const struct audit_anchor *expect, struct audit_verify_report *r)
 {
 	struct audit_pubkey	*pk = pubkey(f);
 	struct audit_verifier	*v;
 	size_t			 i;
 	int			 rc = AUDIT_VERIFY_OK;
 
-	v = audit_verifier_new(pk, NULL, r);
+	v = audit_verifier_new(pk, expect, r);
 	assert_non_null(v);
 	for (i = 0; i < n && rc == AUDIT_VERIFY_OK; i++) {
 		rewind(arch[i]);
@@ -1299,6 +1302,13 @@ verify_with(struct fixture *f, FILE **arch, size_t n, int store,
 	audit_verifier_free(v);
 	audit_pubkey_free(pk);
 	return rc;
+}
+
+static int
+verify_with(struct fixture *f, FILE **arch, size_t n, int store,
+    struct audit_verify_report *r)
+{
+	return verify_with_anchor(f, arch, n, store, NULL, r);
 }
 
 static void
@@ -1346,14 +1356,30 @@ test_archive_then_verify(void **state)
 	struct fixture			*f = *state;
 	struct audit_archive_plan	 p, p2;
 	struct audit_verify_report	 r;
+	struct audit_anchor		 anchor;
 	struct audit_event		 ev;
-	char				 hex[AUDIT_REF_HEX + 1];
+	char				 hex[AUDIT_REF_HEX + 1], spec[96];
 	uint64_t			 seq;
 	FILE				*a1, *a2, *both[2];
 
-	fill(f->s, f->a, 1, 600, 0, 200);
+	/* An anchor taken at seq 100, before it is archived. */
+	fill(f->s, f->a, 1, 100, 0, 200);
+	head(f->s, &seq, hex);
+	(void)snprintf(spec, sizeof(spec), "%" PRIu64 ":%s", seq, hex);
+	assert_int_equal(audit_anchor_parse(spec, &anchor), 0);
+	fill(f->s, f->a, 101, 600, 0, 200);
 	a1 = archive(f, UINT64_MAX, INT64_MAX, &p);
 	assert_int_equal(p.last, 512);
+
+	/* Now archived: the store alone cannot check it, the archive can. */
+	assert_int_equal(verify(f, &anchor, &r), -1);
+	assert_non_null(strstr(r.what, "is archived"));
+	assert_int_equal(verify_with_anchor(f, &a1, 1, 1, &anchor, &r),
+	    AUDIT_VERIFY_OK);
+	anchor.hash[0] ^= 1;
+	assert_int_equal(verify_with_anchor(f, &a1, 1, 1, &anchor, &r),
+	    AUDIT_VERIFY_BAD);
+	assert_int_equal(r.bad_seq, 100);
 
 	/* The rest chains onto the anchor; the archive and its record stay. */
 	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
