@@ -83,6 +83,7 @@ struct run {
 	int64_t			 t0, deadline;
 	char			 err_code[40];	/* first Error frame's code */
 	char			 err_text[256];
+	unsigned		 n_code[64];	/* Error frames by baton.v1.Code */
 };
 
 static int64_t
@@ -469,6 +470,8 @@ read_frame(struct run *r, struct conn *c, int64_t deadline, Frame **out)
 		mark_closed(c);
 		return -1;
 	}
+	if ((*out)->body_case == BATON__V1__FRAME__BODY_ERROR)
+		r->n_code[(unsigned)(*out)->error->code % 64]++;
 	if ((*out)->body_case == BATON__V1__FRAME__BODY_ERROR &&
 	    r->err_code[0] == '\0') {
 		snprintf(r->err_code, sizeof(r->err_code), "%s",
@@ -523,11 +526,22 @@ open_session(struct run *r, struct conn *c)
 	}
 }
 
+/* The first Error frame, and how many of each code ("TIMEOUT:2,..."). */
 static void
 print_error(const struct run *r)
 {
+	const char *sep = "";
+	int i;
+
 	printf("error_code=%s\n", r->err_code[0] ? r->err_code : "none");
-	printf("error_text=%s\n", r->err_text);
+	printf("error_text=%s\nerrors=", r->err_text);
+	for (i = 0; i < 64; i++) {
+		if (r->n_code[i] == 0)
+			continue;
+		printf("%s%s:%u", sep, frame_code_name(i), r->n_code[i]);
+		sep = ",";
+	}
+	printf("\n");
 }
 
 /* ping-flood: Pings as fast as the broker takes them; nothing is read. */
@@ -886,8 +900,13 @@ print_hold(struct run *r, struct conn *cs, int n, int refused)
 	}
 	printf("opened=%d\nrefused=%d\nclosed=%d\nopen_at_end=%d\n", n, refused,
 	    closed, n - closed);
-	printf("closed_min_ms=%lld\nclosed_max_ms=%lld\n", (long long)lo,
+	printf("closed_min_ms=%lld\nclosed_max_ms=%lld\nclosed_ms=", (long long)lo,
 	    (long long)hi);
+	for (i = 0, d = 0; i < n; i++)
+		if (cs[i].closed)
+			printf("%s%lld", d++ ? "," : "",
+			    (long long)(cs[i].closed_ms - cs[i].opened_ms));
+	printf("\n");
 	print_error(r);
 	for (i = 0; i < n; i++)
 		conn_close(&cs[i]);
