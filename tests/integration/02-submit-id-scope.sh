@@ -10,12 +10,14 @@
 # the same code and text for an ack, a decision or a status on gp's
 # reference as on an unknown reference, so it cannot tell that the id is
 # taken; the audit log alone tells the two apart (NOT_RECIPIENT vs
-# UNKNOWN_MESSAGE). A plain id names the asking node's own handover.
+# UNKNOWN_MESSAGE). A plain id names the asking node's own handover. The
+# wire changed, so the protocol is 2: a version 1 Hello is refused.
 # shellcheck source=lib.sh disable=SC2119
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=lib-raw.sh
 source "$(dirname "$0")/lib-raw.sh"
 
+CODE_UNSUPPORTED_VERSION=17
 CODE_NOT_RECIPIENT=12
 CODE_UNKNOWN_MESSAGE=13
 id=provider-000124
@@ -25,6 +27,12 @@ unknown_ref=gp/provider-999999
 
 setup_four_nodes
 start_broker
+
+# Hello{protocol_version=1}: refused, naming the version the broker speaks.
+raw_start_as v1 provider "$(raw_frame 0a020801)"
+wait_for "Error to a version 1 Hello" 15 raw_has v1 "$F_ERROR"
+assert_raw_error v1 "$CODE_UNSUPPORTED_VERSION" "version 1 Hello"
+assert_contains "$RAW_TEXT" "speaks 2" "refusal text of a version 1 Hello"
 
 # gp takes provider's next id first (gp may send cmht a step_up).
 run baton_as gp send --to cmht --json "$EXAMPLE_HANDOVER" --id "$id"
