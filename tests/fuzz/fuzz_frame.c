@@ -35,6 +35,23 @@ redecode(const uint8_t *buf, size_t n)
 	return f;
 }
 
+/* 1 if st is a status frame_decode may give for a body it refuses. */
+static int
+is_decode_refusal(int st)
+{
+	switch (st) {
+	case FRAME_MALFORMED:
+	case FRAME_NO_BODY:
+	case FRAME_REPEATED_FIELD:
+	case FRAME_ONEOF_CONFLICT:
+	case FRAME_UNKNOWN_FIELD:
+	case FRAME_TOO_MANY_TAGS:
+	case FRAME_TOO_DEEP:
+		return 1;
+	}
+	return 0;
+}
+
 static void
 as_json(const Frame *f)
 {
@@ -76,7 +93,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;	/* the rest has not arrived */
 	f = frame_decode(data + BATON_FRAME_HDR, len, &st);
 	if (f == NULL) {
-		if (st != FRAME_MALFORMED && st != FRAME_NO_BODY)
+		if (!is_decode_refusal(st))
 			abort();
 		return 0;
 	}
