@@ -257,7 +257,9 @@ deadline_keep_clock(struct broker *b, int64_t due_now)
 {
 	int rc;
 
-	if (!clock_save_wanted(&b->due_clock, due_now))
+	/* inside the store's reserve, the room is for draining work: a late
+	 * save only costs lateness after a backward step across a restart */
+	if (!clock_save_wanted(&b->due_clock, due_now) || broker_store_low(b, 0))
 		return;
 	/* store full: the next pass tries again, nothing else depends on it */
 	if ((rc = clock_save(&b->due_clock, b->store, due_now)) != STORE_OK)
