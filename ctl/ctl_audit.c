@@ -524,11 +524,13 @@ open_store(const char *dir, int readonly, struct store **s)
 
 /* What to do about a damaged log, after the first bad seq was named. */
 #define DAMAGED_ADVICE \
-	"batonctl: do not archive or repair it: keep this data directory as " \
-	"it is,\n" \
-	"batonctl: compare it with a backup (mdb_copy) and with the anchors " \
-	"kept\n" \
-	"batonctl: elsewhere (--expect-head), and report it to your IG lead\n"
+	"batonctl: do not archive or repair anything: keep the data directory " \
+	"and the\n" \
+	"batonctl: archives as they are, compare them with a backup (mdb_copy) " \
+	"and\n" \
+	"batonctl: with the anchors kept elsewhere (--expect-head), and report " \
+	"it to\n" \
+	"batonctl: your IG lead\n"
 
 static void
 report_bad(const struct audit_verify_report *r)
