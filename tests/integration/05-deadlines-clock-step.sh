@@ -157,6 +157,8 @@ wait_for "the +6 d step in the broker log" 35 \
 crit2_sent=$(now_ms)
 send clock-crit-2 "$CRITICAL"
 set_offset +143h
+(($(now_ms) - crit2_sent < CRIT_MS - 1000)) ||
+  fail "test too slow: stepped back $(($(now_ms) - crit2_sent)) ms after sending clock-crit-2"
 escalation_of clock-crit-2 "$STEP_NET_MS" "$crit2_sent"
 send clock-new-1 "$EXAMPLE_HANDOVER"
 
