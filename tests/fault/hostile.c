@@ -87,15 +87,6 @@ struct run {
 };
 
 static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
 now_us(void)
 {
 	struct timespec ts;
@@ -103,6 +94,8 @@ now_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+#define now_ms()	(now_us() / 1000)
 
 static void
 usage(void)
@@ -796,27 +789,6 @@ encode_submit(struct run *r, long i, uint8_t **buf, size_t *len, void *arg)
 	return frame_encode(&f, READ_MAX_FRAME, buf, len) == FRAME_OK ? 0 : -1;
 }
 
-/* submit-burst: count Submits, window in flight; receipts by code. */
-static int
-mode_submit_burst(struct run *r)
-{
-	Baton__V1__Handover *h = load_handover(r->o.json);
-	struct tally t;
-	struct conn c;
-
-	if (h == NULL || r->o.to == NULL) {
-		fprintf(stderr, "hostile: submit-burst needs --to and a valid --json\n");
-		return 2;
-	}
-	open_session(r, &c);
-	memset(&t, 0, sizeof(t));
-	pipeline(r, &c, encode_submit, h, &t);
-	print_tally(r, &t, &c);
-	protobuf_c_message_free_unpacked(&h->base, NULL);
-	conn_close(&c);
-	return 0;
-}
-
 static int
 encode_status(struct run *r, long i, uint8_t **buf, size_t *len, void *arg)
 {
@@ -831,21 +803,26 @@ encode_status(struct run *r, long i, uint8_t **buf, size_t *len, void *arg)
 	return frame_encode(&f, READ_MAX_FRAME, buf, len) == FRAME_OK ? 0 : -1;
 }
 
-/* status-flood: count StatusRequests for one id, window in flight. */
+/* submit-burst, status-flood: count requests, window in flight. */
 static int
-mode_status_flood(struct run *r)
+mode_pipeline(struct run *r, int submit)
 {
+	Baton__V1__Handover *h = NULL;
 	struct tally t;
 	struct conn c;
 
-	if (r->o.id == NULL) {
-		fprintf(stderr, "hostile: status-flood needs --id\n");
+	if (submit ? r->o.to == NULL || (h = load_handover(r->o.json)) == NULL :
+	    r->o.id == NULL) {
+		fprintf(stderr, "hostile: %s needs %s\n", r->o.mode,
+		    submit ? "--to and a valid --json" : "--id");
 		return 2;
 	}
 	open_session(r, &c);
 	memset(&t, 0, sizeof(t));
-	pipeline(r, &c, encode_status, NULL, &t);
+	pipeline(r, &c, submit ? encode_submit : encode_status, h, &t);
 	print_tally(r, &t, &c);
+	if (h != NULL)
+		protobuf_c_message_free_unpacked(&h->base, NULL);
 	conn_close(&c);
 	return 0;
 }
@@ -1008,10 +985,9 @@ main(int argc, char **argv)
 		return mode_ping_flood(&r);
 	if (strcmp(r.o.mode, "ping-rtt") == 0)
 		return mode_ping_rtt(&r);
-	if (strcmp(r.o.mode, "submit-burst") == 0)
-		return mode_submit_burst(&r);
-	if (strcmp(r.o.mode, "status-flood") == 0)
-		return mode_status_flood(&r);
+	if (strcmp(r.o.mode, "submit-burst") == 0 ||
+	    strcmp(r.o.mode, "status-flood") == 0)
+		return mode_pipeline(&r, strcmp(r.o.mode, "submit-burst") == 0);
 	if (strcmp(r.o.mode, "prehello-hold") == 0)
 		return mode_hold(&r, 1, 0);
 	if (tcp)
