@@ -9,7 +9,7 @@
 # afterwards. (A broker that takes the space used by a burst for gone
 # until its once-a-second measurement refused with STORE_FULL after about
 # 11,600 of them.)
-# shellcheck source=lib.sh
+# shellcheck source=lib.sh disable=SC2119
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=lib-hostile.sh
 source "$(dirname "$0")/lib-hostile.sh"

@@ -14,7 +14,7 @@
 #  - the broker is alive and serves a normal send afterwards.
 # On a broker that reads every Ping and queues every Pong unbounded, gp's
 # Pings wait behind the flood and the Pongs pile up in memory.
-# shellcheck source=lib.sh
+# shellcheck source=lib.sh disable=SC2119
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=lib-raw.sh
 source "$(dirname "$0")/lib-raw.sh"
