@@ -103,11 +103,14 @@ hostile_spawn large-4 gp partial-hold --bind 127.0.0.4 --conns 2 \
 large_pid=$HOSTILE_PID
 sends_and_receives preauth-2
 rss1=$(rss_kb "$BROKER_PID")
+# A refusal flood: 300 connections from 127.0.0.5 in well under a second,
+# all but 4 refused at accept; they are audited at a limited rate.
+hostile_run flood-5 crisis tcp-hold 30 --bind 127.0.0.5 --conns 300 --seconds 3
 hostile_wait tls-2 "$tls_pid" 30
 hostile_wait partial-3 "$partial_pid" 30
 hostile_wait large-4 "$large_pid" 30
 hostile_wait tcp-2 "$tcp_pid" 30
-for n in tcp-2 tls-2 partial-3 large-4; do
+for n in tcp-2 tls-2 partial-3 large-4 flood-5; do
   hostile_show "$n"
 done
 log "batond VmRSS ${rss0} kB before, ${rss1} kB with the connections held"
@@ -121,13 +124,20 @@ assert_eq 2 "$(code_count large-4 FRAME_TOO_LARGE)" "FRAME_TOO_LARGE for 70,000 
 assert_eq 2 "$(closed_under large-4 1000)" "70,000-byte frames before Hello closed within 1 s"
 ((rss1 - rss0 < 32768)) ||
   fail "batond VmRSS grew by $((rss1 - rss0)) kB with unauthenticated connections held"
-run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --event connection_refused
-assert_rc 0 "audit export --event connection_refused"
-refused=$(count_lines "$RUN_OUT")
-log "$refused connection_refused records"
-((refused >= 1)) || fail "no connection_refused record for the per-address refusals"
 assert_broker_alive
 stop_broker
+run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --event connection_refused
+assert_rc 0 "audit export --event connection_refused"
+refused=$(jq -c 'select(.peer // "" | startswith("127.0.0.2:"))' <<<"$RUN_OUT" | grep -c . || true)
+flood=$(jq -c 'select(.peer // "" | startswith("127.0.0.5:"))' <<<"$RUN_OUT" | grep -c . || true)
+log "connection_refused records: $refused for 127.0.0.2, $flood for 127.0.0.5's $(($(hv flood-5 closed))) refusals"
+((refused >= 1)) || fail "no connection_refused record for the per-address refusals of 127.0.0.2"
+((flood >= 1)) || fail "no connection_refused record for 127.0.0.5's refusals"
+((flood <= 150)) || fail "$flood connection_refused records for 127.0.0.5's refusals: not rate-limited"
+run "$BATONCTL" audit export --data "$DATA_DIR" --format jsonl --event audit_suppressed
+assert_rc 0 "audit export --event audit_suppressed"
+log "audit_suppressed: $(jq -c '.reason' <<<"$RUN_OUT" | tr '\n' ' ')"
+[[ -n "$RUN_OUT" ]] || fail "no audit_suppressed record counts the refusals not recorded one by one"
 
 # --- C: at the connection limit the oldest unauthenticated one gives way --
 start_broker --max-connections 6

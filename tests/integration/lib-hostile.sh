@@ -51,9 +51,10 @@ hv() {
     "$HOSTILE_DIR/$1.out"
 }
 
-# hostile_show NAME: logs run NAME's results on one line.
+# hostile_show NAME: logs run NAME's results on one line (without the
+# list of close times).
 hostile_show() {
-  log "$1: $(tr '\n' ' ' <"$HOSTILE_DIR/$1.out")"
+  log "$1: $(grep -v '^closed_ms=' "$HOSTILE_DIR/$1.out" | tr '\n' ' ')"
 }
 
 # is_asan_build: batond is built with AddressSanitizer (slower, and its
