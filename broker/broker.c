@@ -487,9 +487,10 @@ broker_check_clock(struct broker *b)
 	if (b->clock_mono_ms != 0) {
 		step = (wall - b->clock_wall_ms) - (mono - b->clock_mono_ms);
 		if (step > 2000 || step < -2000)
-			log_warnx("clock: the wall clock stepped by %+lld s; handover "
-			    "deadlines and expiry follow the wall clock",
-			    (long long)(step / 1000));
+			log_warnx("clock: the wall clock stepped by %+lld s; deadlines, "
+			    "expiry and purge are not affected (they follow the "
+			    "broker's monotonic due clock); record and audit times "
+			    "show the new wall clock", (long long)(step / 1000));
 	}
 	b->clock_wall_ms = wall;
 	b->clock_mono_ms = mono;

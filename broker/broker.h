@@ -195,8 +195,8 @@ void	broker_check_expiry(struct broker *b);
 
 /*
  * Logs a step of the wall clock (against the monotonic clock) since the
- * last call: deadlines and expiry are stored as wall-clock times, so an
- * operator must know when the clock jumped. Called periodically.
+ * last call. Due times do not move with it (clock.h), but record and audit
+ * times do, so an operator must know when the clock jumped. Periodic.
  */
 void	broker_check_clock(struct broker *b);
 
