@@ -24,11 +24,13 @@
  * Field tags one frame may carry in all, nested ones included. A handover
  * that passes validation (at most 256 entries per repeated field) has at
  * most about 6,700: Subject 263, RiskSummary 1,027, Safeguarding and
- * CrisisPlan 514 each, Contacts 256 x 6, SupportPlan 770, Medication...
- * 2,050, Transition 5, plus the sections and envelope; a Status carries at
- * most 128 events of 8. So 65,536 is ten times anything legitimate, and it
- * bounds what protobuf-c allocates for a frame: without it 4 MiB of empty
- * two-byte Contact entries would be 2 million small allocations.
+ * CrisisPlan 514 each, Contacts 256 x 6, SupportPlan 770,
+ * MedicationAndPhysicalHealth 2,050, Transition 5, plus the sections and
+ * envelope (test_maximal_handover_within_budget builds one); a Status
+ * carries at most 128 events of 8. So 65,536 is ten times anything
+ * legitimate, and it bounds what protobuf-c allocates for a frame: without
+ * it 4 MiB of empty two-byte Contact entries would be 2 million small
+ * allocations.
  */
 #define BATON_FRAME_MAX_TAGS	65536u
 
