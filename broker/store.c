@@ -53,7 +53,9 @@
 #define STORE_MAXDEPTH		4	/* top-level plus three nested */
 /* Below this much free space an EIO from LMDB is taken to mean disk full. */
 #define STORE_MINFREE		((uint64_t)1 << 20)
-#define STORE_SCHEMA		1
+/* 2: handovers are keyed by their reference <sender>/<id> (ids belong to
+ * their sender); a schema-1 store keyed them by the bare id. */
+#define STORE_SCHEMA		2
 #define STORE_SCHEMA_KEY	"schema"
 #define STORE_SEQ_PREFIX	"seq:"
 /* LMDB's data size is 32 bits on disk. */
@@ -470,8 +472,10 @@ open_tables(struct store *s, char *err, size_t errlen)
 		    (uint32_t)ver[2] << 8 | ver[3];
 		if (v != STORE_SCHEMA) {
 			openerr(err, errlen, "cannot open store in %s: schema "
-			    "version %u, this build reads %u", s->dir, v,
-			    STORE_SCHEMA);
+			    "version %u, this build reads %u%s", s->dir, v,
+			    STORE_SCHEMA, v < STORE_SCHEMA ? " (written by an "
+			    "older Baton: drain it with that version, or keep it "
+			    "for the record and start a new data directory)" : "");
 			goto fail;
 		}
 	}
