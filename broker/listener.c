@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct bufferevent *bev;
 	char peer[64], addr[48];
 	const char *why;
+	int one = 1;
 	SSL *ssl;
 
 	peer_name(sa, peer, sizeof(peer));
@@ -131,6 +133,10 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 			audit_accept_refused(b, peer, "LIMIT_EXCEEDED", why);
 		return;
 	}
+	/* frames are whole messages: waiting to coalesce them (Nagle, with
+	 * the peer's delayed ack) only adds latency to every reply */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		log_warn("peer=%s setsockopt TCP_NODELAY", peer);
 	if ((ssl = SSL_new(b->tls)) == NULL) {
 		log_warnx("peer=%s refused: SSL_new failed", peer);
 		evutil_closesocket(fd);

@@ -24,6 +24,7 @@
 #include "session.h"
 
 #define CLOSE_GRACE_S	5	/* how long a closing session may drain */
+#define CLOSE_DISCARD_MAX (1u << 20)	/* and how much of its input it discards */
 #define FRAME_TIMEOUT_MS(s)	((int64_t)(s)->b->cfg->frame_timeout_s * 1000)
 
 static void session_read_cb(struct bufferevent *, void *);
@@ -220,12 +221,27 @@ session_send(struct session *s, const Frame *f)
 		session_kill(s);
 		return -1;
 	}
-	/* a client that does not read its replies stops being read now, not
-	 * at the commit pass: its requests cannot outrun the bound */
-	if (!s->read_paused && s->state != SESSION_CLOSING &&
+	/* a client that does not read stops being read now, not at the
+	 * commit pass: its requests cannot outrun the bound. Deliveries stop
+	 * at the bound by themselves (the pump checks it); a reply that finds
+	 * the output over it means the client sends requests without reading
+	 * their answers, which no client does that means well */
+	if (s->state != SESSION_CLOSING &&
 	    session_output_len(s) > s->b->cfg->max_output) {
-		s->read_paused = 1;
-		bufferevent_disable(s->bev, EV_READ);
+		if (f->body_case != BATON__V1__FRAME__BODY_DELIVER &&
+		    f->body_case != BATON__V1__FRAME__BODY_NOTICE &&
+		    f->body_case != BATON__V1__FRAME__BODY_ERROR) {
+			session_fail(s, BATON__V1__CODE__CODE_LIMIT_EXCEEDED,
+			    "%zu bytes of replies are waiting for this client to "
+			    "read (limit %zu): it sends requests without reading "
+			    "the answers", session_output_len(s),
+			    s->b->cfg->max_output);
+			return 0;
+		}
+		if (!s->read_paused) {
+			s->read_paused = 1;
+			bufferevent_disable(s->bev, EV_READ);
+		}
 	}
 	broker_schedule(s->b);
 	return 0;
@@ -503,7 +519,16 @@ session_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	if (s->state == SESSION_CLOSING) {
+		/* discarding keeps the kernel from resetting the connection under
+		 * our Error frame, but a peer that floods while we close gets no
+		 * more of our time than CLOSE_DISCARD_MAX */
+		s->discarded += evbuffer_get_length(in);
 		evbuffer_drain(in, evbuffer_get_length(in));
+		if (s->discarded > CLOSE_DISCARD_MAX) {
+			log_info("sid=%llu node=%s closed: kept sending while being "
+			    "closed", (unsigned long long)s->id, s->node_id);
+			session_kill(s);
+		}
 		return;
 	}
 	session_read_frames(s);

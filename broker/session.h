@@ -58,6 +58,7 @@ struct session {
 	uint32_t		 reserved;	/* partial-frame budget it holds */
 	uint32_t		 want_reserve;	/* waiting for this much budget */
 	int64_t			 accepted_ms;	/* monotonic, for eviction */
+	size_t			 discarded;	/* CLOSING: input thrown away */
 	char			 addr[48];	/* peer address without port */
 	int			 lingering;	/* CLOSING: our side shut, draining input */
 	int64_t		 partial_since_ms; /* a frame has been arriving since */
