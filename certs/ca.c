@@ -54,7 +54,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "atomicfile.h"
 #include "ca.h"
+#include "errbuf.h"
 #include "validate.h"
 
 #define SERIAL_BYTES	16
@@ -64,25 +66,10 @@
 enum leaf_kind { LEAF_NODE, LEAF_SERVER };
 
 static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void
 sslerr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Like seterr, then ": " and the oldest queued OpenSSL error (the cause). */
+/* Like errbuf_set, then ": " and the oldest queued OpenSSL error. */
 static void
 sslerr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -96,7 +83,7 @@ sslerr(char *err, size_t errlen, const char *fmt, ...)
 	if (err == NULL || errlen == 0)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	errbuf_vset(err, errlen, fmt, ap);
 	va_end(ap);
 	if (e == 0)
 		return;
@@ -118,7 +105,7 @@ join(char *out, size_t outlen, const char *dir, const char *name,
 		dl--;
 	n = snprintf(out, outlen, "%.*s/%s", (int)dl, dir, name);
 	if (n < 0 || (size_t)n >= outlen) {
-		seterr(err, errlen, "path too long: %s/%s", dir, name);
+		errbuf_set(err, errlen, "path too long: %s/%s", dir, name);
 		return -1;
 	}
 	return 0;
@@ -137,7 +124,7 @@ make_dir(const char *dir, mode_t mode, char *err, size_t errlen)
 	char *p;
 
 	if (strlen(dir) >= sizeof(path)) {
-		seterr(err, errlen, "path too long: %s", dir);
+		errbuf_set(err, errlen, "path too long: %s", dir);
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s", dir);
@@ -146,8 +133,8 @@ make_dir(const char *dir, mode_t mode, char *err, size_t errlen)
 			continue;
 		*p = '\0';
 		if (mkdir(path, 0755) == -1 && errno != EEXIST) {
-			seterr(err, errlen, "cannot create directory %s: %s",
-			    path, strerror(errno));
+			errbuf_set(err, errlen, "cannot create directory "
+			    "%s: %s", path, strerror(errno));
 			return -1;
 		}
 		*p = '/';
@@ -155,21 +142,22 @@ make_dir(const char *dir, mode_t mode, char *err, size_t errlen)
 	if (mkdir(dir, mode) == 0)
 		return 0;
 	if (errno != EEXIST) {
-		seterr(err, errlen, "cannot create directory %s: %s", dir,
+		errbuf_set(err, errlen, "cannot create directory %s: %s", dir,
 		    strerror(errno));
 		return -1;
 	}
 	if (stat(dir, &st) == -1) {
-		seterr(err, errlen, "cannot use directory %s: %s", dir,
+		errbuf_set(err, errlen, "cannot use directory %s: %s", dir,
 		    strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		seterr(err, errlen, "%s exists and is not a directory", dir);
+		errbuf_set(err, errlen, "%s exists and is not a directory",
+		    dir);
 		return -1;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		seterr(err, errlen, "directory %s is writable by group or "
+		errbuf_set(err, errlen, "directory %s is writable by group or "
 		    "others (mode %04o); run chmod go-w %s first", dir,
 		    (unsigned)(st.st_mode & 07777), dir);
 		return -1;
@@ -187,151 +175,65 @@ check_absent(const char *path, const char *what, int force, char *err,
 	if (force)
 		return 0;
 	if (lstat(path, &st) == 0) {
-		seterr(err, errlen, "%s %s already exists; pass --force to "
+		errbuf_set(err, errlen, "%s %s already exists; pass --force to "
 		    "replace it", what, path);
 		return -1;
 	}
 	if (errno != ENOENT) {
-		seterr(err, errlen, "cannot check %s: %s", path,
+		errbuf_set(err, errlen, "cannot check %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-/* What a file writer puts in the stream; returns 1 on success. */
-typedef int (*writer_fn)(FILE *, const void *);
-
+/* What a file writer puts in the stream (atomicfile.h); 1 on success. */
 static int
-write_key(FILE *f, const void *arg)
+write_key(FILE *f, void *arg)
 {
-	return PEM_write_PrivateKey(f, (EVP_PKEY *)arg, NULL, NULL, 0, NULL,
-	    NULL);
+	return PEM_write_PrivateKey(f, arg, NULL, NULL, 0, NULL, NULL);
 }
 
 static int
-write_cert(FILE *f, const void *arg)
+write_cert(FILE *f, void *arg)
 {
-	return PEM_write_X509(f, (X509 *)arg);
+	return PEM_write_X509(f, arg);
 }
 
 static int
-write_crl(FILE *f, const void *arg)
+write_crl(FILE *f, void *arg)
 {
-	return PEM_write_X509_CRL(f, (X509_CRL *)arg);
+	return PEM_write_X509_CRL(f, arg);
 }
 
 static int
-write_text(FILE *f, const void *arg)
+write_text(FILE *f, void *arg)
 {
-	return fputs((const char *)arg, f) >= 0;
-}
-
-static void
-fsync_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-	int fd;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), "%s", ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return;
-	(void)fsync(fd);
-	close(fd);
+	return fputs(arg, f) >= 0;
 }
 
 /*
- * Writes path with the given mode through a temporary file created
- * O_EXCL with that mode, so the content never sits under a wider mode.
- * Without force an existing path is left alone and refused.
+ * Writes path with the given mode through atomicfile_write, so the
+ * content never sits under a wider mode and a crash leaves the old file
+ * or the new one. Without force an existing path is left alone and
+ * refused. 0, or -1 with err set.
  */
 static int
-write_file(const char *path, mode_t mode, int force, writer_fn fn,
-    const void *arg, char *err, size_t errlen)
+write_file(const char *path, mode_t mode, int force,
+    atomicfile_writer fn, const void *arg, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX];
-	unsigned char rnd[6];
-	FILE *f = NULL;
-	int fd = -1, tries, n, linked = 0;
-
-	for (tries = 0; tries < 8; tries++) {
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-			sslerr(err, errlen, "cannot get random bytes");
-			return -1;
-		}
-		n = snprintf(tmp, sizeof(tmp),
-		    "%s.tmp-%02x%02x%02x%02x%02x%02x", path, rnd[0], rnd[1],
-		    rnd[2], rnd[3], rnd[4], rnd[5]);
-		if (n < 0 || (size_t)n >= sizeof(tmp)) {
-			seterr(err, errlen, "path too long: %s", path);
-			return -1;
-		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, mode);
-		if (fd != -1 || errno != EEXIST)
-			break;
-	}
-	if (fd == -1) {
-		seterr(err, errlen, "cannot create %s: %s", tmp,
-		    strerror(errno));
+	switch (atomicfile_write(path, mode, force ? ATOMICFILE_REPLACE : 0,
+	    fn, (void *)arg, err, errlen)) {
+	case ATOMICFILE_OK:
+		return 0;
+	case ATOMICFILE_EXISTS:
+		errbuf_set(err, errlen, "%s already exists; pass --force to "
+		    "replace it", path);
+		return -1;
+	case ATOMICFILE_WRITER:
+		sslerr(err, errlen, "cannot write %s", path);
 		return -1;
 	}
-	if ((f = fdopen(fd, "w")) == NULL) {
-		seterr(err, errlen, "cannot write %s: %s", tmp,
-		    strerror(errno));
-		close(fd);
-		goto fail;
-	}
-	if (fn(f, arg) != 1) {
-		sslerr(err, errlen, "cannot write %s", path);
-		goto fail;
-	}
-	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
-		seterr(err, errlen, "cannot write %s: %s", path,
-		    strerror(errno));
-		goto fail;
-	}
-	if (fclose(f) == EOF) {
-		f = NULL;
-		seterr(err, errlen, "cannot write %s: %s", path,
-		    strerror(errno));
-		goto fail;
-	}
-	f = NULL;
-	if (force) {
-		if (rename(tmp, path) == -1) {
-			seterr(err, errlen, "cannot replace %s: %s", path,
-			    strerror(errno));
-			goto fail;
-		}
-	} else {
-		/* link() refuses an existing name atomically. */
-		if (link(tmp, path) == -1) {
-			if (errno == EEXIST)
-				seterr(err, errlen, "%s already exists; pass "
-				    "--force to replace it", path);
-			else
-				seterr(err, errlen, "cannot create %s: %s",
-				    path, strerror(errno));
-			goto fail;
-		}
-		linked = 1;
-		(void)unlink(tmp);
-	}
-	fsync_parent(path);
-	return 0;
-fail:
-	if (f != NULL)
-		fclose(f);
-	if (!linked)
-		(void)unlink(tmp);
 	return -1;
 }
 
@@ -466,19 +368,19 @@ index_append(const char *cadir, X509 *x, const char *kind, const char *id,
 	}
 	if (time_iso(X509_get0_notBefore(x), nb, sizeof(nb)) == -1 ||
 	    time_iso(X509_get0_notAfter(x), na, sizeof(na)) == -1) {
-		seterr(err, errlen, "cannot format the validity dates");
+		errbuf_set(err, errlen, "cannot format the validity dates");
 		goto fail;
 	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0644);
 	if (fd == -1) {
-		seterr(err, errlen, "cannot open the CA index %s: %s", path,
+		errbuf_set(err, errlen, "cannot open the CA index %s: %s", path,
 		    strerror(errno));
 		goto fail;
 	}
 	if (dprintf(fd, "%s\t%s\t%s\t%s\t%s\n", hex, kind, id, nb, na) < 0 ||
 	    fsync(fd) == -1) {
-		seterr(err, errlen, "cannot append to the CA index %s: %s",
+		errbuf_set(err, errlen, "cannot append to the CA index %s: %s",
 		    path, strerror(errno));
 		goto fail;
 	}
@@ -623,7 +525,7 @@ static int
 check_days(int days, char *err, size_t errlen)
 {
 	if (days < 1 || days > CA_MAX_DAYS) {
-		seterr(err, errlen, "validity of %d days is out of range "
+		errbuf_set(err, errlen, "validity of %d days is out of range "
 		    "(1 to %d)", days, CA_MAX_DAYS);
 		return -1;
 	}
@@ -647,19 +549,19 @@ ca_common_name(const char *name, char *cn, size_t cnlen, char *err,
 		name = host;
 	}
 	if (name[0] == '\0') {
-		seterr(err, errlen, "CA name is empty; give a name or leave "
-		    "it out to use the host name");
+		errbuf_set(err, errlen, "CA name is empty; give a name or "
+		    "leave it out to use the host name");
 		return -1;
 	}
 	for (p = (const unsigned char *)name; *p != '\0'; p++)
 		if (*p < 0x20 || *p == 0x7f) {
-			seterr(err, errlen, "CA name contains a control "
+			errbuf_set(err, errlen, "CA name contains a control "
 			    "character");
 			return -1;
 		}
 	if (snprintf(cn, cnlen, "Baton CA %s", name) >= (int)cnlen ||
 	    strlen(cn) > CN_MAX) {
-		seterr(err, errlen, "CA name '%s' is too long (the common "
+		errbuf_set(err, errlen, "CA name '%s' is too long (the common "
 		    "name is limited to %d bytes)", name, CN_MAX);
 		return -1;
 	}
@@ -766,8 +668,8 @@ ca_load(const char *cadir, X509 **certp, EVP_PKEY **keyp, char *err,
 	if (join(path, sizeof(path), cadir, CA_CERT_FILE, err, errlen) == -1)
 		return -1;
 	if ((f = fopen(path, "re")) == NULL) {
-		seterr(err, errlen, "cannot read CA certificate %s: %s%s", path,
-		    strerror(errno), errno == ENOENT ?
+		errbuf_set(err, errlen, "cannot read CA certificate %s: %s%s",
+		    path, strerror(errno), errno == ENOENT ?
 		    " (create the CA with 'batonctl ca init')" : "");
 		goto fail;
 	}
@@ -781,25 +683,25 @@ ca_load(const char *cadir, X509 **certp, EVP_PKEY **keyp, char *err,
 	if (join(path, sizeof(path), cadir, CA_KEY_FILE, err, errlen) == -1)
 		goto fail;
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		seterr(err, errlen, "cannot read CA key %s: %s", path,
+		errbuf_set(err, errlen, "cannot read CA key %s: %s", path,
 		    strerror(errno));
 		goto fail;
 	}
 	if (fstat(fd, &st) == -1) {
-		seterr(err, errlen, "cannot read CA key %s: %s", path,
+		errbuf_set(err, errlen, "cannot read CA key %s: %s", path,
 		    strerror(errno));
 		close(fd);
 		goto fail;
 	}
 	if (st.st_mode & 077) {
-		seterr(err, errlen, "CA key %s is open to group or others "
+		errbuf_set(err, errlen, "CA key %s is open to group or others "
 		    "(mode %04o); run chmod 600 %s", path,
 		    (unsigned)(st.st_mode & 07777), path);
 		close(fd);
 		goto fail;
 	}
 	if ((f = fdopen(fd, "r")) == NULL) {
-		seterr(err, errlen, "cannot read CA key %s: %s", path,
+		errbuf_set(err, errlen, "cannot read CA key %s: %s", path,
 		    strerror(errno));
 		close(fd);
 		goto fail;
@@ -915,7 +817,7 @@ add_gen(GENERAL_NAMES *gens, int type, const char *text, char *err,
 	if (type == GEN_IPADD) {
 		if ((ip = a2i_IPADDRESS(text)) == NULL) {
 			ERR_clear_error();
-			seterr(err, errlen, "'%s' is not an IPv4 or IPv6 "
+			errbuf_set(err, errlen, "'%s' is not an IPv4 or IPv6 "
 			    "address", text);
 			goto fail;
 		}
@@ -947,7 +849,7 @@ ca_issue_node(const char *cadir, const char *node_id, const char *outdir,
 	int rc = -1;
 
 	if (!validate_node_id(node_id)) {
-		seterr(err, errlen, "invalid node id '%s': use 1 to %d "
+		errbuf_set(err, errlen, "invalid node id '%s': use 1 to %d "
 		    "characters, lower-case letters, digits, '.', '_' or '-', "
 		    "starting with a letter or digit", node_id,
 		    BATON_NODE_ID_MAX);
@@ -1005,20 +907,20 @@ ca_issue_server(const char *cadir, const char *const *dns_names,
 	int rc = -1;
 
 	if (n_dns == 0 && n_ip == 0) {
-		seterr(err, errlen, "a server certificate needs at least one "
-		    "DNS name or IP address");
+		errbuf_set(err, errlen, "a server certificate needs at least "
+		    "one DNS name or IP address");
 		return -1;
 	}
 	for (i = 0; i < n_dns; i++)
 		if (!ca_valid_dns_name(dns_names[i])) {
-			seterr(err, errlen, "'%s' is not a valid DNS name",
+			errbuf_set(err, errlen, "'%s' is not a valid DNS name",
 			    dns_names[i]);
 			return -1;
 		}
 	/* The CN is for people only; clients check the SANs. */
 	cn = n_dns > 0 ? dns_names[0] : ips[0];
 	if (strlen(cn) > CN_MAX) {
-		seterr(err, errlen, "first name '%s' is too long for the "
+		errbuf_set(err, errlen, "first name '%s' is too long for the "
 		    "common name (%d bytes)", cn, CN_MAX);
 		return -1;
 	}
@@ -1087,15 +989,15 @@ ca_lock(const char *dir, int *fdp, char *err, size_t errlen)
 	int fd;
 
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		seterr(err, errlen, "cannot open the CA directory %s: %s", dir,
-		    strerror(errno));
+		errbuf_set(err, errlen, "cannot open the CA directory %s: %s",
+		    dir, strerror(errno));
 		return -1;
 	}
 	while (flock(fd, LOCK_EX) == -1) {
 		if (errno == EINTR)
 			continue;
-		seterr(err, errlen, "cannot lock the CA directory %s: %s", dir,
-		    strerror(errno));
+		errbuf_set(err, errlen, "cannot lock the CA directory %s: %s",
+		    dir, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -1204,7 +1106,7 @@ read_lines(const char *cadir, const char *name, int missing_ok, line_fn fn,
 	if ((f = fopen(path, "re")) == NULL) {
 		if (errno == ENOENT && missing_ok)
 			return 0;
-		seterr(err, errlen, "cannot read %s: %s", path,
+		errbuf_set(err, errlen, "cannot read %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
@@ -1212,7 +1114,7 @@ read_lines(const char *cadir, const char *name, int missing_ok, line_fn fn,
 		lineno++;
 		len = strlen(line);
 		if (len == 0 || line[len - 1] != '\n') {
-			seterr(err, errlen, "%s:%u: line too long or not "
+			errbuf_set(err, errlen, "%s:%u: line too long or not "
 			    "ended (a write was cut short?); fix or remove "
 			    "that line", path, lineno);
 			goto fail;
@@ -1224,7 +1126,7 @@ read_lines(const char *cadir, const char *name, int missing_ok, line_fn fn,
 			goto fail;
 	}
 	if (ferror(f)) {
-		seterr(err, errlen, "cannot read %s: %s", path,
+		errbuf_set(err, errlen, "cannot read %s: %s", path,
 		    strerror(errno));
 		goto fail;
 	}
@@ -1288,7 +1190,7 @@ index_line(char *line, void *arg, const char *path, unsigned lineno,
 	if (strcmp(f[1], "node") != 0 && strcmp(f[1], "server") != 0)
 		goto bad;
 	if ((c = cert_push(a)) == NULL) {
-		seterr(err, errlen, "out of memory reading %s", path);
+		errbuf_set(err, errlen, "out of memory reading %s", path);
 		return -1;
 	}
 	if (copy_text(c->serial, sizeof(c->serial), f[0]) == -1 ||
@@ -1303,8 +1205,9 @@ index_line(char *line, void *arg, const char *path, unsigned lineno,
 	}
 	return 0;
 bad:
-	seterr(err, errlen, "%s:%u: not an index line (serial, node|server, "
-	    "id, not before, not after, separated by tabs)", path, lineno);
+	errbuf_set(err, errlen, "%s:%u: not an index line (serial, "
+	    "node|server, id, not before, not after, separated by tabs)", path,
+	    lineno);
 	return -1;
 }
 
@@ -1323,7 +1226,7 @@ revoked_line(char *line, void *arg, const char *path, unsigned lineno,
 	if (split_tabs(line, f, 3) == -1 || serial_norm(f[0], norm) == -1 ||
 	    strcmp(norm, f[0]) != 0 || parse_time(f[1], &at) == -1 ||
 	    (reason = ca_reason_parse(f[2])) == -1) {
-		seterr(err, errlen, "%s:%u: not a revocation line (serial, "
+		errbuf_set(err, errlen, "%s:%u: not a revocation line (serial, "
 		    "time, reason, separated by tabs)", path, lineno);
 		return -1;
 	}
@@ -1331,7 +1234,7 @@ revoked_line(char *line, void *arg, const char *path, unsigned lineno,
 		if (strcmp(a->v[i].serial, norm) == 0)
 			return 0;
 	if ((c = cert_push(a)) == NULL) {
-		seterr(err, errlen, "out of memory reading %s", path);
+		errbuf_set(err, errlen, "out of memory reading %s", path);
 		return -1;
 	}
 	memcpy(c->serial, norm, strlen(norm) + 1);
@@ -1393,8 +1296,8 @@ static int
 check_crl_days(int days, char *err, size_t errlen)
 {
 	if (days < 1 || days > CA_MAX_CRL_DAYS) {
-		seterr(err, errlen, "CRL validity of %d days is out of range "
-		    "(1 to %d)", days, CA_MAX_CRL_DAYS);
+		errbuf_set(err, errlen, "CRL validity of %d days is out of "
+		    "range (1 to %d)", days, CA_MAX_CRL_DAYS);
 		return -1;
 	}
 	return 0;
@@ -1413,8 +1316,8 @@ read_crlnumber(const char *cadir, uint64_t *out, char *err, size_t errlen)
 	    errlen) == -1)
 		return -1;
 	if ((f = fopen(path, "re")) == NULL) {
-		seterr(err, errlen, "cannot read the CRL number %s: %s", path,
-		    strerror(errno));
+		errbuf_set(err, errlen, "cannot read the CRL number %s: %s",
+		    path, strerror(errno));
 		return -1;
 	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -1424,7 +1327,7 @@ read_crlnumber(const char *cadir, uint64_t *out, char *err, size_t errlen)
 	v = strtoull(buf, &end, 10);
 	if (n == 0 || !isdigit((unsigned char)buf[0]) || errno != 0 ||
 	    (*end != '\0' && strcmp(end, "\n") != 0) || v >= UINT64_MAX) {
-		seterr(err, errlen, "%s does not hold a CRL number", path);
+		errbuf_set(err, errlen, "%s does not hold a CRL number", path);
 		return -1;
 	}
 	*out = v;
@@ -1447,7 +1350,7 @@ revoked_append(const char *cadir, const char *text, char *err,
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0644);
 	if (fd == -1) {
-		seterr(err, errlen, "cannot open %s: %s", path,
+		errbuf_set(err, errlen, "cannot open %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
@@ -1460,13 +1363,13 @@ revoked_append(const char *cadir, const char *text, char *err,
 		off += (size_t)w;
 	}
 	if (off < len || fsync(fd) == -1) {
-		seterr(err, errlen, "cannot append to %s: %s", path,
+		errbuf_set(err, errlen, "cannot append to %s: %s", path,
 		    strerror(errno));
 		close(fd);
 		return -1;
 	}
 	close(fd);
-	fsync_parent(path);
+	atomicfile_sync_dir(path);
 	return 0;
 }
 
@@ -1526,7 +1429,7 @@ revoke_select(const char *cadir, const struct cert_array *issued,
 	size_t i, seen = 0;
 
 	if (serial != NULL && serial_norm(serial, norm) == -1) {
-		seterr(err, errlen, "'%s' is not a certificate serial (hex "
+		errbuf_set(err, errlen, "'%s' is not a certificate serial (hex "
 		    "digits, at most %d)", serial, CA_SERIAL_HEX_MAX);
 		return -1;
 	}
@@ -1538,8 +1441,8 @@ revoke_select(const char *cadir, const struct cert_array *issued,
 		seen++;
 		if (issued->v[i].revoked) {
 			if (serial != NULL) {
-				seterr(err, errlen, "certificate %s (%s %s) "
-				    "was already revoked at %s", norm,
+				errbuf_set(err, errlen, "certificate %s (%s "
+				    "%s) was already revoked at %s", norm,
 				    issued->v[i].kind, issued->v[i].id,
 				    issued->v[i].revoked_at);
 				return -1;
@@ -1547,7 +1450,7 @@ revoke_select(const char *cadir, const struct cert_array *issued,
 			continue;
 		}
 		if ((c = cert_push(out)) == NULL) {
-			seterr(err, errlen, "out of memory");
+			errbuf_set(err, errlen, "out of memory");
 			return -1;
 		}
 		*c = issued->v[i];
@@ -1556,16 +1459,17 @@ revoke_select(const char *cadir, const struct cert_array *issued,
 	}
 	if (seen == 0) {
 		if (serial != NULL)
-			seterr(err, errlen, "serial %s is not in %s/%s: this "
-			    "CA did not issue it", norm, cadir, CA_INDEX_FILE);
+			errbuf_set(err, errlen, "serial %s is not in %s/%s: "
+			    "this CA did not issue it", norm, cadir,
+			    CA_INDEX_FILE);
 		else
-			seterr(err, errlen, "no certificate was issued to node "
-			    "'%s' by the CA in %s", node_id, cadir);
+			errbuf_set(err, errlen, "no certificate was issued to "
+			    "node '%s' by the CA in %s", node_id, cadir);
 		return -1;
 	}
 	if (out->n == 0) {
-		seterr(err, errlen, "every certificate issued to node '%s' is "
-		    "already revoked", node_id);
+		errbuf_set(err, errlen, "every certificate issued to node '%s' "
+		    "is already revoked", node_id);
 		return -1;
 	}
 	return 0;
@@ -1588,15 +1492,15 @@ ca_revoke(const char *cadir, const char *node_id, const char *serial,
 	*revokedp = NULL;
 	*nrevoked = 0;
 	if ((node_id == NULL) == (serial == NULL)) {
-		seterr(err, errlen, "give either a node id or a serial");
+		errbuf_set(err, errlen, "give either a node id or a serial");
 		return -1;
 	}
 	if (node_id != NULL && !validate_node_id(node_id)) {
-		seterr(err, errlen, "invalid node id '%s'", node_id);
+		errbuf_set(err, errlen, "invalid node id '%s'", node_id);
 		return -1;
 	}
 	if (ca_reason_name(reason) == NULL) {
-		seterr(err, errlen, "unknown revocation reason %d", reason);
+		errbuf_set(err, errlen, "unknown revocation reason %d", reason);
 		return -1;
 	}
 	if (check_crl_days(crl_days, err, errlen) == -1)
@@ -1613,12 +1517,12 @@ ca_revoke(const char *cadir, const char *node_id, const char *serial,
 
 	now = time(NULL);
 	if (time_text(now, now_text, sizeof(now_text)) == -1) {
-		seterr(err, errlen, "cannot format the time");
+		errbuf_set(err, errlen, "cannot format the time");
 		goto fail;
 	}
 	len = chosen.n * (CA_SERIAL_HEX_MAX + CA_TIME_LEN + 32) + 1;
 	if ((text = malloc(len)) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		goto fail;
 	}
 	p = text;
