@@ -26,14 +26,10 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pwd.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +39,14 @@
 
 #include <openssl/crypto.h>
 
+#include "atomicfile.h"
 #include "audit.h"
+#include "clockms.h"
 #include "ctl.h"
-#include "ctl_audit.h"
+#include "ctl_opts.h"
 #include "store.h"
 #include "validate.h"
 
-#define PROG		"batonctl audit"
 #define MAX_ARCHIVES	64
 /*
  * Records younger than this are never archived unless --keep-days says
@@ -58,50 +55,19 @@
 #define ARCHIVE_KEEP_DAYS	365
 #define ARCHIVE_KEEP_MAX	36500
 #define DAY_MS			86400000LL
+#define STR(x)			STR1(x)
+#define STR1(x)			#x
 
-enum verb { V_VERIFY, V_HEAD, V_LIST, V_EXPORT, V_ARCHIVE };
+/* The commands (struct command's id) an option applies to. */
+#define VERIFY		CTL_AUDIT_VERIFY
+#define ARCHIVE		CTL_AUDIT_ARCHIVE
+#define QUERY		(CTL_AUDIT_LIST | CTL_AUDIT_EXPORT)
 
-static const struct {
-	const char	*name;
-	enum verb	 verb;
-	const char	*synopsis;
-	const char	*summary;
-} verbs[] = {
-	{ "verify", V_VERIFY,
-	  "[--data DIR] [--archive FILE...] [--pubkey FILE]\n"
-	  "                      [--expect-head SEQ:HASH | HASH]",
-	  "check the whole log (and archives): chain, checkpoint signatures, "
-	  "anchor" },
-	{ "head", V_HEAD, "--data DIR",
-	  "print the head as SEQ:HASH, to keep elsewhere as an anchor" },
-	{ "list", V_LIST, "--data DIR [FILTERS]",
-	  "show matching records as a table (the read is audited)" },
-	{ "export", V_EXPORT, "--data DIR --format csv|jsonl [FILTERS]",
-	  "write matching records as CSV or JSON Lines (the read is "
-	  "audited)" },
-	{ "archive", V_ARCHIVE,
-	  "--data DIR --out FILE (--before T | --upto SEQ)\n"
-	  "                      [--keep-days N] [--pubkey FILE] [--dry-run]",
-	  "move the oldest records to a verifiable file (audited)" },
-};
-
-#define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))
-
-#define FILTER_HELP \
-	"FILTERS (all given must match):\n" \
-	"  --since T         at or after T (UTC): YYYY-MM-DD or\n" \
-	"                    YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]\n" \
-	"  --until T         at or before T; a date alone means to the end " \
-	"of that day\n" \
-	"  --node ID         records where ID is the acting or the other node\n" \
-	"  --message ID      records about this message id\n" \
-	"  --event E         one event name (listed below)\n" \
-	"  --subject NHS     records about this person; the NHS number is\n" \
-	"                    turned into its reference and never stored or\n" \
-	"                    shown; '-' reads it from standard input\n"
+#define TIME_WANTS	"YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.mmm]][Z] (UTC)"
 
 struct args {
-	enum verb		 verb;
+	const struct command	*c;		/* the verb, for messages */
+	unsigned		 verb;		/* c->id: CTL_AUDIT_* */
 	const char		*data;
 	const char		*pubkey;
 	const char		*expect;
@@ -117,62 +83,13 @@ struct args {
 	const char		*format;
 	const char		*since;
 	const char		*until;
-	const char		*subject;	/* wiped copy, or "-" */
+	const char		*subject;	/* "" (wiped), or "-" */
 	char			 nhs[64];	/* the number, while needed */
 	int			 has_subject;
 	struct audit_filter	 f;
 	struct audit_anchor	 anchor;
 	enum audit_format	 fmt;
 };
-
-static int
-failx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-failx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fputs("batonctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_FAILURE;
-}
-
-static void
-usage(FILE *fp)
-{
-	size_t	 i;
-
-	for (i = 0; i < NVERBS; i++)
-		fprintf(fp, "%s %s %s %s\n", i == 0 ? "usage:" : "      ",
-		    PROG, verbs[i].name, verbs[i].synopsis);
-}
-
-static int
-usage_error(const struct args *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int
-usage_error(const struct args *a, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fputs("batonctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	if (a != NULL)
-		fprintf(stderr, "usage: %s %s %s\nTry '%s %s --help'.\n",
-		    PROG, verbs[a->verb].name, verbs[a->verb].synopsis, PROG,
-		    verbs[a->verb].name);
-	else
-		usage(stderr);
-	return EXIT_USAGE;
-}
 
 static void
 print_events(FILE *fp)
@@ -192,75 +109,6 @@ print_events(FILE *fp)
 	fputc('\n', fp);
 }
 
-static void
-help(enum verb v)
-{
-	printf("usage: %s %s %s\n\n", PROG, verbs[v].name,
-	    verbs[v].synopsis);
-	printf("%s.\n\n", verbs[v].summary);
-	printf("  --data DIR        the broker's data directory\n");
-	switch (v) {
-	case V_VERIFY:
-		printf("  --archive FILE    an archive from 'audit archive' "
-		    "(repeatable, oldest\n"
-		    "                    first); with --data, the store's log "
-		    "must continue\n"
-		    "                    from the last of them\n"
-		    "  --pubkey FILE     the audit public key (default "
-		    "DIR/audit-signing.pub;\n"
-		    "                    keep a copy elsewhere and give that)\n"
-		    "  --expect-head A   an anchor from 'audit head': SEQ:HASH "
-		    "(the record at SEQ\n"
-		    "                    must have HASH) or HASH (some record "
-		    "must have it)\n\n"
-		    "An empty log passes only in a new data directory; a log "
-		    "that does not reach\n"
-		    "the last checkpoint written fails.\n"
-		    "Exit status 0: intact; 1: damaged, the first bad "
-		    "sequence number named.\n");
-		break;
-	case V_ARCHIVE:
-		printf("  --out FILE        the archive to write (JSON Lines, "
-		    "as 'export'); must not\n"
-		    "                    exist yet\n"
-		    "  --before T        archive only records older than T "
-		    "(UTC, as for --since)\n"
-		    "  --upto SEQ        archive only records up to seq SEQ\n"
-		    "  --keep-days N     never archive records younger than N "
-		    "days (default %d;\n"
-		    "                    0 allows any age)\n"
-		    "  --pubkey FILE     the audit public key to verify with "
-		    "(default\n"
-		    "                    DIR/audit-signing.pub)\n"
-		    "  --dry-run         verify and show what would be "
-		    "archived; change nothing\n\n"
-		    "The whole log is verified first. The archive ends at the "
-		    "last signed\n"
-		    "checkpoint that fits the bounds, so it verifies on its "
-		    "own: 'batonctl audit\n"
-		    "verify --archive FILE --pubkey KEY'. Then the records are "
-		    "removed in one\n"
-		    "transaction that keeps that checkpoint as the anchor the "
-		    "rest of the log\n"
-		    "chains onto, and records the archive (audit_archived, "
-		    "with the file's\n"
-		    "SHA-256). Works while batond runs. Exit 0 also when "
-		    "nothing fits the bounds.\n", ARCHIVE_KEEP_DAYS);
-		break;
-	case V_HEAD:
-		break;
-	case V_EXPORT:
-		printf("  --format F        csv or jsonl\n");
-		/* FALLTHROUGH */
-	case V_LIST:
-		printf("\n" FILTER_HELP);
-		break;
-	}
-	printf("  -h, --help        show this help\n");
-	if (v == V_LIST || v == V_EXPORT)
-		print_events(stdout);
-}
-
 /* Reads one line (the NHS number) from stdin into out. */
 static int
 read_subject_stdin(char *out, size_t outlen)
@@ -276,236 +124,218 @@ read_subject_stdin(char *out, size_t outlen)
 	return 0;
 }
 
-/* One of archive's own options. 0, or EXIT_USAGE (said why). */
-static int
-archive_opt(struct args *a, int ch, const char *v)
+/*
+ * Moves the NHS number given with --subject out of argv (and so out of
+ * /proc/PID/cmdline) into a->nhs; "-" stays, to be read from stdin.
+ */
+static void
+take_subject(struct args *a)
 {
-	char		*end;
-	long		 days;
-	unsigned long long seq;
+	char	*v = (char *)a->subject;
 
-	switch (ch) {
-	case 'o':
-		a->out = v;
-		break;
-	case 'b':
-		a->before = v;
-		if (audit_time_parse(v, 0, &a->before_ms) == -1)
-			return usage_error(a, "--before wants YYYY-MM-DD or "
-			    "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z] (UTC), not '%s'", v);
-		break;
-	case 'U':
-		errno = 0;
-		seq = strtoull(v, &end, 10);
-		if (!isdigit((unsigned char)v[0]) || *end != '\0' ||
-		    errno != 0 || seq == 0)
-			return usage_error(a, "--upto wants a sequence number "
-			    "(1 or more), not '%s'", v);
-		a->upto = seq;
-		a->has_upto = 1;
-		break;
-	case 'k':
-		errno = 0;
-		days = strtol(v, &end, 10);
-		if (!isdigit((unsigned char)v[0]) || *end != '\0' ||
-		    errno != 0 || days > ARCHIVE_KEEP_MAX)
-			return usage_error(a, "--keep-days wants a number of "
-			    "days from 0 to %d, not '%s'", ARCHIVE_KEEP_MAX, v);
-		a->keep_days = (int)days;
-		break;
-	case 'N':
-		a->dry_run = 1;
-		break;
-	}
-	return 0;
+	if (v == NULL)
+		return;
+	a->has_subject = 1;
+	if (strcmp(v, "-") == 0)
+		return;
+	(void)snprintf(a->nhs, sizeof(a->nhs), "%s", v);
+	OPENSSL_cleanse(v, strlen(v));
+	a->subject = "";
 }
 
+/* archive's own checks. PARSE_RUN, or EXIT_USAGE (said why). */
 static int
 check_archive_args(struct args *a)
 {
+	const struct command	*c = a->c;
+
 	if (a->out == NULL || *a->out == '\0')
-		return usage_error(a, "--out is required");
+		return ctl_usage_error(c, "--out is required");
 	if (a->before == NULL && !a->has_upto)
-		return usage_error(a, "say what to archive: --before T or "
+		return ctl_usage_error(c, "say what to archive: --before T or "
 		    "--upto SEQ (or both)");
-	return 0;
+	if (a->before != NULL && audit_time_parse(a->before, 0,
+	    &a->before_ms) == -1)
+		return ctl_usage_error(c, "--before wants " TIME_WANTS
+		    ", not '%s'", a->before);
+	return PARSE_RUN;
 }
 
+/* The filters of list and export. PARSE_RUN, or EXIT_USAGE. */
 static int
-parse(int argc, char **argv, struct args *a)
+check_filters(struct args *a)
 {
-	static const struct option opts[] = {
-		{ "data",		required_argument,	NULL, 'd' },
-		{ "pubkey",		required_argument,	NULL, 'p' },
-		{ "expect-head",	required_argument,	NULL, 'x' },
-		{ "format",		required_argument,	NULL, 'F' },
-		{ "since",		required_argument,	NULL, 's' },
-		{ "until",		required_argument,	NULL, 'u' },
-		{ "node",		required_argument,	NULL, 'n' },
-		{ "message",		required_argument,	NULL, 'm' },
-		{ "event",		required_argument,	NULL, 'e' },
-		{ "subject",		required_argument,	NULL, 'S' },
-		{ "archive",		required_argument,	NULL, 'a' },
-		{ "out",		required_argument,	NULL, 'o' },
-		{ "before",		required_argument,	NULL, 'b' },
-		{ "upto",		required_argument,	NULL, 'U' },
-		{ "keep-days",		required_argument,	NULL, 'k' },
-		{ "dry-run",		no_argument,		NULL, 'N' },
-		{ "help",		no_argument,		NULL, 'h' },
-		{ NULL,			0,			NULL, 0 }
-	};
-	const char	*opt;
-	int		 ch, filters, is_query, li;
+	const struct command	*c = a->c;
 
-	is_query = a->verb == V_LIST || a->verb == V_EXPORT;
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, &li)) != -1) {
-		opt = NULL;
-		filters = 0;
-		switch (ch) {
-		case 'd':
-			a->data = optarg;
-			break;
-		case 'p':
-			a->pubkey = optarg;
-			opt = a->verb == V_VERIFY || a->verb == V_ARCHIVE ?
-			    NULL : "pubkey";
-			break;
-		case 'a':
-			opt = a->verb == V_VERIFY ? NULL : "archive";
-			if (opt == NULL && a->narchives == MAX_ARCHIVES)
-				return usage_error(a, "at most %d --archive "
-				    "files", MAX_ARCHIVES);
-			if (opt == NULL)
-				a->archives[a->narchives++] = optarg;
-			break;
-		case 'o':
-		case 'b':
-		case 'U':
-		case 'k':
-		case 'N':
-			if (a->verb != V_ARCHIVE)
-				opt = opts[li].name;
-			else if (archive_opt(a, ch, optarg) != 0)
-				return EXIT_USAGE;
-			break;
-		case 'x':
-			a->expect = optarg;
-			opt = a->verb == V_VERIFY ? NULL : "expect-head";
-			break;
-		case 'F':
-			a->format = optarg;
-			opt = a->verb == V_EXPORT ? NULL : "format";
-			break;
-		case 's':
-			a->since = optarg;
-			filters = 1;
-			break;
-		case 'u':
-			a->until = optarg;
-			filters = 1;
-			break;
-		case 'n':
-			a->f.node = optarg;
-			filters = 1;
-			break;
-		case 'm':
-			a->f.message_id = optarg;
-			filters = 1;
-			break;
-		case 'e':
-			a->f.event = optarg;
-			filters = 1;
-			break;
-		case 'S':
-			if (strcmp(optarg, "-") != 0) {
-				(void)snprintf(a->nhs, sizeof(a->nhs), "%s",
-				    optarg);
-				/* Out of /proc/PID/cmdline as soon as may be. */
-				OPENSSL_cleanse(optarg, strlen(optarg));
-				a->subject = "";
-			} else
-				a->subject = "-";
-			a->has_subject = 1;
-			filters = 1;
-			break;
-		case 'h':
-			help(a->verb);
-			return -1;
-		case ':':
-			return usage_error(a, "option '%s' needs a value",
-			    argv[optind - 1]);
-		default:
-			return usage_error(a, "unknown option '%s'",
-			    argv[optind - 1]);
-		}
-		if (filters && !is_query)
-			opt = opts[li].name;
-		if (opt != NULL)
-			return usage_error(a, "--%s does not apply to 'audit "
-			    "%s'", opt, verbs[a->verb].name);
-	}
-	if (optind < argc)
-		return usage_error(a, "unexpected argument '%s'",
-		    argv[optind]);
-	if ((a->data == NULL || *a->data == '\0') &&
-	    (a->verb != V_VERIFY || a->narchives == 0))
-		return usage_error(a, "--data is required");
-	if (a->data == NULL && a->pubkey == NULL)
-		return usage_error(a, "--pubkey is required to verify "
-		    "archives without --data");
-	if (a->verb == V_ARCHIVE && check_archive_args(a) != 0)
-		return EXIT_USAGE;
-
-	if (a->expect != NULL && audit_anchor_parse(a->expect,
-	    &a->anchor) == -1)
-		return usage_error(a, "--expect-head wants SEQ:HASH or HASH "
-		    "(64 hex digits), as printed by 'batonctl audit head'");
-	if (a->verb == V_EXPORT) {
-		if (a->format == NULL)
-			return usage_error(a, "--format is required");
-		if (strcmp(a->format, "csv") == 0)
-			a->fmt = AUDIT_FORMAT_CSV;
-		else if (strcmp(a->format, "jsonl") == 0)
-			a->fmt = AUDIT_FORMAT_JSONL;
-		else
-			return usage_error(a, "--format wants csv or jsonl, "
-			    "not '%s'", a->format);
-	} else
-		a->fmt = AUDIT_FORMAT_TABLE;
 	if (a->since != NULL && audit_time_parse(a->since, 0,
 	    &a->f.since_ms) == -1)
-		return usage_error(a, "--since wants YYYY-MM-DD or "
-		    "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z] (UTC), not '%s'", a->since);
+		return ctl_usage_error(c, "--since wants " TIME_WANTS
+		    ", not '%s'", a->since);
 	if (a->until != NULL && audit_time_parse(a->until, 1,
 	    &a->f.until_ms) == -1)
-		return usage_error(a, "--until wants YYYY-MM-DD or "
-		    "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z] (UTC), not '%s'", a->until);
+		return ctl_usage_error(c, "--until wants " TIME_WANTS
+		    ", not '%s'", a->until);
 	if (a->f.since_ms > a->f.until_ms)
-		return usage_error(a, "--since is after --until");
+		return ctl_usage_error(c, "--since is after --until");
 	if (a->f.node != NULL && !validate_node_id(a->f.node))
-		return usage_error(a, "--node: '%s' is not a node id",
+		return ctl_usage_error(c, "--node: '%s' is not a node id",
 		    a->f.node);
 	if (a->f.message_id != NULL && !validate_message_id(a->f.message_id))
-		return usage_error(a, "--message: '%s' is not a message id "
+		return ctl_usage_error(c, "--message: '%s' is not a message id "
 		    "([A-Za-z0-9._:-], at most %d)", a->f.message_id,
 		    BATON_MESSAGE_ID_MAX);
 	if (a->f.event != NULL && !audit_event_known(a->f.event)) {
-		(void)usage_error(a, "--event: unknown event '%s'",
+		(void)ctl_usage_error(c, "--event: unknown event '%s'",
 		    a->f.event);
 		print_events(stderr);
 		return EXIT_USAGE;
 	}
 	if (a->has_subject && strcmp(a->subject, "-") == 0 &&
 	    read_subject_stdin(a->nhs, sizeof(a->nhs)) == -1)
-		return usage_error(a, "--subject -: no NHS number on "
+		return ctl_usage_error(c, "--subject -: no NHS number on "
 		    "standard input");
 	if (a->has_subject &&
 	    !validate_nhs_number(a->nhs, (char[BATON_NHS_NUMBER_LEN + 1]){0}))
-		return usage_error(a, "--subject: not a valid NHS number "
+		return ctl_usage_error(c, "--subject: not a valid NHS number "
 		    "(10 digits with a valid check digit)");
-	return 0;
+	return PARSE_RUN;
+}
+
+/* What needs more than one option, or a parse of its value. */
+static int
+check_args(struct args *a)
+{
+	const struct command	*c = a->c;
+
+	if ((a->data == NULL || *a->data == '\0') &&
+	    (a->verb != VERIFY || a->narchives == 0))
+		return ctl_usage_error(c, "--data is required");
+	if (a->data == NULL && a->pubkey == NULL)
+		return ctl_usage_error(c, "--pubkey is required to verify "
+		    "archives without --data");
+	if (a->verb == ARCHIVE && check_archive_args(a) != PARSE_RUN)
+		return EXIT_USAGE;
+	if (a->expect != NULL && audit_anchor_parse(a->expect,
+	    &a->anchor) == -1)
+		return ctl_usage_error(c, "--expect-head wants SEQ:HASH or "
+		    "HASH "
+		    "(64 hex digits), as printed by 'batonctl audit head'");
+	a->fmt = AUDIT_FORMAT_TABLE;
+	if (a->verb == CTL_AUDIT_EXPORT) {
+		if (a->format == NULL)
+			return ctl_usage_error(c, "--format is required");
+		if (strcmp(a->format, "csv") == 0)
+			a->fmt = AUDIT_FORMAT_CSV;
+		else if (strcmp(a->format, "jsonl") == 0)
+			a->fmt = AUDIT_FORMAT_JSONL;
+		else
+			return ctl_usage_error(c, "--format wants csv or "
+			    "jsonl, "
+			    "not '%s'", a->format);
+	}
+	return check_filters(a);
+}
+
+/*
+ * One table for the five verbs: a row names the verbs it applies to
+ * (pubkey twice, with the help of each). PARSE_RUN, PARSE_HELP or
+ * EXIT_USAGE.
+ */
+static int
+parse(int argc, char **argv, struct args *a)
+{
+	struct ctl_opt opts[] = {
+		{ CTL_STRING("data", "DIR", &a->data),
+		  .help = "the broker's data directory" },
+		{ CTL_LIST("archive", "FILE", a->archives, &a->narchives),
+		  .help = "an archive from 'audit archive' (repeatable, "
+		  "oldest\nfirst); with --data, the store's log must "
+		  "continue\nfrom the last of them", .only = VERIFY,
+		  .max = MAX_ARCHIVES },
+		{ CTL_STRING("pubkey", "FILE", &a->pubkey),
+		  .help = "the audit public key (default "
+		  "DIR/audit-signing.pub;\n"
+		  "keep a copy elsewhere and give that)", .only = VERIFY },
+		{ CTL_STRING("expect-head", "A", &a->expect),
+		  .help = "an anchor from 'audit head': SEQ:HASH (the record "
+		  "at SEQ\n"
+		  "must have HASH) or HASH (some record must have it)",
+		  .only = VERIFY },
+		{ CTL_TEXT,
+		  .help = "\nAn empty log passes only in a new data directory; "
+		  "a log "
+		  "that does not reach\nthe last checkpoint written fails.\n"
+		  "Exit status 0: intact; 1: damaged, the first bad sequence "
+		  "number named.", .only = VERIFY },
+		{ CTL_STRING("out", "FILE", &a->out),
+		  .help = "the archive to write (JSON Lines, as 'export'); "
+		  "must not\n"
+		  "exist yet", .only = ARCHIVE },
+		{ CTL_STRING("before", "T", &a->before),
+		  .help = "archive only records older than T (UTC, as for "
+		  "--since)",
+		  .only = ARCHIVE },
+		{ CTL_U64("upto", "SEQ", &a->upto),
+		  .help = "archive only records up to seq SEQ", .only = ARCHIVE,
+		  .min = 1, .max = UINT64_MAX,
+		  .wants = "a sequence number (1 or more)" },
+		{ CTL_INT("keep-days", "N", &a->keep_days),
+		  .help = "never archive records younger than N days (default "
+		  STR(ARCHIVE_KEEP_DAYS) ";\n0 allows any age)",
+		  .only = ARCHIVE, .min = 0, .max = ARCHIVE_KEEP_MAX,
+		  .wants = "a number of days from 0 to "
+		  STR(ARCHIVE_KEEP_MAX) },
+		{ CTL_STRING("pubkey", "FILE", &a->pubkey),
+		  .help = "the audit public key to verify with (default\n"
+		  "DIR/audit-signing.pub)", .only = ARCHIVE },
+		{ CTL_FLAG("dry-run", &a->dry_run),
+		  .help = "verify and show what would be archived; change "
+		  "nothing",
+		  .only = ARCHIVE },
+		{ CTL_TEXT,
+		  .help = "\nThe whole log is verified first. The archive ends "
+		  "at the "
+		  "last signed\ncheckpoint that fits the bounds, so it "
+		  "verifies on its own: 'batonctl audit\nverify --archive FILE "
+		  "--pubkey KEY'. Then the records are removed in one\n"
+		  "transaction that keeps that checkpoint as the anchor the "
+		  "rest of the log\nchains onto, and records the archive "
+		  "(audit_archived, with the file's\nSHA-256). Works while "
+		  "batond runs. Exit 0 also when nothing fits the bounds.",
+		  .only = ARCHIVE },
+		{ CTL_STRING("format", "F", &a->format), .help = "csv or jsonl",
+		  .only = CTL_AUDIT_EXPORT },
+		{ CTL_TEXT,
+		  .help = "\nFILTERS (all given must match):", .only = QUERY },
+		{ CTL_STRING("since", "T", &a->since),
+		  .help = "at or after T (UTC): YYYY-MM-DD or\n"
+		  "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]", .only = QUERY },
+		{ CTL_STRING("until", "T", &a->until),
+		  .help = "at or before T; a date alone means to the end of "
+		  "that day",
+		  .only = QUERY },
+		{ CTL_STRING("node", "ID", &a->f.node),
+		  .help = "records where ID is the acting or the other node",
+		  .only = QUERY },
+		{ CTL_STRING("message", "ID", &a->f.message_id),
+		  .help = "records about this message id", .only = QUERY },
+		{ CTL_STRING("event", "E", &a->f.event),
+		  .help = "one event name (listed below)", .only = QUERY },
+		{ CTL_STRING("subject", "NHS", &a->subject),
+		  .help = "records about this person; the NHS number is\n"
+		  "turned into its reference and never stored or\n"
+		  "shown; '-' reads it from standard input", .only = QUERY },
+	};
+	int	 r;
+
+	r = ctl_opts_parse(a->c, opts, CTL_NOPTS(opts), argc, argv);
+	take_subject(a);	/* at once, whatever else is wrong */
+	if (r == PARSE_HELP && (a->verb & QUERY) != 0)
+		print_events(stdout);
+	if (r != PARSE_RUN)
+		return r;
+	a->has_upto = ctl_opts_seen(opts, CTL_NOPTS(opts), "upto") > 0;
+	return check_args(a);
 }
 
 static int
@@ -518,7 +348,7 @@ open_store(const char *dir, int readonly, struct store **s)
 	so.dir = dir;
 	so.readonly = readonly;
 	if (store_open(&so, s, err, sizeof(err)) != STORE_OK)
-		return failx("%s", err);
+		return ctl_failx("%s", err);
 	return 0;
 }
 
@@ -536,10 +366,11 @@ static void
 report_bad(const struct audit_verify_report *r)
 {
 	if (r->bad_seq != 0)
-		failx("audit log damaged at seq %" PRIu64 ": %s", r->bad_seq,
+		ctl_failx("audit log damaged at seq "
+		    "%" PRIu64 ": %s", r->bad_seq,
 		    r->what);
 	else
-		failx("audit log damaged: %s", r->what);
+		ctl_failx("audit log damaged: %s", r->what);
 	if (r->count > 0)
 		fprintf(stderr, "batonctl: records %" PRIu64 " to %" PRIu64
 		    " verified before it (%" PRIu64 " checkpoint%s)\n",
@@ -623,13 +454,13 @@ load_pubkey(struct args *a, char *path, size_t pathlen)
 	if (a->pubkey == NULL) {
 		if (snprintf(path, pathlen, "%s/audit-signing.pub",
 		    a->data) >= (int)pathlen) {
-			failx("%s: path too long", a->data);
+			ctl_failx("%s: path too long", a->data);
 			return NULL;
 		}
 		a->pubkey = path;
 	}
 	if ((pk = audit_pubkey_load(a->pubkey, err, sizeof(err))) == NULL)
-		failx("%s", err);
+		ctl_failx("%s", err);
 	return pk;
 }
 
@@ -647,7 +478,7 @@ run_verify(struct args *a)
 		return EXIT_FAILURE;
 	if ((v = audit_verifier_new(pk, a->expect != NULL ? &a->anchor : NULL,
 	    &r)) == NULL) {
-		failx("%s", r.what);
+		ctl_failx("%s", r.what);
 		goto done;
 	}
 	rc = verify_archives(a, v, &r);
@@ -659,7 +490,8 @@ run_verify(struct args *a)
 	if (rc == AUDIT_VERIFY_OK)
 		rc = audit_verifier_end(v);
 	if (rc == -1) {
-		failx("cannot verify the audit log%s%s: %s", a->data != NULL ?
+		ctl_failx("cannot verify the audit log%s%s: "
+		    "%s", a->data != NULL ?
 		    " in " : "", a->data != NULL ? a->data : "", r.what);
 		goto done;
 	}
@@ -687,18 +519,18 @@ run_head(const struct args *a)
 	if (open_store(a->data, 1, &s) != 0)
 		return EXIT_FAILURE;
 	if (store_begin(s, 1) != STORE_OK) {
-		rc = failx("%s: %s", a->data, store_strerror(s));
+		rc = ctl_failx("%s: %s", a->data, store_strerror(s));
 		goto done;
 	}
 	rc = audit_head(s, &seq, hex);
 	store_abort(s);
 	if (rc == STORE_CORRUPT) {
-		rc = failx("the last audit record in %s is damaged; run "
+		rc = ctl_failx("the last audit record in %s is damaged; run "
 		    "'batonctl audit verify'", a->data);
 		goto done;
 	}
 	if (rc != STORE_OK) {
-		rc = failx("%s: %s", a->data, store_strerror(s));
+		rc = ctl_failx("%s: %s", a->data, store_strerror(s));
 		goto done;
 	}
 	printf("%" PRIu64 ":%s\n", seq, hex);
@@ -706,21 +538,6 @@ run_head(const struct args *a)
  done:
 	store_close(s);
 	return rc;
-}
-
-/* "uid(name)" of the caller, for the record of an administrative act. */
-static void
-caller_text(char *who, size_t len)
-{
-	struct passwd	*pw;
-	const char	*name = NULL;
-
-	if ((pw = getpwuid(getuid())) != NULL &&
-	    validate_node_id(pw->pw_name))
-		name = pw->pw_name;	/* a plain login name, safe to keep */
-	(void)snprintf(who, len, "%ld%s%s%s", (long)getuid(),
-	    name != NULL ? "(" : "", name != NULL ? name : "",
-	    name != NULL ? ")" : "");
 }
 
 /* Appends to buf " key=value" for a filter that was given. */
@@ -747,9 +564,9 @@ record_read(const struct args *a, struct audit *au, struct store *s,
 	char			 until[AUDIT_TIME_LEN + 1];
 	int			 rc;
 
-	caller_text(who, sizeof(who));
+	ctl_caller(who, sizeof(who));
 	(void)snprintf(reason, sizeof(reason), "%s uid=%s",
-	    a->verb == V_LIST ? "list" : a->fmt == AUDIT_FORMAT_CSV ?
+	    a->verb == CTL_AUDIT_LIST ? "list" : a->fmt == AUDIT_FORMAT_CSV ?
 	    "export csv" : "export jsonl", who);
 	if (a->since != NULL) {
 		audit_time_format(a->f.since_ms, since);
@@ -772,15 +589,15 @@ record_read(const struct args *a, struct audit *au, struct store *s,
 	ev.outcome = "ok";
 	ev.reason = reason;
 	if (store_begin(s, 0) != STORE_OK)
-		return failx("cannot record this read of the audit log: %s",
+		return ctl_failx("cannot record this read of the audit log: %s",
 		    store_strerror(s));
-	if ((rc = audit_append(au, s, &ev, ctl_now_ms())) != STORE_OK) {
+	if ((rc = audit_append(au, s, &ev, clockms_wall())) != STORE_OK) {
 		store_abort(s);
-		return failx("cannot record this read of the audit log: %s",
+		return ctl_failx("cannot record this read of the audit log: %s",
 		    audit_strerror(au));
 	}
 	if (store_commit(s) != STORE_OK)
-		return failx("cannot record this read of the audit log: %s",
+		return ctl_failx("cannot record this read of the audit log: %s",
 		    store_strerror(s));
 	return 0;
 }
@@ -795,12 +612,12 @@ run_query(struct args *a)
 	int		 ret = EXIT_FAILURE;
 
 	if ((au = audit_open(a->data, 0, err, sizeof(err))) == NULL) {
-		failx("%s", err);
+		ctl_failx("%s", err);
 		goto done;
 	}
 	if (a->has_subject) {
 		if (audit_subject_ref(au, a->nhs, ref) == -1) {
-			failx("--subject: not a valid NHS number");
+			ctl_failx("--subject: not a valid NHS number");
 			goto done;
 		}
 		OPENSSL_cleanse(a->nhs, sizeof(a->nhs));
@@ -811,13 +628,13 @@ run_query(struct args *a)
 		goto done;
 	if (audit_export(s, &a->f, a->fmt, stdout, &n, err,
 	    sizeof(err)) == -1) {
-		failx("%s", err);
+		ctl_failx("%s", err);
 		goto done;
 	}
 	if (a->fmt == AUDIT_FORMAT_TABLE)
 		printf("(%" PRIu64 " record%s)\n", n, n == 1 ? "" : "s");
 	if (fflush(stdout) == EOF || ferror(stdout)) {
-		failx("writing the output: %s", strerror(errno));
+		ctl_failx("writing the output: %s", strerror(errno));
 		goto done;
 	}
 	ret = EXIT_SUCCESS;
@@ -863,20 +680,6 @@ print_plan(const struct args *a, const struct audit_archive_plan *p,
 	    p->last - p->first + 1, t0, t1, p->last);
 }
 
-/* The directory part of path into dir, for fsync after a rename. */
-static void
-dir_of(const char *path, char *dir, size_t len)
-{
-	const char	*slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		(void)snprintf(dir, len, ".");
-	else if (slash == path)
-		(void)snprintf(dir, len, "/");
-	else
-		(void)snprintf(dir, len, "%.*s", (int)(slash - path), path);
-}
-
 /*
  * Reads the archive back from fp (rewound) and checks it is exactly the
  * plan: seq first to last, ending at its checkpoint. sha gets its SHA-256.
@@ -891,73 +694,75 @@ reread_archive(const struct args *a, const struct audit_pubkey *pk,
 
 	rewind(fp);
 	if ((v = audit_verifier_new(pk, NULL, &r)) == NULL)
-		return failx("%s", r.what);
+		return ctl_failx("%s", r.what);
 	rc = audit_verifier_archive(v, fp, a->out);
 	audit_verifier_free(v);
 	if (rc != AUDIT_VERIFY_OK)
-		return failx("the archive written does not verify: %s", r.what);
+		return ctl_failx("the archive written does not verify: "
+		    "%s", r.what);
 	if (r.archive_first != p->first || r.archive_last != p->last)
-		return failx("the archive written holds seq %" PRIu64 " to %"
+		return ctl_failx("the archive written holds seq "
+		    "%" PRIu64 " to %"
 		    PRIu64 ", not %" PRIu64 " to %" PRIu64, r.archive_first,
 		    r.archive_last, p->first, p->last);
 	memcpy(sha, r.archive_sha256, AUDIT_REF_HEX + 1);
 	return 0;
 }
 
+/* What write_archive needs, for atomicfile_write. */
+struct archive_job {
+	const struct args		*a;
+	struct store			*s;
+	const struct audit_pubkey	*pk;
+	const struct audit_archive_plan	*p;
+	char				*sha;	/* gets the file's SHA-256 */
+};
+
 /*
- * Writes the archive to a temporary file beside --out, fsyncs it, reads
- * it back and verifies it, then links it in as --out (refused if that
- * exists). sha gets the file's SHA-256. Returns 0, or EXIT_FAILURE.
+ * Writes the archive to f, then reads it back and verifies it. 1, or 0
+ * with the reason printed (an atomicfile_writer).
+ */
+static int
+write_archive(FILE *f, void *arg)
+{
+	const struct archive_job	*j = arg;
+	struct audit_verify_report	 r;
+
+	if (audit_archive_write(j->s, j->pk, j->p, f, &r) != AUDIT_VERIFY_OK) {
+		ctl_failx("writing %s: %s", j->a->out, r.what);
+		return 0;
+	}
+	if (fflush(f) == EOF) {
+		ctl_failx("writing %s: %s", j->a->out, strerror(errno));
+		return 0;
+	}
+	return reread_archive(j->a, j->pk, j->p, f, j->sha) == 0;
+}
+
+/*
+ * Writes the archive beside --out, reads it back and verifies it, then
+ * links it in as --out (refused if that exists), all through
+ * atomicfile_write. sha gets the file's SHA-256. 0, or EXIT_FAILURE.
  */
 static int
 write_archive_file(const struct args *a, struct store *s,
     const struct audit_pubkey *pk, const struct audit_archive_plan *p,
     char *sha)
 {
-	struct audit_verify_report	 r;
-	char				 tmp[PATH_MAX], dir[PATH_MAX];
-	FILE				*fp;
-	int				 fd, dfd, ret = EXIT_FAILURE;
+	struct archive_job	 j = { a, s, pk, p, sha };
+	char			 err[1024];
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", a->out,
-	    (long)getpid()) >= (int)sizeof(tmp))
-		return failx("%s: path too long", a->out);
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1)
-		return failx("%s: %s", tmp, strerror(errno));
-	if ((fp = fdopen(fd, "w+")) == NULL) {
-		close(fd);
-		failx("%s: %s", tmp, strerror(errno));
-		goto done;
+	switch (atomicfile_write(a->out, 0600, 0, write_archive, &j, err,
+	    sizeof(err))) {
+	case ATOMICFILE_OK:
+		return 0;
+	case ATOMICFILE_WRITER:
+		return EXIT_FAILURE;	/* write_archive said why */
+	case ATOMICFILE_EXISTS:
+		return ctl_failx("%s: %s (an archive is never overwritten: "
+		    "choose another name)", a->out, strerror(EEXIST));
 	}
-	if (audit_archive_write(s, pk, p, fp, &r) != AUDIT_VERIFY_OK) {
-		failx("writing %s: %s", tmp, r.what);
-		goto done;
-	}
-	if (fflush(fp) == EOF || fsync(fileno(fp)) == -1) {
-		failx("%s: %s", tmp, strerror(errno));
-		goto done;
-	}
-	if (reread_archive(a, pk, p, fp, sha) != 0)
-		goto done;
-	if (link(tmp, a->out) == -1) {
-		failx("%s: %s%s", a->out, strerror(errno), errno == EEXIST ?
-		    " (an archive is never overwritten: choose another name)" :
-		    "");
-		goto done;
-	}
-	dir_of(a->out, dir, sizeof(dir));
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		(void)fsync(dfd);	/* the name must survive a crash too */
-		close(dfd);
-	}
-	ret = 0;
- done:
-	if (fp != NULL)
-		fclose(fp);
-	(void)unlink(tmp);
-	return ret;
+	return ctl_failx("%s", err);
 }
 
 /*
@@ -976,7 +781,7 @@ remove_archived(const struct args *a, struct audit *au, struct store *s,
 	int			 rc;
 
 	base = base != NULL ? base + 1 : a->out;
-	caller_text(who, sizeof(who));
+	ctl_caller(who, sizeof(who));
 	for (i = 0; i < sizeof(p->last_hash); i++)
 		(void)snprintf(hex + 2 * i, 3, "%02x", p->last_hash[i]);
 	(void)snprintf(reason, sizeof(reason), "seq %" PRIu64 "-%" PRIu64
@@ -990,14 +795,15 @@ remove_archived(const struct args *a, struct audit *au, struct store *s,
 	ev.outcome = "ok";
 	ev.reason = reason;
 	if (store_begin(s, 0) != STORE_OK)
-		return failx("%s", store_strerror(s));
-	if ((rc = audit_archive_remove(au, s, p, &ev, ctl_now_ms())) !=
+		return ctl_failx("%s", store_strerror(s));
+	if ((rc = audit_archive_remove(au, s, p, &ev, clockms_wall())) !=
 	    STORE_OK) {
 		store_abort(s);
-		return failx("%s", audit_strerror(au));
+		return ctl_failx("%s", audit_strerror(au));
 	}
 	if (store_commit(s) != STORE_OK)
-		return failx("committing the removal: %s", store_strerror(s));
+		return ctl_failx("committing the removal: "
+		    "%s", store_strerror(s));
 	return 0;
 }
 
@@ -1016,23 +822,24 @@ run_archive(struct args *a)
 
 	/* Signing is needed for the record and checkpoint that follow. */
 	if ((au = audit_open(a->data, 0, err, sizeof(err))) == NULL) {
-		failx("%s", err);
+		ctl_failx("%s", err);
 		goto done;
 	}
 	if ((pk = load_pubkey(a, path, sizeof(path))) == NULL ||
 	    open_store(a->data, 0, &s) != 0)
 		goto done;
-	cutoff = ctl_now_ms() - (int64_t)a->keep_days * DAY_MS;
+	cutoff = clockms_wall() - (int64_t)a->keep_days * DAY_MS;
 	if (a->before_ms < cutoff)
 		cutoff = a->before_ms;
 	rc = audit_archive_plan(s, pk, a->upto, cutoff, &p, &r);
 	if (rc == -1) {
-		failx("cannot verify the audit log in %s: %s", a->data, r.what);
+		ctl_failx("cannot verify the audit log in %s: "
+		    "%s", a->data, r.what);
 		goto done;
 	}
 	if (rc == AUDIT_VERIFY_BAD) {
 		report_bad(&r);
-		failx("nothing archived: the log must verify first");
+		ctl_failx("nothing archived: the log must verify first");
 		goto done;
 	}
 	print_plan(a, &p, cutoff);
@@ -1044,7 +851,8 @@ run_archive(struct args *a)
 		goto done;
 	if (remove_archived(a, au, s, &p, sha) != 0) {
 		(void)unlink(a->out);
-		failx("nothing was removed from the store; %s deleted again",
+		ctl_failx("nothing was removed from the store; %s deleted "
+		    "again",
 		    a->out);
 		goto done;
 	}
@@ -1063,49 +871,31 @@ run_archive(struct args *a)
 }
 
 int
-ctl_audit_main(int argc, char **argv)
+ctl_audit(const struct command *c, int argc, char **argv)
 {
 	struct args	 a;
-	size_t		 i;
 	int		 r;
 
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		printf("\n");
-		for (i = 0; i < NVERBS; i++)
-			printf("  %-8s %s\n", verbs[i].name, verbs[i].summary);
-		return EXIT_SUCCESS;
-	}
 	memset(&a, 0, sizeof(a));
+	a.c = c;
+	a.verb = c->id;
 	audit_filter_init(&a.f);
 	a.before_ms = INT64_MAX;
 	a.upto = UINT64_MAX;
 	a.keep_days = ARCHIVE_KEEP_DAYS;
-	for (i = 0; i < NVERBS; i++)
-		if (strcmp(argv[1], verbs[i].name) == 0)
-			break;
-	if (i == NVERBS)
-		return usage_error(NULL, "unknown command 'audit %s'",
-		    argv[1]);
-	a.verb = verbs[i].verb;
-	if ((r = parse(argc - 1, argv + 1, &a)) != 0) {
+	if ((r = parse(argc, argv, &a)) != PARSE_RUN) {
 		OPENSSL_cleanse(a.nhs, sizeof(a.nhs));
-		return r == -1 ? EXIT_SUCCESS : r;
+		return ctl_parse_exit(r);
 	}
 	switch (a.verb) {
-	case V_VERIFY:
+	case CTL_AUDIT_VERIFY:
 		return run_verify(&a);
-	case V_HEAD:
+	case CTL_AUDIT_HEAD:
 		return run_head(&a);
-	case V_LIST:
-	case V_EXPORT:
+	case CTL_AUDIT_LIST:
+	case CTL_AUDIT_EXPORT:
 		return run_query(&a);
-	case V_ARCHIVE:
+	case CTL_AUDIT_ARCHIVE:
 		return run_archive(&a);
 	}
 	return EXIT_FAILURE;

@@ -3,7 +3,7 @@
  * "cert revoke", "cert list" and "crl".
  *
  * Arguments and output only: the CA's work and its files are certs/ca.c's.
- * Text read back from the CA's files is printed through sanitise or
+ * Text read back from the CA's files is printed through ctl_sanitise or
  * jansson, never raw, so a damaged index cannot drive the terminal.
  *
  * The CA directory and the broker's store are apart (often on different
@@ -14,14 +14,11 @@
  * its files are written.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/pem.h>
@@ -29,13 +26,19 @@
 
 #include "audit.h"
 #include "ca.h"
+#include "clockms.h"
 #include "ctl.h"
+#include "ctl_opts.h"
 #include "store.h"
 #include "validate.h"
 
 _Static_assert(BATON_NODE_ID_MAX == 64, "CTL_NODE_ID_RULE states the limit");
 
 #define MAX_SANS	32	/* --dns and --ip, each */
+
+/* ctl_opt's range for --days and --crl-days. */
+#define DAYS_RANGE	.min = 1, .max = CA_MAX_DAYS
+#define CRL_DAYS_RANGE	.min = 1, .max = CA_MAX_CRL_DAYS
 
 struct ca_init_args {
 	const char	*dir;
@@ -48,43 +51,23 @@ static int
 parse_ca_init(const struct command *c, int argc, char **argv,
     struct ca_init_args *a)
 {
-	static const struct option opts[] = {
-		{ "dir",	required_argument,	NULL, 'd' },
-		{ "name",	required_argument,	NULL, 'n' },
-		{ "days",	required_argument,	NULL, 'D' },
-		{ "force",	no_argument,		NULL, 'f' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 }
+	struct ctl_opt opts[] = {
+		{ CTL_STRING("dir", "DIR", &a->dir),
+		  .help = "directory for ca.crt, ca.key, issued.txt, crl.pem "
+		  "(created 0700)", .required = 1 },
+		{ CTL_STRING("name", "NAME", &a->name),
+		  .help = "CA name: CN \"Baton CA NAME\" (default: host "
+		  "name)" },
+		{ CTL_INT("days", "N", &a->days),
+		  .help = "validity in days (default 3650)", DAYS_RANGE },
+		{ CTL_FLAG("force", &a->force),
+		  .help = "replace an existing CA (its certificates stop "
+		  "verifying)" },
 	};
-	int ch, r;
 
 	memset(a, 0, sizeof(*a));
 	a->days = CA_DEFAULT_CA_DAYS;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			a->dir = optarg;
-			break;
-		case 'n':
-			a->name = optarg;
-			break;
-		case 'D':
-			r = ctl_parse_days(c, optarg, &a->days);
-			if (r != PARSE_RUN)
-				return r;
-			break;
-		case 'f':
-			a->force = 1;
-			break;
-		default:
-			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
-				return r;
-			return ctl_usage_error(c, "unexpected option");
-		}
-	}
-	if ((r = ctl_no_operands(c, argc, argv)) != PARSE_RUN)
-		return r;
-	return ctl_need(c, a->dir, "--dir");
+	return ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv);
 }
 
 static int
@@ -136,15 +119,6 @@ audit_prepare(const char *dir, struct audit **au, struct store **s)
 	return EXIT_SUCCESS;
 }
 
-/* Login name of the user running batonctl, if it is a plain one. */
-static const char *
-login_name(void)
-{
-	struct passwd *pw = getpwuid(getuid());
-
-	return pw != NULL && validate_node_id(pw->pw_name) ? pw->pw_name : NULL;
-}
-
 /*
  * Records one certificate change (AUDIT_CERT_CHANGED: what, e.g. "issued
  * node" or "revoked node reason=keyCompromise", with the Unix user) in its
@@ -156,15 +130,14 @@ audit_cert_change(struct audit *au, struct store *s, const char *id,
     const char *serial, const char *what)
 {
 	struct audit_event ev;
-	const char *name = login_name();
-	char reason[160];
+	char reason[160], who[96];
 
 	if (store_begin(s, 0) != STORE_OK)
-		return ctl_failx("cannot record the change in the audit log: %s",
+		return ctl_failx("cannot record the change in the audit log: "
+		    "%s",
 		    store_strerror(s));
-	snprintf(reason, sizeof(reason), "%s uid=%ld%s%s%s", what,
-	    (long)getuid(), name != NULL ? "(" : "", name != NULL ? name : "",
-	    name != NULL ? ")" : "");
+	ctl_caller(who, sizeof(who));
+	snprintf(reason, sizeof(reason), "%s uid=%s", what, who);
 	memset(&ev, 0, sizeof(ev));
 	ev.event = AUDIT_CERT_CHANGED;
 	ev.actor = "batonctl";
@@ -172,13 +145,15 @@ audit_cert_change(struct audit *au, struct store *s, const char *id,
 	ev.cert_serial = serial;
 	ev.outcome = "ok";
 	ev.reason = reason;
-	if (audit_append(au, s, &ev, ctl_now_ms()) != STORE_OK) {
+	if (audit_append(au, s, &ev, clockms_wall()) != STORE_OK) {
 		store_abort(s);
-		return ctl_failx("cannot record the change in the audit log: %s",
+		return ctl_failx("cannot record the change in the audit log: "
+		    "%s",
 		    audit_strerror(au));
 	}
 	if (store_commit(s) != STORE_OK)
-		return ctl_failx("cannot record the change in the audit log: %s",
+		return ctl_failx("cannot record the change in the audit log: "
+		    "%s",
 		    store_strerror(s));
 	return EXIT_SUCCESS;
 }
@@ -228,69 +203,38 @@ static int
 parse_cert_issue(const struct command *c, int argc, char **argv,
     struct cert_issue_args *a)
 {
-	static const struct option opts[] = {
-		{ "ca",		required_argument,	NULL, 'c' },
-		{ "node",	required_argument,	NULL, 'n' },
-		{ "server",	no_argument,		NULL, 's' },
-		{ "dns",	required_argument,	NULL, 'N' },
-		{ "ip",		required_argument,	NULL, 'i' },
-		{ "out",	required_argument,	NULL, 'o' },
-		{ "days",	required_argument,	NULL, 'D' },
-		{ "force",	no_argument,		NULL, 'f' },
-		{ "data",	required_argument,	NULL, 'd' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 }
+	struct ctl_opt opts[] = {
+		{ CTL_STRING("ca", "DIR", &a->ca),
+		  .help = "the CA directory (from 'batonctl ca init')",
+		  .required = 1 },
+		{ CTL_STRING("node", "ID", &a->node),
+		  .help = "node id; the certificate names urn:baton:node:ID" },
+		{ CTL_FLAG("server", &a->server),
+		  .help = "a broker certificate instead, for the names below" },
+		{ CTL_LIST("dns", "NAME", a->dns, &a->n_dns),
+		  .help = "DNS name of the broker (repeatable)",
+		  .max = MAX_SANS },
+		{ CTL_LIST("ip", "ADDR", a->ip, &a->n_ip),
+		  .help = "IPv4 or IPv6 address of the broker (repeatable)",
+		  .max = MAX_SANS },
+		{ CTL_STRING("out", "DIR", &a->out),
+		  .help = "where to write ID.crt and ID.key, or server.crt and "
+		  "server.key", .required = 1 },
+		{ CTL_INT("days", "N", &a->days),
+		  .help = "validity in days (default 365)", DAYS_RANGE },
+		{ CTL_FLAG("force", &a->force),
+		  .help = "replace existing files" },
+		{ CTL_STRING("data", "DIR", &a->data),
+		  .help = "the broker's data directory: record the certificate "
+		  "in\n"
+		  "its audit log (opened first; no log, no certificate)" },
 	};
-	int ch, r;
+	int r;
 
 	memset(a, 0, sizeof(*a));
 	a->days = CA_DEFAULT_LEAF_DAYS;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			a->ca = optarg;
-			break;
-		case 'n':
-			a->node = optarg;
-			break;
-		case 's':
-			a->server = 1;
-			break;
-		case 'N':
-			if (a->n_dns == MAX_SANS)
-				return ctl_usage_error(c, "at most %d --dns "
-				    "names", MAX_SANS);
-			a->dns[a->n_dns++] = optarg;
-			break;
-		case 'i':
-			if (a->n_ip == MAX_SANS)
-				return ctl_usage_error(c, "at most %d --ip "
-				    "addresses", MAX_SANS);
-			a->ip[a->n_ip++] = optarg;
-			break;
-		case 'o':
-			a->out = optarg;
-			break;
-		case 'D':
-			r = ctl_parse_days(c, optarg, &a->days);
-			if (r != PARSE_RUN)
-				return r;
-			break;
-		case 'f':
-			a->force = 1;
-			break;
-		case 'd':
-			a->data = optarg;
-			break;
-		default:
-			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
-				return r;
-			return ctl_usage_error(c, "unexpected option");
-		}
-	}
-	if ((r = ctl_no_operands(c, argc, argv)) != PARSE_RUN ||
-	    (r = ctl_need(c, a->ca, "--ca")) != PARSE_RUN ||
-	    (r = ctl_need(c, a->out, "--out")) != PARSE_RUN)
+	if ((r = ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv)) !=
+	    PARSE_RUN)
 		return r;
 	if (a->server && a->node != NULL)
 		return ctl_usage_error(c, "give either --node or --server, "
@@ -346,7 +290,8 @@ run_cert_issue(const struct cert_issue_args *a)
 		    a->server ? "server" : "node", a->days);
 		if (audit_cert_change(au, s, a->server ? a->dns[0] ? a->dns[0] :
 		    a->ip[0] : a->node, serial, what) != EXIT_SUCCESS) {
-			ctl_failx("the certificate is issued but not in the audit log");
+			ctl_failx("the certificate is issued but not in the "
+			    "audit log");
 			goto done;
 		}
 	}
@@ -383,72 +328,47 @@ static int
 parse_cert_revoke(const struct command *c, int argc, char **argv,
     struct cert_revoke_args *a)
 {
-	static const struct option opts[] = {
-		{ "ca",		required_argument,	NULL, 'c' },
-		{ "node",	required_argument,	NULL, 'n' },
-		{ "serial",	required_argument,	NULL, 's' },
-		{ "reason",	required_argument,	NULL, 'r' },
-		{ "crl-days",	required_argument,	NULL, 'D' },
-		{ "data",	required_argument,	NULL, 'd' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 }
+	const char *reason = "unspecified";
+	struct ctl_opt opts[] = {
+		{ CTL_STRING("ca", "DIR", &a->ca), .help = "the CA directory",
+		  .required = 1 },
+		{ CTL_STRING("node", "ID", &a->node),
+		  .help = "revoke every unrevoked certificate issued to this "
+		  "node" },
+		{ CTL_STRING("serial", "S", &a->serial),
+		  .help = "revoke the one certificate with this serial (hex, "
+		  "as\n"
+		  "'batonctl cert list' shows it)" },
+		{ CTL_STRING("reason", "R", &reason),
+		  .help = "unspecified (default), keyCompromise, "
+		  "affiliationChanged,\n"
+		  "superseded or cessationOfOperation" },
+		{ CTL_INT("crl-days", "N", &a->crl_days),
+		  .help = "the new CRL's nextUpdate, in days (default 30)",
+		  CRL_DAYS_RANGE },
+		{ CTL_STRING("data", "DIR", &a->data),
+		  .help = "the broker's data directory: record the revocation "
+		  "in\n"
+		  "its audit log (opened first; no log, no revocation)" },
 	};
-	int ch, r;
+	int r;
 
 	memset(a, 0, sizeof(*a));
-	a->reason = ca_reason_parse("unspecified");
 	a->crl_days = CA_DEFAULT_CRL_DAYS;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			a->ca = optarg;
-			break;
-		case 'n':
-			a->node = optarg;
-			break;
-		case 's':
-			a->serial = optarg;
-			break;
-		case 'd':
-			a->data = optarg;
-			break;
-		case 'r':
-			if ((a->reason = ca_reason_parse(optarg)) == -1)
-				return ctl_usage_error(c, "unknown reason "
-				    "'%s': use unspecified, keyCompromise, "
-				    "affiliationChanged, superseded or "
-				    "cessationOfOperation", optarg);
-			break;
-		case 'D':
-			r = ctl_parse_int(c, "--crl-days", optarg, 1,
-			    CA_MAX_CRL_DAYS, &a->crl_days);
-			if (r != PARSE_RUN)
-				return r;
-			break;
-		default:
-			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
-				return r;
-			return ctl_usage_error(c, "unexpected option");
-		}
-	}
-	if ((r = ctl_no_operands(c, argc, argv)) != PARSE_RUN ||
-	    (r = ctl_need(c, a->ca, "--ca")) != PARSE_RUN)
+	if ((r = ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv)) !=
+	    PARSE_RUN)
 		return r;
+	if ((a->reason = ca_reason_parse(reason)) == -1)
+		return ctl_usage_error(c, "unknown reason '%s': use "
+		    "unspecified, keyCompromise, affiliationChanged, "
+		    "superseded or cessationOfOperation", reason);
 	if ((a->node == NULL) == (a->serial == NULL))
-		return ctl_usage_error(c, "give either --node ID or --serial S");
+		return ctl_usage_error(c, "give either --node ID or --serial "
+		    "S");
 	if (a->node != NULL && !validate_node_id(a->node))
 		return ctl_usage_error(c, "invalid node id '%s': %s", a->node,
 		    CTL_NODE_ID_RULE);
 	return PARSE_RUN;
-}
-
-/* Text read back from a CA file reaches a terminal: no control bytes. */
-static void
-sanitise(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
 }
 
 static int
@@ -471,7 +391,7 @@ run_cert_revoke(const struct cert_revoke_args *a)
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
-		sanitise(v[i].id);
+		ctl_sanitise(v[i].id);
 		printf("revoked %s certificate %s of %s (reason %s)\n",
 		    v[i].kind, v[i].serial, v[i].id,
 		    ca_reason_name(v[i].reason));
@@ -486,7 +406,8 @@ run_cert_revoke(const struct cert_revoke_args *a)
 		    ca_reason_name(v[i].reason));
 		if (audit_cert_change(au, s, v[i].id, v[i].serial, what) !=
 		    EXIT_SUCCESS) {
-			ctl_failx("the revocation stands (the CRL is written) but "
+			ctl_failx("the revocation stands (the CRL is written) "
+			    "but "
 			    "is not in the audit log");
 			goto done;
 		}
@@ -521,32 +442,15 @@ static int
 parse_cert_list(const struct command *c, int argc, char **argv,
     struct cert_list_args *a)
 {
-	static const struct option opts[] = {
-		{ "ca",		required_argument,	NULL, 'c' },
-		{ "json",	no_argument,		NULL, 'j' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 }
+	struct ctl_opt opts[] = {
+		{ CTL_STRING("ca", "DIR", &a->ca), .help = "the CA directory",
+		  .required = 1 },
+		{ CTL_FLAG("json", &a->json),
+		  .help = "one JSON object per line instead of a table" },
 	};
-	int ch, r;
 
 	memset(a, 0, sizeof(*a));
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			a->ca = optarg;
-			break;
-		case 'j':
-			a->json = 1;
-			break;
-		default:
-			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
-				return r;
-			return ctl_usage_error(c, "unexpected option");
-		}
-	}
-	if ((r = ctl_no_operands(c, argc, argv)) != PARSE_RUN)
-		return r;
-	return ctl_need(c, a->ca, "--ca");
+	return ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv);
 }
 
 /* Whole days until t, rounded down (negative once t has passed). */
@@ -591,7 +495,7 @@ print_cert_table(struct ca_cert *v, size_t n, time_t now)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		sanitise(v[i].id);
+		ctl_sanitise(v[i].id);
 		if ((int)strlen(v[i].id) > wi)
 			wi = (int)strlen(v[i].id);
 		if ((int)strlen(v[i].serial) > ws)
@@ -655,36 +559,17 @@ struct crl_args {
 static int
 parse_crl(const struct command *c, int argc, char **argv, struct crl_args *a)
 {
-	static const struct option opts[] = {
-		{ "ca",		required_argument,	NULL, 'c' },
-		{ "crl-days",	required_argument,	NULL, 'D' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 }
+	struct ctl_opt opts[] = {
+		{ CTL_STRING("ca", "DIR", &a->ca), .help = "the CA directory",
+		  .required = 1 },
+		{ CTL_INT("crl-days", "N", &a->crl_days),
+		  .help = "the new CRL's nextUpdate, in days (default 30)",
+		  CRL_DAYS_RANGE },
 	};
-	int ch, r;
 
 	memset(a, 0, sizeof(*a));
 	a->crl_days = CA_DEFAULT_CRL_DAYS;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			a->ca = optarg;
-			break;
-		case 'D':
-			r = ctl_parse_int(c, "--crl-days", optarg, 1,
-			    CA_MAX_CRL_DAYS, &a->crl_days);
-			if (r != PARSE_RUN)
-				return r;
-			break;
-		default:
-			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
-				return r;
-			return ctl_usage_error(c, "unexpected option");
-		}
-	}
-	if ((r = ctl_no_operands(c, argc, argv)) != PARSE_RUN)
-		return r;
-	return ctl_need(c, a->ca, "--ca");
+	return ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv);
 }
 
 int

@@ -19,19 +19,18 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <getopt.h>
-#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "audit.h"
+#include "clockms.h"
 #include "ctl.h"
+#include "ctl_opts.h"
 #include "registry.h"
 #include "store.h"
 #include "validate.h"
@@ -60,54 +59,42 @@ printable_utf8(const char *s)
 	return 1;
 }
 
+/* The node id and (unless NULL) the role: PARSE_RUN or EXIT_USAGE. */
+static int
+check_node_role(const struct command *c, const char *node, const char *role)
+{
+	if (!validate_node_id(node))
+		return ctl_usage_error(c, "invalid node id '%s': %s", node,
+		    CTL_NODE_ID_RULE);
+	if (role != NULL && !registry_valid_role(role))
+		return ctl_usage_error(c, CTL_ROLE_RULE_FMT, role,
+		    REGISTRY_ROLE_MAX);
+	return PARSE_RUN;
+}
+
 static int
 parse_node_add(const struct command *c, int argc, char **argv,
     struct node_add_args *a)
 {
-	static const struct option opts[] = {
-		{ "data",	required_argument,	NULL, 'd' },
-		{ "node",	required_argument,	NULL, 'n' },
-		{ "role",	required_argument,	NULL, 'r' },
-		{ "org",	required_argument,	NULL, 'o' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 }
+	struct ctl_opt opts[] = {
+		{ CTL_STRING("data", "DIR", &a->data),
+		  .help = "the broker's data directory", .required = 1 },
+		{ CTL_STRING("node", "ID", &a->node),
+		  .help = "node id, as in its certificate", .required = 1 },
+		{ CTL_STRING("role", "ROLE", &a->role),
+		  .help = "its role, as named in policy.conf", .required = 1 },
+		{ CTL_STRING("org", "NAME", &a->org),
+		  .help = "the organisation it belongs to" },
 	};
-	int ch, r;
+	int r;
 
 	memset(a, 0, sizeof(*a));
 	a->org = "";
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			a->data = optarg;
-			break;
-		case 'n':
-			a->node = optarg;
-			break;
-		case 'r':
-			a->role = optarg;
-			break;
-		case 'o':
-			a->org = optarg;
-			break;
-		default:
-			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
-				return r;
-			return ctl_usage_error(c, "unexpected option");
-		}
-	}
-	if ((r = ctl_no_operands(c, argc, argv)) != PARSE_RUN ||
-	    (r = ctl_need(c, a->data, "--data")) != PARSE_RUN ||
-	    (r = ctl_need(c, a->node, "--node")) != PARSE_RUN ||
-	    (r = ctl_need(c, a->role, "--role")) != PARSE_RUN)
+	if ((r = ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv)) !=
+	    PARSE_RUN)
 		return r;
-	if (!validate_node_id(a->node))
-		return ctl_usage_error(c, "invalid node id '%s': %s", a->node,
-		    CTL_NODE_ID_RULE);
-	if (!registry_valid_role(a->role))
-		return ctl_usage_error(c, "invalid role '%s': use 1 to %d "
-		    "characters, lower-case letters, digits, '_' or '-', "
-		    "starting with a letter", a->role, REGISTRY_ROLE_MAX);
+	if ((r = check_node_role(c, a->node, a->role)) != PARSE_RUN)
+		return r;
 	if (strlen(a->org) > REGISTRY_ORG_MAX)
 		return ctl_usage_error(c, "organisation name is longer than %d "
 		    "bytes", REGISTRY_ORG_MAX);
@@ -167,23 +154,17 @@ audit_node(struct audit *au, struct store *s, const char *node,
     const char *change)
 {
 	struct audit_event ev;
-	struct passwd *pw;
-	char reason[256];
-	const char *name = NULL;
+	char reason[256], who[96];
 
-	if ((pw = getpwuid(getuid())) != NULL &&
-	    validate_node_id(pw->pw_name))
-		name = pw->pw_name;	/* a plain login name, safe to keep */
-	snprintf(reason, sizeof(reason), "%s uid=%ld%s%s%s", change,
-	    (long)getuid(), name != NULL ? "(" : "", name != NULL ? name : "",
-	    name != NULL ? ")" : "");
+	ctl_caller(who, sizeof(who));
+	snprintf(reason, sizeof(reason), "%s uid=%s", change, who);
 	memset(&ev, 0, sizeof(ev));
 	ev.event = AUDIT_NODE_CHANGED;
 	ev.actor = "batonctl";
 	ev.other = node;
 	ev.outcome = "ok";
 	ev.reason = reason;
-	return audit_append(au, s, &ev, ctl_now_ms());
+	return audit_append(au, s, &ev, clockms_wall());
 }
 
 static int
@@ -204,7 +185,7 @@ run_node_add(const struct node_add_args *a)
 	snprintf(change, sizeof(change), "added role=%s", a->role);
 	if (open_for_change(a->data, &au, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
-	r = registry_add(s, &n, ctl_now_ms());
+	r = registry_add(s, &n, clockms_wall());
 	/* The node and its audit record commit together or not at all. */
 	if (r == STORE_OK && (r = audit_node(au, s, a->node,
 	    change)) != STORE_OK)
@@ -266,32 +247,15 @@ static int
 parse_node_list(const struct command *c, int argc, char **argv,
     struct node_list_args *a)
 {
-	static const struct option opts[] = {
-		{ "data",	required_argument,	NULL, 'd' },
-		{ "json",	no_argument,		NULL, 'j' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 }
+	struct ctl_opt opts[] = {
+		{ CTL_STRING("data", "DIR", &a->data),
+		  .help = "the broker's data directory", .required = 1 },
+		{ CTL_FLAG("json", &a->json),
+		  .help = "one JSON object per line instead of a table" },
 	};
-	int ch, r;
 
 	memset(a, 0, sizeof(*a));
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			a->data = optarg;
-			break;
-		case 'j':
-			a->json = 1;
-			break;
-		default:
-			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
-				return r;
-			return ctl_usage_error(c, "unexpected option");
-		}
-	}
-	if ((r = ctl_no_operands(c, argc, argv)) != PARSE_RUN)
-		return r;
-	return ctl_need(c, a->data, "--data");
+	return ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv);
 }
 
 static int
@@ -321,15 +285,6 @@ iso_time(int64_t ms, char *out, size_t outlen)
 	if (ms <= 0 || gmtime_r(&t, &tm) == NULL ||
 	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, outlen, "-");
-}
-
-/* Text read back from the store reaches a terminal: no control bytes. */
-static void
-sanitise(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
 }
 
 static int
@@ -367,9 +322,9 @@ print_table(struct node_array *a)
 
 	for (i = 0; i < a->n; i++) {
 		n = &a->v[i];
-		sanitise(n->node_id);
-		sanitise(n->role);
-		sanitise(n->organisation);
+		ctl_sanitise(n->node_id);
+		ctl_sanitise(n->role);
+		ctl_sanitise(n->organisation);
 		if (n->organisation[0] == '\0')
 			snprintf(n->organisation, sizeof(n->organisation), "-");
 		if ((int)strlen(n->node_id) > wn)
@@ -457,50 +412,22 @@ static int
 parse_node_change(const struct command *c, int argc, char **argv,
     struct node_change_args *a)
 {
-	static const struct option opts[] = {
-		{ "data",	required_argument,	NULL, 'd' },
-		{ "node",	required_argument,	NULL, 'n' },
-		{ "role",	required_argument,	NULL, 'r' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 }
+	struct ctl_opt opts[] = {
+		{ CTL_STRING("data", "DIR", &a->data),
+		  .help = "the broker's data directory", .required = 1 },
+		{ CTL_STRING("node", "ID", &a->node), .help = "the node",
+		  .required = 1 },
+		{ CTL_STRING("role", "ROLE", &a->role),
+		  .help = "its new role, as named in "
+		  "policy.conf", .required = 1,
+		  .only = CTL_NODE_SET_ROLE },
 	};
-	int ch, r;
+	int r;
 
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			a->data = optarg;
-			break;
-		case 'n':
-			a->node = optarg;
-			break;
-		case 'r':
-			if (a->what != CHANGE_ROLE)
-				return ctl_usage_error(c, "--role goes with "
-				    "'node set-role' only");
-			a->role = optarg;
-			break;
-		default:
-			if ((r = ctl_common_opt(c, ch, argv)) != PARSE_RUN)
-				return r;
-			return ctl_usage_error(c, "unexpected option");
-		}
-	}
-	if ((r = ctl_no_operands(c, argc, argv)) != PARSE_RUN ||
-	    (r = ctl_need(c, a->data, "--data")) != PARSE_RUN ||
-	    (r = ctl_need(c, a->node, "--node")) != PARSE_RUN)
+	if ((r = ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv)) !=
+	    PARSE_RUN)
 		return r;
-	if (a->what == CHANGE_ROLE &&
-	    (r = ctl_need(c, a->role, "--role")) != PARSE_RUN)
-		return r;
-	if (!validate_node_id(a->node))
-		return ctl_usage_error(c, "invalid node id '%s': %s", a->node,
-		    CTL_NODE_ID_RULE);
-	if (a->role != NULL && !registry_valid_role(a->role))
-		return ctl_usage_error(c, "invalid role '%s': use 1 to %d "
-		    "characters, lower-case letters, digits, '_' or '-', "
-		    "starting with a letter", a->role, REGISTRY_ROLE_MAX);
-	return PARSE_RUN;
+	return check_node_role(c, a->node, a->role);
 }
 
 /*
@@ -578,7 +505,7 @@ run_node_change(const struct node_change_args *a)
 		r = EXIT_SUCCESS;
 		goto done;
 	}
-	r = registry_update(s, &n, ctl_now_ms());
+	r = registry_update(s, &n, clockms_wall());
 	/* A change without its audit record must not commit. */
 	if (r == STORE_OK && (r = audit_node(au, s, a->node,
 	    reason)) != STORE_OK)
@@ -602,34 +529,16 @@ done:
 	return r;
 }
 
-static int
-node_change_main(enum node_change what, const struct command *c, int argc,
-    char **argv)
+int
+ctl_node_change(const struct command *c, int argc, char **argv)
 {
 	struct node_change_args a;
 	int r;
 
 	memset(&a, 0, sizeof(a));
-	a.what = what;
+	a.what = c->id == CTL_NODE_SET_ROLE ? CHANGE_ROLE :
+	    c->id == CTL_NODE_DISABLE ? CHANGE_DISABLE : CHANGE_ENABLE;
 	if ((r = parse_node_change(c, argc, argv, &a)) != PARSE_RUN)
 		return ctl_parse_exit(r);
 	return run_node_change(&a);
-}
-
-int
-ctl_node_set_role(const struct command *c, int argc, char **argv)
-{
-	return node_change_main(CHANGE_ROLE, c, argc, argv);
-}
-
-int
-ctl_node_disable(const struct command *c, int argc, char **argv)
-{
-	return node_change_main(CHANGE_DISABLE, c, argc, argv);
-}
-
-int
-ctl_node_enable(const struct command *c, int argc, char **argv)
-{
-	return node_change_main(CHANGE_ENABLE, c, argc, argv);
 }
