@@ -250,10 +250,10 @@ record_lifecycle(struct broker *b, const char *event, const char *policy)
 	ev.actor_org = b->broker_id;
 	ev.outcome = "ok";
 	ev.reason = policy;
-	if (broker_audit(b, &ev) != STORE_OK ||
-	    audit_checkpoint(b->audit, b->store, broker_now_ms()) != STORE_OK ||
-	    store_commit(b->store) != STORE_OK)
-		fatalx("audit: cannot record %s: %s", event, store_strerror(b->store));
+	if (state_audit(&b->st, &ev) != STORE_OK ||
+	    audit_checkpoint(b->st.audit, b->st.store, state_now_ms()) != STORE_OK ||
+	    store_commit(b->st.store) != STORE_OK)
+		fatalx("audit: cannot record %s: %s", event, store_strerror(b->st.store));
 }
 
 /*
@@ -353,7 +353,7 @@ reader_check_cb(evutil_socket_t fd, short what, void *arg)
 	struct broker *b = arg;
 	int n;
 
-	if ((n = store_reader_check(b->store)) > 0)
+	if ((n = store_reader_check(b->st.store)) > 0)
 		log_warnx("store: cleared %d stale reader slots", n);
 	broker_check_clock(b);
 	/* about every ten minutes */
@@ -386,11 +386,12 @@ main(int argc, char **argv)
 
 	memset(&b, 0, sizeof(b));
 	b.cfg = &cfg;
+	broker_attach_state(&b);
 	TAILQ_INIT(&b.sessions);
 	if (gethostname(b.broker_id, sizeof(b.broker_id) - 1) != 0)
 		strcpy(b.broker_id, "batond");
 
-	if ((b.policy = policy_load(cfg.policy_file, perr, sizeof(perr))) == NULL)
+	if ((b.st.policy = policy_load(cfg.policy_file, perr, sizeof(perr))) == NULL)
 		fatalx("policy has errors:\n%s", perr);
 	pw = resolve_user(&cfg);
 	if ((b.tls = tls_server_ctx(&cfg, err, sizeof(err))) == NULL)
@@ -402,16 +403,16 @@ main(int argc, char **argv)
 	sopts.map_size = cfg.map_size;
 	if (datadir_check(cfg.data_dir, cfg.key_owner, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	if (store_open(&sopts, &b.store, err, sizeof(err)) != STORE_OK)
+	if (store_open(&sopts, &b.st.store, err, sizeof(err)) != STORE_OK)
 		fatalx("%s", err);
-	if ((b.audit = audit_open(cfg.data_dir, 1, err, sizeof(err))) == NULL)
+	if ((b.st.audit = audit_open(cfg.data_dir, 1, err, sizeof(err))) == NULL)
 		fatalx("audit: %s", err);
 	if (check) {
 		printf("batond: configuration OK\n");
-		audit_close(b.audit);
-		store_close(b.store);
+		audit_close(b.st.audit);
+		store_close(b.st.store);
 		SSL_CTX_free(b.tls);
-		policy_free(b.policy);
+		policy_free(b.st.policy);
 		return 0;
 	}
 
@@ -436,7 +437,7 @@ main(int argc, char **argv)
 	if (b.recheck_ev == NULL || event_add(b.recheck_ev, &recheck_tv) != 0)
 		fatalx("cannot start the session re-check timer");
 
-	broker_measure_space(&b);
+	state_measure_space(&b.st);
 	b.space_ev = event_new(b.base, -1, EV_PERSIST, space_cb, &b);
 	if (b.space_ev == NULL || event_add(b.space_ev, &space_tv) != 0)
 		fatalx("cannot start the space timer");
@@ -461,10 +462,10 @@ main(int argc, char **argv)
 		}
 	}
 	deadline_save_clock(&b);	/* committed with the stop record */
-	broker_flush_record_summaries(&b, 1);
+	state_flush_record_summaries(&b.st, 1);
 	record_lifecycle(&b, AUDIT_BROKER_STOPPED, NULL);
-	if (store_active(b.store) && store_commit(b.store) != STORE_OK)
-		fatalx("store commit at stop failed: %s", store_strerror(b.store));
+	if (store_active(b.st.store) && store_commit(b.st.store) != STORE_OK)
+		fatalx("store commit at stop failed: %s", store_strerror(b.st.store));
 	if (b.listener != NULL)
 		evconnlistener_free(b.listener);
 	for (i = 0; i < 3; i++)
@@ -473,11 +474,11 @@ main(int argc, char **argv)
 	event_free(b.recheck_ev);
 	event_free(b.space_ev);
 	deadline_stop(&b);
-	policy_free(b.policy);
+	policy_free(b.st.policy);
 	event_free(b.commit_ev);
 	event_base_free(b.base);
-	audit_close(b.audit);
-	store_close(b.store);
+	audit_close(b.st.audit);
+	store_close(b.st.store);
 	SSL_CTX_free(b.tls);
 	log_info("stopped");
 	return 0;

@@ -42,16 +42,11 @@
 
 static void deadline_fire(evutil_socket_t, short, void *);
 
-int64_t
-deadline_now_ms(const struct broker *b)
-{
-	return clock_due_now(&b->due_clock);
-}
 
 static void
 deadline_arm(struct broker *b, int64_t due_ms)
 {
-	int64_t now = deadline_now_ms(b), delay = due_ms - now;
+	int64_t now = state_due_ms(&b->st), delay = due_ms - now;
 	struct timeval tv;
 
 	if (delay < 0)
@@ -77,7 +72,7 @@ deadline_add(struct broker *b, int64_t due_ms, enum deadline_kind kind,
 	store_u64be(key, (uint64_t)due_ms);
 	key[8] = (uint8_t)kind;
 	memcpy(key + 9, message_id, il);
-	rc = store_put(b->store, STORE_DEADLINES, key, 9 + il, "", 0);
+	rc = store_put(b->st.store, STORE_DEADLINES, key, 9 + il, "", 0);
 	/* arming early is harmless: the fire finds nothing due and re-arms */
 	if (rc == STORE_OK && b->deadline_ev != NULL &&
 	    (b->deadline_armed_ms == 0 || due_ms < b->deadline_armed_ms))
@@ -99,7 +94,7 @@ audit_broker(struct broker *b, const char *event, const queue_msg *m,
 	ev.subject_ref = m->subject_ref;
 	ev.outcome = "ok";
 	ev.reason = reason;
-	return broker_audit(b, &ev);
+	return state_audit(&b->st, &ev);
 }
 
 /*
@@ -133,17 +128,17 @@ deadline_escalate(struct broker *b, queue_msg *m, const struct deadline_now *t)
 	    (rc = decision_notify(b, m->sender, NK(ESCALATED), m, NULL, overdue,
 	    1)) != STORE_OK)
 		return rc;
-	for (i = 0; b->policy != NULL && i < b->policy->nescalate; i++) {
-		const char *node = b->policy->escalate[i];
+	for (i = 0; b->st.policy != NULL && i < b->st.policy->nescalate; i++) {
+		const char *node = b->st.policy->escalate[i];
 
-		rc = registry_get(b->store, node, &n);
+		rc = registry_get(b->st.store, node, &n);
 		if (rc != STORE_OK || !n.enabled) {
 			log_warnx("escalation node %s is not an enabled node; id=%s "
 			    "escalated to the sender only", node, m->message_id);
 			continue;
 		}
 		/* the risk level is clinical: only for roles that may see it */
-		with_risk = (policy_sections(b->policy, n.role) &
+		with_risk = (policy_sections(b->st.policy, n.role) &
 		    sections_bit("risk_summary")) != 0;
 		if ((rc = decision_notify(b, node, NK(ESCALATED), m, NULL, overdue,
 		    with_risk)) != STORE_OK)
@@ -151,7 +146,7 @@ deadline_escalate(struct broker *b, queue_msg *m, const struct deadline_now *t)
 	}
 	log_warnx("escalated id=%s sender=%s recipient=%s overdue_ms=%lld",
 	    m->message_id, m->sender, m->recipient, (long long)overdue);
-	return queue_msg_put(b->store, m);
+	return queue_msg_put(b->st.store, m);
 }
 
 /* Expires a handover never delivered within the retention. */
@@ -164,7 +159,7 @@ deadline_expire(struct broker *b, queue_msg *m, const struct deadline_now *t)
 	 * same message is stale once expires_at_ms has moved past it */
 	if (m->state != MS(QUEUED) || m->attempts != 0 || t->due < m->expires_at_ms)
 		return STORE_NOTFOUND;
-	rc = queue_remove(b->store, m->recipient, m->queue_seq);
+	rc = queue_remove(b->st.store, m->recipient, m->queue_seq);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	m->state = MS(EXPIRED);
@@ -175,15 +170,15 @@ deadline_expire(struct broker *b, queue_msg *m, const struct deadline_now *t)
 	    "not delivered within the retention period")) != STORE_OK ||
 	    (rc = decision_notify(b, m->sender, NK(EXPIRED), m, NULL, 0, 1)) != STORE_OK)
 		return rc;
-	if (b->policy != NULL) {
-		m->purge_at_ms = t->due + b->policy->purge_after_ms;
+	if (b->st.policy != NULL) {
+		m->purge_at_ms = t->due + b->st.policy->purge_after_ms;
 		if ((rc = deadline_add(b, m->purge_at_ms, DEADLINE_PURGE,
 		    m->message_id)) != STORE_OK)
 			return rc;
 	}
 	log_warnx("expired id=%s sender=%s recipient=%s", m->message_id, m->sender,
 	    m->recipient);
-	return queue_msg_put(b->store, m);
+	return queue_msg_put(b->st.store, m);
 }
 
 /* Removes an acknowledged or finished handover's body; its history stays. */
@@ -198,7 +193,7 @@ deadline_purge(struct broker *b, queue_msg *m, const struct deadline_now *t)
 	if (m->body_purged || m->state == MS(QUEUED) || m->state == MS(DELIVERED) ||
 	    m->purge_at_ms == 0 || t->due < m->purge_at_ms)
 		return STORE_NOTFOUND;
-	rc = store_del(b->store, STORE_BODIES, m->message_id, strlen(m->message_id));
+	rc = store_del(b->st.store, STORE_BODIES, m->message_id, strlen(m->message_id));
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	m->body_purged = 1;
@@ -209,7 +204,7 @@ deadline_purge(struct broker *b, queue_msg *m, const struct deadline_now *t)
 	    "retention period after acknowledgement", NULL) == -1)
 		fatalx("out of memory");
 	log_info("purged body id=%s", m->message_id);
-	return queue_msg_put(b->store, m);
+	return queue_msg_put(b->st.store, m);
 }
 
 static int
@@ -219,10 +214,10 @@ deadline_handle(struct broker *b, enum deadline_kind kind, const char *id,
 	queue_msg *m = NULL;
 	int rc;
 
-	rc = queue_msg_get(b->store, id, &m);
+	rc = queue_msg_get(b->st.store, id, &m);
 	if (rc != STORE_OK)
 		return rc == STORE_NOTFOUND || rc == STORE_CORRUPT ? STORE_OK : rc;
-	if ((rc = store_op_begin(b->store)) != STORE_OK) {
+	if ((rc = store_op_begin(b->st.store)) != STORE_OK) {
 		queue_msg_free(m);
 		return rc;
 	}
@@ -241,9 +236,9 @@ deadline_handle(struct broker *b, enum deadline_kind kind, const char *id,
 		break;
 	}
 	if (rc == STORE_OK)
-		rc = store_op_commit(b->store);
+		rc = store_op_commit(b->st.store);
 	else {
-		store_op_abort(b->store);
+		store_op_abort(b->st.store);
 		if (rc == STORE_NOTFOUND)	/* nothing to do any more */
 			rc = STORE_OK;
 	}
@@ -259,11 +254,11 @@ deadline_keep_clock(struct broker *b, int64_t due_now)
 
 	/* inside the store's reserve, the room is for draining work: a late
 	 * save only costs lateness after a backward step across a restart */
-	if (!clock_save_wanted(&b->due_clock, due_now) || broker_store_low(b, 0))
+	if (!clock_save_wanted(&b->st.due_clock, due_now) || state_store_low(&b->st, 0))
 		return;
 	/* store full: the next pass tries again, nothing else depends on it */
-	if ((rc = clock_save(&b->due_clock, b->store, due_now)) != STORE_OK)
-		broker_store_failed(b, "persist the due clock", rc);
+	if ((rc = clock_save(&b->st.due_clock, b->st.store, due_now)) != STORE_OK)
+		state_store_failed(&b->st, "persist the due clock", rc);
 }
 
 static void
@@ -279,14 +274,14 @@ deadline_fire(evutil_socket_t fd, short what, void *arg)
 	int64_t now, due = 0;
 	int rc, n, wellformed = 0;
 
-	t.due = now = deadline_now_ms(b);
-	t.wall = broker_now_ms();
+	t.due = now = state_due_ms(&b->st);
+	t.wall = state_now_ms();
 	b->deadline_armed_ms = 0;
-	broker_touch(b);
+	state_touch(&b->st);
 	deadline_keep_clock(b, now);
 	for (n = 0; n < DEADLINE_BATCH; n++) {
-		if (store_cursor_open(b->store, STORE_DEADLINES, &c) != STORE_OK)
-			fatalx("deadlines: cannot open cursor: %s", store_strerror(b->store));
+		if (store_cursor_open(b->st.store, STORE_DEADLINES, &c) != STORE_OK)
+			fatalx("deadlines: cannot open cursor: %s", store_strerror(b->st.store));
 		rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl);
 		if ((rc == STORE_OK || rc == STORE_CORRUPT) && kl <= sizeof(key)) {
 			memcpy(key, k, kl);
@@ -297,7 +292,7 @@ deadline_fire(evutil_socket_t fd, short what, void *arg)
 		if (rc == STORE_NOTFOUND)
 			return;
 		if (rc != STORE_OK && rc != STORE_CORRUPT)
-			broker_read_failed(b, "read deadlines");
+			state_read_failed(&b->st, "read deadlines");
 		if (due > now) {
 			deadline_arm(b, due);
 			return;
@@ -314,16 +309,16 @@ deadline_fire(evutil_socket_t fd, short what, void *arg)
 				return;
 			}
 			if (rc != STORE_OK)
-				broker_store_failed(b, "deadline", rc);
+				state_store_failed(&b->st, "deadline", rc);
 		}
 		/* handled, or malformed and of no use to anyone: remove it */
-		if ((rc = store_op_begin(b->store)) == STORE_OK) {
-			rc = store_del(b->store, STORE_DEADLINES, key, kl);
-			rc = store_op_end(b->store,
+		if ((rc = store_op_begin(b->st.store)) == STORE_OK) {
+			rc = store_del(b->st.store, STORE_DEADLINES, key, kl);
+			rc = store_op_end(b->st.store,
 			    rc == STORE_NOTFOUND ? STORE_OK : rc);
 		}
 		if (rc != STORE_OK) {
-			broker_store_failed(b, "delete deadline", rc);
+			state_store_failed(&b->st, "delete deadline", rc);
 			deadline_arm(b, now + 5000);
 			return;
 		}
@@ -336,17 +331,17 @@ deadline_start(struct broker *b)
 {
 	int rc;
 
-	broker_touch(b);
+	state_touch(&b->st);
 	/* a full store only delays persisting it: the next pass tries again */
-	rc = clock_start(&b->due_clock, b->store);
+	rc = clock_start(&b->st.due_clock, b->st.store);
 	if (rc != STORE_OK && rc != STORE_FULL) {
 		log_warnx("deadlines: cannot start the due clock: %s",
-		    store_strerror(b->store));
+		    store_strerror(b->st.store));
 		return -1;
 	}
 	if ((b->deadline_ev = evtimer_new(b->base, deadline_fire, b)) == NULL)
 		return -1;
-	deadline_arm(b, deadline_now_ms(b));
+	deadline_arm(b, state_due_ms(&b->st));
 	return 0;
 }
 
@@ -355,10 +350,10 @@ deadline_save_clock(struct broker *b)
 {
 	int rc;
 
-	broker_touch(b);
-	if ((rc = clock_save(&b->due_clock, b->store, deadline_now_ms(b))) !=
+	state_touch(&b->st);
+	if ((rc = clock_save(&b->st.due_clock, b->st.store, state_due_ms(&b->st))) !=
 	    STORE_OK)
-		broker_store_failed(b, "persist the due clock", rc);
+		state_store_failed(&b->st, "persist the due clock", rc);
 }
 
 void

@@ -3,7 +3,7 @@
  * of undelivered handovers and purge of acknowledged bodies.
  *
  * Due times are values of the broker's due-time clock (clock.h), never of
- * the wall clock: compute them from deadline_now_ms, so that a step of the
+ * the wall clock: compute them from state_due_ms, so that a step of the
  * wall clock fires nothing early.
  *
  * Entries live in STORE_DEADLINES under (u64be due_ms, kind, message id),
@@ -24,12 +24,6 @@ enum deadline_kind {
 	DEADLINE_EXPIRE = 'E',	/* expire if not delivered by now */
 	DEADLINE_PURGE = 'P',	/* remove the body, keep the history */
 };
-
-/*
- * The due clock now: the base of every due time (deadline_at_ms,
- * expires_at_ms, purge_at_ms). Record times stay broker_now_ms.
- */
-int64_t	deadline_now_ms(const struct broker *b);
 
 /* Adds an entry in the current transaction and makes sure the timer is early enough. */
 int	deadline_add(struct broker *b, int64_t due_ms, enum deadline_kind kind,

@@ -63,7 +63,7 @@ record_refusal(struct session *s, const char *ref, int code, const char *why)
 	ev.message_id = ref;
 	ev.outcome = frame_code_name(code);
 	ev.reason = why;
-	broker_audit(s->b, &ev);
+	state_audit(&s->b->st, &ev);
 	log_warnx("sid=%llu node=%s decision id=%s refused code=%s", SID(s),
 	    s->node_id, ref != NULL ? ref : "-", frame_code_name(code));
 }
@@ -83,7 +83,6 @@ decision_notify(struct broker *b, const char *node, int kind,
 {
 	Baton__V1__Notice n = BATON__V1__NOTICE__INIT;
 	char id[NOTICE_ID_MAX];
-	struct session *r;
 	int rc;
 
 	n.kind = kind;
@@ -100,7 +99,7 @@ decision_notify(struct broker *b, const char *node, int kind,
 	if (with_risk)
 		n.risk_level = m->risk_level;
 	n.overdue_ms = overdue_ms;
-	rc = notice_queue(b->store, node, &n, broker_now_ms(), id);
+	rc = notice_queue(b->st.store, node, &n, state_now_ms(), id);
 	if (rc == STORE_OK) {
 		struct audit_event ev = { 0 };
 
@@ -111,10 +110,10 @@ decision_notify(struct broker *b, const char *node, int kind,
 		ev.subject_ref = m->subject_ref;
 		ev.outcome = "ok";
 		ev.reason = id;
-		rc = broker_audit(b, &ev);
+		rc = state_audit(&b->st, &ev);
 	}
-	if (rc == STORE_OK && (r = broker_receiver(b, node)) != NULL)
-		r->want_pump = 1;
+	if (rc == STORE_OK)
+		state_wake(&b->st, node);
 	return rc;
 }
 
@@ -179,16 +178,16 @@ decision_check(struct session *s, const Baton__V1__Decision *d,
 		    "under the retention policy; ask the sender to send it again");
 		return CODE(INVALID);
 	}
-	rc = registry_get(s->b->store, d->redirect_to, to);
+	rc = registry_get(s->b->st.store, d->redirect_to, to);
 	if (rc != STORE_OK || !to->enabled) {
 		if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
-			broker_read_failed(s->b, "read registry");
+			state_read_failed(&s->b->st, "read registry");
 		snprintf(text, len, "no enabled node '%s' in the registry",
 		    d->redirect_to);
 		return CODE(UNKNOWN_RECIPIENT);
 	}
-	if (!policy_route_allowed(s->b->policy, s->role, to->role,
-	    m->transition_kind) || policy_sections(s->b->policy, to->role) == 0) {
+	if (!policy_route_allowed(s->b->st.policy, s->role, to->role,
+	    m->transition_kind) || policy_sections(s->b->st.policy, to->role) == 0) {
 		snprintf(text, len, "role '%s' may not send %s handovers to role '%s' "
 		    "(node '%s') under the current policy", s->role,
 		    policy_kind_name(m->transition_kind), to->role, to->node_id);
@@ -202,7 +201,7 @@ static int
 decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
     const struct registry_node *to, int64_t now)
 {
-	struct store *st = s->b->store;
+	struct store *st = s->b->st.store;
 	const char *event, *reason = "";
 	char **past;
 	int rc;
@@ -214,8 +213,8 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 			return rc;
 		m->acked_at_ms = now;
 		if (d->outcome != OUT(REDIRECT)) {
-			m->purge_at_ms = deadline_now_ms(s->b) +
-			    s->b->policy->purge_after_ms;
+			m->purge_at_ms = state_due_ms(&s->b->st) +
+			    s->b->st.policy->purge_after_ms;
 			if ((rc = deadline_add(s->b, m->purge_at_ms, DEADLINE_PURGE,
 			    m->message_id)) != STORE_OK)
 				return rc;
@@ -247,7 +246,7 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 		ev.subject_ref = m->subject_ref;
 		ev.outcome = "ok";
 		ev.reason = reason;
-		if ((rc = broker_audit(s->b, &ev)) != STORE_OK)
+		if ((rc = state_audit(&s->b->st, &ev)) != STORE_OK)
 			return rc;
 	}
 	if (lifecycle_event(m, now, event, s->node_id,
@@ -279,7 +278,7 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 	m->state = MS(QUEUED);
 	/* the new hop has the full retention to be delivered, or expires
 	 * with a non-delivery notice like any other */
-	m->expires_at_ms = deadline_now_ms(s->b) + s->b->policy->retention_ms;
+	m->expires_at_ms = state_due_ms(&s->b->st) + s->b->st.policy->retention_ms;
 	if (lifecycle_event(m, now, "queued", "broker", m->recipient, "ok",
 	    "redirected", NULL) == -1)
 		fatalx("out of memory");
@@ -296,7 +295,7 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 		ev.subject_ref = m->subject_ref;
 		ev.outcome = "ok";
 		ev.reason = "redirected";
-		if ((rc = broker_audit(s->b, &ev)) != STORE_OK)
+		if ((rc = state_audit(&s->b->st, &ev)) != STORE_OK)
 			return rc;
 	}
 	return queue_enqueue(st, m);
@@ -305,7 +304,7 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 void
 decision_handle(struct session *s, const Baton__V1__Decision *d)
 {
-	struct store *st = s->b->store;
+	struct store *st = s->b->st.store;
 	struct registry_node to;
 	queue_msg *m = NULL;
 	char text[320], ref[BATON_REFERENCE_MAX + 1];
@@ -327,7 +326,7 @@ decision_handle(struct session *s, const Baton__V1__Decision *d)
 		return;
 	}
 	if (rc != STORE_OK)
-		broker_read_failed(s->b, "read message");
+		state_read_failed(&s->b->st, "read message");
 	if ((code = decision_check(s, d, m, &to, text, sizeof(text))) != 0) {
 		if (code == CODE(NOT_RECIPIENT) &&
 		    !lifecycle_knows(s->b, m, s->node_id)) {
@@ -341,14 +340,14 @@ decision_handle(struct session *s, const Baton__V1__Decision *d)
 	}
 	was_delivered = m->state == MS(DELIVERED);
 	if ((rc = store_op_begin(st)) == STORE_OK) {
-		rc = decision_apply(s, d, m, &to, broker_now_ms());
+		rc = decision_apply(s, d, m, &to, state_now_ms());
 		if (rc == STORE_OK)
 			rc = store_op_commit(st);
 		else
 			store_op_abort(st);
 	}
 	if (rc != STORE_OK) {
-		broker_store_failed(s->b, "record decision", rc);
+		state_store_failed(&s->b->st, "record decision", rc);
 		refuse(s, d->message_id, ref, CODE(STORE_FULL),
 		    "the broker's store is full; retry the decision later");
 		goto done;
@@ -365,12 +364,8 @@ decision_handle(struct session *s, const Baton__V1__Decision *d)
 	    d->outcome == OUT(REJECT) ? "reject" : "redirect",
 	    d->outcome == OUT(REDIRECT) ? " to=" : "",
 	    d->outcome == OUT(REDIRECT) ? m->recipient : "");
-	if (d->outcome == OUT(REDIRECT)) {
-		struct session *r = broker_receiver(s->b, m->recipient);
-
-		if (r != NULL)
-			r->want_pump = 1;
-	}
+	if (d->outcome == OUT(REDIRECT))
+		state_wake(&s->b->st, m->recipient);
 done:
 	queue_msg_free(m);
 }
@@ -409,9 +404,9 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 		return;
 	/* an own id asks about the node's own handover (the sender's view) */
 	named = validate_qualify(s->node_id, q->message_id, ref) == 0;
-	rc = named ? queue_msg_get(s->b->store, ref, &m) : STORE_NOTFOUND;
+	rc = named ? queue_msg_get(s->b->st.store, ref, &m) : STORE_NOTFOUND;
 	if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
-		broker_read_failed(s->b, "read message");
+		state_read_failed(&s->b->st, "read message");
 	ok = rc == STORE_OK && lifecycle_party(m, s->node_id);
 	/* the same answer for "no such message" and "not yours": a third
 	 * party learns nothing about which handovers exist; the audit
@@ -425,7 +420,7 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 		ev.subject_ref = ok ? m->subject_ref : NULL;
 		ev.outcome = ok ? "ok" : rc == STORE_OK ? "NOT_RECIPIENT" :
 		    "UNKNOWN_MESSAGE";
-		broker_audit(s->b, &ev);
+		state_audit(&s->b->st, &ev);
 	}
 	if (!ok) {
 		st.code = CODE(NOT_PERMITTED);

@@ -32,7 +32,7 @@ static void
 drop_entry(struct session *s, uint64_t seq, enum queue_kind kind,
     const char *id, const char *why)
 {
-	struct store *st = s->b->store;
+	struct store *st = s->b->st.store;
 	struct audit_event ev = { 0 };
 	int rc;
 
@@ -40,7 +40,7 @@ drop_entry(struct session *s, uint64_t seq, enum queue_kind kind,
 	    "moved to quarantine", SID(s), s->node_id, (unsigned long long)seq,
 	    id, why);
 	if ((rc = store_op_begin(st)) != STORE_OK)
-		broker_read_failed(s->b, "quarantine");
+		state_read_failed(&s->b->st, "quarantine");
 	if (kind == QUEUE_HANDOVER) {
 		rc = store_quarantine(st, STORE_MESSAGES, id, strlen(id));
 		if (rc == STORE_OK || rc == STORE_NOTFOUND)
@@ -56,10 +56,10 @@ drop_entry(struct session *s, uint64_t seq, enum queue_kind kind,
 		ev.message_id = id;
 		ev.outcome = "CORRUPT";
 		ev.reason = why;
-		rc = broker_audit(s->b, &ev);
+		rc = state_audit(&s->b->st, &ev);
 	}
 	if ((rc = store_op_end(st, rc)) != STORE_OK)
-		broker_store_failed(s->b, "quarantine", rc);
+		state_store_failed(&s->b->st, "quarantine", rc);
 }
 
 /*
@@ -71,16 +71,16 @@ drop_entry(struct session *s, uint64_t seq, enum queue_kind kind,
 static void
 quarantine_body(struct session *s, uint64_t seq, queue_msg *m)
 {
-	struct store *st = s->b->store;
+	struct store *st = s->b->st.store;
 	struct audit_event ev = { 0 };
-	int64_t now = broker_now_ms();
+	int64_t now = state_now_ms();
 	int rc;
 
 	log_crit("sid=%llu node=%s handover id=%s body missing or corrupt; "
 	    "moved to quarantine, sender %s told", SID(s), s->node_id,
 	    m->message_id, m->sender);
 	if ((rc = store_op_begin(st)) != STORE_OK) {
-		broker_store_failed(s->b, "quarantine", rc);
+		state_store_failed(&s->b->st, "quarantine", rc);
 		return;
 	}
 	rc = store_quarantine(st, STORE_BODIES, m->message_id,
@@ -103,29 +103,29 @@ quarantine_body(struct session *s, uint64_t seq, queue_msg *m)
 		ev.subject_ref = m->subject_ref;
 		ev.outcome = "CORRUPT";
 		ev.reason = "body missing or corrupt";
-		rc = broker_audit(s->b, &ev);
+		rc = state_audit(&s->b->st, &ev);
 	}
 	if (rc == STORE_OK)
 		rc = decision_notify(s->b, m->sender,
 		    BATON__V1__NOTICE_KIND__NOTICE_KIND_UNDELIVERABLE, m, NULL, 0, 1);
 	if ((rc = store_op_end(st, rc)) != STORE_OK)
-		broker_store_failed(s->b, "quarantine", rc);
+		state_store_failed(&s->b->st, "quarantine", rc);
 }
 
 /* Runs fn's writes in a nested operation; BLOCKED if the store is full. */
 static int
 commit_op(struct session *s, int rc)
 {
-	if ((rc = store_op_end(s->b->store, rc)) == STORE_OK)
+	if ((rc = store_op_end(s->b->st.store, rc)) == STORE_OK)
 		return DELIVERED;
-	broker_store_failed(s->b, "record delivery", rc);
+	state_store_failed(&s->b->st, "record delivery", rc);
 	return BLOCKED;
 }
 
 static int
 deliver_handover(struct session *s, uint64_t seq, const char *id)
 {
-	struct store *st = s->b->store;
+	struct store *st = s->b->st.store;
 	Frame f = BATON__V1__FRAME__INIT;
 	Baton__V1__Deliver d = BATON__V1__DELIVER__INIT;
 	Baton__V1__Envelope *env = NULL;
@@ -150,15 +150,15 @@ deliver_handover(struct session *s, uint64_t seq, const char *id)
 		    "(now for %s) removed", SID(s), s->node_id,
 		    (unsigned long long)seq, id, m->recipient);
 		if ((rc = store_op_begin(st)) != STORE_OK)
-			broker_read_failed(s->b, "remove stale entry");
+			state_read_failed(&s->b->st, "remove stale entry");
 		rc = queue_remove(st, s->node_id, seq);
 		if ((rc = store_op_end(st, rc == STORE_NOTFOUND ? STORE_OK : rc)) !=
 		    STORE_OK)
-			broker_store_failed(s->b, "remove stale entry", rc);
+			state_store_failed(&s->b->st, "remove stale entry", rc);
 		goto done;
 	}
 	if (rc != STORE_OK)
-		broker_read_failed(s->b, "read message");
+		state_read_failed(&s->b->st, "read message");
 	rc = queue_body_get(st, id, &env);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT ||
 	    (rc == STORE_OK && env->handover == NULL)) {
@@ -166,13 +166,13 @@ deliver_handover(struct session *s, uint64_t seq, const char *id)
 		goto done;
 	}
 	if (rc != STORE_OK)
-		broker_read_failed(s->b, "read body");
+		state_read_failed(&s->b->st, "read body");
 
 	rc = registry_get(st, s->node_id, &me);
 	if (rc == STORE_OK && me.enabled)
-		allowed = policy_sections(s->b->policy, me.role);
+		allowed = policy_sections(s->b->st.policy, me.role);
 	else if (rc != STORE_NOTFOUND && rc != STORE_CORRUPT && rc != STORE_OK)
-		broker_read_failed(s->b, "read registry");
+		state_read_failed(&s->b->st, "read registry");
 	if (allowed == 0) {
 		/* nothing may go to this node now; it stays queued, and a role
 		 * change or policy reload wakes the pump again */
@@ -189,14 +189,14 @@ deliver_handover(struct session *s, uint64_t seq, const char *id)
 		fatalx("out of memory");
 
 	if ((rc = store_op_begin(st)) != STORE_OK) {
-		broker_store_failed(s->b, "record delivery", rc);
+		state_store_failed(&s->b->st, "record delivery", rc);
 		result = BLOCKED;
 		goto done;
 	}
 	m->attempts++;
 	if (m->state == BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUEUED)
 		m->state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_DELIVERED;
-	m->delivered_at_ms = broker_now_ms();
+	m->delivered_at_ms = state_now_ms();
 	snprintf(attempt, sizeof(attempt), "attempt %u", m->attempts);
 	if (lifecycle_event(m, m->delivered_at_ms, "delivered", "broker",
 	    s->node_id, "ok", attempt, NULL) == -1)
@@ -213,7 +213,7 @@ deliver_handover(struct session *s, uint64_t seq, const char *id)
 	ev.reason = attempt;
 	rc = queue_msg_put(st, m);
 	if (rc == STORE_OK)
-		rc = broker_audit(s->b, &ev);
+		rc = state_audit(&s->b->st, &ev);
 	if ((result = commit_op(s, rc)) != DELIVERED)
 		goto done;
 
@@ -241,7 +241,7 @@ deliver_notice(struct session *s, uint64_t seq, const char *id)
 	stored_notice *sn = NULL;
 	int rc;
 
-	rc = notice_get(s->b->store, id, &sn);
+	rc = notice_get(s->b->st.store, id, &sn);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT ||
 	    (rc == STORE_OK && strcmp(sn->recipient, s->node_id) != 0)) {
 		drop_entry(s, seq, QUEUE_NOTICE, id, rc == STORE_OK ?
@@ -250,9 +250,9 @@ deliver_notice(struct session *s, uint64_t seq, const char *id)
 		return SKIPPED;
 	}
 	if (rc != STORE_OK)
-		broker_read_failed(s->b, "read notice");
+		state_read_failed(&s->b->st, "read notice");
 	sn->notice->attempt++;
-	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
+	if ((rc = store_op_begin(s->b->st.store)) == STORE_OK) {
 		struct audit_event ev = { 0 };
 
 		session_audit_actor(s, &ev);
@@ -260,13 +260,13 @@ deliver_notice(struct session *s, uint64_t seq, const char *id)
 		ev.message_id = sn->notice->message_id;
 		ev.outcome = "ok";
 		ev.reason = id;
-		rc = notice_put(s->b->store, sn);
+		rc = notice_put(s->b->st.store, sn);
 		if (rc == STORE_OK)
-			rc = broker_audit(s->b, &ev);
+			rc = state_audit(&s->b->st, &ev);
 		rc = commit_op(s, rc) == DELIVERED ? STORE_OK : STORE_FULL;
 	}
 	if (rc != STORE_OK) {
-		broker_store_failed(s->b, "record notice delivery", rc);
+		state_store_failed(&s->b->st, "record notice delivery", rc);
 		notice_free(sn);
 		return BLOCKED;
 	}
@@ -294,16 +294,16 @@ deliver_pump(struct session *s)
 	while (s->credit > 0 && s->unacked < s->b->cfg->max_unacked &&
 	    session_output_len(s) < s->b->cfg->max_output &&
 	    s->state == SESSION_READY) {
-		broker_touch(s->b);
+		state_touch(&s->b->st);
 		/* queue_next may move a damaged entry aside: an operation of
 		 * its own, so a full store fails that alone */
-		if (store_op_begin(s->b->store) != STORE_OK)
-			broker_read_failed(s->b, "read queue");
-		rc = queue_next(s->b->store, s->node_id, s->cursor, &seq, &kind, id);
-		if (store_op_end(s->b->store, rc == STORE_NOTFOUND ? STORE_OK : rc) !=
+		if (store_op_begin(s->b->st.store) != STORE_OK)
+			state_read_failed(&s->b->st, "read queue");
+		rc = queue_next(s->b->st.store, s->node_id, s->cursor, &seq, &kind, id);
+		if (store_op_end(s->b->st.store, rc == STORE_NOTFOUND ? STORE_OK : rc) !=
 		    STORE_OK) {
 			if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_FULL)
-				broker_read_failed(s->b, "read queue");
+				state_read_failed(&s->b->st, "read queue");
 			break;	/* full: try again on a later pass */
 		}
 		if (rc == STORE_NOTFOUND)

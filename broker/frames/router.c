@@ -70,7 +70,7 @@ audit_msg(struct session *s, const char *event, const char *message_id,
 	ev.subject_ref = subject_ref;
 	ev.outcome = outcome;
 	ev.reason = reason;
-	return broker_audit(s->b, &ev);
+	return state_audit(&s->b->st, &ev);
 }
 
 static void
@@ -90,7 +90,7 @@ send_ack_result(struct session *s, const char *id, int code, const char *text)
 static void
 store_failed(struct session *s, const char *what, int rc)
 {
-	broker_store_failed(s->b, what, rc);
+	state_store_failed(&s->b->st, what, rc);
 }
 
 int
@@ -99,8 +99,8 @@ router_recheck_node(struct session *s)
 	struct registry_node n;
 	int rc;
 
-	broker_touch(s->b);
-	rc = registry_get(s->b->store, s->node_id, &n);
+	state_touch(&s->b->st);
+	rc = registry_get(s->b->st.store, s->node_id, &n);
 	if (rc == STORE_NOTFOUND) {
 		session_fail(s, BATON__V1__CODE__CODE_UNKNOWN_NODE,
 		    "node '%s' is no longer in the registry", s->node_id);
@@ -142,8 +142,8 @@ handle_hello(struct session *s, const Baton__V1__Hello *h)
 		    h->protocol_version, BATON_PROTOCOL_VERSION);
 		return;
 	}
-	broker_touch(s->b);
-	rc = registry_get(s->b->store, s->node_id, &n);
+	state_touch(&s->b->st);
+	rc = registry_get(s->b->st.store, s->node_id, &n);
 	if (rc == STORE_NOTFOUND) {
 		REFUSE_HELLO(s, BATON__V1__CODE__CODE_UNKNOWN_NODE,
 		    "node '%s' is not in the registry; ask the Baton administrator "
@@ -176,7 +176,7 @@ handle_hello(struct session *s, const Baton__V1__Hello *h)
 		session_audit_actor(s, &ev);
 		ev.event = AUDIT_CONN_ACCEPTED;
 		ev.outcome = "ok";
-		broker_audit(s->b, &ev);
+		state_audit(&s->b->st, &ev);
 	}
 	w.protocol_version = BATON_PROTOCOL_VERSION;
 	w.node_id = s->node_id;
@@ -233,13 +233,13 @@ store_has_room(struct session *s, size_t len, char *text, size_t tlen)
 {
 	struct broker *b = s->b;
 	uint64_t need = (uint64_t)len + SUBMIT_OVERHEAD;
-	double map_free, map_size = (double)b->space.map_size / 1048576.0;
+	double map_free, map_size = (double)b->st.space.map_size / 1048576.0;
 	double disk_free;
-	int low = broker_store_low(b, need);
+	int low = state_store_low(&b->st, need);
 
-	map_free = (double)(b->space.map_free > b->space_taken ?
-	    b->space.map_free - b->space_taken : 0) / 1048576.0;
-	disk_free = (double)b->space.disk_avail / 1048576.0;
+	map_free = (double)(b->st.space.map_free > b->st.space_taken ?
+	    b->st.space.map_free - b->st.space_taken : 0) / 1048576.0;
+	disk_free = (double)b->st.space.disk_avail / 1048576.0;
 	switch (low) {
 	case STORE_LOW_MAP:
 		snprintf(text, tlen, "the broker's store is nearly full (%.1f of "
@@ -255,7 +255,7 @@ store_has_room(struct session *s, size_t len, char *text, size_t tlen)
 		    disk_free);
 		return 0;
 	}
-	b->space_taken += need;
+	b->st.space_taken += need;
 	return 1;
 }
 
@@ -340,7 +340,7 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	if (handover_hash(env->handover, hash) == -1)
 		fatalx("out of memory");
 
-	rc = queue_msg_get(s->b->store, ref, &old);
+	rc = queue_msg_get(s->b->st.store, ref, &old);
 	if (rc == STORE_OK) {
 		answer_existing(s, env->message_id, old, hash);
 		queue_msg_free(old);
@@ -352,9 +352,9 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 		return;
 	}
 	if (rc != STORE_NOTFOUND)
-		broker_read_failed(s->b, "read message");
+		state_read_failed(&s->b->st, "read message");
 
-	rc = registry_get(s->b->store, env->to, &to);
+	rc = registry_get(s->b->st.store, env->to, &to);
 	if (rc != STORE_OK || !to.enabled) {
 		snprintf(text, sizeof(text), "no enabled node '%.64s' in the registry",
 		    validate_node_id(env->to) ? env->to : "?");
@@ -362,7 +362,7 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 		    BATON__V1__CODE__CODE_UNKNOWN_RECIPIENT, text);
 		return;
 	}
-	if (!policy_route_allowed(s->b->policy, s->role, to.role,
+	if (!policy_route_allowed(s->b->st.policy, s->role, to.role,
 	    env->handover->transition->kind)) {
 		snprintf(text, sizeof(text), "role '%s' may not send %s handovers to "
 		    "role '%s' (node '%s') under the current policy", s->role,
@@ -392,29 +392,29 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	m.message_id = ref;
 	m.sender = s->node_id;
 	m.recipient = env->to;
-	m.received_at_ms = broker_now_ms();
+	m.received_at_ms = state_now_ms();
 	m.content_sha256.data = hash;
 	m.content_sha256.len = 32;
 	m.state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUEUED;
-	if (audit_subject_ref(s->b->audit, env->handover->subject->nhs_number,
+	if (audit_subject_ref(s->b->st.audit, env->handover->subject->nhs_number,
 	    subject_ref) == -1)
 		fatalx("audit: subject reference failed for a validated NHS number");
 	m.subject_ref = subject_ref;
 	m.risk_level = env->handover->risk_summary->level;
 	m.transition_kind = env->handover->transition->kind;
 	if (m.risk_level > 0 && m.risk_level < POLICY_RISK_LEVELS &&
-	    s->b->policy->deadline_ms[m.risk_level] > 0)
-		m.deadline_at_ms = deadline_now_ms(s->b) +
-		    s->b->policy->deadline_ms[m.risk_level];
-	m.expires_at_ms = deadline_now_ms(s->b) + s->b->policy->retention_ms;
+	    s->b->st.policy->deadline_ms[m.risk_level] > 0)
+		m.deadline_at_ms = state_due_ms(&s->b->st) +
+		    s->b->st.policy->deadline_ms[m.risk_level];
+	m.expires_at_ms = state_due_ms(&s->b->st) + s->b->st.policy->retention_ms;
 	if (lifecycle_event(&m, m.received_at_ms, "submitted", s->node_id,
 	    m.recipient, "ok", policy_kind_name(m.transition_kind), NULL) == -1 ||
 	    lifecycle_event(&m, m.received_at_ms, "queued", "broker", m.recipient,
 	    "ok", NULL, NULL) == -1)
 		fatalx("out of memory");
 
-	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
-		rc = queue_insert(s->b->store, &m, body, len);
+	if ((rc = store_op_begin(s->b->st.store)) == STORE_OK) {
+		rc = queue_insert(s->b->st.store, &m, body, len);
 		if (rc == STORE_OK)
 			rc = deadline_add(s->b, m.deadline_at_ms, DEADLINE_ACCEPT,
 			    m.message_id);
@@ -429,9 +429,9 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 			rc = audit_msg(s, AUDIT_QUEUED, m.message_id, m.recipient,
 			    m.subject_ref, "ok", NULL);
 		if (rc == STORE_OK)
-			rc = store_op_commit(s->b->store);
+			rc = store_op_commit(s->b->st.store);
 		else
-			store_op_abort(s->b->store);
+			store_op_abort(s->b->st.store);
 	}
 	lifecycle_events_clear(&m);
 	free(body);
@@ -447,12 +447,7 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	log_info("sid=%llu node=%s submit id=%s to=%s queued seq=%llu", SID(s),
 	    s->node_id, m.message_id, m.recipient,
 	    (unsigned long long)m.queue_seq);
-	{
-		struct session *r = broker_receiver(s->b, m.recipient);
-
-		if (r != NULL)
-			r->want_pump = 1;
-	}
+	state_wake(&s->b->st, m.recipient);
 }
 
 static void
@@ -463,7 +458,7 @@ handle_pull(struct session *s, const Baton__V1__Pull *p)
 
 	if (router_recheck_node(s) == -1)
 		return;
-	if (policy_sections(s->b->policy, s->role) == 0) {
+	if (policy_sections(s->b->st.policy, s->role) == 0) {
 		session_fail(s, BATON__V1__CODE__CODE_NOT_PERMITTED,
 		    "role '%s' may not receive handovers under the current policy",
 		    s->role);
@@ -494,7 +489,7 @@ ack_notice(struct session *s, const char *id)
 	stored_notice *sn = NULL;
 	int rc;
 
-	rc = notice_get(s->b->store, id, &sn);
+	rc = notice_get(s->b->st.store, id, &sn);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
 		/* already acknowledged (and removed), or never existed */
 		send_ack_result(s, id, BATON__V1__CODE__CODE_UNKNOWN_MESSAGE,
@@ -504,7 +499,7 @@ ack_notice(struct session *s, const char *id)
 		return;
 	}
 	if (rc != STORE_OK)
-		broker_read_failed(s->b, "read notice");
+		state_read_failed(&s->b->st, "read notice");
 	if (strcmp(sn->recipient, s->node_id) != 0) {
 		send_ack_result(s, id, BATON__V1__CODE__CODE_NOT_RECIPIENT,
 		    "this notice is not addressed to you");
@@ -514,17 +509,17 @@ ack_notice(struct session *s, const char *id)
 		    sn->recipient, NULL, "NOT_RECIPIENT", id);
 		goto done;
 	}
-	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
-		rc = queue_remove(s->b->store, sn->recipient, sn->queue_seq);
+	if ((rc = store_op_begin(s->b->st.store)) == STORE_OK) {
+		rc = queue_remove(s->b->st.store, sn->recipient, sn->queue_seq);
 		if (rc == STORE_OK || rc == STORE_NOTFOUND)
-			rc = store_del(s->b->store, STORE_NOTICES, id, strlen(id));
+			rc = store_del(s->b->st.store, STORE_NOTICES, id, strlen(id));
 		if (rc == STORE_OK)
 			rc = audit_msg(s, AUDIT_NOTICE_ACKED, sn->notice->message_id,
 			    NULL, NULL, "ok", id);
 		if (rc == STORE_OK)
-			rc = store_op_commit(s->b->store);
+			rc = store_op_commit(s->b->st.store);
 		else
-			store_op_abort(s->b->store);
+			store_op_abort(s->b->st.store);
 	}
 	if (rc != STORE_OK) {
 		store_failed(s, "ack notice", rc);
@@ -587,13 +582,13 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 	/* an own id names the node's own handover; others' need a reference */
 	if (validate_qualify(s->node_id, a->message_id, ref) == -1)
 		fatalx("ack: a checked message id does not qualify");
-	rc = queue_msg_get(s->b->store, ref, &m);
+	rc = queue_msg_get(s->b->st.store, ref, &m);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
 		refuse_foreign_ack(s, a->message_id, ref, NULL);
 		return;
 	}
 	if (rc != STORE_OK)
-		broker_read_failed(s->b, "read message");
+		state_read_failed(&s->b->st, "read message");
 	if (strcmp(m->recipient, s->node_id) != 0) {
 		refuse_foreign_ack(s, a->message_id, ref, m);
 		goto done;
@@ -611,18 +606,18 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 		    "already acknowledged");
 		goto done;
 	}
-	if ((rc = store_op_begin(s->b->store)) == STORE_OK) {
-		rc = queue_remove(s->b->store, m->recipient, m->queue_seq);
+	if ((rc = store_op_begin(s->b->st.store)) == STORE_OK) {
+		rc = queue_remove(s->b->st.store, m->recipient, m->queue_seq);
 		if (rc == STORE_OK || rc == STORE_NOTFOUND) {
-			now = broker_now_ms();
+			now = state_now_ms();
 			m->state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_ACKNOWLEDGED;
 			m->acked_at_ms = now;
 			if (lifecycle_event(m, now, "acknowledged", s->node_id, NULL,
 			    "ok", NULL, NULL) == -1)
 				fatalx("out of memory");
-			m->purge_at_ms = deadline_now_ms(s->b) +
-			    s->b->policy->purge_after_ms;
-			rc = queue_msg_put(s->b->store, m);
+			m->purge_at_ms = state_due_ms(&s->b->st) +
+			    s->b->st.policy->purge_after_ms;
+			rc = queue_msg_put(s->b->st.store, m);
 			if (rc == STORE_OK)
 				rc = deadline_add(s->b, m->purge_at_ms, DEADLINE_PURGE,
 				    m->message_id);
@@ -631,9 +626,9 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 				    m->sender, m->subject_ref, "ok", NULL);
 		}
 		if (rc == STORE_OK)
-			rc = store_op_commit(s->b->store);
+			rc = store_op_commit(s->b->st.store);
 		else
-			store_op_abort(s->b->store);
+			store_op_abort(s->b->st.store);
 	}
 	if (rc == STORE_FULL) {
 		send_ack_result(s, a->message_id, BATON__V1__CODE__CODE_STORE_FULL,

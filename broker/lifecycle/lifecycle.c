@@ -92,9 +92,9 @@ lifecycle_knows(const struct broker *b, const queue_msg *m, const char *node)
 	if (lifecycle_party(m, node))
 		return 1;
 	/* escalation nodes were sent a notice naming it */
-	for (i = 0; m->escalated && b->policy != NULL &&
-	    i < b->policy->nescalate; i++)
-		if (strcmp(b->policy->escalate[i], node) == 0)
+	for (i = 0; m->escalated && b->st.policy != NULL &&
+	    i < b->st.policy->nescalate; i++)
+		if (strcmp(b->st.policy->escalate[i], node) == 0)
 			return 1;
 	return 0;
 }

@@ -72,7 +72,7 @@ audit_accept_refused(struct broker *b, const char *peer, const char *code,
 	ev.peer = peer;
 	ev.outcome = code;
 	ev.reason = reason;
-	broker_audit(b, &ev);
+	state_audit(&b->st, &ev);
 }
 
 /*
@@ -84,7 +84,7 @@ static int
 evict_oldest_preauth(struct broker *b)
 {
 	struct session *s;
-	int64_t now = broker_mono_ms();
+	int64_t now = state_mono_ms();
 
 	TAILQ_FOREACH(s, &b->sessions, entry) {
 		if (s->state != SESSION_HANDSHAKE && s->state != SESSION_HELLO)

@@ -57,7 +57,7 @@ session_new(struct broker *b, struct bufferevent *bev, const char *peer,
 	s->id = ++b->next_session_id;
 	s->bev = bev;
 	s->state = SESSION_HANDSHAKE;
-	s->accepted_ms = broker_mono_ms();
+	s->accepted_ms = state_mono_ms();
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	strcpy(s->node_id, "-");
@@ -475,8 +475,8 @@ session_read_frames(struct session *s)
 			return;
 		}
 		if (s->partial_since_ms == 0)
-			s->partial_since_ms = broker_mono_ms();
-		else if (broker_mono_ms() - s->partial_since_ms > FRAME_TIMEOUT_MS(s)) {
+			s->partial_since_ms = state_mono_ms();
+		else if (state_mono_ms() - s->partial_since_ms > FRAME_TIMEOUT_MS(s)) {
 			session_fail(s, BATON__V1__CODE__CODE_TIMEOUT,
 			    "a frame did not arrive whole within %d s",
 			    s->b->cfg->frame_timeout_s);
@@ -562,7 +562,7 @@ session_idle(struct session *s)
 	Baton__V1__Ping p = BATON__V1__PING__INIT;
 
 	if (s->partial_since_ms != 0 &&
-	    broker_mono_ms() - s->partial_since_ms > FRAME_TIMEOUT_MS(s)) {
+	    state_mono_ms() - s->partial_since_ms > FRAME_TIMEOUT_MS(s)) {
 		session_fail(s, BATON__V1__CODE__CODE_TIMEOUT,
 		    "a frame did not arrive whole within %d s",
 		    s->b->cfg->frame_timeout_s);
@@ -652,5 +652,5 @@ session_audit_refused(struct session *s, const char *code, const char *reason)
 	ev.event = AUDIT_CONN_REFUSED;
 	ev.outcome = code;
 	ev.reason = reason;
-	broker_audit(s->b, &ev);
+	state_audit(&s->b->st, &ev);
 }
