@@ -2,18 +2,27 @@
  * baton.c - libbaton's protocol layer: Hello/Welcome, Submit/Receipt,
  * Pull/Deliver/Ack, Decision, StatusRequest, on top of conn.c.
  *
- * Frames arrive interleaved: while a request waits for its answer, the
- * broker may send Deliver or Notice frames (kept, in order, in a FIFO for
- * baton_next()), Ping (answered at once with Pong) or Error (the broker is
- * closing: the request fails with its code and text).
+ * Every frame goes out through conn.c's output queue and every frame read
+ * goes through dispatch(): Deliver and Notice frames are kept, in order, in
+ * a FIFO for baton_next(); Ping is answered with Pong; Error kills the
+ * connection with the broker's code and text; Receipt and AckResult are
+ * matched by id to an asynchronous request in flight (pipe.h), whose
+ * result then waits for baton_poll_result(), or else to the one blocking
+ * request that may be waiting (sync_*). pump() is one non-blocking pass
+ * (write, read all, write); run_until() repeats it, sleeping on the socket,
+ * until a condition holds or a deadline passes. Every call, blocking or
+ * not, is built on those two.
  *
- * Invariants: at most one request is outstanding, so an answer that does
- * not name the request's id is a protocol error; once the connection is
- * dead (`dead`), every call returns BATON_E_CLOSED and the FIFO is empty
- * (undelivered-to-the-caller items were not acked, so the broker delivers
- * them again on the next connection); credit counts deliveries the broker
- * may still send and is topped up only from baton_next(). Nothing here
- * prints, exits or logs handover content.
+ * Invariants: at most one blocking request is waiting, and while it waits
+ * no asynchronous one is added, so an answer without an id belongs to the
+ * oldest asynchronous request of its kind, else to the blocking one; an
+ * answer naming nothing outstanding is a protocol error; no id has two
+ * requests of one kind outstanding. Once the connection is dead (`dead`),
+ * every call returns BATON_E_CLOSED, the FIFO is empty (items not handed
+ * to the caller were not acked, so the broker delivers them again), and
+ * each asynchronous request in flight has a failed result. Credit counts
+ * deliveries the broker may still send and is topped up only from
+ * baton_next(). Nothing here prints, exits or logs handover content.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +35,9 @@
 #include "baton.h"
 #include "conn.h"
 #include "json.h"
+#include "pipe.h"
 #include "validate.h"
+#include "wire_check.h"
 
 /* A broker may ask for larger frames, but not without bound. */
 #define MAX_FRAME_CAP	(64u * 1024u * 1024u)
@@ -52,6 +63,12 @@ struct baton_client {
 	struct pending	*qhead;		/* items not yet returned, in order */
 	struct pending	**qtail;
 	size_t		 qlen;
+	struct pipe	 pipe;		/* asynchronous requests outstanding */
+	unsigned	 pipeline;	/* submits that may be outstanding */
+	/* the blocking request waiting for its answer, if any */
+	Baton__V1__Frame__BodyCase sync_want; /* 0: none */
+	const char	*sync_id;	/* the id it names, or "" */
+	Frame		*sync_answer;	/* its answer, once read */
 };
 
 static void
@@ -94,9 +111,37 @@ queue_drop(baton_client *c)
 }
 
 /*
+ * Gives each asynchronous request still in flight its result: rc, and what
+ * to do about it.
+ */
+static void
+fail_outstanding(baton_client *c, int rc)
+{
+	struct op *op;
+	baton_result *r;
+
+	while ((op = c->pipe.fly_head) != NULL) {
+		pipe_answered(&c->pipe, op, 0);
+		r = &op->res;
+		r->status = rc;
+		if (r->kind == BATON_RESULT_RECEIPT)
+			conn_err(&r->error, rc, 0, "no receipt for message %s: "
+			    "connection to broker %s closed (%s); it may or may "
+			    "not have been accepted: reconnect and resubmit "
+			    "with the same message id, which is safe",
+			    r->receipt.message_id, c->conn.peer, c->why_dead);
+		else
+			conn_err(&r->error, rc, 0, "no answer to the ack of %s: "
+			    "connection to broker %s closed (%s); unless the "
+			    "ack was committed the item is delivered again",
+			    r->ack_id, c->conn.peer, c->why_dead);
+	}
+}
+
+/*
  * Marks the connection dead after a fatal error and returns rc. Items not
  * yet handed to the caller are dropped: they were not acked, so the broker
- * delivers them again.
+ * delivers them again. Asynchronous requests in flight get failed results.
  */
 static int
 kill_conn(baton_client *c, int rc, const baton_error *err)
@@ -107,6 +152,7 @@ kill_conn(baton_client *c, int rc, const baton_error *err)
 	}
 	conn_close(&c->conn);
 	queue_drop(c);
+	fail_outstanding(c, rc);
 	return rc;
 }
 
@@ -129,13 +175,18 @@ wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Queues f for writing (by the next pump). BATON_OK, BATON_E_TOO_LARGE or
+ * BATON_E_NOMEM (nothing queued, the connection usable), or BATON_E_CLOSED.
+ */
 static int
-send_frame(baton_client *c, const Frame *f, int64_t deadline,
-    baton_error *err)
+queue_frame(baton_client *c, const Frame *f, baton_error *err)
 {
 	int rc;
 
-	rc = conn_write_frame(&c->conn, f, deadline, err);
+	if ((rc = check_live(c, err)) != BATON_OK)
+		return rc;
+	rc = conn_queue_frame(&c->conn, f, err);
 	if (rc == BATON_OK || rc == BATON_E_TOO_LARGE || rc == BATON_E_NOMEM)
 		return rc;
 	return kill_conn(c, rc, err);
@@ -150,7 +201,7 @@ send_pull(baton_client *c, unsigned credit, baton_error *err)
 	p.credit = credit;
 	f.body_case = BATON__V1__FRAME__BODY_PULL;
 	f.pull = &p;
-	return send_frame(c, &f, conn_now() + c->timeout_ms, err);
+	return queue_frame(c, &f, err);
 }
 
 /*
@@ -173,7 +224,7 @@ handle_async(baton_client *c, Frame *f, baton_error *err)
 		pf.body_case = BATON__V1__FRAME__BODY_PONG;
 		pf.pong = &pong;
 		frame_free(f);
-		rc = send_frame(c, &pf, conn_now() + c->timeout_ms, err);
+		rc = queue_frame(c, &pf, err);
 		if (rc != BATON_OK && !c->dead)
 			return kill_conn(c, rc, err);
 		return rc;
@@ -231,58 +282,252 @@ handle_async(baton_client *c, Frame *f, baton_error *err)
 }
 
 /*
- * Reads until a frame of type `want` arrives, handling asynchronous frames
- * meanwhile. Any failure, a timeout included, kills the connection: the
- * answer may still come, and it would be taken for the next request's.
+ * Fills a receipt from the broker's Receipt for our own id; returns
+ * BATON_OK when accepted, BATON_E_REFUSED (err set) when not.
+ */
+static void	set_reference(const baton_client *, baton_receipt *,
+		    const char *, const char *);
+
+static int
+fill_receipt(const baton_client *c, const Baton__V1__Receipt *r,
+    const char *id, baton_receipt *out, baton_error *err)
+{
+	out->code = r->code;
+	out->code_name = frame_code_name(r->code);
+	snprintf(out->text, sizeof(out->text), "%s", nz(r->text));
+	out->duplicate = r->duplicate ? 1 : 0;
+	out->received_at_ms = r->received_at_ms;
+	if (r->code == BATON__V1__CODE__CODE_OK) {
+		set_reference(c, out, r->reference, id);
+		return BATON_OK;
+	}
+	return broker_said(err, conn_err(err, BATON_E_REFUSED, r->code,
+	    "broker refused message %s: %s: %s", id, frame_code_name(r->code),
+	    nz(r->text)), r->text);
+}
+
+/* The outcome of an AckResult for id: BATON_OK or BATON_E_REFUSED. */
+static int
+ack_outcome(const Baton__V1__AckResult *r, const char *id, baton_error *err)
+{
+	if (r->code == BATON__V1__CODE__CODE_OK)
+		return BATON_OK;
+	return broker_said(err, conn_err(err, BATON_E_REFUSED, r->code,
+	    "broker refused the ack of %s: %s: %s", id,
+	    frame_code_name(r->code), nz(r->text)), r->text);
+}
+
+/* Records the answer f (a Receipt or an AckResult) as op's result. */
+static void
+complete(baton_client *c, struct op *op, const Frame *f)
+{
+	baton_result *r = &op->res;
+
+	clear_err(&r->error);
+	if (r->kind == BATON_RESULT_RECEIPT)
+		r->status = fill_receipt(c, f->receipt, r->receipt.message_id,
+		    &r->receipt, &r->error);
+	else
+		r->status = ack_outcome(f->ack_result, r->ack_id, &r->error);
+	pipe_answered(&c->pipe, op, pipe_now_us());
+}
+
+/*
+ * A Receipt or AckResult naming id: the asynchronous request it answers,
+ * else the waiting blocking one. Takes ownership of f.
  */
 static int
-await(baton_client *c, Baton__V1__Frame__BodyCase want, const char *what,
-    int64_t deadline, Frame **out, baton_error *err)
+answer(baton_client *c, Frame *f, enum baton_result_kind kind,
+    const char *id, baton_error *err)
+{
+	struct op *op;
+	int rc, sync_ok;
+
+	sync_ok = c->sync_want == f->body_case && c->sync_answer == NULL;
+	if (id == NULL || *id == '\0')
+		op = pipe_oldest(&c->pipe, kind);
+	else {
+		op = pipe_find(&c->pipe, kind, id);
+		if (sync_ok && strcmp(id, c->sync_id) != 0)
+			sync_ok = 0;
+	}
+	if (op != NULL) {
+		complete(c, op, f);
+		frame_free(f);
+		return BATON_OK;
+	}
+	if (sync_ok) {
+		c->sync_answer = f;
+		return BATON_OK;
+	}
+	rc = conn_err(err, BATON_E_PROTOCOL, 0, "broker %s sent a%s %s for a "
+	    "message we have no request outstanding for", c->conn.peer,
+	    kind == BATON_RESULT_ACK ? "n" : "", kind == BATON_RESULT_ACK ?
+	    "ack result" : "receipt");
+	frame_free(f);
+	return kill_conn(c, rc, err);
+}
+
+/*
+ * Handles one frame read from the broker. Takes ownership of f. BATON_OK,
+ * or an error code (fatal; the connection is already dead).
+ */
+static int
+dispatch(baton_client *c, Frame *f, baton_error *err)
+{
+	int rc;
+
+	switch (f->body_case) {
+	case BATON__V1__FRAME__BODY_RECEIPT:
+		return answer(c, f, BATON_RESULT_RECEIPT,
+		    f->receipt->message_id, err);
+	case BATON__V1__FRAME__BODY_ACK_RESULT:
+		return answer(c, f, BATON_RESULT_ACK,
+		    f->ack_result->message_id, err);
+	default:
+		break;
+	}
+	if ((rc = handle_async(c, f, err)) != -1)
+		return rc;
+	if (c->sync_want == f->body_case && c->sync_answer == NULL) {
+		c->sync_answer = f;
+		return BATON_OK;
+	}
+	rc = conn_err(err, BATON_E_PROTOCOL, 0, "broker %s sent an unexpected "
+	    "%s frame", c->conn.peer, frame_name(f));
+	frame_free(f);
+	return kill_conn(c, rc, err);
+}
+
+/* Writes what the socket takes; stamps requests sent. */
+static int
+flush(baton_client *c, baton_error *err)
+{
+	int rc;
+
+	rc = conn_flush(&c->conn, err);
+	pipe_written(&c->pipe, c->conn.out_written, pipe_now_us());
+	if (rc == BATON_OK || rc == BATON_E_AGAIN)
+		return BATON_OK;
+	return kill_conn(c, rc, err);
+}
+
+/*
+ * One pass that never waits: write, read and dispatch every frame that
+ * has arrived (until TLS has nothing buffered), write what that queued.
+ */
+static int
+pump(baton_client *c, baton_error *err)
 {
 	Frame *f;
 	int rc;
 
+	if ((rc = check_live(c, err)) != BATON_OK)
+		return rc;
+	if ((rc = flush(c, err)) != BATON_OK)
+		return rc;
 	for (;;) {
-		rc = conn_read_frame(&c->conn, deadline, &f, err);
-		if (rc == BATON_E_TIMEOUT) {
-			conn_err(err, rc, 0, "no %s from broker %s within "
-			    "%d ms; connection closed", what, c->conn.peer,
-			    c->timeout_ms);
-			return kill_conn(c, rc, err);
-		}
+		rc = conn_try_read_frame(&c->conn, &f, err);
+		if (rc == BATON_E_AGAIN)
+			break;
 		if (rc != BATON_OK)
 			return kill_conn(c, rc, err);
-		if (f->body_case == want) {
-			*out = f;
-			return BATON_OK;
-		}
-		rc = handle_async(c, f, err);
-		if (rc == BATON_OK)
-			continue;
-		if (rc != -1)
+		if ((rc = dispatch(c, f, err)) != BATON_OK)
 			return rc;
-		rc = conn_err(err, BATON_E_PROTOCOL, 0,
-		    "broker %s sent an unexpected %s frame while we waited "
-		    "for a %s", c->conn.peer, frame_name(f), what);
-		frame_free(f);
-		return kill_conn(c, rc, err);
+	}
+	return flush(c, err);
+}
+
+typedef int (*done_fn)(const baton_client *);
+
+static int
+sync_answered(const baton_client *c)
+{
+	return c->sync_answer != NULL;
+}
+
+static int
+item_ready(const baton_client *c)
+{
+	return c->qhead != NULL;
+}
+
+static int
+something_ready(const baton_client *c)
+{
+	return c->pipe.res_head != NULL || c->qhead != NULL;
+}
+
+static int
+drained(const baton_client *c)
+{
+	return !pipe_in_flight(&c->pipe) && !conn_has_output(&c->conn);
+}
+
+/*
+ * Pumps, sleeping on the socket in between, until done(c) or the deadline.
+ * BATON_OK, BATON_E_TIMEOUT (connection intact; err not set), or a fatal
+ * error (the connection is dead).
+ */
+static int
+run_until(baton_client *c, done_fn done, int64_t deadline, baton_error *err)
+{
+	int rc;
+
+	for (;;) {
+		if ((rc = pump(c, err)) != BATON_OK)
+			return rc;
+		if (done(c))
+			return BATON_OK;
+		rc = conn_wait(&c->conn, deadline, err);
+		if (rc == BATON_E_TIMEOUT)
+			return rc;
+		if (rc != BATON_OK)
+			return kill_conn(c, rc, err);
 	}
 }
 
-/* Sends f and waits for its answer of type want. */
+/*
+ * Sends a request (the frame f, or raw: an encoded frame of rawlen bytes)
+ * and waits until its answer of type want, naming id (NULL: none), is in.
+ * Any failure, a timeout included, kills the connection: the answer may
+ * still come, and nothing could tell it from a later request's.
+ */
 static int
-request(baton_client *c, const Frame *f, Baton__V1__Frame__BodyCase want,
-    const char *what, Frame **out, baton_error *err)
+request(baton_client *c, const Frame *f, const uint8_t *raw, size_t rawlen,
+    Baton__V1__Frame__BodyCase want, const char *what, const char *id,
+    int64_t deadline, Frame **out, baton_error *err)
 {
-	int64_t deadline;
+	Frame *ans;
 	int rc;
 
 	if ((rc = check_live(c, err)) != BATON_OK)
 		return rc;
-	deadline = conn_now() + c->timeout_ms;
-	if ((rc = send_frame(c, f, deadline, err)) != BATON_OK)
+	if (raw != NULL)
+		rc = conn_queue_bytes(&c->conn, raw, rawlen, err);
+	else
+		rc = queue_frame(c, f, err);
+	if (rc != BATON_OK)
 		return rc;
-	return await(c, want, what, deadline, out, err);
+	c->sync_want = want;
+	c->sync_id = id != NULL ? id : "";
+	c->sync_answer = NULL;
+	rc = run_until(c, sync_answered, deadline, err);
+	ans = c->sync_answer;
+	c->sync_want = 0;
+	c->sync_id = NULL;
+	c->sync_answer = NULL;
+	if (ans != NULL) {
+		/* a failure after the answer came is the next call's news */
+		*out = ans;
+		return BATON_OK;
+	}
+	if (rc == BATON_E_TIMEOUT) {
+		conn_err(err, rc, 0, "no %s from broker %s within %d ms; "
+		    "connection closed", what, c->conn.peer, c->timeout_ms);
+		return kill_conn(c, rc, err);
+	}
+	return rc;
 }
 
 /*
@@ -403,10 +648,8 @@ do_hello(baton_client *c, const char *client_name, int64_t deadline,
 	h.client_name = (char *)client_name;
 	f.body_case = BATON__V1__FRAME__BODY_HELLO;
 	f.hello = &h;
-	if ((rc = send_frame(c, &f, deadline, err)) != BATON_OK)
-		return rc;
-	if ((rc = await(c, BATON__V1__FRAME__BODY_WELCOME, "welcome", deadline,
-	    &resp, err)) != BATON_OK)
+	if ((rc = request(c, &f, NULL, 0, BATON__V1__FRAME__BODY_WELCOME,
+	    "welcome", NULL, deadline, &resp, err)) != BATON_OK)
 		return rc;
 	w = resp->welcome;
 	if (w->protocol_version != BATON_PROTOCOL_VERSION) {
@@ -476,6 +719,8 @@ baton_connect(const baton_config *cfg, baton_client **out, baton_error *err)
 	}
 	conn_init(&c->conn);
 	c->qtail = &c->qhead;
+	pipe_init(&c->pipe);
+	c->pipeline = BATON_DEFAULT_PIPELINE;
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms :
 	    BATON_DEFAULT_TIMEOUT_MS;
 	c->window = cfg->window > 0 ? cfg->window : BATON_DEFAULT_WINDOW;
@@ -519,8 +764,12 @@ baton_close(baton_client *c)
 {
 	if (c == NULL)
 		return;
+	/* what is queued goes out if the socket takes it now; no waiting */
+	if (!c->dead)
+		(void)conn_flush(&c->conn, NULL);
 	conn_close(&c->conn);
 	queue_drop(c);
+	pipe_free(&c->pipe);
 	free(c->node_id);
 	free(c->role);
 	free(c->organisation);
@@ -568,20 +817,150 @@ set_reference(const baton_client *c, baton_receipt *out, const char *ref,
 		    c->node_id, id);
 }
 
-int
-baton_submit(baton_client *c, const char *to, const Baton__V1__Handover *h,
-    const char *message_id, baton_receipt *out, baton_error *err)
+/*
+ * Checks a submit's recipient and id; *id is message_id, or a new UUIDv4
+ * in idbuf (at least 37 bytes) when message_id is NULL or "".
+ */
+static int
+check_submit(const char *to, const char *message_id, char *idbuf,
+    size_t idlen, const char **id, baton_error *err)
+{
+	int rc;
+
+	if (!validate_node_id(to))
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "recipient \"%.64s\" is not a node id ([a-z0-9._-], at "
+		    "most 64)", to);
+	if (message_id == NULL || *message_id == '\0') {
+		if ((rc = baton_new_message_id(idbuf, idlen)) != BATON_OK)
+			return conn_err(err, rc, 0,
+			    "cannot generate a message id");
+		*id = idbuf;
+	} else if (!validate_own_id(message_id))
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "message id \"%.128s\" is not [A-Za-z0-9._:-]{1,128}",
+		    message_id);
+	else
+		*id = message_id;
+	return BATON_OK;
+}
+
+/* A request of kind for id would be the second outstanding one. */
+static int
+check_not_outstanding(const baton_client *c, enum baton_result_kind kind,
+    const char *id, baton_error *err)
+{
+	if (pipe_find(&c->pipe, kind, id) == NULL)
+		return BATON_OK;
+	return conn_err(err, BATON_E_INVALID_ARG, 0, "%s %s is already "
+	    "outstanding on this connection; wait for its result",
+	    kind == BATON_RESULT_RECEIPT ? "a submit of message" :
+	    "an ack of", id);
+}
+
+/* The wire check of packed handover bytes, as the broker runs it. */
+static int
+check_packed(const void *h, size_t len, baton_error *err)
+{
+	struct wire_fault wf;
+	char buf[200];
+
+	if (h == NULL && len > 0)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "packed handover: NULL bytes");
+	if (wire_check(&baton__v1__handover__descriptor, h, len,
+	    BATON_FRAME_MAX_TAGS, &wf) == WIRE_OK)
+		return BATON_OK;
+	return conn_err(err, BATON_E_INVALID_ARG, 0, "packed handover is not "
+	    "a valid baton.v1.Handover: %s",
+	    wire_fault_format(&wf, buf, sizeof(buf)));
+}
+
+/* Encodes a Submit of h (struct) or hp/hlen (packed) into *buf. */
+static int
+encode_submit(const baton_client *c, const char *to, const char *id,
+    const Baton__V1__Handover *h, const void *hp, size_t hlen,
+    uint8_t **buf, size_t *len, baton_error *err)
 {
 	Frame f = BATON__V1__FRAME__INIT;
 	Baton__V1__Submit s = BATON__V1__SUBMIT__INIT;
 	Baton__V1__Envelope env = BATON__V1__ENVELOPE__INIT;
+	size_t size;
+	int st;
+
+	if (h != NULL) {
+		env.message_id = (char *)id;
+		env.to = (char *)to;
+		env.created_at_ms = wall_ms();
+		env.handover = (Baton__V1__Handover *)h;
+		s.envelope = &env;
+		f.body_case = BATON__V1__FRAME__BODY_SUBMIT;
+		f.submit = &s;
+		st = frame_encode(&f, c->conn.max_frame, buf, len);
+		size = st == FRAME_TOO_LARGE ?
+		    baton__v1__frame__get_packed_size(&f) : 0;
+	} else {
+		st = pipe_submit_frame(id, to, wall_ms(), hp, hlen,
+		    c->conn.max_frame, buf, len);
+		size = hlen;
+	}
+	if (st == FRAME_OK)
+		return BATON_OK;
+	if (st == FRAME_NOMEM)
+		return conn_err(err, BATON_E_NOMEM, 0, "out of memory");
+	return conn_err(err, BATON_E_TOO_LARGE, 0, "submit of message %s "
+	    "(%zu bytes) exceeds the broker's limit of %u bytes", id, size,
+	    c->conn.max_frame);
+}
+
+/* baton_submit and baton_submit_packed: h, or the packed hp/hlen. */
+static int
+submit_blocking(baton_client *c, const char *to, const Baton__V1__Handover *h,
+    const void *hp, size_t hlen, const char *message_id, baton_receipt *out,
+    baton_error *err)
+{
 	Baton__V1__Receipt *r;
-	baton_error lerr;
-	baton_receipt lrec;
 	Frame *resp = NULL;
+	uint8_t *buf = NULL;
 	char idbuf[40];
 	const char *id;
+	size_t len;
 	int rc;
+
+	if ((rc = check_submit(to, message_id, idbuf, sizeof(idbuf), &id,
+	    err)) != BATON_OK ||
+	    (rc = check_not_outstanding(c, BATON_RESULT_RECEIPT, id, err)) !=
+	    BATON_OK)
+		return rc;
+	snprintf(out->message_id, sizeof(out->message_id), "%s", id);
+	if ((rc = check_live(c, err)) != BATON_OK ||
+	    (rc = encode_submit(c, to, id, h, hp, hlen, &buf, &len, err)) !=
+	    BATON_OK)
+		return rc;
+	rc = request(c, NULL, buf, len, BATON__V1__FRAME__BODY_RECEIPT,
+	    "receipt", id, conn_now() + c->timeout_ms, &resp, err);
+	free(buf);
+	if (rc == BATON_E_TIMEOUT)
+		return conn_err(err, rc, 0, "no receipt from broker %s within "
+		    "%d ms for message %s: it may or may not have been "
+		    "accepted; reconnect and resubmit with the same message "
+		    "id, which is safe", c->conn.peer, c->timeout_ms, id);
+	if (rc != BATON_OK)
+		return rc;
+	r = resp->receipt;
+	if ((rc = check_answer_id(c, r->message_id, id, "receipt", err)) ==
+	    BATON_OK)
+		rc = fill_receipt(c, r, id, out, err);
+	frame_free(resp);
+	return rc;
+}
+
+int
+baton_submit(baton_client *c, const char *to, const Baton__V1__Handover *h,
+    const char *message_id, baton_receipt *out, baton_error *err)
+{
+	baton_error lerr;
+	baton_receipt lrec;
 
 	if (err == NULL)
 		err = &lerr;
@@ -593,60 +972,31 @@ baton_submit(baton_client *c, const char *to, const Baton__V1__Handover *h,
 	if (c == NULL || h == NULL || to == NULL)
 		return conn_err(err, BATON_E_INVALID_ARG, 0,
 		    "baton_submit: NULL argument");
-	if (!validate_node_id(to))
-		return conn_err(err, BATON_E_INVALID_ARG, 0,
-		    "recipient \"%.64s\" is not a node id ([a-z0-9._-], at "
-		    "most 64)", to);
-	if (message_id == NULL || *message_id == '\0') {
-		if ((rc = baton_new_message_id(idbuf, sizeof(idbuf))) !=
-		    BATON_OK)
-			return conn_err(err, rc, 0,
-			    "cannot generate a message id");
-		id = idbuf;
-	} else if (!validate_own_id(message_id))
-		return conn_err(err, BATON_E_INVALID_ARG, 0,
-		    "message id \"%.128s\" is not [A-Za-z0-9._:-]{1,128}",
-		    message_id);
-	else
-		id = message_id;
-	snprintf(out->message_id, sizeof(out->message_id), "%s", id);
+	return submit_blocking(c, to, h, NULL, 0, message_id, out, err);
+}
 
-	env.message_id = (char *)id;
-	env.to = (char *)to;
-	env.created_at_ms = wall_ms();
-	env.handover = (Baton__V1__Handover *)h;
-	s.envelope = &env;
-	f.body_case = BATON__V1__FRAME__BODY_SUBMIT;
-	f.submit = &s;
-	rc = request(c, &f, BATON__V1__FRAME__BODY_RECEIPT, "receipt", &resp,
-	    err);
-	if (rc == BATON_E_TIMEOUT)
-		return conn_err(err, rc, 0, "no receipt from broker %s within "
-		    "%d ms for message %s: it may or may not have been "
-		    "accepted; reconnect and resubmit with the same message "
-		    "id, which is safe", c->conn.peer, c->timeout_ms, id);
-	if (rc != BATON_OK)
+int
+baton_submit_packed(baton_client *c, const char *to, const void *handover,
+    size_t len, const char *message_id, baton_receipt *out, baton_error *err)
+{
+	baton_error lerr;
+	baton_receipt lrec;
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	if (out == NULL)
+		out = &lrec;
+	clear_err(err);
+	memset(out, 0, sizeof(*out));
+	out->code_name = "";
+	if (c == NULL || to == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_submit_packed: NULL argument");
+	if ((rc = check_packed(handover, len, err)) != BATON_OK)
 		return rc;
-	r = resp->receipt;
-	if ((rc = check_answer_id(c, r->message_id, id, "receipt", err)) !=
-	    BATON_OK)
-		goto done;
-	out->code = r->code;
-	out->code_name = frame_code_name(r->code);
-	snprintf(out->text, sizeof(out->text), "%s", nz(r->text));
-	out->duplicate = r->duplicate ? 1 : 0;
-	out->received_at_ms = r->received_at_ms;
-	if (r->code == BATON__V1__CODE__CODE_OK)
-		set_reference(c, out, r->reference, id);
-	if (r->code == BATON__V1__CODE__CODE_OK)
-		rc = BATON_OK;
-	else
-		rc = broker_said(err, conn_err(err, BATON_E_REFUSED,
-		    r->code, "broker refused message %s: %s: %s", id,
-		    frame_code_name(r->code), nz(r->text)), r->text);
-done:
-	frame_free(resp);
-	return rc;
+	return submit_blocking(c, to, NULL, handover, len, message_id, out,
+	    err);
 }
 
 int
@@ -742,7 +1092,6 @@ baton_next(baton_client *c, int timeout_ms, baton_incoming **out,
 {
 	baton_error lerr;
 	int64_t deadline;
-	Frame *f;
 	int rc;
 
 	if (err == NULL)
@@ -767,26 +1116,13 @@ baton_next(baton_client *c, int timeout_ms, baton_incoming **out,
 	}
 
 	deadline = conn_now() + (timeout_ms > 0 ? timeout_ms : 0);
-	for (;;) {
-		rc = conn_read_frame(&c->conn, deadline, &f, err);
-		if (rc == BATON_E_TIMEOUT)
-			return conn_err(err, rc, 0, "nothing received within "
-			    "%d ms", timeout_ms > 0 ? timeout_ms : 0);
-		if (rc != BATON_OK)
-			return kill_conn(c, rc, err);
-		rc = handle_async(c, f, err);
-		if (rc == -1) {
-			rc = conn_err(err, BATON_E_PROTOCOL, 0,
-			    "broker %s sent an unexpected %s frame",
-			    c->conn.peer, frame_name(f));
-			frame_free(f);
-			return kill_conn(c, rc, err);
-		}
-		if (rc != BATON_OK)
-			return rc;
-		if (c->qhead != NULL)
-			return queue_pop(c, out, err);
-	}
+	rc = run_until(c, item_ready, deadline, err);
+	if (rc == BATON_E_TIMEOUT)
+		return conn_err(err, rc, 0, "nothing received within %d ms",
+		    timeout_ms > 0 ? timeout_ms : 0);
+	if (rc != BATON_OK)
+		return rc;
+	return queue_pop(c, out, err);
 }
 
 void
@@ -815,26 +1151,21 @@ baton_ack(baton_client *c, const baton_incoming *in, baton_error *err)
 	    !validate_message_id(in->ack_id))
 		return conn_err(err, BATON_E_INVALID_ARG, 0,
 		    "baton_ack: no item or no id to acknowledge");
+	if ((rc = check_not_outstanding(c, BATON_RESULT_ACK, in->ack_id,
+	    err)) != BATON_OK)
+		return rc;
 	a.message_id = (char *)in->ack_id;
 	a.attempt = in->attempt;
 	f.body_case = BATON__V1__FRAME__BODY_ACK;
 	f.ack = &a;
-	rc = request(c, &f, BATON__V1__FRAME__BODY_ACK_RESULT, "ack result",
-	    &resp, err);
+	rc = request(c, &f, NULL, 0, BATON__V1__FRAME__BODY_ACK_RESULT,
+	    "ack result", in->ack_id, conn_now() + c->timeout_ms, &resp, err);
 	if (rc != BATON_OK)
 		return rc;
 	r = resp->ack_result;
 	if ((rc = check_answer_id(c, r->message_id, in->ack_id, "ack result",
-	    err)) != BATON_OK)
-		goto done;
-	if (r->code == BATON__V1__CODE__CODE_OK)
-		rc = BATON_OK;
-	else
-		rc = broker_said(err, conn_err(err, BATON_E_REFUSED,
-		    r->code, "broker refused the ack of %s: %s: %s",
-		    in->ack_id, frame_code_name(r->code), nz(r->text)),
-		    r->text);
-done:
+	    err)) == BATON_OK)
+		rc = ack_outcome(r, in->ack_id, err);
 	frame_free(resp);
 	return rc;
 }
@@ -933,8 +1264,9 @@ baton_decide(baton_client *c, const Baton__V1__Decision *d, baton_error *err)
 		    "baton_decide: no decision or no valid message id");
 	f.body_case = BATON__V1__FRAME__BODY_DECISION;
 	f.decision = (Baton__V1__Decision *)d;
-	rc = request(c, &f, BATON__V1__FRAME__BODY_DECISION_RESULT,
-	    "decision result", &resp, err);
+	rc = request(c, &f, NULL, 0, BATON__V1__FRAME__BODY_DECISION_RESULT,
+	    "decision result", d->message_id, conn_now() + c->timeout_ms,
+	    &resp, err);
 	if (rc != BATON_OK)
 		return rc;
 	r = resp->decision_result;
@@ -976,8 +1308,8 @@ baton_status(baton_client *c, const char *message_id, Baton__V1__Status **out,
 	q.message_id = (char *)message_id;
 	f.body_case = BATON__V1__FRAME__BODY_STATUS_REQUEST;
 	f.status_request = &q;
-	rc = request(c, &f, BATON__V1__FRAME__BODY_STATUS, "status", &resp,
-	    err);
+	rc = request(c, &f, NULL, 0, BATON__V1__FRAME__BODY_STATUS, "status",
+	    message_id, conn_now() + c->timeout_ms, &resp, err);
 	if (rc != BATON_OK)
 		return rc;
 	s = resp->status;
@@ -1006,4 +1338,288 @@ baton_status_free(Baton__V1__Status *s)
 {
 	if (s != NULL)
 		baton__v1__status__free_unpacked(s, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * Pipelined calls (baton.h, "Pipelined calls")
+ * ---------------------------------------------------------------------- */
+
+int64_t
+baton_monotonic_us(void)
+{
+	return pipe_now_us();
+}
+
+int
+baton_set_pipeline(baton_client *c, unsigned window)
+{
+	if (c == NULL || window < 1 || window > BATON_MAX_PIPELINE)
+		return BATON_E_INVALID_ARG;
+	c->pipeline = window;
+	return BATON_OK;
+}
+
+/*
+ * Queues an encoded request (buf, len) as a new op of kind for id. The
+ * op is made first, so a failure leaves nothing queued.
+ */
+static int
+queue_op(baton_client *c, enum baton_result_kind kind, const char *id,
+    uint32_t attempt, void *user, const uint8_t *buf, size_t len,
+    baton_error *err)
+{
+	struct op *op;
+	int rc;
+
+	if ((op = pipe_op_new(kind, id, user)) == NULL)
+		return conn_err(err, BATON_E_NOMEM, 0, "out of memory");
+	op->res.attempt = attempt;
+	if ((rc = conn_queue_bytes(&c->conn, buf, len, err)) != BATON_OK) {
+		free(op);
+		return rc;
+	}
+	pipe_add(&c->pipe, op, c->conn.out_queued);
+	return BATON_OK;
+}
+
+/* baton_submit_async and baton_submit_packed_async. */
+static int
+submit_async(baton_client *c, const char *to, const Baton__V1__Handover *h,
+    const void *hp, size_t hlen, const char *message_id, void *user,
+    baton_error *err)
+{
+	uint8_t *buf = NULL;
+	char idbuf[40];
+	const char *id;
+	size_t len;
+	int rc;
+
+	if ((rc = check_live(c, err)) != BATON_OK)
+		return rc;
+	if (c->pipe.n[BATON_RESULT_RECEIPT] >= c->pipeline)
+		return conn_err(err, BATON_E_AGAIN, 0, "%u submits outstanding, "
+		    "the pipeline window: run the connection and take results "
+		    "first", c->pipe.n[BATON_RESULT_RECEIPT]);
+	if ((rc = check_submit(to, message_id, idbuf, sizeof(idbuf), &id,
+	    err)) != BATON_OK ||
+	    (rc = check_not_outstanding(c, BATON_RESULT_RECEIPT, id, err)) !=
+	    BATON_OK ||
+	    (rc = encode_submit(c, to, id, h, hp, hlen, &buf, &len, err)) !=
+	    BATON_OK)
+		return rc;
+	rc = queue_op(c, BATON_RESULT_RECEIPT, id, 0, user, buf, len, err);
+	free(buf);
+	return rc;
+}
+
+int
+baton_submit_async(baton_client *c, const char *to,
+    const Baton__V1__Handover *h, const char *message_id, void *user,
+    baton_error *err)
+{
+	baton_error lerr;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (c == NULL || h == NULL || to == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_submit_async: NULL argument");
+	return submit_async(c, to, h, NULL, 0, message_id, user, err);
+}
+
+int
+baton_submit_packed_async(baton_client *c, const char *to,
+    const void *handover, size_t len, const char *message_id, void *user,
+    baton_error *err)
+{
+	baton_error lerr;
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (c == NULL || to == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_submit_packed_async: NULL argument");
+	if ((rc = check_packed(handover, len, err)) != BATON_OK)
+		return rc;
+	return submit_async(c, to, NULL, handover, len, message_id, user, err);
+}
+
+int
+baton_submit_json_async(baton_client *c, const char *to, const char *json,
+    size_t len, const char *message_id, void *user, baton_error *err)
+{
+	ProtobufCMessage *m;
+	baton_error lerr;
+	char jerr[256];
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (c == NULL || json == NULL || to == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_submit_json_async: NULL argument");
+	jerr[0] = '\0';
+	m = baton_json_parse(json, len, &baton__v1__handover__descriptor, jerr,
+	    sizeof(jerr));
+	if (m == NULL)
+		return conn_err(err, BATON_E_JSON, 0, "%s",
+		    jerr[0] ? jerr : "cannot parse the handover JSON");
+	rc = submit_async(c, to, (const Baton__V1__Handover *)m, NULL, 0,
+	    message_id, user, err);
+	protobuf_c_message_free_unpacked(m, NULL);
+	return rc;
+}
+
+int
+baton_ack_async(baton_client *c, const baton_incoming *in, void *user,
+    baton_error *err)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Ack a = BATON__V1__ACK__INIT;
+	baton_error lerr;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (c == NULL || in == NULL || in->ack_id == NULL ||
+	    !validate_message_id(in->ack_id))
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_ack_async: no item or no id to acknowledge");
+	if ((rc = check_live(c, err)) != BATON_OK)
+		return rc;
+	if (c->pipe.n[BATON_RESULT_ACK] >= BATON_MAX_ACKS_OUTSTANDING)
+		return conn_err(err, BATON_E_AGAIN, 0, "%u acks outstanding: "
+		    "run the connection and take results first",
+		    c->pipe.n[BATON_RESULT_ACK]);
+	if ((rc = check_not_outstanding(c, BATON_RESULT_ACK, in->ack_id,
+	    err)) != BATON_OK)
+		return rc;
+	a.message_id = (char *)in->ack_id;
+	a.attempt = in->attempt;
+	f.body_case = BATON__V1__FRAME__BODY_ACK;
+	f.ack = &a;
+	switch (frame_encode(&f, c->conn.max_frame, &buf, &len)) {
+	case FRAME_OK:
+		break;
+	case FRAME_NOMEM:
+		return conn_err(err, BATON_E_NOMEM, 0, "out of memory");
+	default:
+		return conn_err(err, BATON_E_TOO_LARGE, 0,
+		    "ack frame exceeds the broker's limit");
+	}
+	rc = queue_op(c, BATON_RESULT_ACK, in->ack_id, in->attempt, user, buf,
+	    len, err);
+	free(buf);
+	return rc;
+}
+
+int
+baton_poll_result(baton_client *c, baton_result *out)
+{
+	struct op *op;
+
+	if (c == NULL || out == NULL)
+		return BATON_E_INVALID_ARG;
+	if ((op = pipe_take(&c->pipe)) == NULL)
+		return BATON_E_AGAIN;
+	*out = op->res;
+	free(op);
+	return BATON_OK;
+}
+
+unsigned
+baton_outstanding(const baton_client *c)
+{
+	if (c == NULL)
+		return 0;
+	return c->pipe.n[BATON_RESULT_RECEIPT] + c->pipe.n[BATON_RESULT_ACK];
+}
+
+int
+baton_fd(const baton_client *c)
+{
+	if (c == NULL || c->dead)
+		return -1;
+	return c->conn.sock.fd;
+}
+
+int
+baton_want_write(const baton_client *c)
+{
+	if (c == NULL || c->dead)
+		return 0;
+	return conn_want_write(&c->conn);
+}
+
+int
+baton_process(baton_client *c, baton_error *err)
+{
+	baton_error lerr;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (c == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_process: NULL argument");
+	return pump(c, err);
+}
+
+/* baton_wait and baton_drain: run until done or timeout_ms passed. */
+static int
+wait_for(baton_client *c, done_fn done, int timeout_ms, const char *what,
+    baton_error *err)
+{
+	int rc;
+
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	rc = run_until(c, done, conn_now() + timeout_ms, err);
+	if (rc == BATON_E_TIMEOUT)
+		return conn_err(err, rc, 0, "%s within %d ms", what,
+		    timeout_ms);
+	return rc;
+}
+
+int
+baton_wait(baton_client *c, int timeout_ms, baton_error *err)
+{
+	baton_error lerr;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (c == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_wait: NULL argument");
+	if (something_ready(c))
+		return BATON_OK;
+	return wait_for(c, something_ready, timeout_ms,
+	    "no result and no delivery", err);
+}
+
+int
+baton_drain(baton_client *c, int timeout_ms, baton_error *err)
+{
+	baton_error lerr;
+	char what[80];
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (c == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_drain: NULL argument");
+	if (c->dead && !pipe_in_flight(&c->pipe))
+		return check_live(c, err);
+	snprintf(what, sizeof(what), "%u requests still without an answer",
+	    baton_outstanding(c));
+	return wait_for(c, drained, timeout_ms, what, err);
 }

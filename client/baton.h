@@ -3,7 +3,9 @@
  * a Baton broker.
  *
  * One baton_client is one mutually authenticated TLS 1.3 connection to the
- * broker. Every call blocks, bounded by a timeout; none prints, exits or
+ * broker. The request calls block, bounded by a timeout (the pipelined
+ * calls below never block, and baton_wait/baton_drain only up to the
+ * timeout they are given); none prints, exits or
  * raises a signal (writes use MSG_NOSIGNAL, so a vanished broker is an
  * error return, not SIGPIPE). A baton_client is not thread-safe: use one
  * per thread, or serialise calls on it.
@@ -22,7 +24,17 @@
  * were not acknowledged are delivered again. BATON_E_TIMEOUT from
  * baton_next() is the exception: nothing arrived, the connection is fine.
  * BATON_E_REFUSED (the broker refused one request), BATON_E_INVALID_ARG,
- * BATON_E_JSON and BATON_E_TOO_LARGE leave the connection usable.
+ * BATON_E_JSON, BATON_E_TOO_LARGE and BATON_E_AGAIN leave the connection
+ * usable.
+ *
+ * Pipelining. Beside the blocking calls, which wait for their answer, the
+ * *_async calls queue a submit or an ack and return at once; their answers
+ * come back, matched to the request by message id, as baton_result items
+ * from baton_poll_result(). Nothing is written or read until
+ * baton_process(), baton_wait(), baton_drain() or any blocking call runs
+ * the connection, so a partner system can drive it from its own event loop
+ * with baton_fd() and baton_want_write() (see "Pipelined calls" below).
+ * Blocking and asynchronous calls may be mixed on one connection.
  */
 #ifndef BATON_CLIENT_H
 #define BATON_CLIENT_H
@@ -40,6 +52,9 @@ extern "C" {
 #define BATON_DEFAULT_TIMEOUT_MS	10000
 #define BATON_DEFAULT_WINDOW		32
 #define BATON_MAX_WINDOW		1024
+#define BATON_DEFAULT_PIPELINE		64	/* submits outstanding */
+#define BATON_MAX_PIPELINE		4096
+#define BATON_MAX_ACKS_OUTSTANDING	4096
 
 /* Return codes. */
 enum baton_rc {
@@ -60,6 +75,8 @@ enum baton_rc {
 	BATON_E_JSON,		/* JSON does not map to the dataset (text
 				   has the JSON path) */
 	BATON_E_TOO_LARGE,	/* frame would exceed the broker's max_frame */
+	BATON_E_AGAIN,		/* pipelined calls: nothing now without
+				   waiting (window full, no result yet) */
 };
 
 /* Why a call failed. */
@@ -231,8 +248,9 @@ int	baton_submit_json(baton_client *c, const char *to, const char *json,
 
 /*
  * Returns the next delivery or notice, waiting up to timeout_ms (0: only
- * what is already here or arrives at once). The first call grants the
- * broker `window` deliveries of credit, later calls top it up. Returns:
+ * what is already here or arrives at once, never waiting: the form for an
+ * event loop, after baton_process). The first call grants the broker
+ * `window` deliveries of credit, later calls top it up. Returns:
  *  BATON_OK		*out set; free it with baton_incoming_free(), after
  *			baton_ack() once it is safely stored;
  *  BATON_E_TIMEOUT	nothing arrived; the connection is fine;
@@ -290,6 +308,189 @@ int	baton_status(baton_client *c, const char *message_id,
 	    Baton__V1__Status **out, baton_error *err);
 
 void	baton_status_free(Baton__V1__Status *s);
+
+/* ------------------------------------------------------------------------
+ * Pipelined calls
+ *
+ * A submit or ack queued with a *_async call is "outstanding" from the call
+ * until its result is taken with baton_poll_result(); a connection holds
+ * at most its pipeline window of submits (baton_set_pipeline, default
+ * BATON_DEFAULT_PIPELINE) and BATON_MAX_ACKS_OUTSTANDING acks. A full
+ * window makes the *_async call return BATON_E_AGAIN at once, never block:
+ * run the connection (baton_process, or baton_wait to sleep until a result
+ * is in), take results, and call again. One message id may have one submit
+ * (and one item one ack) outstanding at a time.
+ *
+ * Every outstanding request yields exactly one result. When the connection
+ * dies (a broker Error, a lost connection, a timeout of a blocking call),
+ * each request still waiting gets a result with that status
+ * (BATON_E_CLOSED, BATON_E_BROKER, ...) and a text saying what to do: a
+ * submit may or may not have been accepted (resubmit it with the same
+ * message id on a new connection, which is safe); an ack may or may not
+ * have been committed (the item comes again unless it was). Results are
+ * kept after the connection died until taken. baton_close() abandons
+ * whatever is still outstanding: drain first (baton_drain) to know.
+ *
+ * Event loop: watch baton_fd() for reading always, and for writing while
+ * baton_want_write() is 1; when it is ready (or after queueing requests),
+ * call baton_process(), then take results with baton_poll_result() and
+ * deliveries with baton_next(c, 0, ...). baton_process() reads until the
+ * TLS layer has nothing buffered, so readiness of the fd is all a loop
+ * needs to watch. Nothing is called back; a result's times let a caller
+ * measure latency.
+ * ---------------------------------------------------------------------- */
+
+enum baton_result_kind {
+	BATON_RESULT_RECEIPT = 1,	/* a submit's outcome */
+	BATON_RESULT_ACK = 2,		/* an ack's outcome */
+};
+
+/* The outcome of one asynchronous request. */
+typedef struct baton_result {
+	enum baton_result_kind kind;
+	/* BATON_OK (accepted; acknowledged), BATON_E_REFUSED (the broker
+	   said no: error.broker_code), or why no answer came
+	   (BATON_E_CLOSED, BATON_E_BROKER, BATON_E_TIMEOUT, ...) */
+	int		 status;
+	void		*user;		/* as given to the *_async call */
+	/* RECEIPT: as baton_submit fills it; message_id is always set
+	   (the generated one when the call gave none) */
+	baton_receipt	 receipt;
+	/* ACK: the ack_id and attempt acknowledged */
+	char		 ack_id[BATON_REFERENCE_LEN];
+	uint32_t	 attempt;
+	baton_error	 error;		/* status != BATON_OK: why */
+	/* CLOCK_MONOTONIC microseconds (baton_monotonic_us): the call,
+	   the frame's last byte handed to TLS, and the answer read; 0
+	   when it did not happen */
+	int64_t		 queued_us;
+	int64_t		 sent_us;
+	int64_t		 answered_us;
+} baton_result;
+
+/* CLOCK_MONOTONIC in microseconds, the clock of baton_result's times. */
+int64_t	baton_monotonic_us(void);
+
+/*
+ * Sets how many submits may be outstanding (1..BATON_MAX_PIPELINE; default
+ * BATON_DEFAULT_PIPELINE). A smaller window than what is outstanding only
+ * holds back new submits. Returns BATON_OK or BATON_E_INVALID_ARG.
+ */
+int	baton_set_pipeline(baton_client *c, unsigned window);
+
+/*
+ * Queues a submit of handover h to node `to` under our own message_id
+ * (NULL: a new UUIDv4, reported in the result) and returns without
+ * waiting; h is encoded now and may be freed on return. `user` comes back
+ * in the result. Returns:
+ *  BATON_OK		queued; exactly one result will follow;
+ *  BATON_E_AGAIN	the pipeline window is full: run the connection and
+ *			take results first; nothing queued;
+ *  BATON_E_INVALID_ARG	bad `to` or message id, h NULL, or a submit of
+ *			the same id is already outstanding;
+ *  BATON_E_TOO_LARGE	the submit exceeds the broker's max_frame;
+ *  BATON_E_CLOSED, BATON_E_NOMEM.
+ * BATON_E_AGAIN, BATON_E_INVALID_ARG and BATON_E_TOO_LARGE leave the
+ * connection usable.
+ */
+int	baton_submit_async(baton_client *c, const char *to,
+	    const Baton__V1__Handover *h, const char *message_id, void *user,
+	    baton_error *err);
+
+/*
+ * As baton_submit_async, with the handover as JSON (as baton_submit_json;
+ * BATON_E_JSON when it does not map).
+ */
+int	baton_submit_json_async(baton_client *c, const char *to,
+	    const char *json, size_t len, const char *message_id, void *user,
+	    baton_error *err);
+
+/*
+ * As baton_submit_async, with the handover already packed (len bytes of a
+ * serialised baton.v1.Handover, e.g. from baton__v1__handover__pack). The
+ * bytes are not unpacked: they get the broker's own linear wire check
+ * (well-formed, known fields, no field twice, bounded tags) and go out as
+ * they are, so a bad encoding is BATON_E_INVALID_ARG here rather than a
+ * closed connection; the content is checked by the broker (a refusal
+ * INVALID in the result). Returns as baton_submit_async.
+ */
+int	baton_submit_packed_async(baton_client *c, const char *to,
+	    const void *handover, size_t len, const char *message_id,
+	    void *user, baton_error *err);
+
+/*
+ * The blocking form of baton_submit_packed_async: submits and waits for
+ * the Receipt. Returns as baton_submit, and BATON_E_INVALID_ARG for bytes
+ * that fail the wire check.
+ */
+int	baton_submit_packed(baton_client *c, const char *to,
+	    const void *handover, size_t len, const char *message_id,
+	    baton_receipt *out, baton_error *err);
+
+/*
+ * Queues an Ack of an item from baton_next() (its ack_id and attempt) and
+ * returns without waiting for the AckResult; `in` may be freed on return.
+ * The result (kind BATON_RESULT_ACK) says BATON_OK when the broker removed
+ * the item from our queue, BATON_E_REFUSED with its code otherwise.
+ * Returns BATON_OK (queued), BATON_E_AGAIN (BATON_MAX_ACKS_OUTSTANDING
+ * acks outstanding; nothing queued), BATON_E_INVALID_ARG (no item, or an
+ * ack of it already outstanding), BATON_E_CLOSED or BATON_E_NOMEM.
+ */
+int	baton_ack_async(baton_client *c, const baton_incoming *in, void *user,
+	    baton_error *err);
+
+/*
+ * Takes the oldest result of an asynchronous request into *out. Returns
+ * BATON_OK, BATON_E_AGAIN when none is ready (run the connection), or
+ * BATON_E_INVALID_ARG. After the connection died it still returns the
+ * results of what was outstanding, then BATON_E_AGAIN.
+ */
+int	baton_poll_result(baton_client *c, baton_result *out);
+
+/* Asynchronous requests whose results have not been taken yet. */
+unsigned	baton_outstanding(const baton_client *c);
+
+/*
+ * The connection's socket, to watch for reading (always) and writing
+ * (while baton_want_write); -1 once the connection is closed. Never read,
+ * write or close it directly.
+ */
+int	baton_fd(const baton_client *c);
+
+/*
+ * 1 when baton_process() has output to write (or TLS needs to write to
+ * read) and the socket should be watched for writing, else 0.
+ */
+int	baton_want_write(const baton_client *c);
+
+/*
+ * Processes what is ready, never waiting: writes queued requests as far as
+ * the socket takes them; reads and dispatches every frame that has
+ * arrived, all of it, TLS-buffered bytes included (results to
+ * baton_poll_result, deliveries to baton_next, Pings answered). Returns
+ * BATON_OK, or the error that killed the connection (BATON_E_CLOSED,
+ * BATON_E_BROKER, BATON_E_PROTOCOL, BATON_E_TLS, BATON_E_NOMEM), after
+ * which every outstanding request has a result.
+ */
+int	baton_process(baton_client *c, baton_error *err);
+
+/*
+ * Runs the connection, waiting up to timeout_ms (0: not at all), until a
+ * result can be taken or a delivery is waiting for baton_next(). Returns
+ * BATON_OK (something is ready), BATON_E_TIMEOUT (nothing yet; the
+ * connection is fine, requests stay outstanding), or an error as for
+ * baton_process.
+ */
+int	baton_wait(baton_client *c, int timeout_ms, baton_error *err);
+
+/*
+ * Runs the connection until every asynchronous request has been answered
+ * (its result ready to take) and all queued output is written, waiting up
+ * to timeout_ms. Returns BATON_OK, BATON_E_TIMEOUT (some still in flight;
+ * the connection is fine), or an error as for baton_process (every
+ * outstanding request then has a result).
+ */
+int	baton_drain(baton_client *c, int timeout_ms, baton_error *err);
 
 #ifdef __cplusplus
 }

@@ -3,10 +3,14 @@
  * broker verification, and frame I/O with deadlines (see conn.h).
  *
  * This is the only client file that touches sockets and OpenSSL. The
- * socket is non-blocking; every SSL call is retried after poll() on
- * WANT_READ/WANT_WRITE until the caller's deadline. SSL_read is always
- * tried before poll(), so bytes OpenSSL already buffered are never
- * stranded behind a poll that would not fire.
+ * socket is non-blocking. The handshake retries after poll() until the
+ * caller's deadline; after it, frame I/O never blocks (conn_flush,
+ * conn_try_read_frame) and the protocol layer decides when to sleep in
+ * conn_wait(). SSL_read is always tried until it wants more before anyone
+ * polls, so bytes OpenSSL already buffered are never stranded behind a
+ * poll that would not fire. The SSL runs with partial writes and a moving
+ * write buffer, so the output queue may grow (and be compacted) between
+ * the retries of one SSL_write: the bytes not yet written never change.
  *
  * Invariants: a frame length is checked against max_frame before its body
  * is allocated; nothing here writes to stdout/stderr or raises SIGPIPE
@@ -23,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -583,6 +588,8 @@ conn_open(struct conn *c, SSL_CTX *ctx, const char *host, const char *port,
 	BIO_set_data(bio, &c->sock);
 	BIO_set_init(bio, 1);
 	SSL_set_bio(c->ssl, bio, bio);
+	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 
 	/*
 	 * The broker must prove it is `name`: a DNS SAN for a host name, an
@@ -621,17 +628,59 @@ nameerr:
 	    ssl_errtext(eb, sizeof(eb)));
 }
 
-int
-conn_write_frame(struct conn *c, const Frame *f, int64_t deadline,
-    baton_error *err)
+static int
+check_open(struct conn *c, baton_error *err)
 {
-	uint8_t *buf = NULL;
-	size_t len, off = 0, n;
-	int rc, r;
-
 	if (c->ssl == NULL || c->fatal)
 		return conn_err(err, BATON_E_CLOSED, 0,
 		    "connection to broker %s is closed", c->peer);
+	return BATON_OK;
+}
+
+int
+conn_queue_bytes(struct conn *c, const uint8_t *buf, size_t len,
+    baton_error *err)
+{
+	size_t cap;
+	uint8_t *nb;
+	int rc;
+
+	if ((rc = check_open(c, err)) != BATON_OK)
+		return rc;
+	/* drop what is written; the unwritten bytes keep their content */
+	if (c->out_off > 0 && (c->out_off == c->out_len ||
+	    c->out_len - c->out_off + len > c->out_cap)) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (len > SIZE_MAX / 2 - c->out_len)
+		return conn_err(err, BATON_E_NOMEM, 0, "out of memory");
+	if (c->out_len + len > c->out_cap) {
+		cap = c->out_cap > 0 ? c->out_cap : 16384;
+		while (cap < c->out_len + len)
+			cap *= 2;
+		if ((nb = realloc(c->out, cap)) == NULL)
+			return conn_err(err, BATON_E_NOMEM, 0,
+			    "out of memory queueing a %zu-byte frame", len);
+		c->out = nb;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	c->out_queued += len;
+	return BATON_OK;
+}
+
+int
+conn_queue_frame(struct conn *c, const Frame *f, baton_error *err)
+{
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = check_open(c, err)) != BATON_OK)
+		return rc;
 	switch (frame_encode(f, c->max_frame, &buf, &len)) {
 	case FRAME_OK:
 		break;
@@ -643,23 +692,42 @@ conn_write_frame(struct conn *c, const Frame *f, int64_t deadline,
 		    "bytes", frame_name(f),
 		    baton__v1__frame__get_packed_size(f), c->max_frame);
 	}
-	while (off < len) {
+	rc = conn_queue_bytes(c, buf, len, err);
+	free(buf);
+	return rc;
+}
+
+int
+conn_flush(struct conn *c, baton_error *err)
+{
+	size_t n;
+	int r, e;
+
+	if (c->out_off == c->out_len)
+		return BATON_OK;
+	if ((r = check_open(c, err)) != BATON_OK)
+		return r;
+	c->write_wants_read = 0;
+	while (c->out_off < c->out_len) {
 		ERR_clear_error();
-		r = SSL_write_ex(c->ssl, buf + off, len - off, &n);
+		r = SSL_write_ex(c->ssl, c->out + c->out_off,
+		    c->out_len - c->out_off, &n);
 		if (r == 1) {
-			off += n;
+			c->out_off += n;
+			c->out_written += n;
 			continue;
 		}
-		rc = ssl_wait(c, SSL_get_error(c->ssl, r), "sending",
-		    deadline, err);
-		if (rc != BATON_OK) {
-			/* half a frame on the wire: the stream is unusable */
-			c->fatal = 1;
-			free(buf);
-			return rc;
+		e = SSL_get_error(c->ssl, r);
+		if (e == SSL_ERROR_WANT_WRITE)
+			return BATON_E_AGAIN;
+		if (e == SSL_ERROR_WANT_READ) {
+			c->write_wants_read = 1;
+			return BATON_E_AGAIN;
 		}
+		/* half a frame on the wire: the stream is unusable */
+		return ssl_failure(c, e, "sending", err);
 	}
-	free(buf);
+	c->out_off = c->out_len = 0;
 	return BATON_OK;
 }
 
@@ -673,42 +741,52 @@ reset_read(struct conn *c)
 	c->body_got = 0;
 }
 
+/*
+ * The frame's header is complete: checks it and allocates the body.
+ * BATON_OK or a fatal error.
+ */
+static int
+start_body(struct conn *c, baton_error *err)
+{
+	uint32_t len;
+	int st;
+
+	st = frame_parse_header(c->hdr, c->hdr_len, c->max_frame, &len);
+	if (st != FRAME_OK) {
+		c->fatal = 1;
+		return conn_err(err, BATON_E_PROTOCOL, 0, "broker %s sent a "
+		    "bad frame header: %s (limit %u bytes)", c->peer,
+		    frame_status_text(st), c->max_frame);
+	}
+	if ((c->body = malloc(len)) == NULL) {
+		c->fatal = 1;
+		return conn_err(err, BATON_E_NOMEM, 0,
+		    "out of memory for a %u-byte frame", len);
+	}
+	c->body_len = len;
+	c->body_got = 0;
+	return BATON_OK;
+}
+
 int
-conn_read_frame(struct conn *c, int64_t deadline, Frame **out,
-    baton_error *err)
+conn_try_read_frame(struct conn *c, Frame **out, baton_error *err)
 {
 	uint8_t *p;
 	size_t want, n;
-	uint32_t len;
 	Frame *f;
 	int r, e, rc, st;
 
-	if (c->ssl == NULL || c->fatal)
-		return conn_err(err, BATON_E_CLOSED, 0,
-		    "connection to broker %s is closed", c->peer);
+	if ((rc = check_open(c, err)) != BATON_OK)
+		return rc;
+	c->read_wants_write = 0;
 	for (;;) {
 		if (c->hdr_len < BATON_FRAME_HDR) {
 			p = c->hdr + c->hdr_len;
 			want = BATON_FRAME_HDR - c->hdr_len;
 		} else {
-			if (c->body == NULL) {
-				st = frame_parse_header(c->hdr, c->hdr_len,
-				    c->max_frame, &len);
-				if (st != FRAME_OK) {
-					c->fatal = 1;
-					return conn_err(err, BATON_E_PROTOCOL,
-					    0, "broker %s sent a bad frame "
-					    "header: %s (limit %u bytes)",
-					    c->peer, frame_status_text(st),
-					    c->max_frame);
-				}
-				if ((c->body = malloc(len)) == NULL)
-					return conn_err(err, BATON_E_NOMEM, 0,
-					    "out of memory for a %u-byte "
-					    "frame", len);
-				c->body_len = len;
-				c->body_got = 0;
-			}
+			if (c->body == NULL &&
+			    (rc = start_body(c, err)) != BATON_OK)
+				return rc;
 			if (c->body_got == c->body_len) {
 				f = frame_decode(c->body, c->body_len, &st);
 				reset_read(c);
@@ -735,16 +813,53 @@ conn_read_frame(struct conn *c, int64_t deadline, Frame **out,
 			continue;
 		}
 		e = SSL_get_error(c->ssl, r);
+		if (e == SSL_ERROR_WANT_READ)
+			return BATON_E_AGAIN;
+		if (e == SSL_ERROR_WANT_WRITE) {
+			c->read_wants_write = 1;
+			return BATON_E_AGAIN;
+		}
 		if (e == SSL_ERROR_ZERO_RETURN && c->hdr_len > 0) {
 			c->fatal = 1;
 			return conn_err(err, BATON_E_CLOSED, 0,
 			    "broker %s closed the connection in the middle "
 			    "of a frame", c->peer);
 		}
-		rc = ssl_wait(c, e, "receiving", deadline, err);
-		if (rc != BATON_OK)
-			return rc;
+		return ssl_failure(c, e, "receiving", err);
 	}
+}
+
+int
+conn_has_output(const struct conn *c)
+{
+	return c->out_off < c->out_len;
+}
+
+int
+conn_want_write(const struct conn *c)
+{
+	if (c->ssl == NULL || c->fatal)
+		return 0;
+	return c->read_wants_write ||
+	    (conn_has_output(c) && !c->write_wants_read);
+}
+
+int
+conn_wait(struct conn *c, int64_t deadline, baton_error *err)
+{
+	int r, rc;
+
+	if ((rc = check_open(c, err)) != BATON_OK)
+		return rc;
+	r = wait_fd(c->sock.fd, POLLIN | (conn_want_write(c) ? POLLOUT : 0),
+	    deadline);
+	if (r == 1)
+		return BATON_OK;
+	if (r == 0)
+		return BATON_E_TIMEOUT;
+	c->fatal = 1;
+	return conn_err(err, BATON_E_CLOSED, 0, "broker %s: poll: %s",
+	    c->peer, strerror(errno));
 }
 
 void
@@ -771,5 +886,8 @@ conn_close(struct conn *c)
 		c->biom = NULL;
 	}
 	reset_read(c);
+	free(c->out);
+	c->out = NULL;
+	c->out_off = c->out_len = c->out_cap = 0;
 	c->fatal = 1;
 }

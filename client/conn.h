@@ -1,9 +1,20 @@
 /*
- * conn.h - libbaton's transport: one blocking-with-deadline TLS 1.3
- * connection carrying length-prefixed frames. Private to libbaton.
+ * conn.h - libbaton's transport: one non-blocking TLS 1.3 connection
+ * carrying length-prefixed frames. Private to libbaton.
  *
- * Deadlines are absolute CLOCK_MONOTONIC milliseconds (conn_now()). A read
- * that times out keeps the partial frame, so the next read resumes it.
+ * Frames to send are encoded into an output queue (conn_queue_*) and
+ * written by conn_flush() as far as the socket takes them; frames are read
+ * by conn_try_read_frame() as far as bytes have arrived. Neither blocks:
+ * both answer BATON_E_AGAIN, and conn_wait() sleeps on the socket until
+ * either may progress or a deadline passes. Deadlines are absolute
+ * CLOCK_MONOTONIC milliseconds (conn_now()). A partial frame read stays
+ * buffered, so the next read resumes it.
+ *
+ * TLS: an SSL_write may need to read and an SSL_read may need to write
+ * (write_wants_read, read_wants_write); conn_want_write() and conn_wait()
+ * take both into account. Bytes OpenSSL has already decrypted are not
+ * visible to poll(), so conn_try_read_frame() is always tried until it says
+ * BATON_E_AGAIN before anyone sleeps on the socket.
  */
 #ifndef BATON_CONN_H
 #define BATON_CONN_H
@@ -34,6 +45,14 @@ struct conn {
 	uint32_t	 body_len;	/* declared length */
 	uint32_t	 body_got;
 	int		 fatal;		/* SSL saw a fatal error: no shutdown */
+	uint8_t		*out;		/* encoded frames not yet written */
+	size_t		 out_off;	/* first byte of out not yet written */
+	size_t		 out_len;	/* bytes in out */
+	size_t		 out_cap;
+	uint64_t	 out_queued;	/* bytes ever queued */
+	uint64_t	 out_written;	/* bytes ever written */
+	int		 write_wants_read; /* the last SSL_write needs input */
+	int		 read_wants_write; /* the last SSL_read needs output */
 	char		 peer[300];	/* "host:port" for error texts */
 	char		 ca_file[256];	/* for "not signed by" texts */
 };
@@ -75,20 +94,41 @@ int	conn_open(struct conn *c, SSL_CTX *ctx, const char *host,
 	    baton_error *err);
 
 /*
- * Encodes and writes one frame. BATON_OK, BATON_E_TOO_LARGE (nothing was
- * written), BATON_E_NOMEM, or a fatal BATON_E_TIMEOUT / BATON_E_CLOSED /
- * BATON_E_TLS.
+ * Encodes f and appends it to the output queue. BATON_OK, BATON_E_TOO_LARGE
+ * (nothing queued), BATON_E_NOMEM, or BATON_E_CLOSED.
  */
-int	conn_write_frame(struct conn *c, const Frame *f, int64_t deadline,
+int	conn_queue_frame(struct conn *c, const Frame *f, baton_error *err);
+
+/* Appends an already encoded frame (header included). As conn_queue_frame. */
+int	conn_queue_bytes(struct conn *c, const uint8_t *buf, size_t len,
 	    baton_error *err);
 
 /*
- * Reads one frame. BATON_OK with *out (frame_free()), BATON_E_TIMEOUT
- * (stream intact, partial frame kept), or a fatal BATON_E_CLOSED /
- * BATON_E_PROTOCOL / BATON_E_TLS / BATON_E_NOMEM.
+ * Writes queued output as far as the socket takes it. BATON_OK (queue
+ * empty), BATON_E_AGAIN (more left; see conn_want_write), or a fatal
+ * BATON_E_CLOSED / BATON_E_TLS.
  */
-int	conn_read_frame(struct conn *c, int64_t deadline, Frame **out,
-	    baton_error *err);
+int	conn_flush(struct conn *c, baton_error *err);
+
+/*
+ * Reads one frame if all of it has arrived. BATON_OK with *out
+ * (frame_free()), BATON_E_AGAIN (partial frame kept), or a fatal
+ * BATON_E_CLOSED / BATON_E_PROTOCOL / BATON_E_TLS / BATON_E_NOMEM.
+ */
+int	conn_try_read_frame(struct conn *c, Frame **out, baton_error *err);
+
+/* 1 when the socket must be watched for writability too. */
+int	conn_want_write(const struct conn *c);
+
+/* 1 when output is queued and not yet written. */
+int	conn_has_output(const struct conn *c);
+
+/*
+ * Waits until the socket is readable (always watched) or writable (when
+ * conn_want_write), or the deadline. BATON_OK (try the I/O calls),
+ * BATON_E_TIMEOUT, or a fatal BATON_E_CLOSED.
+ */
+int	conn_wait(struct conn *c, int64_t deadline, baton_error *err);
 
 /* Best-effort close_notify, then frees everything. Safe to repeat. */
 void	conn_close(struct conn *c);
