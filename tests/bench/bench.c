@@ -43,8 +43,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "baton.h"
 #include "bench_link.h"
 #include "json.h"
+
+#ifdef BATON_DEFAULT_PIPELINE		/* libbaton has the pipelined calls */
+#define HAVE_LIB_DRIVER	1
+#else
+#define HAVE_LIB_DRIVER	0
+#endif
 
 #define MAX_PROCS	256
 #define PAD_CHUNK	8000	/* validate.c allows 8192 bytes a field */
@@ -53,6 +60,8 @@ struct opts {
 	const char	*broker, *ca, *certs, *json, *server_name, *sync_file;
 	char		 host[256], port[16];
 	int		 senders, receivers, window, credit, size, seconds;
+	int		 lib;		/* 1: pipelined libbaton, 0: raw frames */
+	int		 offline;	/* receivers never connect */
 	long		 count;
 	double		 rate;		/* handovers/s offered, 0: closed loop */
 	pid_t		 broker_pid;
@@ -63,7 +72,7 @@ struct child {
 	long		 sent, receipted, refused, delivered, redelivered;
 	long		 acked, ack_refused;
 	int		 done, failed;
-	char		 first_refusal[256];
+	char		 first_refusal[256];	/* code: text (cut) */
 };
 
 /* Shared between the parent and every child (MAP_SHARED before fork). */
@@ -97,6 +106,7 @@ usage(void)
 	    "    [--senders N] [--count M] [--size S] [--receivers R]\n"
 	    "    [--window W] [--credit C] [--rate MSGS_PER_S] [--seconds T]\n"
 	    "    [--server-name NAME] [--broker-pid PID] [--sync-file FILE]\n"
+	    "    [--driver lib|raw] [--offline]\n"
 	    "  DIR holds bsI.crt/.key (senders) and brJ.crt/.key (receivers)\n");
 	exit(2);
 }
@@ -112,7 +122,8 @@ parse_opts(struct opts *o, int argc, char **argv)
 		{ "window", 1, NULL, 'w' }, { "credit", 1, NULL, 'c' },
 		{ "rate", 1, NULL, 'R' }, { "seconds", 1, NULL, 't' },
 		{ "server-name", 1, NULL, 'N' }, { "broker-pid", 1, NULL, 'p' },
-		{ "sync-file", 1, NULL, 'f' }, { NULL, 0, NULL, 0 },
+		{ "sync-file", 1, NULL, 'f' }, { "driver", 1, NULL, 'D' },
+		{ "offline", 0, NULL, 'O' }, { NULL, 0, NULL, 0 },
 	};
 	const char *colon;
 	int ch;
@@ -124,6 +135,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 	o->window = 64;
 	o->credit = 64;
 	o->seconds = 300;
+	o->lib = HAVE_LIB_DRIVER;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'b': o->broker = optarg; break;
@@ -141,6 +153,11 @@ parse_opts(struct opts *o, int argc, char **argv)
 		case 'N': o->server_name = optarg; break;
 		case 'p': o->broker_pid = (pid_t)atol(optarg); break;
 		case 'f': o->sync_file = optarg; break;
+		case 'D': o->lib = strcmp(optarg, "lib") == 0;
+			if (!o->lib && strcmp(optarg, "raw") != 0)
+				usage();
+			break;
+		case 'O': o->offline = 1; break;
 		default: usage();
 		}
 	}
@@ -234,7 +251,7 @@ static void
 note_refusal(struct child *st, int code, const char *text)
 {
 	if (st->first_refusal[0] == '\0')
-		snprintf(st->first_refusal, sizeof(st->first_refusal), "%s: %s",
+		snprintf(st->first_refusal, sizeof(st->first_refusal), "%s: %.200s",
 		    frame_code_name(code), text ? text : "");
 }
 
@@ -463,7 +480,244 @@ receiver_loop(struct receiver *rv)
 	return rv->st->delivered == rv->expect && rv->st->ack_refused == 0 ? 0 : 1;
 }
 
+/* ---- the pipelined libbaton driver ----------------------------------- */
+
+#if HAVE_LIB_DRIVER
+
+static baton_client *
+lib_connect(struct run *r, const char *cert, const char *key)
+{
+	baton_config cfg;
+	baton_client *c;
+	baton_error e;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.broker = r->o.broker;
+	cfg.ca_file = r->o.ca;
+	cfg.cert_file = cert;
+	cfg.key_file = key;
+	cfg.server_name = r->o.server_name;
+	cfg.client_name = "bench";
+	cfg.timeout_ms = 30000;
+	cfg.window = (unsigned)r->o.credit;
+	if (baton_connect(&cfg, &c, &e) != BATON_OK) {
+		fprintf(stderr, "bench: %s: %s\n", cert, e.text);
+		return NULL;
+	}
+	return c;
+}
+
+/* Takes every result that is ready; a receipt's seq is in its id. */
+static void
+lib_sender_results(struct sender *s, baton_client *c)
+{
+	baton_result res;
+	long q;
+	int who;
+
+	while (baton_poll_result(c, &res) == BATON_OK) {
+		if (res.kind != BATON_RESULT_RECEIPT)
+			continue;
+		s->st->receipted++;
+		q = parse_id(res.receipt.message_id, &who);
+		if (q >= 0 && who == s->idx && q < s->r->o.count)
+			s->r->t_rcpt[s->base + q] = now_ns();
+		if (res.status != BATON_OK) {
+			s->st->refused++;
+			note_refusal(s->st, res.error.broker_code, res.error.text);
+		}
+	}
+}
+
+/* The sender through baton_submit_packed_async, window W in flight. */
+static int
+lib_sender_loop(struct sender *s, baton_client *c)
+{
+	const struct opts *o = &s->r->o;
+	int64_t interval = o->rate > 0 ? (int64_t)(1e9 * o->senders / o->rate) : 0;
+	int64_t end = s->r->sh->t_go + (int64_t)o->seconds * 1000000000, due;
+	size_t len = s->r->h_bytes;
+	uint8_t *packed = malloc(len + 1);
+	char id[64], to[16];
+	baton_error e;
+	int rc, wait_ms;
+
+	if (packed == NULL || baton_set_pipeline(c, (unsigned)o->window) != BATON_OK)
+		return 1;
+	baton__v1__handover__pack(s->r->h, packed);
+	while (s->st->receipted < o->count && now_ns() < end) {
+		wait_ms = 100;
+		while (s->st->sent < o->count) {
+			long q = s->st->sent, g = (long)s->idx + q * o->senders;
+
+			due = s->r->sh->t_go + q * interval;
+			if (interval > 0 && now_ns() < due) {
+				wait_ms = (int)((due - now_ns()) / 1000000);
+				break;
+			}
+			snprintf(id, sizeof(id), "s%d-%ld", s->idx, q);
+			snprintf(to, sizeof(to), "br%ld", g % o->receivers + 1);
+			s->r->t_sub[s->base + q] = interval > 0 ? due : now_ns();
+			rc = baton_submit_packed_async(c, to, packed, len, id, NULL, &e);
+			if (rc == BATON_E_AGAIN)
+				break;
+			if (rc != BATON_OK) {
+				note_refusal(s->st, e.broker_code, e.text);
+				return 1;
+			}
+			s->st->sent++;
+		}
+		rc = baton_wait(c, wait_ms < 0 ? 0 : wait_ms, &e);
+		lib_sender_results(s, c);
+		if (rc != BATON_OK && rc != BATON_E_TIMEOUT) {
+			note_refusal(s->st, e.broker_code, e.text);
+			break;
+		}
+	}
+	free(packed);
+	return s->st->receipted == o->count && s->st->refused == 0 ? 0 : 1;
+}
+
+static void
+lib_ack_results(struct receiver *rv, baton_client *c)
+{
+	baton_result res;
+
+	while (baton_poll_result(c, &res) == BATON_OK) {
+		if (res.kind != BATON_RESULT_ACK)
+			continue;
+		rv->st->acked++;
+		if (res.status != BATON_OK) {
+			rv->st->ack_refused++;
+			note_refusal(rv->st, res.error.broker_code, res.error.text);
+		}
+	}
+}
+
+/* Notes one item and acks it without waiting: 0, or -1. */
+static int
+lib_take(struct receiver *rv, baton_client *c, baton_incoming *in)
+{
+	baton_error e;
+	long q;
+	int who, rc;
+
+	if (in->type == BATON_INCOMING_HANDOVER &&
+	    (q = parse_id(in->reference, &who)) >= 0 && who >= 0 &&
+	    who < rv->r->o.senders && q < rv->r->o.count) {
+		long k = (long)who * rv->r->o.count + q;
+
+		if (rv->r->t_dlv[k] == 0) {
+			rv->r->t_dlv[k] = now_ns();
+			rv->st->delivered++;
+		} else
+			rv->st->redelivered++;
+	}
+	while ((rc = baton_ack_async(c, in, NULL, &e)) == BATON_E_AGAIN) {
+		(void)baton_wait(c, 100, &e);
+		lib_ack_results(rv, c);
+	}
+	return rc == BATON_OK ? 0 : -1;
+}
+
+static int
+lib_receiver_loop(struct receiver *rv, baton_client *c)
+{
+	const struct opts *o = &rv->r->o;
+	int64_t end = rv->r->sh->t_go + (int64_t)o->seconds * 1000000000;
+	baton_incoming *in;
+	baton_error e;
+	int rc;
+
+	while ((rv->st->delivered < rv->expect ||
+	    rv->st->acked < rv->st->delivered + rv->st->redelivered) &&
+	    now_ns() < end) {
+		while ((rc = baton_next(c, 0, &in, &e)) == BATON_OK) {
+			rc = lib_take(rv, c, in);
+			baton_incoming_free(in);
+			if (rc != 0)
+				return 1;
+		}
+		if (rc != BATON_E_TIMEOUT) {
+			note_refusal(rv->st, e.broker_code, e.text);
+			return 1;
+		}
+		lib_ack_results(rv, c);
+		rc = baton_wait(c, 100, &e);
+		lib_ack_results(rv, c);
+		if (rc != BATON_OK && rc != BATON_E_TIMEOUT) {
+			note_refusal(rv->st, e.broker_code, e.text);
+			return 1;
+		}
+	}
+	return rv->st->delivered == rv->expect && rv->st->ack_refused == 0 ? 0 : 1;
+}
+#endif
+
 /* ---- processes --------------------------------------------------------- */
+
+/* Handovers addressed to receiver j (round robin over the senders' seqs). */
+static long
+expected_for(const struct opts *o, int j)
+{
+	long n = 0, q;
+	int i;
+
+	for (i = 0; i < o->senders; i++)
+		for (q = 0; q < o->count; q++)
+			n += ((long)i + q * o->senders) % o->receivers == j;
+	return n;
+}
+
+/* The raw driver: a bench_link, then the loops above. */
+static int
+raw_child(struct run *r, struct sender *s, struct receiver *rv,
+    const char *cert, const char *key, int ready_fd, int go_fd)
+{
+	struct link *l = s != NULL ? &s->l : &rv->l;
+	char err[256], c;
+	SSL_CTX *ctx;
+	int rc;
+
+	if ((ctx = link_ctx(r->o.ca, cert, key, err, sizeof(err))) == NULL ||
+	    link_open(l, ctx, r->o.host, r->o.port, r->o.server_name, 30000, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "bench: %s: %s\n", cert, err);
+		return 1;
+	}
+	if (write(ready_fd, "r", 1) != 1 || read(go_fd, &c, 1) != 0)
+		return 1;
+	rc = s != NULL ? sender_loop(s) : receiver_loop(rv);
+	link_close(l);
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+/* The pipelined libbaton driver. */
+static int
+lib_child(struct run *r, struct sender *s, struct receiver *rv,
+    const char *cert, const char *key, int ready_fd, int go_fd)
+{
+#if HAVE_LIB_DRIVER
+	baton_client *bc;
+	char c;
+	int rc;
+
+	if ((bc = lib_connect(r, cert, key)) == NULL)
+		return 1;
+	if (write(ready_fd, "r", 1) != 1 || read(go_fd, &c, 1) != 0)
+		return 1;
+	rc = s != NULL ? lib_sender_loop(s, bc) : lib_receiver_loop(rv, bc);
+	baton_close(bc);
+	return rc;
+#else
+	(void)r, (void)s, (void)rv, (void)cert, (void)key, (void)ready_fd,
+	    (void)go_fd;
+	fprintf(stderr, "bench: this libbaton has no pipelined calls; use "
+	    "--driver raw\n");
+	return 1;
+#endif
+}
 
 /*
  * A child: connects, says it is ready on ready_fd, waits for the parent to
@@ -473,13 +727,10 @@ static void
 child(struct run *r, int k, int ready_fd, int go_fd)
 {
 	struct opts *o = &r->o;
-	char cert[4096], key[4096], err[256], c;
+	char cert[4096], key[4096];
 	struct sender s;
 	struct receiver rv;
-	struct link *l;
-	SSL_CTX *ctx;
 	int sender = k < o->senders, rc;
-	long expect;
 
 	alarm((unsigned)o->seconds + 60);
 	snprintf(cert, sizeof(cert), "%s/%s%d.crt", o->certs, sender ? "bs" : "br",
@@ -487,36 +738,14 @@ child(struct run *r, int k, int ready_fd, int go_fd)
 	snprintf(key, sizeof(key), "%.*s.key", (int)strlen(cert) - 4, cert);
 	memset(&s, 0, sizeof(s));
 	memset(&rv, 0, sizeof(rv));
-	l = sender ? &s.l : &rv.l;
-	if ((ctx = link_ctx(o->ca, cert, key, err, sizeof(err))) == NULL ||
-	    link_open(l, ctx, o->host, o->port, o->server_name, 10000, err,
-	    sizeof(err)) != 0) {
-		fprintf(stderr, "bench: %s: %s\n", cert, err);
-		r->sh->c[k].failed = 1;
-		_exit(1);
-	}
-	if (write(ready_fd, "r", 1) != 1 || read(go_fd, &c, 1) != 0)
-		_exit(1);
-	if (sender) {
-		s.r = r;
-		s.idx = k;
-		s.base = (long)k * o->count;
-		s.st = &r->sh->c[k];
-		rc = sender_loop(&s);
-	} else {
-		expect = 0;
-		for (int i = 0; i < o->senders; i++)
-			for (long q = 0; q < o->count; q++)
-				expect += ((long)i + q * o->senders) % o->receivers ==
-				    k - o->senders;
-		rv.r = r;
-		rv.st = &r->sh->c[k];
-		rv.expect = expect;
-		rc = receiver_loop(&rv);
-	}
+	s.r = rv.r = r;
+	s.idx = k;
+	s.base = (long)k * o->count;
+	s.st = rv.st = &r->sh->c[k];
+	rv.expect = sender ? 0 : expected_for(o, k - o->senders);
+	rc = (o->lib ? lib_child : raw_child)(r, sender ? &s : NULL,
+	    sender ? NULL : &rv, cert, key, ready_fd, go_fd);
 	r->sh->c[k].done = 1;
-	link_close(l);
-	SSL_CTX_free(ctx);
 	_exit(rc);
 }
 
@@ -637,6 +866,35 @@ last_of(const int64_t *t, long total)
 	return m;
 }
 
+/*
+ * --offline: the receipt rate over the first and the last tenth of the
+ * receipts, to see whether a growing queue slows submits down.
+ */
+static void
+queued_rates(struct run *r, long total)
+{
+	int64_t *t = malloc((size_t)total * sizeof(*t) + 1);
+	long n = 0, i, k;
+	double first, last;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < total; i++)
+		if (r->t_rcpt[i] != 0)
+			t[n++] = r->t_rcpt[i];
+	qsort(t, (size_t)n, sizeof(*t), cmp_i64);
+	if ((k = n / 10) > 1) {
+		first = (double)k / ((double)(t[k - 1] - r->sh->t_go) / 1e9);
+		last = (double)k / ((double)(t[n - 1] - t[n - 1 - k]) / 1e9);
+		printf("queued for an offline node: %ld; receipts/s first 10%% "
+		    "%.0f, last 10%% %.0f (%+.1f%%)\n", n, first, last,
+		    100 * (last - first) / first);
+		printf("BENCHQ queued=%ld first_rate=%.0f last_rate=%.0f\n", n,
+		    first, last);
+	}
+	free(t);
+}
+
 static int
 report(struct run *r, const struct brokerstat *b, int64_t t_end)
 {
@@ -689,6 +947,8 @@ report(struct run *r, const struct brokerstat *b, int64_t t_end)
 		    cpu, dlv ? 1e6 * cpu / (double)dlv : 0.0, 100 * cpu / el,
 		    b->anon_kb, b->file_kb, b->hwm_kb);
 	}
+	if (o->offline)
+		queued_rates(r, total);
 	if (b->syncs != NULL)
 		printf("commits: %ld fdatasync calls, %.1f handovers per commit\n",
 		    commits, commits > 0 ? (double)dlv / (double)commits : 0.0);
@@ -703,8 +963,8 @@ report(struct run *r, const struct brokerstat *b, int64_t t_end)
 	    pr.p99, pr.max, pd.p50, pd.p95, pd.p99, pd.max, cpu,
 	    dlv ? 1e6 * cpu / (double)dlv : 0.0, b->anon_kb, b->file_kb,
 	    b->syncs ? commits : -1L, commits > 0 ? (double)dlv / (double)commits : 0.0);
-	return sent == total && rcpt == total && refused == 0 && dlv == total &&
-	    ackref == 0 ? 0 : 1;
+	return sent == total && rcpt == total && refused == 0 &&
+	    dlv == (o->offline ? 0 : total) && ackref == 0 ? 0 : 1;
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -726,7 +986,8 @@ shared_alloc(size_t n)
 static int
 start_children(struct run *r, pid_t *pids, int *go_w)
 {
-	int n = r->o.senders + r->o.receivers, ready[2], go[2], i, up = 0;
+	int n = r->o.senders + (r->o.offline ? 0 : r->o.receivers);
+	int ready[2], go[2], i, up = 0;
 	char c;
 
 	if (pipe(ready) != 0 || pipe(go) != 0)
@@ -753,7 +1014,8 @@ start_children(struct run *r, pid_t *pids, int *go_w)
 static int
 await_children(struct run *r, pid_t *pids, struct brokerstat *b)
 {
-	int n = r->o.senders + r->o.receivers, left = n, failed = 0, st, i;
+	int n = r->o.senders + (r->o.offline ? 0 : r->o.receivers);
+	int left = n, failed = 0, st, i;
 	int64_t end = r->sh->t_go + (int64_t)(r->o.seconds + 5) * 1000000000;
 	pid_t p;
 
