@@ -217,9 +217,9 @@ check_args(struct args *a)
 		return EXIT_USAGE;
 	if (a->expect != NULL && audit_anchor_parse(a->expect,
 	    &a->anchor) == -1)
-		return ctl_usage_error(c, "--expect-head wants SEQ:HASH or "
-		    "HASH "
-		    "(64 hex digits), as printed by 'batonctl audit head'");
+		return ctl_usage_error(c, "--expect-head wants SEQ:HASH "
+		    "or HASH (64 hex digits), as printed by 'batonctl audit "
+		    "head'");
 	a->fmt = AUDIT_FORMAT_TABLE;
 	if (a->verb == CTL_AUDIT_EXPORT) {
 		if (a->format == NULL)
@@ -230,8 +230,7 @@ check_args(struct args *a)
 			a->fmt = AUDIT_FORMAT_JSONL;
 		else
 			return ctl_usage_error(c, "--format wants csv or "
-			    "jsonl, "
-			    "not '%s'", a->format);
+			    "jsonl, not '%s'", a->format);
 	}
 	return check_filters(a);
 }
@@ -248,36 +247,41 @@ parse(int argc, char **argv, struct args *a)
 		{ CTL_STRING("data", "DIR", &a->data),
 		  .help = "the broker's data directory" },
 		{ CTL_LIST("archive", "FILE", a->archives, &a->narchives),
-		  .help = "an archive from 'audit archive' (repeatable, "
-		  "oldest\nfirst); with --data, the store's log must "
-		  "continue\nfrom the last of them", .only = VERIFY,
-		  .max = MAX_ARCHIVES },
+		  .help =
+		  "an archive from 'audit archive' (repeatable, oldest\n"
+		  "first); with --data, the store's log must continue\n"
+		  "from the last of them",
+		  .only = VERIFY, .max = MAX_ARCHIVES },
 		{ CTL_STRING("pubkey", "FILE", &a->pubkey),
-		  .help = "the audit public key (default "
-		  "DIR/audit-signing.pub;\n"
-		  "keep a copy elsewhere and give that)", .only = VERIFY },
+		  .help =
+		  "the audit public key (default DIR/audit-signing.pub;\n"
+		  "keep a copy elsewhere and give that)",
+		  .only = VERIFY },
 		{ CTL_STRING("expect-head", "A", &a->expect),
-		  .help = "an anchor from 'audit head': SEQ:HASH (the record "
-		  "at SEQ\n"
+		  .help =
+		  "an anchor from 'audit head': SEQ:HASH (the record at SEQ\n"
 		  "must have HASH) or HASH (some record must have it)",
 		  .only = VERIFY },
 		{ CTL_TEXT,
-		  .help = "\nAn empty log passes only in a new data directory; "
-		  "a log "
-		  "that does not reach\nthe last checkpoint written fails.\n"
+		  .help = "\n"
+		  "An empty log passes only in a new data directory; a log "
+		  "that does not reach\n"
+		  "the last checkpoint written fails.\n"
 		  "Exit status 0: intact; 1: damaged, the first bad sequence "
-		  "number named.", .only = VERIFY },
+		  "number named.",
+		  .only = VERIFY },
 		{ CTL_STRING("out", "FILE", &a->out),
-		  .help = "the archive to write (JSON Lines, as 'export'); "
-		  "must not\n"
-		  "exist yet", .only = ARCHIVE },
+		  .help =
+		  "the archive to write (JSON Lines, as 'export'); must not\n"
+		  "exist yet",
+		  .only = ARCHIVE },
 		{ CTL_STRING("before", "T", &a->before),
-		  .help = "archive only records older than T (UTC, as for "
-		  "--since)",
+		  .help =
+		  "archive only records older than T (UTC, as for --since)",
 		  .only = ARCHIVE },
 		{ CTL_U64("upto", "SEQ", &a->upto),
-		  .help = "archive only records up to seq SEQ", .only = ARCHIVE,
-		  .min = 1, .max = UINT64_MAX,
+		  .help = "archive only records up to seq SEQ",
+		  .only = ARCHIVE, .min = 1, .max = UINT64_MAX,
 		  .wants = "a sequence number (1 or more)" },
 		{ CTL_INT("keep-days", "N", &a->keep_days),
 		  .help = "never archive records younger than N days (default "
@@ -287,44 +291,56 @@ parse(int argc, char **argv, struct args *a)
 		  STR(ARCHIVE_KEEP_MAX) },
 		{ CTL_STRING("pubkey", "FILE", &a->pubkey),
 		  .help = "the audit public key to verify with (default\n"
-		  "DIR/audit-signing.pub)", .only = ARCHIVE },
+		  "DIR/audit-signing.pub)",
+		  .only = ARCHIVE },
 		{ CTL_FLAG("dry-run", &a->dry_run),
-		  .help = "verify and show what would be archived; change "
-		  "nothing",
+		  .help =
+		  "verify and show what would be archived; change nothing",
 		  .only = ARCHIVE },
 		{ CTL_TEXT,
-		  .help = "\nThe whole log is verified first. The archive ends "
-		  "at the "
-		  "last signed\ncheckpoint that fits the bounds, so it "
-		  "verifies on its own: 'batonctl audit\nverify --archive FILE "
-		  "--pubkey KEY'. Then the records are removed in one\n"
+		  .help = "\n"
+		  "The whole log is verified first. The archive ends at the "
+		  "last signed\n"
+		  "checkpoint that fits the bounds, so it verifies on its "
+		  "own: 'batonctl audit\n"
+		  "verify --archive FILE --pubkey KEY'. Then the records are "
+		  "removed in one\n"
 		  "transaction that keeps that checkpoint as the anchor the "
-		  "rest of the log\nchains onto, and records the archive "
-		  "(audit_archived, with the file's\nSHA-256). Works while "
-		  "batond runs. Exit 0 also when nothing fits the bounds.",
+		  "rest of the log\n"
+		  "chains onto, and records the archive (audit_archived, with "
+		  "the file's\n"
+		  "SHA-256). Works while batond runs. Exit 0 also when "
+		  "nothing fits the bounds.",
 		  .only = ARCHIVE },
-		{ CTL_STRING("format", "F", &a->format), .help = "csv or jsonl",
+		{ CTL_STRING("format", "F", &a->format),
+		  .help = "csv or jsonl",
 		  .only = CTL_AUDIT_EXPORT },
 		{ CTL_TEXT,
-		  .help = "\nFILTERS (all given must match):", .only = QUERY },
+		  .help = "\n"
+		  "FILTERS (all given must match):",
+		  .only = QUERY },
 		{ CTL_STRING("since", "T", &a->since),
 		  .help = "at or after T (UTC): YYYY-MM-DD or\n"
-		  "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]", .only = QUERY },
+		  "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]",
+		  .only = QUERY },
 		{ CTL_STRING("until", "T", &a->until),
-		  .help = "at or before T; a date alone means to the end of "
-		  "that day",
+		  .help =
+		  "at or before T; a date alone means to the end of that day",
 		  .only = QUERY },
 		{ CTL_STRING("node", "ID", &a->f.node),
 		  .help = "records where ID is the acting or the other node",
 		  .only = QUERY },
 		{ CTL_STRING("message", "ID", &a->f.message_id),
-		  .help = "records about this message id", .only = QUERY },
+		  .help = "records about this message id",
+		  .only = QUERY },
 		{ CTL_STRING("event", "E", &a->f.event),
-		  .help = "one event name (listed below)", .only = QUERY },
+		  .help = "one event name (listed below)",
+		  .only = QUERY },
 		{ CTL_STRING("subject", "NHS", &a->subject),
 		  .help = "records about this person; the NHS number is\n"
 		  "turned into its reference and never stored or\n"
-		  "shown; '-' reads it from standard input", .only = QUERY },
+		  "shown; '-' reads it from standard input",
+		  .only = QUERY },
 	};
 	int	 r;
 
@@ -366,9 +382,8 @@ static void
 report_bad(const struct audit_verify_report *r)
 {
 	if (r->bad_seq != 0)
-		ctl_failx("audit log damaged at seq "
-		    "%" PRIu64 ": %s", r->bad_seq,
-		    r->what);
+		ctl_failx("audit log damaged at seq %" PRIu64 ": %s",
+		    r->bad_seq, r->what);
 	else
 		ctl_failx("audit log damaged: %s", r->what);
 	if (r->count > 0)
@@ -490,9 +505,9 @@ run_verify(struct args *a)
 	if (rc == AUDIT_VERIFY_OK)
 		rc = audit_verifier_end(v);
 	if (rc == -1) {
-		ctl_failx("cannot verify the audit log%s%s: "
-		    "%s", a->data != NULL ?
-		    " in " : "", a->data != NULL ? a->data : "", r.what);
+		ctl_failx("cannot verify the audit log%s%s: %s",
+		    a->data != NULL ? " in " : "",
+		    a->data != NULL ? a->data : "", r.what);
 		goto done;
 	}
 	if (rc == AUDIT_VERIFY_BAD) {
@@ -698,13 +713,12 @@ reread_archive(const struct args *a, const struct audit_pubkey *pk,
 	rc = audit_verifier_archive(v, fp, a->out);
 	audit_verifier_free(v);
 	if (rc != AUDIT_VERIFY_OK)
-		return ctl_failx("the archive written does not verify: "
-		    "%s", r.what);
+		return ctl_failx("the archive written does not verify: %s",
+		    r.what);
 	if (r.archive_first != p->first || r.archive_last != p->last)
-		return ctl_failx("the archive written holds seq "
-		    "%" PRIu64 " to %"
-		    PRIu64 ", not %" PRIu64 " to %" PRIu64, r.archive_first,
-		    r.archive_last, p->first, p->last);
+		return ctl_failx("the archive written holds seq %" PRIu64
+		    " to %" PRIu64 ", not %" PRIu64 " to %" PRIu64,
+		    r.archive_first, r.archive_last, p->first, p->last);
 	memcpy(sha, r.archive_sha256, AUDIT_REF_HEX + 1);
 	return 0;
 }
@@ -802,8 +816,8 @@ remove_archived(const struct args *a, struct audit *au, struct store *s,
 		return ctl_failx("%s", audit_strerror(au));
 	}
 	if (store_commit(s) != STORE_OK)
-		return ctl_failx("committing the removal: "
-		    "%s", store_strerror(s));
+		return ctl_failx("committing the removal: %s",
+		    store_strerror(s));
 	return 0;
 }
 
@@ -833,8 +847,8 @@ run_archive(struct args *a)
 		cutoff = a->before_ms;
 	rc = audit_archive_plan(s, pk, a->upto, cutoff, &p, &r);
 	if (rc == -1) {
-		ctl_failx("cannot verify the audit log in %s: "
-		    "%s", a->data, r.what);
+		ctl_failx("cannot verify the audit log in %s: %s", a->data,
+		    r.what);
 		goto done;
 	}
 	if (rc == AUDIT_VERIFY_BAD) {
@@ -852,8 +866,7 @@ run_archive(struct args *a)
 	if (remove_archived(a, au, s, &p, sha) != 0) {
 		(void)unlink(a->out);
 		ctl_failx("nothing was removed from the store; %s deleted "
-		    "again",
-		    a->out);
+		    "again", a->out);
 		goto done;
 	}
 	printf("archive: %s, sha256 %s\n", a->out, sha);

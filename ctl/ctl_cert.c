@@ -53,16 +53,19 @@ parse_ca_init(const struct command *c, int argc, char **argv,
 {
 	struct ctl_opt opts[] = {
 		{ CTL_STRING("dir", "DIR", &a->dir),
-		  .help = "directory for ca.crt, ca.key, issued.txt, crl.pem "
-		  "(created 0700)", .required = 1 },
+		  .help =
+		  "directory for ca.crt, ca.key, issued.txt, crl.pem (created "
+		  "0700)",
+		  .required = 1 },
 		{ CTL_STRING("name", "NAME", &a->name),
-		  .help = "CA name: CN \"Baton CA NAME\" (default: host "
-		  "name)" },
+		  .help =
+		  "CA name: CN \"Baton CA NAME\" (default: host name)" },
 		{ CTL_INT("days", "N", &a->days),
-		  .help = "validity in days (default 3650)", DAYS_RANGE },
+		  .help = "validity in days (default 3650)",
+		  DAYS_RANGE },
 		{ CTL_FLAG("force", &a->force),
-		  .help = "replace an existing CA (its certificates stop "
-		  "verifying)" },
+		  .help =
+		  "replace an existing CA (its certificates stop verifying)" },
 	};
 
 	memset(a, 0, sizeof(*a));
@@ -133,9 +136,8 @@ audit_cert_change(struct audit *au, struct store *s, const char *id,
 	char reason[160], who[96];
 
 	if (store_begin(s, 0) != STORE_OK)
-		return ctl_failx("cannot record the change in the audit log: "
-		    "%s",
-		    store_strerror(s));
+		return ctl_failx("cannot record the change in the audit "
+		    "log: %s", store_strerror(s));
 	ctl_caller(who, sizeof(who));
 	snprintf(reason, sizeof(reason), "%s uid=%s", what, who);
 	memset(&ev, 0, sizeof(ev));
@@ -147,14 +149,12 @@ audit_cert_change(struct audit *au, struct store *s, const char *id,
 	ev.reason = reason;
 	if (audit_append(au, s, &ev, clockms_wall()) != STORE_OK) {
 		store_abort(s);
-		return ctl_failx("cannot record the change in the audit log: "
-		    "%s",
-		    audit_strerror(au));
+		return ctl_failx("cannot record the change in the audit "
+		    "log: %s", audit_strerror(au));
 	}
 	if (store_commit(s) != STORE_OK)
-		return ctl_failx("cannot record the change in the audit log: "
-		    "%s",
-		    store_strerror(s));
+		return ctl_failx("cannot record the change in the audit "
+		    "log: %s", store_strerror(s));
 	return EXIT_SUCCESS;
 }
 
@@ -219,14 +219,16 @@ parse_cert_issue(const struct command *c, int argc, char **argv,
 		  .max = MAX_SANS },
 		{ CTL_STRING("out", "DIR", &a->out),
 		  .help = "where to write ID.crt and ID.key, or server.crt and "
-		  "server.key", .required = 1 },
+		  "server.key",
+		  .required = 1 },
 		{ CTL_INT("days", "N", &a->days),
-		  .help = "validity in days (default 365)", DAYS_RANGE },
+		  .help = "validity in days (default 365)",
+		  DAYS_RANGE },
 		{ CTL_FLAG("force", &a->force),
 		  .help = "replace existing files" },
 		{ CTL_STRING("data", "DIR", &a->data),
-		  .help = "the broker's data directory: record the certificate "
-		  "in\n"
+		  .help =
+		  "the broker's data directory: record the certificate in\n"
 		  "its audit log (opened first; no log, no certificate)" },
 	};
 	int r;
@@ -330,25 +332,26 @@ parse_cert_revoke(const struct command *c, int argc, char **argv,
 {
 	const char *reason = "unspecified";
 	struct ctl_opt opts[] = {
-		{ CTL_STRING("ca", "DIR", &a->ca), .help = "the CA directory",
+		{ CTL_STRING("ca", "DIR", &a->ca),
+		  .help = "the CA directory",
 		  .required = 1 },
 		{ CTL_STRING("node", "ID", &a->node),
-		  .help = "revoke every unrevoked certificate issued to this "
-		  "node" },
+		  .help =
+		  "revoke every unrevoked certificate issued to this node" },
 		{ CTL_STRING("serial", "S", &a->serial),
-		  .help = "revoke the one certificate with this serial (hex, "
-		  "as\n"
+		  .help =
+		  "revoke the one certificate with this serial (hex, as\n"
 		  "'batonctl cert list' shows it)" },
 		{ CTL_STRING("reason", "R", &reason),
-		  .help = "unspecified (default), keyCompromise, "
-		  "affiliationChanged,\n"
+		  .help =
+		  "unspecified (default), keyCompromise, affiliationChanged,\n"
 		  "superseded or cessationOfOperation" },
 		{ CTL_INT("crl-days", "N", &a->crl_days),
 		  .help = "the new CRL's nextUpdate, in days (default 30)",
 		  CRL_DAYS_RANGE },
 		{ CTL_STRING("data", "DIR", &a->data),
-		  .help = "the broker's data directory: record the revocation "
-		  "in\n"
+		  .help =
+		  "the broker's data directory: record the revocation in\n"
 		  "its audit log (opened first; no log, no revocation)" },
 	};
 	int r;
@@ -363,8 +366,8 @@ parse_cert_revoke(const struct command *c, int argc, char **argv,
 		    "unspecified, keyCompromise, affiliationChanged, "
 		    "superseded or cessationOfOperation", reason);
 	if ((a->node == NULL) == (a->serial == NULL))
-		return ctl_usage_error(c, "give either --node ID or --serial "
-		    "S");
+		return ctl_usage_error(c, "give either --node ID or "
+		    "--serial S");
 	if (a->node != NULL && !validate_node_id(a->node))
 		return ctl_usage_error(c, "invalid node id '%s': %s", a->node,
 		    CTL_NODE_ID_RULE);
@@ -407,8 +410,7 @@ run_cert_revoke(const struct cert_revoke_args *a)
 		if (audit_cert_change(au, s, v[i].id, v[i].serial, what) !=
 		    EXIT_SUCCESS) {
 			ctl_failx("the revocation stands (the CRL is written) "
-			    "but "
-			    "is not in the audit log");
+			    "but is not in the audit log");
 			goto done;
 		}
 	}
@@ -443,7 +445,8 @@ parse_cert_list(const struct command *c, int argc, char **argv,
     struct cert_list_args *a)
 {
 	struct ctl_opt opts[] = {
-		{ CTL_STRING("ca", "DIR", &a->ca), .help = "the CA directory",
+		{ CTL_STRING("ca", "DIR", &a->ca),
+		  .help = "the CA directory",
 		  .required = 1 },
 		{ CTL_FLAG("json", &a->json),
 		  .help = "one JSON object per line instead of a table" },
@@ -560,7 +563,8 @@ static int
 parse_crl(const struct command *c, int argc, char **argv, struct crl_args *a)
 {
 	struct ctl_opt opts[] = {
-		{ CTL_STRING("ca", "DIR", &a->ca), .help = "the CA directory",
+		{ CTL_STRING("ca", "DIR", &a->ca),
+		  .help = "the CA directory",
 		  .required = 1 },
 		{ CTL_INT("crl-days", "N", &a->crl_days),
 		  .help = "the new CRL's nextUpdate, in days (default 30)",

@@ -78,11 +78,14 @@ parse_node_add(const struct command *c, int argc, char **argv,
 {
 	struct ctl_opt opts[] = {
 		{ CTL_STRING("data", "DIR", &a->data),
-		  .help = "the broker's data directory", .required = 1 },
+		  .help = "the broker's data directory",
+		  .required = 1 },
 		{ CTL_STRING("node", "ID", &a->node),
-		  .help = "node id, as in its certificate", .required = 1 },
+		  .help = "node id, as in its certificate",
+		  .required = 1 },
 		{ CTL_STRING("role", "ROLE", &a->role),
-		  .help = "its role, as named in policy.conf", .required = 1 },
+		  .help = "its role, as named in policy.conf",
+		  .required = 1 },
 		{ CTL_STRING("org", "NAME", &a->org),
 		  .help = "the organisation it belongs to" },
 	};
@@ -249,7 +252,8 @@ parse_node_list(const struct command *c, int argc, char **argv,
 {
 	struct ctl_opt opts[] = {
 		{ CTL_STRING("data", "DIR", &a->data),
-		  .help = "the broker's data directory", .required = 1 },
+		  .help = "the broker's data directory",
+		  .required = 1 },
 		{ CTL_FLAG("json", &a->json),
 		  .help = "one JSON object per line instead of a table" },
 	};
@@ -414,13 +418,14 @@ parse_node_change(const struct command *c, int argc, char **argv,
 {
 	struct ctl_opt opts[] = {
 		{ CTL_STRING("data", "DIR", &a->data),
-		  .help = "the broker's data directory", .required = 1 },
-		{ CTL_STRING("node", "ID", &a->node), .help = "the node",
+		  .help = "the broker's data directory",
+		  .required = 1 },
+		{ CTL_STRING("node", "ID", &a->node),
+		  .help = "the node",
 		  .required = 1 },
 		{ CTL_STRING("role", "ROLE", &a->role),
-		  .help = "its new role, as named in "
-		  "policy.conf", .required = 1,
-		  .only = CTL_NODE_SET_ROLE },
+		  .help = "its new role, as named in policy.conf",
+		  .required = 1, .only = CTL_NODE_SET_ROLE },
 	};
 	int r;
 

@@ -32,7 +32,7 @@ enum ctl_opt_kind {
 };
 
 struct ctl_opt {
-	const char		*name;	/* without "--"; NULL for CTL_OPT_TEXT */
+	const char		*name;	/* without "--"; NULL: CTL_OPT_TEXT */
 	const char		*arg;	/* the value's name in --help ("DIR") */
 	enum ctl_opt_kind	 kind;
 	void			*dst;	/* where the value goes (by kind) */

@@ -57,6 +57,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "atomicfile.h"
 #include "audit.h"
 #include "audit_int.h"
 #include "store.pb-c.h"
@@ -272,71 +273,30 @@ read_key_file(struct audit *a, const char *path, int secret, uint8_t *buf,
 }
 
 /*
- * Creates dir/name holding buf, mode 0600, only if it does not exist: the
- * bytes go to a temporary file first, fsynced, then link(2) puts it in
- * place atomically. Returns 0 created, 1 it existed already, -1 with err.
+ * Creates dir/name holding buf, mode 0600, only if it does not exist,
+ * through atomicfile_write_buf (temporary file, fsync, link(2), directory
+ * fsync). Returns 0 created, 1 it existed already (another process won
+ * the race), -1 with err.
  */
 static int
 write_new_file(struct audit *a, const char *dir, const char *name,
     const void *buf, size_t len)
 {
-	char		 path[PATH_MAX], tmp[PATH_MAX];
-	const uint8_t	*p = buf;
-	size_t		 off = 0;
-	ssize_t		 n;
-	int		 fd = -1, dfd, ret = -1;
+	char		 path[PATH_MAX], err[sizeof(a->err)];
 
-	if (path_in(path, sizeof(path), dir, name) == -1 ||
-	    snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name,
-	    (long)getpid()) >= (int)sizeof(tmp)) {
+	if (path_in(path, sizeof(path), dir, name) == -1) {
 		aerr(a, "%s/%s: path too long", dir, name);
 		return -1;
 	}
-	(void)unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1) {
-		aerr(a, "%s: %s", tmp, strerror(errno));
-		return -1;
+	switch (atomicfile_write_buf(path, 0600, 0, buf, len, err,
+	    sizeof(err))) {
+	case ATOMICFILE_OK:
+		return 0;
+	case ATOMICFILE_EXISTS:
+		return 1;
 	}
-	while (off < len) {
-		n = write(fd, p + off, len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			aerr(a, "%s: %s", tmp, strerror(errno));
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1) {
-		aerr(a, "%s: fsync: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		aerr(a, "%s: close: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (link(tmp, path) == -1) {
-		if (errno == EEXIST)
-			ret = 1;	/* another process won the race */
-		else
-			aerr(a, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	/* The name must survive a crash as well as the bytes. */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	ret = 0;
- fail:
-	if (fd != -1)
-		close(fd);
-	(void)unlink(tmp);
-	return ret;
+	aerr(a, "%s", err);
+	return -1;
 }
 
 static int

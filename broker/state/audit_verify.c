@@ -27,6 +27,7 @@
 
 #include "audit.h"
 #include "audit_int.h"
+#include "errbuf.h"
 #include "store.pb-c.h"
 #include "validate.h"
 
@@ -34,22 +35,6 @@ struct audit_pubkey {
 	EVP_PKEY	*pk;
 	char		 key_id[AUDIT_REF_HEX + 1];
 };
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Times. */
 
@@ -157,24 +142,24 @@ audit_pubkey_load(const char *path, char *err, size_t errlen)
 	BIO			*bio = NULL;
 
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		seterr(err, errlen, "%s: cannot open the audit public key",
+		errbuf_set(err, errlen, "%s: cannot open the audit public key",
 		    path);
 		goto fail;
 	}
 	if ((k = calloc(1, sizeof(*k))) == NULL) {
-		seterr(err, errlen, "%s: out of memory", path);
+		errbuf_set(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
 	if ((k->pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
-		seterr(err, errlen, "%s: not a PEM public key", path);
+		errbuf_set(err, errlen, "%s: not a PEM public key", path);
 		goto fail;
 	}
 	if (EVP_PKEY_get_id(k->pk) != EVP_PKEY_ED25519) {
-		seterr(err, errlen, "%s: not an Ed25519 key", path);
+		errbuf_set(err, errlen, "%s: not an Ed25519 key", path);
 		goto fail;
 	}
 	if (audit_key_id(k->pk, k->key_id) == -1) {
-		seterr(err, errlen, "%s: cannot read the key", path);
+		errbuf_set(err, errlen, "%s: cannot read the key", path);
 		goto fail;
 	}
 	BIO_free(bio);
@@ -1058,7 +1043,7 @@ audit_export(struct store *s, const struct audit_filter *f,
 		*matched = 0;
 	if (store_begin(s, 1) != STORE_OK ||
 	    store_cursor_open(s, STORE_AUDIT, &c) != STORE_OK) {
-		seterr(err, errlen, "%s", store_strerror(s));
+		errbuf_set(err, errlen, "%s", store_strerror(s));
 		goto fail;
 	}
 	if (fmt == AUDIT_FORMAT_TABLE)
@@ -1070,19 +1055,19 @@ audit_export(struct store *s, const struct audit_filter *f,
 	    rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
 		ks = kl == 8 ? store_be64(k) : 0;
 		if (rc == STORE_CORRUPT) {
-			seterr(err, errlen, "audit record %" PRIu64 " is "
+			errbuf_set(err, errlen, "audit record %" PRIu64 " is "
 			    "damaged (run batonctl audit verify)", ks);
 			goto fail;
 		}
 		if (rc != STORE_OK) {
-			seterr(err, errlen, "reading the audit log: %s",
+			errbuf_set(err, errlen, "reading the audit log: %s",
 			    store_strerror(s));
 			goto fail;
 		}
 		if ((r = baton__store__v1__audit_record__unpack(NULL, vl,
 		    v)) == NULL) {
-			seterr(err, errlen, "audit record %" PRIu64 " does not "
-			    "decode (run batonctl audit verify)", ks);
+			errbuf_set(err, errlen, "audit record %" PRIu64 " does "
+			    "not decode (run batonctl audit verify)", ks);
 			goto fail;
 		}
 		if (matches(f, r)) {
@@ -1096,12 +1081,12 @@ audit_export(struct store *s, const struct audit_filter *f,
 		}
 		baton__store__v1__audit_record__free_unpacked(r, NULL);
 		if (ferror(out)) {
-			seterr(err, errlen, "write error");
+			errbuf_set(err, errlen, "write error");
 			goto fail;
 		}
 	}
 	if (fflush(out) == EOF || ferror(out)) {
-		seterr(err, errlen, "write error");
+		errbuf_set(err, errlen, "write error");
 		goto fail;
 	}
 	ret = 0;
