@@ -1605,6 +1605,17 @@ baton_wait(baton_client *c, int timeout_ms, baton_error *err)
 	    "no result and no delivery", err);
 }
 
+void
+baton_disconnect(baton_client *c)
+{
+	baton_error e;
+
+	if (c == NULL || c->dead)
+		return;
+	conn_err(&e, BATON_E_CLOSED, 0, "closed by this program");
+	(void)kill_conn(c, BATON_E_CLOSED, &e);
+}
+
 int
 baton_drain(baton_client *c, int timeout_ms, baton_error *err)
 {

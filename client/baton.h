@@ -329,7 +329,8 @@ void	baton_status_free(Baton__V1__Status *s);
  * message id on a new connection, which is safe); an ack may or may not
  * have been committed (the item comes again unless it was). Results are
  * kept after the connection died until taken. baton_close() abandons
- * whatever is still outstanding: drain first (baton_drain) to know.
+ * whatever is still outstanding: drain first (baton_drain), or
+ * baton_disconnect() to turn it into results.
  *
  * Event loop: watch baton_fd() for reading always, and for writing while
  * baton_want_write() is 1; when it is ready (or after queueing requests),
@@ -446,6 +447,15 @@ int	baton_ack_async(baton_client *c, const baton_incoming *in, void *user,
  * results of what was outstanding, then BATON_E_AGAIN.
  */
 int	baton_poll_result(baton_client *c, baton_result *out);
+
+/*
+ * Closes the connection now but keeps c: every request still outstanding
+ * gets its result (BATON_E_CLOSED, "closed by this program") for
+ * baton_poll_result; later calls return BATON_E_CLOSED. For giving up on a
+ * broker that stopped answering, e.g. after BATON_E_TIMEOUT from
+ * baton_wait or baton_drain. Then baton_close(c). NULL ok.
+ */
+void	baton_disconnect(baton_client *c);
 
 /* Asynchronous requests whose results have not been taken yet. */
 unsigned	baton_outstanding(const baton_client *c);

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 #include "baton.h"
 #include "frame.h"
 #include "json.h"
+#include "jsonl.h"
 #include "validate.h"
 
 #define EX_OK		0
@@ -35,6 +38,8 @@
 #define EX_TIMEOUT	4
 
 #define RECV_GRACE_MS	1000	/* recv without --wait: stop after 1 s quiet */
+#define SEND_WINDOW	64	/* send --jsonl: receipts outstanding */
+#define READ_CHUNK	65536
 
 struct opts {
 	const char	*broker;
@@ -70,9 +75,21 @@ static const char usage_text[] =
 "      \"duplicate\",\"received_at\"}, or on refusal {\"message_id\",\"code\",\n"
 "      \"text\"}. The reference, NODE/MESSAGE_ID, is how the recipient\n"
 "      names the handover.\n"
+"  send --jsonl FILE [--to NODE] [--window N] [--id-prefix PREFIX]\n"
+"       [--no-check]\n"
+"      Submit many handovers, one JSON object per line of FILE (- reads\n"
+"      stdin): a handover, or {\"to\":NODE,\"message_id\":ID,\"handover\":{...}}\n"
+"      (to defaults to --to; a line without an id gets PREFIX-LINE with\n"
+"      --id-prefix, else a UUID). Up to N (default 64) are in flight at\n"
+"      once; one JSON line is printed per receipt as it arrives, with\n"
+"      \"line\" the input line. A handover that got no receipt (connection\n"
+"      lost) is printed with \"code\":\"NO_RECEIPT\": resend it with the\n"
+"      same id. A line that cannot be sent (bad JSON, invalid) is named on\n"
+"      stderr and skipped.\n"
 "  recv [--wait SECONDS] [--max N] [--no-ack]\n"
 "      Print deliveries and notices, one JSON object per line, each\n"
-"      acknowledged only after it is written to stdout. Stops after N\n"
+"      acknowledged only after it is written to stdout (acks are\n"
+"      pipelined; every ack's answer is checked before exit). Stops after N\n"
 "      items, or after SECONDS; without --wait (or --wait 0), once\n"
 "      nothing has arrived for 1 second. Items not acknowledged\n"
 "      (--no-ack) are delivered again on the next connection. Each\n"
@@ -96,7 +113,9 @@ static const char usage_text[] =
 "     invalid handover, unreadable certificate or key\n"
 "  2  could not talk to the broker: network, TLS, or the broker refused or\n"
 "     dropped the connection\n"
-"  3  the broker refused the request (send, ack, decision, status)\n"
+"  3  the broker refused the request (send, ack, decision, status); for\n"
+"     send --jsonl: any handover refused (2 or 4 when some got no receipt,\n"
+"     1 when a line was skipped and none was refused)\n"
 "  4  timed out\n";
 
 static void
@@ -308,6 +327,332 @@ fail:
 	return -1;
 }
 
+/* ------------------------------------------------------------------------
+ * send --jsonl: many handovers, pipelined
+ * ---------------------------------------------------------------------- */
+
+/* Input lines, read from a file descriptor as poll(2) says it is ready. */
+struct lines {
+	int		 fd;
+	const char	*name;		/* for messages */
+	char		*buf;
+	size_t		 len;		/* bytes in buf */
+	size_t		 off;		/* start of the next line */
+	size_t		 cap;
+	int		 eof;
+	long		 lineno;	/* of the last line taken */
+};
+
+/* The send's tallies and options. */
+struct sendrun {
+	const char	*to;		/* --to, or NULL */
+	const char	*prefix;	/* --id-prefix, or NULL */
+	int		 check;
+	long		 sent;		/* submits queued */
+	long		 accepted;
+	long		 refused;
+	long		 skipped;	/* lines not sent (local errors) */
+	long		 lost;		/* submits without a receipt */
+	int		 lost_rc;	/* why (a BATON_E_* code) */
+	int		 out_failed;	/* stdout failed */
+};
+
+/*
+ * Takes the next complete line (the last may lack its newline at EOF).
+ * Returns 1 with the line and its length, 0 when none is complete yet, -1
+ * when a line is longer than the JSON limit.
+ */
+static int
+lines_next(struct lines *l, const char **line, size_t *len)
+{
+	char *nl;
+	size_t avail = l->len - l->off;
+
+	nl = memchr(l->buf + l->off, '\n', avail);
+	if (nl == NULL) {
+		if (avail > BATON_JSON_MAX_DOC)
+			return -1;
+		if (!l->eof || avail == 0)
+			return 0;
+		nl = l->buf + l->len;	/* last line, no newline */
+	}
+	*line = l->buf + l->off;
+	*len = (size_t)(nl - *line);
+	if (*len > BATON_JSON_MAX_DOC)
+		return -1;
+	l->off = nl < l->buf + l->len ? (size_t)(nl - l->buf) + 1 : l->len;
+	l->lineno++;
+	return 1;
+}
+
+/* Reads what is there (one read). 0, or -1 on error (said). */
+static int
+lines_fill(struct lines *l)
+{
+	ssize_t n;
+	char *nb;
+
+	if (l->off > 0) {
+		memmove(l->buf, l->buf + l->off, l->len - l->off);
+		l->len -= l->off;
+		l->off = 0;
+	}
+	if (l->cap - l->len < READ_CHUNK) {
+		if ((nb = realloc(l->buf, l->cap + READ_CHUNK)) == NULL) {
+			warnx_("out of memory reading %s", l->name);
+			return -1;
+		}
+		l->buf = nb;
+		l->cap += READ_CHUNK;
+	}
+	n = read(l->fd, l->buf + l->len, l->cap - l->len);
+	if (n < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return 0;
+		warnx_("cannot read %s: %s", l->name, strerror(errno));
+		return -1;
+	}
+	if (n == 0)
+		l->eof = 1;
+	l->len += (size_t)n;
+	return 0;
+}
+
+/* Prints one result of a submit as its JSON line and counts it. */
+static void
+print_send_result(struct sendrun *sr, const baton_result *r)
+{
+	const baton_receipt *rc = &r->receipt;
+	json_int_t line = (json_int_t)(intptr_t)r->user;
+	char tbuf[40];
+	json_t *out;
+
+	if (r->status == BATON_OK) {
+		sr->accepted++;
+		baton_format_time(rc->received_at_ms, tbuf, sizeof(tbuf));
+		out = json_pack("{s:I, s:s, s:s, s:s, s:b, s:o}", "line", line,
+		    "message_id", rc->message_id, "reference", rc->reference,
+		    "code", rc->code_name, "duplicate", rc->duplicate,
+		    "received_at", rc->received_at_ms != 0 && tbuf[0] != '\0' ?
+		    json_string(tbuf) : json_null());
+	} else if (r->status == BATON_E_REFUSED) {
+		sr->refused++;
+		out = json_pack("{s:I, s:s, s:s, s:s}", "line", line,
+		    "message_id", rc->message_id, "code", rc->code_name,
+		    "text", rc->text);
+	} else {
+		sr->lost++;
+		if (sr->lost_rc == 0)
+			sr->lost_rc = r->status;
+		out = json_pack("{s:I, s:s, s:s, s:s}", "line", line,
+		    "message_id", rc->message_id, "code", "NO_RECEIPT",
+		    "text", r->error.text);
+	}
+	if (print_json(out) == -1)
+		sr->out_failed = 1;
+}
+
+static void
+take_send_results(baton_client *c, struct sendrun *sr)
+{
+	baton_result r;
+
+	while (baton_poll_result(c, &r) == BATON_OK)
+		print_send_result(sr, &r);
+}
+
+/*
+ * Sends one input line. Returns 0 (sent, or skipped with a message), or
+ * the BATON_E_* code that killed the connection.
+ */
+static int
+send_line(baton_client *c, struct sendrun *sr, const struct lines *l,
+    const char *text, size_t len)
+{
+	struct jsonl_item it;
+	char err[300], idbuf[130];
+	const char *to, *id = NULL;
+	baton_error e;
+	int rc;
+
+	rc = baton_jsonl_parse(text, len, &it, err, sizeof(err));
+	if (rc == 1)
+		return 0;
+	if (rc == -1) {
+		warnx_("%s:%ld: %s", l->name, l->lineno, err);
+		sr->skipped++;
+		return 0;
+	}
+	to = it.to[0] != '\0' ? it.to : sr->to;
+	if (to == NULL) {
+		warnx_("%s:%ld: no recipient: give \"to\" in the line or --to",
+		    l->name, l->lineno);
+		goto skip;
+	}
+	if (sr->check && validate_handover(it.handover, err,
+	    sizeof(err)) == -1) {
+		warnx_("%s:%ld: invalid handover: %s", l->name, l->lineno,
+		    err);
+		goto skip;
+	}
+	if (it.message_id[0] != '\0')
+		id = it.message_id;
+	else if (sr->prefix != NULL) {
+		snprintf(idbuf, sizeof(idbuf), "%s-%ld", sr->prefix, l->lineno);
+		id = idbuf;
+	}
+	rc = baton_submit_async(c, to, it.handover, id,
+	    (void *)(intptr_t)l->lineno, &e);
+	baton_jsonl_clear(&it);
+	if (rc == BATON_OK) {
+		sr->sent++;
+		return 0;
+	}
+	if (rc == BATON_E_INVALID_ARG || rc == BATON_E_TOO_LARGE ||
+	    rc == BATON_E_NOMEM) {
+		warnx_("%s:%ld: %s", l->name, l->lineno, e.text);
+		sr->skipped++;
+		return 0;
+	}
+	warnx_("%s", e.text);
+	return rc;
+skip:
+	baton_jsonl_clear(&it);
+	sr->skipped++;
+	return 0;
+}
+
+/*
+ * The loop: while the window has room, send complete lines; wait in
+ * poll(2) for the broker or more input; print receipts as they come.
+ * Returns 0 when the input is done and every submit has its result, or a
+ * BATON_E_* code (the connection failed or timed out: the submits still
+ * outstanding are printed as NO_RECEIPT by the caller).
+ */
+static int
+send_loop(baton_client *c, struct sendrun *sr, struct lines *l,
+    unsigned window, int timeout_ms)
+{
+	struct pollfd pfd[2];
+	const char *text;
+	int64_t quiet_since = baton_monotonic_us();
+	baton_error e;
+	unsigned had;
+	size_t len;
+	int rc, n, done_input = 0;
+
+	for (;;) {
+		while (!done_input && baton_outstanding(c) < window) {
+			if ((n = lines_next(l, &text, &len)) == 0)
+				break;
+			if (n == -1) {
+				warnx_("%s:%ld: line longer than %u bytes; "
+				    "stopped reading", l->name, l->lineno + 1,
+				    BATON_JSON_MAX_DOC);
+				sr->skipped++;
+				done_input = 1;
+				break;
+			}
+			if ((rc = send_line(c, sr, l, text, len)) != 0)
+				return rc;
+		}
+		if (l->eof && l->off == l->len)
+			done_input = 1;
+		if (done_input && baton_outstanding(c) == 0)
+			return 0;
+		if (sr->out_failed)
+			return BATON_E_CLOSED;	/* said by print_line */
+
+		pfd[0].fd = baton_fd(c);
+		pfd[0].events = POLLIN | (baton_want_write(c) ? POLLOUT : 0);
+		pfd[1].fd = !done_input && baton_outstanding(c) < window ?
+		    l->fd : -1;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		n = poll(pfd, 2, 1000);
+		if (n < 0 && errno != EINTR) {
+			warnx_("poll: %s", strerror(errno));
+			return BATON_E_CLOSED;
+		}
+		had = baton_outstanding(c);
+		if ((rc = baton_process(c, &e)) != BATON_OK) {
+			warnx_("%s", e.text);
+			return rc;
+		}
+		take_send_results(c, sr);
+		if (baton_outstanding(c) < had || had == 0)
+			quiet_since = baton_monotonic_us();
+		else if (baton_monotonic_us() - quiet_since >
+		    (int64_t)timeout_ms * 1000) {
+			warnx_("no receipt from the broker for %d ms; %u "
+			    "handovers still without one", timeout_ms, had);
+			return BATON_E_TIMEOUT;
+		}
+		if (n > 0 && pfd[1].fd != -1 &&
+		    (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    lines_fill(l) == -1) {
+			done_input = 1;
+			sr->skipped++;
+		}
+	}
+}
+
+static int
+cmd_send_jsonl(const struct opts *o, const char *file, const char *to,
+    const char *prefix, unsigned window, int check)
+{
+	struct sendrun sr;
+	struct lines l;
+	baton_client *c = NULL;
+	int rc, ex;
+
+	memset(&sr, 0, sizeof(sr));
+	memset(&l, 0, sizeof(l));
+	sr.to = to;
+	sr.prefix = prefix;
+	sr.check = check;
+	l.name = strcmp(file, "-") == 0 ? "<stdin>" : file;
+	if (strcmp(file, "-") == 0)
+		l.fd = STDIN_FILENO;
+	else if ((l.fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
+		warnx_("cannot open %s: %s", file, strerror(errno));
+		return EX_LOCAL;
+	}
+	if ((ex = connect_broker(o, 0, &c)) != EX_OK)
+		goto done;
+	(void)baton_set_pipeline(c, window);
+	rc = send_loop(c, &sr, &l, window, o->timeout_ms);
+	if (rc != 0) {
+		/* every submit still outstanding gets its NO_RECEIPT line */
+		baton_disconnect(c);
+		take_send_results(c, &sr);
+		if (rc == BATON_E_TIMEOUT || sr.lost_rc == 0)
+			sr.lost_rc = rc;
+	}
+	if (sr.out_failed)
+		ex = EX_LOCAL;
+	else if (sr.lost > 0 || sr.lost_rc != 0) {
+		ex = exit_for(sr.lost_rc != 0 ? sr.lost_rc : BATON_E_CLOSED);
+		if (ex == EX_LOCAL)
+			ex = EX_CONNECT;
+	} else if (sr.refused > 0)
+		ex = EX_REFUSED;
+	else if (sr.skipped > 0 || sr.out_failed)
+		ex = EX_LOCAL;
+	else
+		ex = EX_OK;
+	if (sr.refused > 0 || sr.skipped > 0 || sr.lost > 0)
+		warnx_("%ld handovers accepted, %ld refused, %ld lines "
+		    "skipped, %ld without a receipt", sr.accepted, sr.refused,
+		    sr.skipped, sr.lost);
+done:
+	baton_close(c);
+	if (l.fd != STDIN_FILENO)
+		close(l.fd);
+	free(l.buf);
+	return ex;
+}
+
 static int
 cmd_send(const struct opts *o, int argc, char **argv)
 {
@@ -316,9 +661,14 @@ cmd_send(const struct opts *o, int argc, char **argv)
 		{ "json", required_argument, NULL, 'j' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "no-check", no_argument, NULL, 'n' },
+		{ "jsonl", required_argument, NULL, 'l' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "id-prefix", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *to = NULL, *file = NULL, *id = NULL, *shown;
+	const char *jsonl = NULL, *prefix = NULL;
+	long window = SEND_WINDOW;
 	Baton__V1__Handover *h = NULL;
 	baton_client *c = NULL;
 	baton_receipt r;
@@ -344,6 +694,18 @@ cmd_send(const struct opts *o, int argc, char **argv)
 		case 'n':
 			check = 0;
 			break;
+		case 'l':
+			jsonl = optarg;
+			break;
+		case 'w':
+			if (parse_count(optarg, BATON_MAX_PIPELINE, &window) ==
+			    -1)
+				return usage_error("send: --window takes 1 to "
+				    "%d", BATON_MAX_PIPELINE);
+			break;
+		case 'p':
+			prefix = optarg;
+			break;
 		default:
 			return bad_option("send", argv);
 		}
@@ -351,6 +713,21 @@ cmd_send(const struct opts *o, int argc, char **argv)
 	if (optind != argc)
 		return usage_error("send: unexpected argument %s",
 		    argv[optind]);
+	if (jsonl != NULL) {
+		if (file != NULL || id != NULL)
+			return usage_error("send: --jsonl takes neither --json "
+			    "nor --id (ids go in the lines, or --id-prefix)");
+		if (to != NULL && !validate_node_id(to))
+			return usage_error("send: --to %s is not a node id",
+			    to);
+		/* PREFIX-LINE must still be an id: 128 less "-" and 10 digits */
+		if (prefix != NULL && (strlen(prefix) > 117 ||
+		    !validate_own_id(prefix)))
+			return usage_error("send: --id-prefix must be 1 to 117 "
+			    "of A-Z a-z 0-9 . _ : -");
+		return cmd_send_jsonl(o, jsonl, to, prefix, (unsigned)window,
+		    check);
+	}
 	if (to == NULL || file == NULL)
 		return usage_error("send: --to NODE and --json FILE are "
 		    "required");
@@ -400,6 +777,52 @@ done:
 	if (h != NULL)
 		protobuf_c_message_free_unpacked(&h->base, NULL);
 	return ex;
+}
+
+/*
+ * Takes the ack results that are in: a refusal is said and counted in
+ * *refused; BATON_OK, or the status of an ack that got no answer (said).
+ */
+static int
+take_ack_results(baton_client *c, int *refused)
+{
+	baton_result r;
+	int rc = BATON_OK;
+
+	while (baton_poll_result(c, &r) == BATON_OK) {
+		if (r.status == BATON_E_REFUSED) {
+			warnx_("%s", r.error.text);
+			*refused = 1;
+		} else if (r.status != BATON_OK) {
+			if (rc == BATON_OK)
+				warnx_("%s", r.error.text);
+			rc = r.status;
+		}
+	}
+	return rc;
+}
+
+/*
+ * Acknowledges in without waiting for the broker's answer; results are
+ * checked as they come in. BATON_OK, or why the connection failed (err).
+ */
+static int
+ack_item(baton_client *c, const baton_incoming *in, int *refused,
+    baton_error *err)
+{
+	int rc;
+
+	while ((rc = baton_ack_async(c, in, NULL, err)) == BATON_E_AGAIN) {
+		rc = baton_wait(c, BATON_DEFAULT_TIMEOUT_MS, err);
+		if (rc != BATON_OK && rc != BATON_E_TIMEOUT)
+			break;
+		(void)take_ack_results(c, refused);
+	}
+	if (rc != BATON_OK)
+		return rc;
+	/* results in so far: a lost connection shows up in baton_next */
+	(void)take_ack_results(c, refused);
+	return BATON_OK;
 }
 
 static int
@@ -489,18 +912,22 @@ cmd_recv(const struct opts *o, int argc, char **argv)
 			ex = EX_LOCAL;
 			goto done;
 		}
-		if (ack) {
-			rc = baton_ack(c, in, &e);
-			if (rc == BATON_E_REFUSED) {
-				warnx_("%s", e.text);
-				refused = 1;
-			} else if (rc != BATON_OK) {
-				baton_incoming_free(in);
-				ex = fail(rc, &e);
-				goto done;
-			}
+		if (ack && (rc = ack_item(c, in, &refused, &e)) != BATON_OK) {
+			baton_incoming_free(in);
+			ex = fail(rc, &e);
+			goto done;
 		}
 		baton_incoming_free(in);
+	}
+	/* every ack answered before we say we are done */
+	if (ack && (rc = baton_drain(c, o->timeout_ms, &e)) != BATON_OK) {
+		take_ack_results(c, &refused);
+		ex = fail(rc, &e);
+		goto done;
+	}
+	if ((rc = take_ack_results(c, &refused)) != BATON_OK) {
+		ex = exit_for(rc);
+		goto done;
 	}
 	ex = refused ? EX_REFUSED : EX_OK;
 done:
