@@ -578,6 +578,8 @@ baton_strerror(int status)
 		return "JSON does not map to the dataset";
 	case BATON_E_TOO_LARGE:
 		return "frame too large for the broker";
+	case BATON_E_AGAIN:
+		return "not now: run the connection and try again";
 	}
 	return "unknown error";
 }
