@@ -368,11 +368,13 @@ lines_next(struct lines *l, const char **line, size_t *len)
 	char *nl;
 	size_t avail = l->len - l->off;
 
+	if (avail == 0)
+		return 0;
 	nl = memchr(l->buf + l->off, '\n', avail);
 	if (nl == NULL) {
 		if (avail > BATON_JSON_MAX_DOC)
 			return -1;
-		if (!l->eof || avail == 0)
+		if (!l->eof)
 			return 0;
 		nl = l->buf + l->len;	/* last line, no newline */
 	}
