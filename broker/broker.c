@@ -23,8 +23,9 @@
 #include "policy.h"
 #include "registry.h"
 #include "tls.h"
+#include "deadline.h"
 #include "deliver.h"
-#include "router.h"
+#include "dispatch.h"
 #include "session.h"
 #include "store.h"
 
@@ -43,6 +44,8 @@ broker_attach_state(struct broker *b)
 	b->st.cfg = b->cfg;
 	b->st.schedule = schedule_cb;
 	b->st.schedule_arg = b;
+	b->net.on_frame = dispatch_frame;
+	b->net.on_gone = dispatch_session_gone;
 }
 
 void
@@ -55,17 +58,6 @@ broker_schedule(struct broker *b)
 }
 
 
-struct session *
-broker_receiver(struct broker *b, const char *node_id)
-{
-	struct session *s;
-
-	TAILQ_FOREACH(s, &b->sessions, entry)
-		if (s->receiving && s->state == SESSION_READY &&
-		    strcmp(s->node_id, node_id) == 0)
-			return s;
-	return NULL;
-}
 
 
 /*
@@ -121,6 +113,7 @@ broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 			session_pass_begin(s);
 	}
 	b->resume_pending = 0;
+	deadline_rearm(b);
 	/* work the pumps queued for nodes already passed over */
 	if (state_wake_pending(&b->st))
 		broker_schedule(b);
@@ -183,6 +176,7 @@ broker_recheck_sessions(struct broker *b)
 {
 	struct session *s;
 	struct registry_node n;
+	char text[256];
 	int rc;
 
 	TAILQ_FOREACH(s, &b->sessions, entry) {
@@ -194,14 +188,10 @@ broker_recheck_sessions(struct broker *b)
 			continue;
 		}
 		state_touch(&b->st);
-		rc = registry_get(b->st.store, s->node_id, &n);
-		if (rc == STORE_NOTFOUND || (rc == STORE_OK && !n.enabled))
-			session_fail(s, rc == STORE_OK ?
-			    BATON__V1__CODE__CODE_NODE_DISABLED :
-			    BATON__V1__CODE__CODE_UNKNOWN_NODE,
-			    "node '%s' has been %s by the administrator", s->node_id,
-			    rc == STORE_OK ? "disabled" : "removed");
-		else if (rc == STORE_OK && strcmp(n.role, s->role) != 0) {
+		rc = registry_admit(b->st.store, s->node_id, &n, text, sizeof(text));
+		if (rc != BATON__V1__CODE__CODE_OK)
+			session_fail(s, rc, "%s", text);
+		else if (strcmp(n.role, s->role) != 0) {
 			log_info("sid=%llu node=%s role changed %s -> %s",
 			    (unsigned long long)s->id, s->node_id, s->role, n.role);
 			snprintf(s->role, sizeof(s->role), "%s", n.role);

@@ -23,6 +23,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "frame.h"
 #include "state.h"
 
 struct event_base;
@@ -36,6 +37,16 @@ struct session;
 
 TAILQ_HEAD(session_list, session);
 
+/*
+ * What the network layer calls upward, set by the event-loop layer: a
+ * whole frame arrived on a session, or a session stopped receiving (it is
+ * closing or gone). The network layer knows nothing else above it.
+ */
+struct session_callbacks {
+	void	(*on_frame)(struct session *, const Frame *);
+	void	(*on_gone)(struct session *);
+};
+
 struct broker {
 	struct state		 st;		/* the bottom layer (state.h) */
 	const struct broker_config *cfg;
@@ -48,6 +59,7 @@ struct broker {
 	size_t			 buffered;	/* partial-frame budget held by sessions */
 	int			 budget_waiters; /* sessions waiting for that budget */
 	int			 resume_pending; /* sessions paused until the next pass */
+	struct session_callbacks net;	/* the network layer's calls upward */
 	struct evconnlistener	*listener;
 	struct session_list	 sessions;	/* every live session */
 	unsigned		 nsessions;
@@ -101,7 +113,6 @@ void	broker_check_expiry(struct broker *b);
  */
 void	broker_check_clock(struct broker *b);
 
-/* Finds the live session of node id that is receiving, or NULL. */
-struct session *broker_receiver(struct broker *b, const char *node_id);
+
 
 #endif

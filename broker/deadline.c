@@ -36,7 +36,7 @@
 
 #define DEADLINE_BATCH		64
 #define DEADLINE_RECHECK_MS	CLOCK_SAVE_MS
-#define DKEY_MAX		(8 + 1 + BATON_MESSAGE_ID_MAX)
+#define DKEY_MAX		DUE_KEY_MAX
 #define MS(x)	BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_##x
 #define NK(x)	BATON__V1__NOTICE_KIND__NOTICE_KIND_##x
 
@@ -59,25 +59,16 @@ deadline_arm(struct broker *b, int64_t due_ms)
 	b->deadline_armed_ms = now + delay;
 }
 
-int
-deadline_add(struct broker *b, int64_t due_ms, enum deadline_kind kind,
-    const char *message_id)
+void
+deadline_rearm(struct broker *b)
 {
-	uint8_t key[DKEY_MAX];
-	size_t il = strlen(message_id);
-	int rc;
+	int64_t due = b->st.earliest_due_ms;
 
-	if (due_ms <= 0 || il == 0 || il > BATON_MESSAGE_ID_MAX)
-		return STORE_OK;
-	store_u64be(key, (uint64_t)due_ms);
-	key[8] = (uint8_t)kind;
-	memcpy(key + 9, message_id, il);
-	rc = store_put(b->st.store, STORE_DEADLINES, key, 9 + il, "", 0);
+	b->st.earliest_due_ms = 0;
 	/* arming early is harmless: the fire finds nothing due and re-arms */
-	if (rc == STORE_OK && b->deadline_ev != NULL &&
-	    (b->deadline_armed_ms == 0 || due_ms < b->deadline_armed_ms))
-		deadline_arm(b, due_ms);
-	return rc;
+	if (due > 0 && b->deadline_ev != NULL &&
+	    (b->deadline_armed_ms == 0 || due < b->deadline_armed_ms))
+		deadline_arm(b, due);
 }
 
 /* Records a broker-driven event about m. */
@@ -172,7 +163,7 @@ deadline_expire(struct broker *b, queue_msg *m, const struct deadline_now *t)
 		return rc;
 	if (b->st.policy != NULL) {
 		m->purge_at_ms = t->due + b->st.policy->purge_after_ms;
-		if ((rc = deadline_add(b, m->purge_at_ms, DEADLINE_PURGE,
+		if ((rc = due_add(&b->st, m->purge_at_ms, DEADLINE_PURGE,
 		    m->message_id)) != STORE_OK)
 			return rc;
 	}

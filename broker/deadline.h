@@ -18,22 +18,18 @@
 #include <stdint.h>
 
 #include "broker.h"
+#include "due.h"
 
-enum deadline_kind {
-	DEADLINE_ACCEPT = 'A',	/* escalate if not accepted or rejected by now */
-	DEADLINE_EXPIRE = 'E',	/* expire if not delivered by now */
-	DEADLINE_PURGE = 'P',	/* remove the body, keep the history */
-};
 
-/* Adds an entry in the current transaction and makes sure the timer is early enough. */
-int	deadline_add(struct broker *b, int64_t due_ms, enum deadline_kind kind,
-	    const char *message_id);
 
 /*
  * At start-up: starts the due clock from the store (opening the pass's
  * transaction), creates the timer and arms it from the store. 0 or -1.
  */
 int	deadline_start(struct broker *b);
+
+/* Arms the timer for the earliest due entry added since the last call. */
+void	deadline_rearm(struct broker *b);
 
 /* Persists the due clock in the pass's transaction (at stop). */
 void	deadline_save_clock(struct broker *b);

@@ -95,6 +95,9 @@ cmake -S "$root" -B build -DCMAKE_BUILD_TYPE="${BATON_BUILD_TYPE:-RelWithDebInfo
   -DBATON_WERROR=ON -DBATON_SANITIZE=OFF
 make -C build -j"$jobs"
 
+step "layer check (no circles among the broker's objects)"
+bash scripts/check-layers.sh build
+
 step "tests (build/)"
 run_ctest build "$@"
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "audit.h"
-#include "deadline.h"
+#include "due.h"
 #include "decision.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -25,7 +25,6 @@
 #include "policy.h"
 #include "queue.h"
 #include "registry.h"
-#include "router.h"
 #include "sections.h"
 
 #define SID(s)	((unsigned long long)(s)->id)
@@ -215,7 +214,7 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 		if (d->outcome != OUT(REDIRECT)) {
 			m->purge_at_ms = state_due_ms(&s->b->st) +
 			    s->b->st.policy->purge_after_ms;
-			if ((rc = deadline_add(s->b, m->purge_at_ms, DEADLINE_PURGE,
+			if ((rc = due_add(&s->b->st, m->purge_at_ms, DEADLINE_PURGE,
 			    m->message_id)) != STORE_OK)
 				return rc;
 		}
@@ -282,7 +281,7 @@ decision_apply(struct session *s, const Baton__V1__Decision *d, queue_msg *m,
 	if (lifecycle_event(m, now, "queued", "broker", m->recipient, "ok",
 	    "redirected", NULL) == -1)
 		fatalx("out of memory");
-	if ((rc = deadline_add(s->b, m->expires_at_ms, DEADLINE_EXPIRE,
+	if ((rc = due_add(&s->b->st, m->expires_at_ms, DEADLINE_EXPIRE,
 	    m->message_id)) != STORE_OK)
 		return rc;
 	{
@@ -317,8 +316,6 @@ decision_handle(struct session *s, const Baton__V1__Decision *d)
 		    "a decision needs the message id of a handover");
 		return;
 	}
-	if (router_recheck_node(s) == -1)
-		return;
 	rc = queue_msg_get(st, ref, &m);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT) {
 		refuse(s, d->message_id, ref, CODE(UNKNOWN_MESSAGE),
@@ -329,7 +326,7 @@ decision_handle(struct session *s, const Baton__V1__Decision *d)
 		state_read_failed(&s->b->st, "read message");
 	if ((code = decision_check(s, d, m, &to, text, sizeof(text))) != 0) {
 		if (code == CODE(NOT_RECIPIENT) &&
-		    !lifecycle_knows(s->b, m, s->node_id)) {
+		    !lifecycle_knows(&s->b->st, m, s->node_id)) {
 			/* another's handover looks like none at all */
 			record_refusal(s, ref, code, text);
 			send_result(s, d->message_id, CODE(UNKNOWN_MESSAGE),
@@ -400,8 +397,6 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 
 	st.message_id = (char *)(validate_message_id(q->message_id) ?
 	    q->message_id : "");
-	if (router_recheck_node(s) == -1)
-		return;
 	/* an own id asks about the node's own handover (the sender's view) */
 	named = validate_qualify(s->node_id, q->message_id, ref) == 0;
 	rc = named ? queue_msg_get(s->b->st.store, ref, &m) : STORE_NOTFOUND;

@@ -1,6 +1,7 @@
 /*
- * router.c - Submit -> registry -> store; Pull -> store -> redact ->
- * Deliver; Ack; Hello; Ping.
+ * handlers.c - the thin handlers of Hello, Submit (-> registry -> store),
+ * Pull (-> the delivery pump), Ack and Ping; dispatch.c has run the shared
+ * checks before any of them.
  *
  * Handovers are keyed by reference, "<sender>/<sender's own id>": a Submit
  * names its own id, an Ack a reference or, for the node's own handover,
@@ -18,7 +19,7 @@
 #include <openssl/evp.h>
 
 #include "audit.h"
-#include "deadline.h"
+#include "due.h"
 #include "decision.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -26,7 +27,7 @@
 #include "policy.h"
 #include "queue.h"
 #include "registry.h"
-#include "router.h"
+#include "handlers.h"
 #include "sections.h"
 #include "store.h"
 #include "validate.h"
@@ -93,32 +94,6 @@ store_failed(struct session *s, const char *what, int rc)
 	state_store_failed(&s->b->st, what, rc);
 }
 
-int
-router_recheck_node(struct session *s)
-{
-	struct registry_node n;
-	int rc;
-
-	state_touch(&s->b->st);
-	rc = registry_get(s->b->st.store, s->node_id, &n);
-	if (rc == STORE_NOTFOUND) {
-		session_fail(s, BATON__V1__CODE__CODE_UNKNOWN_NODE,
-		    "node '%s' is no longer in the registry", s->node_id);
-		return -1;
-	}
-	if (rc != STORE_OK) {
-		session_fail(s, BATON__V1__CODE__CODE_INTERNAL,
-		    "registry record for this node cannot be read");
-		return -1;
-	}
-	if (!n.enabled) {
-		session_fail(s, BATON__V1__CODE__CODE_NODE_DISABLED,
-		    "node '%s' has been disabled by the administrator", s->node_id);
-		return -1;
-	}
-	snprintf(s->role, sizeof(s->role), "%s", n.role);
-	return 0;
-}
 
 /* Refuses a connection at Hello: recorded, then Error and close. */
 #define REFUSE_HELLO(s, code, ...) do {					\
@@ -128,12 +103,13 @@ router_recheck_node(struct session *s)
 	session_fail((s), (code), "%s", why_);				\
 } while (0)
 
-static void
+void
 handle_hello(struct session *s, const Baton__V1__Hello *h)
 {
 	Frame f = BATON__V1__FRAME__INIT;
 	Baton__V1__Welcome w = BATON__V1__WELCOME__INIT;
 	struct registry_node n;
+	char text[256];
 	int rc;
 
 	if (h->protocol_version != BATON_PROTOCOL_VERSION) {
@@ -143,22 +119,9 @@ handle_hello(struct session *s, const Baton__V1__Hello *h)
 		return;
 	}
 	state_touch(&s->b->st);
-	rc = registry_get(s->b->st.store, s->node_id, &n);
-	if (rc == STORE_NOTFOUND) {
-		REFUSE_HELLO(s, BATON__V1__CODE__CODE_UNKNOWN_NODE,
-		    "node '%s' is not in the registry; ask the Baton administrator "
-		    "to add it (batonctl node add)", s->node_id);
-		return;
-	}
-	if (rc != STORE_OK) {
-		REFUSE_HELLO(s, BATON__V1__CODE__CODE_INTERNAL,
-		    "registry record for node '%s' cannot be read", s->node_id);
-		return;
-	}
-	if (!n.enabled) {
-		REFUSE_HELLO(s, BATON__V1__CODE__CODE_NODE_DISABLED,
-		    "node '%s' is disabled; ask the Baton administrator",
-		    s->node_id);
+	if ((rc = registry_admit(s->b->st.store, s->node_id, &n, text,
+	    sizeof(text))) != BATON__V1__CODE__CODE_OK) {
+		REFUSE_HELLO(s, rc, "%s", text);
 		return;
 	}
 	if (session_count_node(s->b, s->node_id, s) >= s->b->cfg->max_per_node) {
@@ -215,49 +178,6 @@ handover_hash(const Baton__V1__Handover *h, uint8_t out[32])
 	return 0;
 }
 
-/*
- * Keeps a reserve of map and disk so that deliveries, acks and decisions
- * (small writes, and deletes that need pages to copy on write) always
- * succeed and the queue can drain: new handovers are refused with
- * STORE_FULL before the reserve is touched, and accepted again by
- * themselves once space returns. The free list is re-read after each
- * commit that took room (at most every 50 ms) and every second; in
- * between, each accepted handover counts as its envelope plus
- * SUBMIT_OVERHEAD (its state record, queue, deadline and audit entries
- * and the pages they dirty) against the last figure.
- */
-#define SUBMIT_OVERHEAD	(16u * 1024u)
-
-static int
-store_has_room(struct session *s, size_t len, char *text, size_t tlen)
-{
-	struct broker *b = s->b;
-	uint64_t need = (uint64_t)len + SUBMIT_OVERHEAD;
-	double map_free, map_size = (double)b->st.space.map_size / 1048576.0;
-	double disk_free;
-	int low = state_store_low(&b->st, need);
-
-	map_free = (double)(b->st.space.map_free > b->st.space_taken ?
-	    b->st.space.map_free - b->st.space_taken : 0) / 1048576.0;
-	disk_free = (double)b->st.space.disk_avail / 1048576.0;
-	switch (low) {
-	case STORE_LOW_MAP:
-		snprintf(text, tlen, "the broker's store is nearly full (%.1f of "
-		    "%.1f MiB in use); retry later with the same message id",
-		    map_size - map_free, map_size);
-		log_warnx("store: refusing new handovers: map %.1f of %.1f MiB "
-		    "free", map_free, map_size);
-		return 0;
-	case STORE_LOW_DISK:
-		snprintf(text, tlen, "the broker's disk is nearly full (%.1f MiB "
-		    "free); retry later with the same message id", disk_free);
-		log_warnx("store: refusing new handovers: disk %.1f MiB free",
-		    disk_free);
-		return 0;
-	}
-	b->st.space_taken += need;
-	return 1;
-}
 
 /*
  * Answers a sender that reuses one of its own ids (m is keyed by its
@@ -302,7 +222,7 @@ refuse_submit(struct session *s, const char *id, int code, const char *text)
 	    s->node_id, named ? ref : "-", frame_code_name(code));
 }
 
-static void
+void
 handle_submit(struct session *s, const Baton__V1__Submit *sub)
 {
 	Baton__V1__Envelope *env = sub->envelope;
@@ -324,8 +244,6 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 		    "and may not start with \"" NOTICE_ID_PREFIX "\"");
 		return;
 	}
-	if (router_recheck_node(s) == -1)
-		return;
 	if (validate_handover(env->handover, err, sizeof(err)) == -1) {
 		snprintf(text, sizeof(text), "invalid handover: %s", err);
 		refuse_submit(s, env->message_id, BATON__V1__CODE__CODE_INVALID, text);
@@ -372,7 +290,7 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 		return;
 	}
 
-	if (!store_has_room(s, baton__v1__envelope__get_packed_size(env), text,
+	if (!state_has_room(&s->b->st, baton__v1__envelope__get_packed_size(env), text,
 	    sizeof(text))) {
 		refuse_submit(s, env->message_id, BATON__V1__CODE__CODE_STORE_FULL,
 		    text);
@@ -416,10 +334,10 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	if ((rc = store_op_begin(s->b->st.store)) == STORE_OK) {
 		rc = queue_insert(s->b->st.store, &m, body, len);
 		if (rc == STORE_OK)
-			rc = deadline_add(s->b, m.deadline_at_ms, DEADLINE_ACCEPT,
+			rc = due_add(&s->b->st, m.deadline_at_ms, DEADLINE_ACCEPT,
 			    m.message_id);
 		if (rc == STORE_OK)
-			rc = deadline_add(s->b, m.expires_at_ms, DEADLINE_EXPIRE,
+			rc = due_add(&s->b->st, m.expires_at_ms, DEADLINE_EXPIRE,
 			    m.message_id);
 		if (rc == STORE_OK)
 			rc = audit_msg(s, AUDIT_SUBMIT_ACCEPTED, m.message_id,
@@ -450,14 +368,12 @@ handle_submit(struct session *s, const Baton__V1__Submit *sub)
 	state_wake(&s->b->st, m.recipient);
 }
 
-static void
+void
 handle_pull(struct session *s, const Baton__V1__Pull *p)
 {
 	struct session *old;
 	uint64_t credit;
 
-	if (router_recheck_node(s) == -1)
-		return;
 	if (policy_sections(s->b->st.policy, s->role) == 0) {
 		session_fail(s, BATON__V1__CODE__CODE_NOT_PERMITTED,
 		    "role '%s' may not receive handovers under the current policy",
@@ -467,7 +383,7 @@ handle_pull(struct session *s, const Baton__V1__Pull *p)
 	if (!s->receiving) {
 		/* one receiving session per node: the newest takes over, so a
 		 * half-open old connection cannot hold deliveries hostage */
-		old = broker_receiver(s->b, s->node_id);
+		old = session_receiver(s->b, s->node_id);
 		if (old != NULL && old != s)
 			session_fail(old, BATON__V1__CODE__CODE_SUPERSEDED,
 			    "a newer session of node '%s' is now receiving",
@@ -479,7 +395,7 @@ handle_pull(struct session *s, const Baton__V1__Pull *p)
 	s->credit = credit > s->b->cfg->max_credit ? s->b->cfg->max_credit :
 	    (uint32_t)credit;
 	s->want_pump = 1;
-	broker_schedule(s->b);
+	state_schedule(&s->b->st);
 }
 
 /* Acknowledges a delivered notice: it leaves the queue and the store. */
@@ -547,7 +463,7 @@ refuse_foreign_ack(struct session *s, const char *id, const char *ref,
 {
 	const char *outcome = m != NULL ? "NOT_RECIPIENT" : "UNKNOWN_MESSAGE";
 
-	if (m != NULL && lifecycle_knows(s->b, m, s->node_id))
+	if (m != NULL && lifecycle_knows(&s->b->st, m, s->node_id))
 		send_ack_result(s, id, BATON__V1__CODE__CODE_NOT_RECIPIENT,
 		    "this message is not addressed to you");
 	else
@@ -560,7 +476,7 @@ refuse_foreign_ack(struct session *s, const char *id, const char *ref,
 	    s->node_id, ref, outcome);
 }
 
-static void
+void
 handle_ack(struct session *s, const Baton__V1__Ack *a)
 {
 	queue_msg *m = NULL;
@@ -573,8 +489,6 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 		    "ack needs a well-formed message_id");
 		return;
 	}
-	if (router_recheck_node(s) == -1)
-		return;
 	if (notice_is_id(a->message_id)) {
 		ack_notice(s, a->message_id);
 		return;
@@ -619,7 +533,7 @@ handle_ack(struct session *s, const Baton__V1__Ack *a)
 			    s->b->st.policy->purge_after_ms;
 			rc = queue_msg_put(s->b->st.store, m);
 			if (rc == STORE_OK)
-				rc = deadline_add(s->b, m->purge_at_ms, DEADLINE_PURGE,
+				rc = due_add(&s->b->st, m->purge_at_ms, DEADLINE_PURGE,
 				    m->message_id);
 			if (rc == STORE_OK)
 				rc = audit_msg(s, AUDIT_ACKNOWLEDGED, m->message_id,
@@ -647,7 +561,7 @@ done:
 	queue_msg_free(m);
 }
 
-static void
+void
 handle_ping(struct session *s, const Baton__V1__Ping *p)
 {
 	Frame f = BATON__V1__FRAME__INIT;
@@ -657,52 +571,4 @@ handle_ping(struct session *s, const Baton__V1__Ping *p)
 	f.body_case = BATON__V1__FRAME__BODY_PONG;
 	f.pong = &pong;
 	session_send(s, &f);
-}
-
-void
-router_dispatch(struct session *s, const Frame *f)
-{
-	if (s->state == SESSION_HELLO) {
-		if (f->body_case != BATON__V1__FRAME__BODY_HELLO) {
-			session_fail(s, BATON__V1__CODE__CODE_UNEXPECTED_FRAME,
-			    "expected hello, got %s", frame_name(f));
-			return;
-		}
-		handle_hello(s, f->hello);
-		return;
-	}
-	switch (f->body_case) {
-	case BATON__V1__FRAME__BODY_SUBMIT:
-		handle_submit(s, f->submit);
-		break;
-	case BATON__V1__FRAME__BODY_PULL:
-		handle_pull(s, f->pull);
-		break;
-	case BATON__V1__FRAME__BODY_ACK:
-		handle_ack(s, f->ack);
-		break;
-	case BATON__V1__FRAME__BODY_PING:
-		handle_ping(s, f->ping);
-		break;
-	case BATON__V1__FRAME__BODY_PONG:
-		break;
-	case BATON__V1__FRAME__BODY_DECISION:
-		decision_handle(s, f->decision);
-		break;
-	case BATON__V1__FRAME__BODY_STATUS_REQUEST:
-		decision_status(s, f->status_request);
-		break;
-	default:
-		session_fail(s, BATON__V1__CODE__CODE_UNEXPECTED_FRAME,
-		    "a client may not send %s", frame_name(f));
-		break;
-	}
-}
-
-void
-router_session_gone(struct session *s)
-{
-	/* unacked deliveries stay queued; the next receiving session
-	 * starts from the head of the queue and gets them again */
-	s->receiving = 0;
 }

@@ -85,16 +85,16 @@ lifecycle_party(const queue_msg *m, const char *node)
 }
 
 int
-lifecycle_knows(const struct broker *b, const queue_msg *m, const char *node)
+lifecycle_knows(const struct state *st, const queue_msg *m, const char *node)
 {
 	int i;
 
 	if (lifecycle_party(m, node))
 		return 1;
 	/* escalation nodes were sent a notice naming it */
-	for (i = 0; m->escalated && b->st.policy != NULL &&
-	    i < b->st.policy->nescalate; i++)
-		if (strcmp(b->st.policy->escalate[i], node) == 0)
+	for (i = 0; m->escalated && st->policy != NULL &&
+	    i < st->policy->nescalate; i++)
+		if (strcmp(st->policy->escalate[i], node) == 0)
 			return 1;
 	return 0;
 }

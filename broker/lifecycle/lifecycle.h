@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "broker.h"
+#include "state.h"
 #include "queue.h"
 
 #define LIFECYCLE_MAX_EVENTS	64
@@ -45,7 +45,7 @@ int	lifecycle_party(const queue_msg *m, const char *node);
  * escalation node of the policy in force. Others are answered as if m did
  * not exist.
  */
-int	lifecycle_knows(const struct broker *b, const queue_msg *m,
+int	lifecycle_knows(const struct state *st, const queue_msg *m,
 	    const char *node);
 
 /* Name of a lifecycle state ("delivered"), for Status. */

@@ -20,7 +20,6 @@
 
 #include "audit.h"
 #include "log.h"
-#include "router.h"
 #include "session.h"
 
 #define CLOSE_GRACE_S	5	/* how long a closing session may drain */
@@ -133,7 +132,7 @@ release_frame(struct session *s)
 	if (s->state != SESSION_DEAD)
 		bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_READ_BASE);
 	if (b->budget_waiters > 0)
-		broker_schedule(b);
+		state_schedule(&b->st);
 }
 
 /*
@@ -243,7 +242,7 @@ session_send(struct session *s, const Frame *f)
 			bufferevent_disable(s->bev, EV_READ);
 		}
 	}
-	broker_schedule(s->b);
+	state_schedule(&s->b->st);
 	return 0;
 }
 
@@ -268,7 +267,7 @@ session_fail(struct session *s, int code, const char *fmt, ...)
 	f.body_case = BATON__V1__FRAME__BODY_ERROR;
 	f.error = &e;
 	session_send(s, &f);
-	router_session_gone(s);
+	s->b->net.on_gone(s);
 	release_frame(s);
 	if (s->want_reserve != 0) {
 		s->want_reserve = 0;
@@ -279,7 +278,7 @@ session_fail(struct session *s, int code, const char *fmt, ...)
 	/* keep reading (and discarding) so the peer's bytes never make the
 	 * kernel reset the connection before it has read our Error */
 	bufferevent_enable(s->bev, EV_READ);
-	broker_schedule(s->b);
+	state_schedule(&s->b->st);
 }
 
 /*
@@ -307,7 +306,7 @@ session_kill(struct session *s)
 {
 	if (s->state == SESSION_DEAD)
 		return;
-	router_session_gone(s);
+	s->b->net.on_gone(s);
 	release_frame(s);
 	if (s->want_reserve != 0) {
 		s->want_reserve = 0;
@@ -315,7 +314,7 @@ session_kill(struct session *s)
 	}
 	s->state = SESSION_DEAD;
 	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-	broker_schedule(s->b);
+	state_schedule(&s->b->st);
 }
 
 static void
@@ -453,7 +452,7 @@ pause_for_pass(struct session *s)
 	s->pass_paused = 1;
 	bufferevent_disable(s->bev, EV_READ);
 	s->b->resume_pending = 1;
-	broker_schedule(s->b);
+	state_schedule(&s->b->st);
 }
 
 static void
@@ -507,7 +506,7 @@ session_read_frames(struct session *s)
 			return;
 		}
 		s->idle_pinged = 0;
-		router_dispatch(s, f);
+		s->b->net.on_frame(s, f);
 		frame_free(f);
 	}
 }
@@ -551,7 +550,7 @@ session_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (s->receiving) {
 		s->want_pump = 1;
-		broker_schedule(s->b);
+		state_schedule(&s->b->st);
 	}
 }
 
@@ -653,4 +652,16 @@ session_audit_refused(struct session *s, const char *code, const char *reason)
 	ev.outcome = code;
 	ev.reason = reason;
 	state_audit(&s->b->st, &ev);
+}
+
+struct session *
+session_receiver(struct broker *b, const char *node_id)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &b->sessions, entry)
+		if (s->receiving && s->state == SESSION_READY &&
+		    strcmp(s->node_id, node_id) == 0)
+			return s;
+	return NULL;
 }

@@ -93,6 +93,9 @@ void	session_pass_begin(struct session *s);
 unsigned session_count_node(struct broker *b, const char *node_id,
 	    const struct session *except);
 
+/* Finds the live session of node id that is receiving, or NULL. */
+struct session *session_receiver(struct broker *b, const char *node_id);
+
 /* Sessions from address addr not yet past Hello (HANDSHAKE or HELLO). */
 unsigned session_count_preauth(struct broker *b, const char *addr);
 

@@ -6,9 +6,11 @@
  * key, and field sizes must fit the fixed buffers of struct registry_node.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "baton.pb-c.h"
 #include "registry.h"
 #include "store.pb-c.h"
 
@@ -156,4 +158,29 @@ registry_each(struct store *s, int (*fn)(const struct registry_node *, void *),
 	if (stop)
 		return stop;
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+int
+registry_admit(struct store *s, const char *node_id, struct registry_node *out,
+    char *text, size_t textlen)
+{
+	int rc = registry_get(s, node_id, out);
+
+	if (rc == STORE_NOTFOUND) {
+		snprintf(text, textlen, "node '%s' is not in the registry; ask the "
+		    "Baton administrator to add it (batonctl node add)", node_id);
+		return BATON__V1__CODE__CODE_UNKNOWN_NODE;
+	}
+	if (rc != STORE_OK) {
+		snprintf(text, textlen, "registry record for node '%s' cannot be "
+		    "read", node_id);
+		return BATON__V1__CODE__CODE_INTERNAL;
+	}
+	if (!out->enabled) {
+		snprintf(text, textlen, "node '%s' is disabled; ask the Baton "
+		    "administrator", node_id);
+		return BATON__V1__CODE__CODE_NODE_DISABLED;
+	}
+	snprintf(text, textlen, "ok");
+	return BATON__V1__CODE__CODE_OK;
 }

@@ -36,6 +36,15 @@ int	registry_valid_role(const char *role);
 int	registry_get(struct store *s, const char *node_id, struct registry_node *out);
 
 /*
+ * Whether node_id may use the broker now: the one check at Hello, before
+ * every request and at each periodic re-check. Returns a baton.v1.Code:
+ * CODE_OK with the record in out, or UNKNOWN_NODE, NODE_DISABLED or
+ * INTERNAL (record unreadable) with a text for the Error frame.
+ */
+int	registry_admit(struct store *s, const char *node_id,
+	    struct registry_node *out, char *text, size_t textlen);
+
+/*
  * Adds a new node (enabled). STORE_OK, STORE_EXISTS when the id is taken,
  * or a store error. Ids and roles must already be validated.
  */

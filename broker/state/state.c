@@ -26,6 +26,13 @@ state_touch(struct state *st)
 		st->schedule(st->schedule_arg);
 }
 
+void
+state_schedule(struct state *st)
+{
+	if (st->schedule != NULL)
+		st->schedule(st->schedule_arg);
+}
+
 int64_t
 state_mono_ms(void)
 {
@@ -316,4 +323,48 @@ void
 state_take_space(struct state *st, uint64_t bytes)
 {
 	st->space_taken += bytes;
+}
+
+/*
+ * Keeps a reserve of map and disk so that deliveries, acks and decisions
+ * (small writes, and deletes that need pages to copy on write) always
+ * succeed and the queue can drain: new handovers are refused with
+ * STORE_FULL before the reserve is touched, and accepted again by
+ * themselves once space returns. The free list is re-read after each
+ * commit that took room (at most every 50 ms) and every second; in
+ * between, each accepted handover counts as its envelope plus
+ * SUBMIT_OVERHEAD (its state record, queue, deadline and audit entries
+ * and the pages they dirty) against the last figure.
+ */
+#define SUBMIT_OVERHEAD	(16u * 1024u)
+
+int
+state_has_room(struct state *st, size_t len, char *text, size_t tlen)
+{
+	uint64_t need = (uint64_t)len + SUBMIT_OVERHEAD;
+	int low;
+	double map_free, map_size = (double)st->space.map_size / 1048576.0;
+	double disk_free;
+
+	low = state_store_low(st, need);
+	map_free = (double)(st->space.map_free > st->space_taken ?
+	    st->space.map_free - st->space_taken : 0) / 1048576.0;
+	disk_free = (double)st->space.disk_avail / 1048576.0;
+	switch (low) {
+	case STORE_LOW_MAP:
+		snprintf(text, tlen, "the broker's store is nearly full (%.1f of "
+		    "%.1f MiB in use); retry later with the same message id",
+		    map_size - map_free, map_size);
+		log_warnx("store: refusing new handovers: map %.1f of %.1f MiB "
+		    "free", map_free, map_size);
+		return 0;
+	case STORE_LOW_DISK:
+		snprintf(text, tlen, "the broker's disk is nearly full (%.1f MiB "
+		    "free); retry later with the same message id", disk_free);
+		log_warnx("store: refusing new handovers: disk %.1f MiB free",
+		    disk_free);
+		return 0;
+	}
+	state_take_space(st, need);
+	return 1;
 }

@@ -50,6 +50,7 @@ struct state {
 	unsigned		 refusal_count;	/* how many were recorded in it, */
 	uint64_t		 refusal_dropped; /* and how many were only counted */
 	struct wake_set		 wake;		/* nodes with new work since the last take */
+	int64_t			 earliest_due_ms; /* earliest due entry added, 0 = none */
 	void			(*schedule)(void *); /* the layer above: run a pass */
 	void			*schedule_arg;
 };
@@ -60,6 +61,9 @@ struct state {
  * Stops the process if the store cannot begin a transaction.
  */
 void	state_touch(struct state *st);
+
+/* Asks the layer above for a commit pass without opening a transaction. */
+void	state_schedule(struct state *st);
 
 /* Monotonic milliseconds, for timers that a clock step must not move. */
 int64_t	state_mono_ms(void);
@@ -116,6 +120,16 @@ void	state_flush_record_summaries(struct state *st, int all);
 #define STORE_LOW_MAP	1
 #define STORE_LOW_DISK	2
 int	state_store_low(struct state *st, uint64_t need);
+
+/*
+ * The store reserve for new work of len bytes (a handover): 1 if there is
+ * room, counted as taken until the next measurement; 0 with a refusal
+ * text that gives the true figures otherwise. Handlers of frames marked
+ * DISPATCH_ADDS_DATA (frames/dispatch.c) call it at their point of no
+ * return, after the checks that answer without writing, so a resent id
+ * still gets its original receipt when the store is nearly full.
+ */
+int	state_has_room(struct state *st, size_t len, char *text, size_t textlen);
 
 /* Counts bytes that accepted work will take, until the next measurement. */
 void	state_take_space(struct state *st, uint64_t bytes);

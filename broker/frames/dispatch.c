@@ -1,0 +1,110 @@
+/*
+ * dispatch.c - frame dispatch (see dispatch.h).
+ *
+ * For every frame: the table entry for its type says which session state
+ * it needs (HELLO: only Hello; READY: everything else a client may send)
+ * and which shared checks run first; then a thin handler turns the frame
+ * into changes of the state and a reply. The node's registry record is
+ * re-read before every request that needs it, so a removed or disabled
+ * node is refused at once and a role change applies to the next request.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "decision.h"
+#include "dispatch.h"
+#include "handlers.h"
+#include "log.h"
+#include "registry.h"
+#include "state.h"
+
+#define FC(x)	BATON__V1__FRAME__BODY_##x
+
+enum dispatch_check {
+	DISPATCH_NODE = 1 << 0,		/* node still registered and enabled */
+	DISPATCH_ADDS_DATA = 1 << 1,	/* store reserve: the handler calls state_has_room */
+};
+
+struct dispatch_entry {
+	Baton__V1__Frame__BodyCase	 body;
+	enum session_state		 state;	/* the state the frame needs */
+	unsigned			 checks;
+	void				(*handle)(struct session *, const Frame *);
+};
+
+static void on_hello(struct session *s, const Frame *f) { handle_hello(s, f->hello); }
+static void on_submit(struct session *s, const Frame *f) { handle_submit(s, f->submit); }
+static void on_pull(struct session *s, const Frame *f) { handle_pull(s, f->pull); }
+static void on_ack(struct session *s, const Frame *f) { handle_ack(s, f->ack); }
+static void on_ping(struct session *s, const Frame *f) { handle_ping(s, f->ping); }
+static void on_pong(struct session *s, const Frame *f) { }
+static void on_decision(struct session *s, const Frame *f) { decision_handle(s, f->decision); }
+static void on_status(struct session *s, const Frame *f) { decision_status(s, f->status_request); }
+
+static const struct dispatch_entry dispatch_table[] = {
+	{ FC(HELLO),		SESSION_HELLO,	0,			on_hello },
+	{ FC(SUBMIT),		SESSION_READY,	DISPATCH_NODE | DISPATCH_ADDS_DATA, on_submit },
+	{ FC(PULL),		SESSION_READY,	DISPATCH_NODE,		on_pull },
+	{ FC(ACK),		SESSION_READY,	DISPATCH_NODE,		on_ack },
+	{ FC(DECISION),		SESSION_READY,	DISPATCH_NODE,		on_decision },
+	{ FC(STATUS_REQUEST),	SESSION_READY,	DISPATCH_NODE,		on_status },
+	{ FC(PING),		SESSION_READY,	0,			on_ping },
+	{ FC(PONG),		SESSION_READY,	0,			on_pong },
+};
+
+static const struct dispatch_entry *
+dispatch_find(Baton__V1__Frame__BodyCase body)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(dispatch_table) / sizeof(dispatch_table[0]); i++)
+		if (dispatch_table[i].body == body)
+			return &dispatch_table[i];
+	return NULL;
+}
+
+/* The node's record, read again: 0, or -1 with the session failed. */
+static int
+check_node(struct session *s)
+{
+	struct registry_node n;
+	char text[256];
+	int code;
+
+	state_touch(&s->b->st);
+	code = registry_admit(s->b->st.store, s->node_id, &n, text, sizeof(text));
+	if (code != BATON__V1__CODE__CODE_OK) {
+		session_fail(s, code, "%s", text);
+		return -1;
+	}
+	snprintf(s->role, sizeof(s->role), "%s", n.role);
+	return 0;
+}
+
+void
+dispatch_frame(struct session *s, const Frame *f)
+{
+	const struct dispatch_entry *e = dispatch_find(f->body_case);
+
+	if (s->state == SESSION_HELLO && (e == NULL || e->state != SESSION_HELLO)) {
+		session_fail(s, BATON__V1__CODE__CODE_UNEXPECTED_FRAME,
+		    "expected hello, got %s", frame_name(f));
+		return;
+	}
+	if (e == NULL || e->state != s->state) {
+		session_fail(s, BATON__V1__CODE__CODE_UNEXPECTED_FRAME,
+		    "a client may not send %s", frame_name(f));
+		return;
+	}
+	if ((e->checks & DISPATCH_NODE) && check_node(s) == -1)
+		return;
+	e->handle(s, f);
+}
+
+void
+dispatch_session_gone(struct session *s)
+{
+	/* unacked deliveries stay queued; the next receiving session
+	 * starts from the head of the queue and gets them again */
+	s->receiving = 0;
+}
