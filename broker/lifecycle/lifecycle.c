@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "lifecycle.h"
 #include "names.h"
 #include "policy.h"
@@ -119,4 +120,15 @@ lifecycle_reason_name(int reason)
 		return "unknown";
 	return names_enum_short(&baton__v1__reject_reason__descriptor, reason,
 	    "REJECT_REASON_", buf[reason], sizeof(buf[reason]));
+}
+
+void
+lifecycle_audit_actor(const struct actor *a, struct audit_event *ev)
+{
+	ev->actor = a->node_id;
+	ev->actor_role = a->role;
+	ev->actor_org = a->org;
+	ev->cert_serial = a->cert_serial;
+	ev->cert_sha256 = a->cert_sha256;
+	ev->peer = a->peer;
 }

@@ -19,6 +19,34 @@
 #define LIFECYCLE_MAX_EVENTS	64
 
 /*
+ * Who causes a transition: a node (as its certificate and the registry
+ * say) or the broker itself (node_id "broker", the rest NULL). Transitions
+ * copy these into their history and audit records; they know nothing of
+ * the session or connection it came from.
+ */
+struct actor {
+	const char	*node_id;
+	const char	*role;
+	const char	*org;
+	const char	*cert_serial;
+	const char	*cert_sha256;
+	const char	*peer;
+};
+
+/*
+ * What a transition answers: a baton.v1.Code (CODE_OK or the refusal) and
+ * a text a person can act on; the caller turns it into its reply.
+ */
+struct lc_result {
+	int	 code;
+	char	 text[320];
+};
+
+/* Fills the actor fields of an audit event from a. */
+struct audit_event;
+void	lifecycle_audit_actor(const struct actor *a, struct audit_event *ev);
+
+/*
  * Appends one event to m's history (strings copied; NULL = empty). When the
  * history is full, repeated deliveries are no longer recorded there (the
  * audit log still has them). Returns 0 or -1 on out of memory.

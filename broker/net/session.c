@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 
 #include "audit.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "session.h"
 
@@ -629,6 +630,17 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 		;
 	ERR_clear_error();
 	session_kill(s);
+}
+
+void
+session_actor(const struct session *s, struct actor *a)
+{
+	a->node_id = s->node_id;
+	a->role = s->role;
+	a->org = s->org;
+	a->cert_serial = s->cert_serial;
+	a->cert_sha256 = s->cert_fpr;
+	a->peer = s->peer;
 }
 
 void

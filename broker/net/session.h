@@ -96,6 +96,10 @@ unsigned session_count_node(struct broker *b, const char *node_id,
 /* Finds the live session of node id that is receiving, or NULL. */
 struct session *session_receiver(struct broker *b, const char *node_id);
 
+/* The session's node as the actor of a transition (lifecycle.h). */
+struct actor;
+void	session_actor(const struct session *s, struct actor *a);
+
 /* Sessions from address addr not yet past Hello (HANDSHAKE or HELLO). */
 unsigned session_count_preauth(struct broker *b, const char *addr);
 
