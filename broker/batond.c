@@ -347,6 +347,27 @@ space_cb(evutil_socket_t fd, short what, void *arg)
 	broker_second_tick(arg);
 }
 
+/*
+ * Warns when another process has held the same old snapshot open since the
+ * last check (READER_CHECK_S): the store cannot reuse pages meanwhile.
+ */
+static void
+warn_long_reader(struct broker *b)
+{
+	static struct store_reader last;
+	struct store_reader r;
+
+	if (store_oldest_reader(b->st.store, &r) != STORE_OK) {
+		memset(&last, 0, sizeof(last));
+		return;
+	}
+	if (r.pid == last.pid && r.txnid == last.txnid && r.behind > 0)
+		log_warnx("store: process %ld has held a read transaction for over "
+		    "%d s (%llu commits behind); data.mdb cannot reuse pages until "
+		    "it ends", r.pid, READER_CHECK_S, (unsigned long long)r.behind);
+	last = r;
+}
+
 static void
 reader_check_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -355,6 +376,7 @@ reader_check_cb(evutil_socket_t fd, short what, void *arg)
 
 	if ((n = store_reader_check(b->st.store)) > 0)
 		log_warnx("store: cleared %d stale reader slots", n);
+	warn_long_reader(b);
 	broker_check_clock(b);
 	/* about every ten minutes */
 	if (++b->crl_check_ticks * READER_CHECK_S >= 600) {

@@ -1128,6 +1128,51 @@ store_reader_check(struct store *s)
 	return dead;
 }
 
+/* mdb_reader_list's lines: "    pid     thread     txnid" ('-' = idle slot). */
+struct oldest_reader {
+	struct store_reader	*out;
+	int			 found;
+};
+
+static int
+reader_line(const char *msg, void *arg)
+{
+	struct oldest_reader *o = arg;
+	unsigned long long pid, txnid;
+	char thread[64];
+
+	if (sscanf(msg, "%llu %63s %llu", &pid, thread, &txnid) != 3)
+		return 0;	/* the header line, or a slot with no transaction */
+	if (pid == (unsigned long long)getpid())
+		return 0;	/* our own short read transactions */
+	if (!o->found || txnid < o->out->txnid) {
+		o->out->pid = (long)pid;
+		o->out->txnid = txnid;
+		o->found = 1;
+	}
+	return 0;
+}
+
+int
+store_oldest_reader(struct store *s, struct store_reader *out)
+{
+	struct oldest_reader o = { out, 0 };
+	MDB_envinfo info;
+	int rc;
+
+	if (forked(s))
+		return STORE_ERROR;
+	if ((rc = mdb_env_info(s->env, &info)) != 0)
+		return lmdb_fail(s, rc, "mdb_env_info", NULL);
+	if (mdb_reader_list(s->env, reader_line, &o) < 0)
+		return lmdb_fail(s, EIO, "mdb_reader_list", NULL);
+	if (!o.found)
+		return STORE_NOTFOUND;
+	out->behind = info.me_last_txnid > out->txnid ?
+	    info.me_last_txnid - out->txnid : 0;
+	return STORE_OK;
+}
+
 int
 store_space(struct store *s, struct store_space *out)
 {

@@ -192,6 +192,20 @@ uint64_t store_disk_avail(struct store *s);
  */
 int	 store_reader_check(struct store *s);
 
+/* A read transaction of another process (mdb_copy, a backup, batonctl). */
+struct store_reader {
+	long		 pid;
+	uint64_t	 txnid;		/* the snapshot it reads */
+	uint64_t	 behind;	/* commits since that snapshot */
+};
+
+/*
+ * The other process's read transaction on the oldest snapshot: STORE_OK
+ * with it in out, STORE_NOTFOUND if there is none. While it lasts, pages
+ * freed since its snapshot cannot be reused, so data.mdb grows.
+ */
+int	 store_oldest_reader(struct store *s, struct store_reader *out);
+
 /* Big-endian u64 helpers for keys that must sort numerically. */
 void	 store_u64be(uint8_t out[8], uint64_t v);
 uint64_t store_be64(const uint8_t in[8]);

@@ -1189,6 +1189,64 @@ test_disk_full(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * A child process holds a read transaction (as mdb_copy or a backup would)
+ * while the parent commits: store_oldest_reader names it and how far
+ * behind its snapshot is; once it has gone, there is none.
+ */
+static void
+test_oldest_reader(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*s = open_store(f, 8u << 20, 0);
+	struct store_reader	 r;
+	int			 ready[2], go[2], status;
+	char			 c;
+	pid_t			 pid;
+
+	assert_int_equal(store_begin(s, 0), STORE_OK);
+	put_str(s, STORE_META, "a", "1");
+	assert_int_equal(store_commit(s), STORE_OK);
+	assert_int_equal(store_oldest_reader(s, &r), STORE_NOTFOUND);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		MDB_env *env;
+		MDB_txn *txn;
+
+		/* a fresh environment: one is never used across fork */
+		if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 32) != 0 ||
+		    mdb_env_open(env, f->dir, MDB_RDONLY, 0600) != 0 ||
+		    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+			_exit(1);
+		(void)write(ready[1], "r", 1);
+		(void)read(go[0], &c, 1);
+		mdb_txn_abort(txn);
+		mdb_env_close(env);
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(store_begin(s, 0), STORE_OK);
+	put_str(s, STORE_META, "b", "2");
+	assert_int_equal(store_commit(s), STORE_OK);
+	assert_int_equal(store_begin(s, 0), STORE_OK);
+	put_str(s, STORE_META, "c", "3");
+	assert_int_equal(store_commit(s), STORE_OK);
+	assert_int_equal(store_oldest_reader(s, &r), STORE_OK);
+	assert_int_equal(r.pid, (long)pid);
+	assert_true(r.behind >= 2);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(store_oldest_reader(s, &r), STORE_NOTFOUND);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
 static void
 test_be64(void **state)
 {
@@ -1228,6 +1286,7 @@ main(void)
 		T(test_usage_and_readers),
 		T(test_fork),
 		T(test_disk_full),
+		T(test_oldest_reader),
 #undef T
 	};
 
