@@ -479,7 +479,7 @@ main(int argc, char **argv)
 		struct session *s;
 
 		while ((s = TAILQ_FIRST(&b.sessions)) != NULL) {
-			s->state = SESSION_DEAD;
+			session_set_state(s, SESSION_DEAD);
 			session_destroy(s);
 		}
 	}

@@ -20,7 +20,7 @@ dup_or_empty(const char *s)
 }
 
 static void
-event_free(Baton__V1__LifecycleEvent *e)
+history_event_free(Baton__V1__LifecycleEvent *e)
 {
 	baton__v1__lifecycle_event__free_unpacked(e, NULL);
 }
@@ -47,12 +47,12 @@ lifecycle_event(queue_msg *m, int64_t at_ms, const char *event,
 	e->note = dup_or_empty(note);
 	if (!e->event || !e->actor || !e->other || !e->outcome || !e->reason ||
 	    !e->note) {
-		event_free(e);
+		history_event_free(e);
 		return -1;
 	}
 	grown = realloc(m->events, (m->n_events + 1) * sizeof(*grown));
 	if (grown == NULL) {
-		event_free(e);
+		history_event_free(e);
 		return -1;
 	}
 	m->events = grown;
@@ -66,7 +66,7 @@ lifecycle_events_clear(queue_msg *m)
 	size_t i;
 
 	for (i = 0; i < m->n_events; i++)
-		event_free(m->events[i]);
+		history_event_free(m->events[i]);
 	free(m->events);
 	m->events = NULL;
 	m->n_events = 0;

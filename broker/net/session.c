@@ -41,6 +41,27 @@ set_timeouts(struct session *s, int read_s, int write_s)
 	    write_s > 0 ? &wt : NULL);
 }
 
+static const char *
+state_name(enum session_state st)
+{
+	switch (st) {
+	case SESSION_HANDSHAKE: return "handshake";
+	case SESSION_HELLO: return "hello";
+	case SESSION_READY: return "ready";
+	case SESSION_CLOSING: return "closing";
+	case SESSION_DEAD: return "dead";
+	}
+	return "?";
+}
+
+void
+session_set_state(struct session *s, enum session_state to)
+{
+	log_debug("sid=%llu node=%s state %s -> %s", (unsigned long long)s->id,
+	    s->node_id, state_name(s->state), state_name(to));
+	s->state = to;
+}
+
 struct session *
 session_new(struct broker *b, struct bufferevent *bev, const char *peer,
     const char *addr)
@@ -275,7 +296,7 @@ session_fail(struct session *s, int code, const char *fmt, ...)
 		s->b->budget_waiters--;
 	}
 	s->read_paused = s->pass_paused = 0;
-	s->state = SESSION_CLOSING;
+	session_set_state(s, SESSION_CLOSING);
 	/* keep reading (and discarding) so the peer's bytes never make the
 	 * kernel reset the connection before it has read our Error */
 	bufferevent_enable(s->bev, EV_READ);
@@ -313,7 +334,7 @@ session_kill(struct session *s)
 		s->want_reserve = 0;
 		s->b->budget_waiters--;
 	}
-	s->state = SESSION_DEAD;
+	session_set_state(s, SESSION_DEAD);
 	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 	state_schedule(&s->b->st);
 }
@@ -401,7 +422,7 @@ session_connected(struct session *s)
 		session_fail(s, BATON__V1__CODE__CODE_LIMIT_EXCEEDED, "%s", err);
 		return;
 	}
-	s->state = SESSION_HELLO;
+	session_set_state(s, SESSION_HELLO);
 	set_timeouts(s, s->b->cfg->hello_timeout_s, s->b->cfg->idle_timeout_s);
 	log_info("sid=%llu node=%s peer=%s tls established serial=%s sha256=%s",
 	    (unsigned long long)s->id, s->node_id, s->peer, s->cert_serial,
@@ -412,7 +433,7 @@ session_connected(struct session *s)
 void
 session_ready(struct session *s)
 {
-	s->state = SESSION_READY;
+	session_set_state(s, SESSION_READY);
 	set_timeouts(s, s->b->cfg->idle_timeout_s, s->b->cfg->idle_timeout_s);
 }
 

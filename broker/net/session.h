@@ -77,6 +77,9 @@ struct session {
 #define SESSION_READ_BASE	(64u * 1024u)
 #define SESSION_PREHELLO_MAX	(16u * 1024u)
 
+/* Every change of a session's state goes through here (logged at debug). */
+void	session_set_state(struct session *s, enum session_state to);
+
 /* Creates a session for an accepted TLS bufferevent and starts the handshake. */
 struct session *session_new(struct broker *b, struct bufferevent *bev,
 	    const char *peer, const char *addr);
