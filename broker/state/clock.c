@@ -10,19 +10,11 @@
 #include <time.h>
 
 #include "clock.h"
+#include "clockms.h"
 #include "log.h"
 #include "store.h"
 
 #define CLOCK_KEY	"clock:due_ms"
-
-static int64_t
-read_clock_ms(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int64_t
 clock_start_at(struct due_clock *c, int64_t wall_ms, int64_t mono_ms,
@@ -54,8 +46,8 @@ int64_t
 clock_due_now(const struct due_clock *c)
 {
 	if (!c->started)
-		return read_clock_ms(CLOCK_REALTIME);
-	return clock_due_at(c, read_clock_ms(CLOCK_MONOTONIC));
+		return clockms_wall();
+	return clock_due_at(c, clockms_mono());
 }
 
 int
@@ -123,8 +115,8 @@ clock_start(struct due_clock *c, struct store *st)
 
 	if ((rc = clock_load(st, &stored)) != STORE_OK)
 		return rc;
-	gap = clock_start_at(c, read_clock_ms(CLOCK_REALTIME),
-	    read_clock_ms(CLOCK_MONOTONIC), stored);
+	gap = clock_start_at(c, clockms_wall(),
+	    clockms_mono(), stored);
 	log_start_gap(gap);
 	return clock_save(c, st, c->base_due_ms);
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "clockms.h"
 #include "log.h"
 #include "state.h"
 #include "store.h"
@@ -36,19 +37,13 @@ state_schedule(struct state *st)
 int64_t
 state_mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clockms_mono();
 }
 
 int64_t
 state_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clockms_wall();
 }
 
 void
