@@ -319,7 +319,7 @@ void	baton_status_free(Baton__V1__Status *s);
  * window makes the *_async call return BATON_E_AGAIN at once, never block:
  * run the connection (baton_process, or baton_wait to sleep until a result
  * is in), take results, and call again. One message id may have one submit
- * (and one item one ack) outstanding at a time.
+ * (and one item one ack) in flight (queued or sent, not yet answered) at a time.
  *
  * Every outstanding request yields exactly one result. When the connection
  * dies (a broker Error, a lost connection, a timeout of a blocking call),
@@ -388,7 +388,7 @@ int	baton_set_pipeline(baton_client *c, unsigned window);
  *  BATON_E_AGAIN	the pipeline window is full: run the connection and
  *			take results first; nothing queued;
  *  BATON_E_INVALID_ARG	bad `to` or message id, h NULL, or a submit of
- *			the same id is already outstanding;
+ *			the same id is still in flight;
  *  BATON_E_TOO_LARGE	the submit exceeds the broker's max_frame;
  *  BATON_E_CLOSED, BATON_E_NOMEM.
  * BATON_E_AGAIN, BATON_E_INVALID_ARG and BATON_E_TOO_LARGE leave the
@@ -435,7 +435,7 @@ int	baton_submit_packed(baton_client *c, const char *to,
  * the item from our queue, BATON_E_REFUSED with its code otherwise.
  * Returns BATON_OK (queued), BATON_E_AGAIN (BATON_MAX_ACKS_OUTSTANDING
  * acks outstanding; nothing queued), BATON_E_INVALID_ARG (no item, or an
- * ack of it already outstanding), BATON_E_CLOSED or BATON_E_NOMEM.
+ * ack of it still in flight), BATON_E_CLOSED or BATON_E_NOMEM.
  */
 int	baton_ack_async(baton_client *c, const baton_incoming *in, void *user,
 	    baton_error *err);
