@@ -319,7 +319,8 @@ void	baton_status_free(Baton__V1__Status *s);
  * window makes the *_async call return BATON_E_AGAIN at once, never block:
  * run the connection (baton_process, or baton_wait to sleep until a result
  * is in), take results, and call again. One message id may have one submit
- * (and one item one ack) in flight (queued or sent, not yet answered) at a time.
+ * (and one item one ack) in flight, queued or sent but not yet answered, at
+ * a time.
  *
  * Every outstanding request yields exactly one result. When the connection
  * dies (a broker Error, a lost connection, a timeout of a blocking call),
