@@ -62,6 +62,7 @@ struct opts {
 	int		 senders, receivers, window, credit, size, seconds;
 	int		 lib;		/* 1: pipelined libbaton, 0: raw frames */
 	int		 offline;	/* receivers never connect */
+	int		 idle;		/* --idle K: hold K sessions, nothing else */
 	long		 count;
 	double		 rate;		/* handovers/s offered, 0: closed loop */
 	pid_t		 broker_pid;
@@ -106,7 +107,7 @@ usage(void)
 	    "    [--senders N] [--count M] [--size S] [--receivers R]\n"
 	    "    [--window W] [--credit C] [--rate MSGS_PER_S] [--seconds T]\n"
 	    "    [--server-name NAME] [--broker-pid PID] [--sync-file FILE]\n"
-	    "    [--driver lib|raw] [--offline]\n"
+	    "    [--driver lib|raw] [--offline] [--idle K]\n"
 	    "  DIR holds bsI.crt/.key (senders) and brJ.crt/.key (receivers)\n");
 	exit(2);
 }
@@ -123,7 +124,8 @@ parse_opts(struct opts *o, int argc, char **argv)
 		{ "rate", 1, NULL, 'R' }, { "seconds", 1, NULL, 't' },
 		{ "server-name", 1, NULL, 'N' }, { "broker-pid", 1, NULL, 'p' },
 		{ "sync-file", 1, NULL, 'f' }, { "driver", 1, NULL, 'D' },
-		{ "offline", 0, NULL, 'O' }, { NULL, 0, NULL, 0 },
+		{ "offline", 0, NULL, 'O' }, { "idle", 1, NULL, 'I' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *colon;
 	int ch;
@@ -158,6 +160,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 				usage();
 			break;
 		case 'O': o->offline = 1; break;
+		case 'I': o->idle = atoi(optarg); break;
 		default: usage();
 		}
 	}
@@ -967,6 +970,52 @@ report(struct run *r, const struct brokerstat *b, int64_t t_end)
 	    dlv == (o->offline ? 0 : total) && ackref == 0 ? 0 : 1;
 }
 
+/*
+ * --idle K: K sessions of node bs1 (raw links, each through Welcome), held
+ * for two seconds; the broker's memory before and after, per session.
+ */
+static int
+idle_run(struct run *r)
+{
+	struct link *ls = calloc((size_t)r->o.idle, sizeof(*ls));
+	char cert[4096], key[4096], err[256];
+	struct brokerstat b0, b1;
+	int64_t t0 = now_ns();
+	SSL_CTX *ctx;
+	int i, n = 0;
+
+	snprintf(cert, sizeof(cert), "%s/bs1.crt", r->o.certs);
+	snprintf(key, sizeof(key), "%s/bs1.key", r->o.certs);
+	if (ls == NULL || (ctx = link_ctx(r->o.ca, cert, key, err, sizeof(err))) == NULL)
+		return 1;
+	memset(&b0, 0, sizeof(b0));
+	memset(&b1, 0, sizeof(b1));
+	broker_mem(r->o.broker_pid, &b0);
+	for (i = 0; i < r->o.idle && now_ns() - t0 < (int64_t)r->o.seconds * 1000000000; i++) {
+		if (link_open(&ls[n], ctx, r->o.host, r->o.port, r->o.server_name,
+		    10000, err, sizeof(err)) != 0) {
+			fprintf(stderr, "bench: idle session %d: %s\n", i + 1, err);
+			break;
+		}
+		n++;
+	}
+	sleep(2);
+	broker_mem(r->o.broker_pid, &b1);
+	printf("idle sessions: %d of %d opened in %.1f s; broker rss anon %ld -> "
+	    "%ld KiB, file %ld -> %ld KiB; %.1f KiB anon per session\n", n,
+	    r->o.idle, (double)(now_ns() - t0) / 1e9 - 2, b0.anon_kb, b1.anon_kb,
+	    b0.file_kb, b1.file_kb,
+	    n ? (double)(b1.anon_kb - b0.anon_kb) / n : 0.0);
+	printf("BENCHI sessions=%d anon0_kb=%ld anon1_kb=%ld per_session_kb=%.1f\n",
+	    n, b0.anon_kb, b1.anon_kb,
+	    n ? (double)(b1.anon_kb - b0.anon_kb) / n : 0.0);
+	for (i = 0; i < n; i++)
+		link_close(&ls[i]);
+	SSL_CTX_free(ctx);
+	free(ls);
+	return n == r->o.idle ? 0 : 1;
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static void *
@@ -1053,6 +1102,8 @@ main(int argc, char **argv)
 
 	parse_opts(&r.o, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	if (r.o.idle > 0)
+		return idle_run(&r);
 	if ((r.h = load_handover(r.o.json)) == NULL ||
 	    (r.o.size > 0 && size_handover(r.h, (size_t)r.o.size) != 0))
 		return 1;

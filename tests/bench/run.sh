@@ -15,6 +15,9 @@
 #   BENCH_BROKER_ARGS  extra batond options (e.g. "--max-unacked 256")
 #   BENCH_PERF=FILE    also `perf record -g` the broker into FILE during
 #                      the run, then print `perf report --no-children` top
+# --idle K holds K sessions and prints the broker's memory per session;
+# --offline queues everything for receivers that never connect. The data
+# directory's size (du) before and after the run is printed too.
 # Prints the figures; speed is never asserted (exit 1 only if not every
 # handover was receipted OK and delivered).
 # shellcheck source=../integration/lib.sh disable=SC2119
@@ -61,6 +64,8 @@ if [[ -n "${BENCH_PERF:-}" ]]; then
   perf_pid=$SPAWN_PID
 fi
 
+store_kb() { du -sk "$DATA_DIR" | cut -f1; }
+store0=$(store_kb)
 rc=0
 "$BATON_BIN/tests/bench/bench" --broker "$BROKER_ADDR" --ca "$CA_DIR/ca.crt" \
   --certs "$NODE_DIR" --json "$EXAMPLE_HANDOVER" --broker-pid "$BROKER_PID" \
@@ -69,8 +74,11 @@ rc=0
 if [[ -n "$perf_pid" ]]; then
   kill -INT "$perf_pid"
   wait_pid "$perf_pid" 30
-  perf report -i "$BENCH_PERF" --stdio --no-children 2>/dev/null |
+  perf report -i "$BENCH_PERF" --stdio --no-children -g none 2>/dev/null |
     grep -v '^#' | grep -v '^$' | head -40 || true
 fi
+store1=$(store_kb)
+echo "store: data directory $store0 -> $store1 KiB (du)"
+echo "BENCHS store0_kb=$store0 store1_kb=$store1"
 ((rc == 0)) || fail "benchmark run: not every handover was receipted and delivered"
 stop_broker

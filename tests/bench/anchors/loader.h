@@ -191,7 +191,12 @@ main(int argc, char **argv)
 	r.t_sub = r.sh->t;
 	r.t_ack = r.sh->t + n;
 	r.t_dlv = r.sh->t + 2 * n;
-	if (loader_setup(&r) != 0)
+	/* in a child of its own: a client library's threads (libnats) do not
+	 * survive a fork, so the parent never starts one */
+	if ((pids[0] = fork()) == 0)
+		_exit(loader_setup(&r) != 0);
+	if (pids[0] == -1 || waitpid(pids[0], &st, 0) != pids[0] ||
+	    !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return 1;
 	/* the receiver first: it says when it is subscribed */
 	if ((pids[0] = fork()) == 0) {

@@ -11,6 +11,7 @@
 struct msender {
 	struct lrun	*r;
 	int		 idx;
+	int		 connected;	/* CONNACK came */
 	long		 inflight;
 	long		*seq_of_mid;	/* by mid % 65536 */
 };
@@ -56,6 +57,13 @@ on_publish(struct mosquitto *m, void *obj, int mid)
 	s->inflight--;
 }
 
+static void
+on_sender_connect(struct mosquitto *m, void *obj, int rc)
+{
+	(void)m;
+	((struct msender *)obj)->connected = rc == 0;
+}
+
 static int
 loader_sender(struct lrun *r, int idx)
 {
@@ -75,19 +83,30 @@ loader_sender(struct lrun *r, int idx)
 	if (tls_client(r, &m, id, 1, &s) != 0)
 		return 1;
 	mosquitto_publish_callback_set(m, on_publish);
+	mosquitto_connect_callback_set(m, on_sender_connect);
+	for (i = 0; i < 100 && !s.connected; i++)	/* publish after CONNACK */
+		if (mosquitto_loop(m, 100, 1) != MOSQ_ERR_SUCCESS)
+			return 1;
 	while (r->sh->acked[idx] < r->o.count &&
 	    now_ns() < r->sh->t_go + (int64_t)r->o.seconds * 1000000000) {
 		while (q < r->o.count && s.inflight < r->o.window) {
 			msg_fill(buf, r->o.size, idx, q);
-			if (mosquitto_publish(m, &mid, "bench/t", r->o.size, buf, 1,
-			    false) != MOSQ_ERR_SUCCESS)
+			int prc = mosquitto_publish(m, &mid, "bench/t", r->o.size,
+			    buf, 1, false);
+
+			if (prc != MOSQ_ERR_SUCCESS) {
+				fprintf(stderr, "mosq_load: publish: %s\n",
+				    mosquitto_strerror(prc));
 				return 1;
+			}
 			r->t_sub[(long)idx * r->o.count + q] = now_ns();
 			s.seq_of_mid[mid & 0xffff] = q++;
 			s.inflight++;
 		}
-		if (mosquitto_loop(m, 100, 1) != MOSQ_ERR_SUCCESS)
+		if ((i = mosquitto_loop(m, 100, 1)) != MOSQ_ERR_SUCCESS) {
+			fprintf(stderr, "mosq_load: %s\n", mosquitto_strerror((int)i));
 			return 1;
+		}
 	}
 	mosquitto_disconnect(m);
 	return r->sh->acked[idx] == r->o.count ? 0 : 1;
@@ -113,6 +132,14 @@ on_sub(struct mosquitto *m, void *obj, int mid, int n, const int *q)
 	subscribed = 1;
 }
 
+static void
+on_connect(struct mosquitto *m, void *obj, int rc)
+{
+	(void)obj;
+	if (rc == 0)
+		(void)mosquitto_subscribe(m, NULL, "bench/t", 1);
+}
+
 static int
 loader_receiver(struct lrun *r, int ready_fd)
 {
@@ -124,8 +151,7 @@ loader_receiver(struct lrun *r, int ready_fd)
 		return 1;
 	mosquitto_message_callback_set(m, on_message);
 	mosquitto_subscribe_callback_set(m, on_sub);
-	if (mosquitto_subscribe(m, NULL, "bench/t", 1) != MOSQ_ERR_SUCCESS)
-		return 1;
+	mosquitto_connect_callback_set(m, on_connect);
 	while (r->sh->delivered < n) {
 		if (mosquitto_loop(m, 100, 1) != MOSQ_ERR_SUCCESS)
 			return 1;
