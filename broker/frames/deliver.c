@@ -106,7 +106,7 @@ quarantine_body(struct session *s, uint64_t seq, queue_msg *m)
 		rc = state_audit(&s->b->st, &ev);
 	}
 	if (rc == STORE_OK)
-		rc = decision_notify(s->b, m->sender,
+		rc = notice_send(&s->b->st, m->sender,
 		    BATON__V1__NOTICE_KIND__NOTICE_KIND_UNDELIVERABLE, m, NULL, 0, 1);
 	if ((rc = store_op_end(st, rc)) != STORE_OK)
 		state_store_failed(&s->b->st, "quarantine", rc);

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "notice.h"
 #include "queue.h"
+#include "state.h"
 
 int
 notice_is_id(const char *id)
@@ -85,4 +87,44 @@ notice_queue(struct store *s, const char *recipient, Baton__V1__Notice *n,
 		return rc;
 	sn.queue_seq = seq;
 	return notice_put(s, &sn);
+}
+
+int
+notice_send(struct state *st, const char *node, int kind, const queue_msg *m,
+    const Baton__V1__Decision *d, int64_t overdue_ms, int with_risk)
+{
+	Baton__V1__Notice n = BATON__V1__NOTICE__INIT;
+	char id[NOTICE_ID_MAX];
+	int rc;
+
+	n.kind = kind;
+	n.message_id = m->message_id;
+	n.sender = m->sender;
+	n.recipient = m->recipient;
+	if (d != NULL) {
+		n.outcome = d->outcome;
+		n.reason = d->reason;
+		n.note = d->note;
+		n.suggested_node = d->suggested_node;
+		n.redirect_to = d->redirect_to;
+	}
+	if (with_risk)
+		n.risk_level = m->risk_level;
+	n.overdue_ms = overdue_ms;
+	rc = notice_queue(st->store, node, &n, state_now_ms(), id);
+	if (rc == STORE_OK) {
+		struct audit_event ev = { 0 };
+
+		ev.event = AUDIT_NOTICE_QUEUED;
+		ev.actor = "broker";
+		ev.other = node;
+		ev.message_id = m->message_id;
+		ev.subject_ref = m->subject_ref;
+		ev.outcome = "ok";
+		ev.reason = id;
+		rc = state_audit(st, &ev);
+	}
+	if (rc == STORE_OK)
+		state_wake(st, node);
+	return rc;
 }

@@ -12,8 +12,11 @@
 #include <stdint.h>
 
 #include "baton.pb-c.h"
+#include "queue.h"
 #include "store.h"
 #include "store.pb-c.h"
+
+struct state;
 
 #define NOTICE_ID_PREFIX	"notice-"
 
@@ -26,6 +29,18 @@ typedef Baton__Store__V1__StoredNotice stored_notice;
 #define NOTICE_ID_MAX	32
 int	notice_queue(struct store *s, const char *recipient, Baton__V1__Notice *n,
 	    int64_t now_ms, char id[NOTICE_ID_MAX]);
+
+/*
+ * Queues a notice about m to node in the current transaction: kind, for
+ * decisions the outcome fields of d (NULL otherwise), overdue_ms for an
+ * escalation, and m's risk level when with_risk (it is clinical: only for
+ * roles that may see it). Writes the notice_queued audit record and wakes
+ * node. Returns a store result; on any other than STORE_OK the caller
+ * aborts its operation, so nothing of it is left.
+ */
+int	notice_send(struct state *st, const char *node, int kind,
+	    const queue_msg *m, const Baton__V1__Decision *d, int64_t overdue_ms,
+	    int with_risk);
 
 /* Reads a stored notice. STORE_OK (free with notice_free), NOTFOUND, CORRUPT. */
 int	notice_get(struct store *s, const char *id, stored_notice **out);
