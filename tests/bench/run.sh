@@ -48,10 +48,12 @@ done
 SYNC_FILE=$T/syncs
 shim=$BATON_BIN/tests/bench/libbench_synccount.so
 [[ -f "$shim" ]] || fail "$shim not built"
-# The shim goes before whatever is preloaded already (a sanitizer runtime
-# must stay first, so it comes after it).
-preload=$shim${LD_PRELOAD:+:$LD_PRELOAD}
-[[ -z "${LD_PRELOAD:-}" ]] || preload=$LD_PRELOAD:$shim
+# A sanitizer runtime must come first in the library list, so the shim goes
+# after whatever is preloaded already and, in an ASan build, after libasan.
+asan_rt=$(ldd "$BATOND" 2>/dev/null | awk '/libasan/ { print $3; exit }')
+preload=${LD_PRELOAD:-}
+[[ -z "$asan_rt" || "$preload" == *libasan* ]] || preload=$asan_rt${preload:+:$preload}
+preload=${preload:+$preload:}$shim
 # shellcheck disable=SC2086 # BENCH_BROKER_ARGS is a list of options
 LD_PRELOAD=$preload BENCH_SYNC_FILE=$SYNC_FILE start_broker \
   --max-connections 4096 --max-per-node 64 ${BENCH_BROKER_ARGS:-}
