@@ -22,7 +22,7 @@
 
 enum dispatch_check {
 	DISPATCH_NODE = 1 << 0,		/* node still registered and enabled */
-	DISPATCH_ADDS_DATA = 1 << 1,	/* store reserve: the handler calls state_has_room */
+	DISPATCH_ADDS_DATA = 1 << 1,	/* store reserve: its transition calls state_has_room */
 };
 
 struct dispatch_entry {

@@ -1,12 +1,15 @@
 /*
- * lifecycle.h - a handover's life after it is queued: decisions (accept,
- * reject with a reason, redirect), escalation when its acceptance deadline
- * passes, expiry when it is never delivered, and the ordered history that
- * Status reports.
+ * lifecycle.h - what every transition of a handover shares: who causes it
+ * (struct actor), what it answers (struct lc_result), the ordered history
+ * kept in its state record (which Status reports), and who may know of it.
  *
- * Each transition updates the state record, appends to its history,
- * queues the notices it owes and writes its audit record, all in the
- * caller's store operation, so they commit or vanish together.
+ * The transitions, each a file of its own over the state layer that knows
+ * nothing of frames or sessions: submit.c (Submit), delivery.c (delivery
+ * with redaction, quarantine), ack.c (Ack of a handover or notice),
+ * decide.c (accept, reject, redirect; status reads), due_events.c
+ * (escalation, expiry, purge). Each updates the state record, appends to
+ * its history, queues the notices it owes and writes its audit records in
+ * a store operation of its own, so they commit or vanish together.
  */
 #ifndef BATON_LIFECYCLE_H
 #define BATON_LIFECYCLE_H

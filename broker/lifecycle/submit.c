@@ -1,0 +1,288 @@
+/*
+ * submit.c - a node's Submit (see submit.h).
+ *
+ * Handovers are keyed by reference, "<sender>/<sender's own id>": ids
+ * belong to their sender, so a resent id finds only the sender's own
+ * handover, and nobody can claim or probe another's. The content hash
+ * tells a resend (the original receipt) from reuse of an id for another
+ * handover (DUPLICATE). The store reserve (state_has_room) is taken at
+ * the point of no return, after every check that answers without writing,
+ * so a resend still gets its original receipt when the store is nearly
+ * full.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "audit.h"
+#include "due.h"
+#include "frame.h"
+#include "log.h"
+#include "notice.h"
+#include "policy.h"
+#include "queue.h"
+#include "registry.h"
+#include "submit.h"
+#include "validate.h"
+
+#define CODE(x)	BATON__V1__CODE__CODE_##x
+
+static int
+answer(struct lc_result *res, int code, const char *text)
+{
+	res->code = code;
+	snprintf(res->text, sizeof(res->text), "%s", text);
+	return code;
+}
+
+/* Records an event a about a message. */
+static int
+audit_msg(struct state *st, const struct actor *a, const char *event,
+    const char *message_id, const char *other, const char *subject_ref,
+    const char *outcome, const char *reason)
+{
+	struct audit_event ev = { 0 };
+
+	lifecycle_audit_actor(a, &ev);
+	ev.event = event;
+	ev.message_id = message_id;
+	ev.other = other;
+	ev.subject_ref = subject_ref;
+	ev.outcome = outcome;
+	ev.reason = reason;
+	return state_audit(st, &ev);
+}
+
+/* Refuses a submit; the record names the reference the id would have had. */
+static int
+refuse(struct state *st, const struct actor *a, int code, const char *text,
+    struct lc_result *res, struct submit_out *out)
+{
+	audit_msg(st, a, AUDIT_SUBMIT_REFUSED, out->reference[0] != '\0' ?
+	    out->reference : NULL, NULL, NULL, frame_code_name(code), text);
+	return answer(res, code, text);
+}
+
+/* Packs the handover alone, for the content hash that detects reuse of an id. */
+static void
+handover_hash(const Baton__V1__Handover *h, uint8_t out[32])
+{
+	size_t len = baton__v1__handover__get_packed_size(h);
+	uint8_t *buf = malloc(len ? len : 1);
+	unsigned int n = 32;
+
+	if (buf == NULL)
+		fatalx("out of memory");
+	baton__v1__handover__pack(h, buf);
+	if (EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL) != 1)
+		fatalx("EVP_Digest sha256 failed");
+	free(buf);
+}
+
+/*
+ * Answers a sender that reuses one of its own ids (m is keyed by its
+ * reference, so no other sender's handover is ever found here): the
+ * original receipt, or DUPLICATE if the content differs.
+ */
+static int
+answer_existing(struct state *st, const struct actor *a, const queue_msg *m,
+    const uint8_t hash[32], struct lc_result *res, struct submit_out *out)
+{
+	if (strcmp(m->sender, a->node_id) == 0 &&
+	    memcmp(m->content_sha256.data, hash, 32) == 0) {
+		audit_msg(st, a, AUDIT_SUBMIT_ACCEPTED, m->message_id, m->recipient,
+		    m->subject_ref, "ok", "resubmitted: original receipt returned");
+		out->duplicate = 1;
+		out->received_at_ms = m->received_at_ms;
+		return answer(res, CODE(OK), "already received");
+	}
+	audit_msg(st, a, AUDIT_SUBMIT_REFUSED, m->message_id, NULL, NULL,
+	    "DUPLICATE", "message id already used for a different handover");
+	return answer(res, CODE(DUPLICATE),
+	    "this message id was already used for a different handover; "
+	    "use a new message id");
+}
+
+/* The checks of the frame alone; named: its id qualified to a reference. */
+static int
+submit_check(struct state *st, const Baton__V1__Envelope *env, int named,
+    char *text, size_t len)
+{
+	char err[256];
+
+	if (!named || notice_is_id(env->message_id)) {
+		snprintf(text, len, "message_id must be 1-128 characters of "
+		    "A-Z a-z 0-9 . _ : - and may not start with \""
+		    NOTICE_ID_PREFIX "\"");
+		return CODE(INVALID);
+	}
+	if (validate_handover(env->handover, err, sizeof(err)) == -1) {
+		snprintf(text, len, "invalid handover: %s", err);
+		return CODE(INVALID);
+	}
+	if (baton__v1__envelope__get_packed_size(env) + ENVELOPE_HEADROOM >
+	    st->cfg->max_frame) {
+		snprintf(text, len, "handover too large for this broker's max_frame");
+		return CODE(INVALID);
+	}
+	return 0;
+}
+
+/* The recipient and the route, after a resent id has been answered. */
+static int
+route_check(struct state *st, const struct actor *a,
+    const Baton__V1__Envelope *env, char *text, size_t len)
+{
+	struct registry_node to;
+	int rc;
+
+	rc = registry_get(st->store, env->to, &to);
+	if (rc != STORE_OK || !to.enabled) {
+		snprintf(text, len, "no enabled node '%.64s' in the registry",
+		    validate_node_id(env->to) ? env->to : "?");
+		return CODE(UNKNOWN_RECIPIENT);
+	}
+	if (!policy_route_allowed(st->policy, a->role, to.role,
+	    env->handover->transition->kind)) {
+		snprintf(text, len, "role '%s' may not send %s handovers to "
+		    "role '%s' (node '%s') under the current policy", a->role,
+		    policy_kind_name(env->handover->transition->kind), to.role,
+		    to.node_id);
+		return CODE(ROUTE_NOT_ALLOWED);
+	}
+	if (!state_has_room(st, baton__v1__envelope__get_packed_size(env), text,
+	    len))
+		return CODE(STORE_FULL);
+	return 0;
+}
+
+/* The state record of a new handover m, as it is queued (events added). */
+static void
+submit_record(struct state *st, const struct actor *a,
+    const Baton__V1__Envelope *env, const char *ref, const uint8_t hash[32],
+    char subject_ref[AUDIT_REF_HEX + 1], queue_msg *m)
+{
+	const struct policy *p = st->policy;
+
+	m->message_id = (char *)ref;
+	m->sender = (char *)a->node_id;
+	m->recipient = env->to;
+	m->received_at_ms = state_now_ms();
+	m->content_sha256.data = (uint8_t *)hash;
+	m->content_sha256.len = 32;
+	m->state = BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_QUEUED;
+	if (audit_subject_ref(st->audit, env->handover->subject->nhs_number,
+	    subject_ref) == -1)
+		fatalx("audit: subject reference failed for a validated NHS number");
+	m->subject_ref = subject_ref;
+	m->risk_level = env->handover->risk_summary->level;
+	m->transition_kind = env->handover->transition->kind;
+	if (m->risk_level > 0 && m->risk_level < POLICY_RISK_LEVELS &&
+	    p->deadline_ms[m->risk_level] > 0)
+		m->deadline_at_ms = state_due_ms(st) + p->deadline_ms[m->risk_level];
+	m->expires_at_ms = state_due_ms(st) + p->retention_ms;
+	if (lifecycle_event(m, m->received_at_ms, "submitted", a->node_id,
+	    m->recipient, "ok", policy_kind_name(m->transition_kind), NULL) == -1 ||
+	    lifecycle_event(m, m->received_at_ms, "queued", "broker", m->recipient,
+	    "ok", NULL, NULL) == -1)
+		fatalx("out of memory");
+}
+
+/* Stores m with body, due entries and audit records in one operation. */
+static int
+submit_store(struct state *st, const struct actor *a, queue_msg *m,
+    const uint8_t *body, size_t len)
+{
+	int rc;
+
+	if ((rc = store_op_begin(st->store)) != STORE_OK)
+		return rc;
+	rc = queue_insert(st->store, m, body, len);
+	if (rc == STORE_OK)
+		rc = due_add(st, m->deadline_at_ms, DEADLINE_ACCEPT, m->message_id);
+	if (rc == STORE_OK)
+		rc = due_add(st, m->expires_at_ms, DEADLINE_EXPIRE, m->message_id);
+	if (rc == STORE_OK)
+		rc = audit_msg(st, a, AUDIT_SUBMIT_ACCEPTED, m->message_id,
+		    m->recipient, m->subject_ref, "ok",
+		    policy_kind_name(m->transition_kind));
+	if (rc == STORE_OK)
+		rc = audit_msg(st, a, AUDIT_QUEUED, m->message_id, m->recipient,
+		    m->subject_ref, "ok", NULL);
+	if (rc == STORE_OK)
+		return store_op_commit(st->store);
+	store_op_abort(st->store);
+	return rc;
+}
+
+/* Packs what the recipient gets: the sender is who the certificate says. */
+static uint8_t *
+submit_body(const struct actor *a, const Baton__V1__Envelope *env,
+    const char *ref, size_t *len)
+{
+	Baton__V1__Envelope copy = *env;
+	uint8_t *body;
+
+	copy.message_id = (char *)ref;	/* what the recipient acks and decides by */
+	copy.from = (char *)a->node_id;
+	copy.redirected_from = (char *)"";
+	*len = baton__v1__envelope__get_packed_size(&copy);
+	if ((body = malloc(*len ? *len : 1)) == NULL)
+		fatalx("out of memory");
+	baton__v1__envelope__pack(&copy, body);
+	return body;
+}
+
+int
+lifecycle_submit(struct state *st, const struct actor *a,
+    const Baton__V1__Envelope *env, struct lc_result *res,
+    struct submit_out *out)
+{
+	queue_msg m = BATON__STORE__V1__MESSAGE__INIT, *old = NULL;
+	char text[sizeof(res->text)], subject_ref[AUDIT_REF_HEX + 1];
+	uint8_t hash[32], *body;
+	size_t len;
+	int rc, code, named;
+
+	memset(out, 0, sizeof(*out));
+	state_touch(st);
+	/* ids belong to their sender: the handover is known by its reference */
+	named = env != NULL && validate_own_id(env->message_id) &&
+	    validate_qualify(a->node_id, env->message_id, out->reference) == 0;
+	if (!named)
+		out->reference[0] = '\0';
+	if ((code = submit_check(st, env, named, text, sizeof(text))) != 0)
+		return refuse(st, a, code, text, res, out);
+	handover_hash(env->handover, hash);
+	rc = queue_msg_get(st->store, out->reference, &old);
+	if (rc == STORE_OK) {
+		code = answer_existing(st, a, old, hash, res, out);
+		queue_msg_free(old);
+		return code;
+	}
+	if (rc == STORE_CORRUPT)
+		return refuse(st, a, CODE(DUPLICATE),
+		    "this message id is in use; use a new message id", res, out);
+	if (rc != STORE_NOTFOUND)
+		state_read_failed(st, "read message");
+	if ((code = route_check(st, a, env, text, sizeof(text))) != 0)
+		return refuse(st, a, code, text, res, out);
+
+	body = submit_body(a, env, out->reference, &len);
+	submit_record(st, a, env, out->reference, hash, subject_ref, &m);
+	rc = submit_store(st, a, &m, body, len);
+	lifecycle_events_clear(&m);
+	free(body);
+	if (rc == STORE_FULL)
+		return refuse(st, a, CODE(STORE_FULL), "the broker's store is full; "
+		    "retry later with the same message id", res, out);
+	if (rc != STORE_OK)
+		state_store_failed(st, "queue message", rc);
+	out->received_at_ms = m.received_at_ms;
+	out->queue_seq = m.queue_seq;
+	snprintf(out->recipient, sizeof(out->recipient), "%s", m.recipient);
+	state_wake(st, m.recipient);
+	return answer(res, CODE(OK), "queued");
+}
