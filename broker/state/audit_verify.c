@@ -1,7 +1,9 @@
 /*
  * audit_verify.c - reading the audit log: verification of the chain and
- * its checkpoints, and the streaming queries behind batonctl audit
- * list/export, with their time and text formats.
+ * its checkpoints in the store, and the streaming queries behind batonctl
+ * audit list/export, with their time and text formats. Archives (reading
+ * them back, planning and writing one) are in audit_archive.c, which walks
+ * the chain with the verifier here (audit_verify_int.h).
  *
  * Everything here only reads. Each walk runs in one read transaction of
  * its own, decodes one record at a time and frees it before the next, so
@@ -27,6 +29,7 @@
 
 #include "audit.h"
 #include "audit_int.h"
+#include "audit_verify_int.h"
 #include "errbuf.h"
 #include "store.pb-c.h"
 #include "validate.h"
@@ -179,8 +182,8 @@ audit_pubkey_free(struct audit_pubkey *k)
 	free(k);
 }
 
-static int
-unhex(const char *s, size_t n, uint8_t *out)
+int
+audit_unhex(const char *s, size_t n, uint8_t *out)
 {
 	size_t	 i;
 	int	 hi, lo;
@@ -218,7 +221,7 @@ audit_anchor_parse(const char *s, struct audit_anchor *out)
 			return -1;
 		h = colon + 1;
 	}
-	if (strlen(h) != AUDIT_REF_HEX || unhex(h, AUDIT_HASH_LEN,
+	if (strlen(h) != AUDIT_REF_HEX || audit_unhex(h, AUDIT_HASH_LEN,
 	    out->hash) == -1)
 		return -1;
 	out->seq = v;
@@ -227,36 +230,10 @@ audit_anchor_parse(const char *s, struct audit_anchor *out)
 
 /* Verification. */
 
-/*
- * A walk along the chain, through archives and then the store. want is
- * the next seq expected (0 before the first record of an archive, whose
- * start is not known in advance); prev the hash it must chain onto.
- */
-struct audit_verifier {
-	EVP_MD_CTX			*md;
-	const struct audit_pubkey	*pk;
-	const struct audit_anchor	*expect;	/* may be NULL */
-	struct audit_verify_report	*r;
-	uint64_t			 want;
-	uint8_t				 prev[AUDIT_HASH_LEN];
-	int				 found;		/* expect seen */
-	uint64_t			 kept_seq;	/* last checkpoint kept */
-	uint8_t				 kept_hash[AUDIT_HASH_LEN]; /* outside */
-	int				 kept_bad;	/* it failed its check */
-	uint64_t			 stop_after;	/* 0: walk to the end */
-	/* Called with each record that passed; non-zero stops the walk. */
-	int				(*each)(void *,
-					    const Baton__Store__V1__AuditRecord *,
-					    int);
-	void				*arg;
-};
 
-static int
-bad(struct audit_verify_report *r, uint64_t seq, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-bad(struct audit_verify_report *r, uint64_t seq, const char *fmt, ...)
+int
+audit_verify_bad(struct audit_verify_report *r, uint64_t seq, const char *fmt,
+    ...)
 {
 	va_list	 ap;
 
@@ -267,12 +244,8 @@ bad(struct audit_verify_report *r, uint64_t seq, const char *fmt, ...)
 	return AUDIT_VERIFY_BAD;
 }
 
-static int
-cannot(struct audit_verify_report *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int
-cannot(struct audit_verify_report *r, const char *fmt, ...)
+int
+audit_verify_cannot(struct audit_verify_report *r, const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -405,8 +378,8 @@ check_expect(struct audit_verifier *v, uint64_t seq,
  * One record that decoded, at v->want: checks it and moves the walk on.
  * The first record of an archive sets where the walk starts.
  */
-static int
-verifier_step(struct audit_verifier *v,
+int
+audit_verifier_step(struct audit_verifier *v,
     const Baton__Store__V1__AuditRecord *rec)
 {
 	struct audit_verify_report	*r = v->r;
@@ -681,7 +654,7 @@ walk_store(struct audit_verifier *v, struct store *s)
 		}
 		ret = check_stored(v, rc, k, kl, val, vl, &rec);
 		if (ret == AUDIT_VERIFY_OK)
-			ret = verifier_step(v, rec);
+			ret = audit_verifier_step(v, rec);
 		if (rec != NULL)
 			baton__store__v1__audit_record__free_unpacked(rec,
 			    NULL);
@@ -998,8 +971,8 @@ json_hex(FILE *out, const char *name, const ProtobufCBinaryData *b)
 	(void)fputc('"', out);
 }
 
-static void
-write_json_row(FILE *out, const Baton__Store__V1__AuditRecord *r)
+void
+audit_write_json_row(FILE *out, const Baton__Store__V1__AuditRecord *r)
 {
 	char	 t[AUDIT_TIME_LEN + 1];
 
@@ -1076,7 +1049,7 @@ audit_export(struct store *s, const struct audit_filter *f,
 			else if (fmt == AUDIT_FORMAT_CSV)
 				write_csv_row(out, r);
 			else
-				write_json_row(out, r);
+				audit_write_json_row(out, r);
 			n++;
 		}
 		baton__store__v1__audit_record__free_unpacked(r, NULL);
@@ -1099,513 +1072,3 @@ audit_export(struct store *s, const struct audit_filter *f,
 	return ret;
 }
 
-/*
- * Archives. An archive is what audit export --format jsonl writes, for a
- * range of records ending at a signed checkpoint. Reading one back parses
- * exactly that: one flat JSON object per line, with every field of the
- * record, each once; strings are decoded in place (an escape is never
- * shorter than what it stands for), so a line costs no allocation.
- */
-
-#define ARCHIVE_LINE_MAX	(256 * 1024)	/* 15 fields x 1 KiB, escaped */
-#define ARCHIVE_SIG_MAX		128
-
-/* One parsed line: the record and the bytes its hex fields decode to. */
-struct jrec {
-	Baton__Store__V1__AuditRecord	 rec;
-	const char			*time;
-	uint8_t				 prev[AUDIT_HASH_LEN];
-	uint8_t				 hash[AUDIT_HASH_LEN];
-	uint8_t				 sig[ARCHIVE_SIG_MAX];
-	uint32_t			 seen;	/* bit per field below */
-};
-
-static const char *const jfields[] = {
-	"seq", "time", "time_ms", "event", "actor", "actor_role",
-	"actor_org", "other", "message_id", "subject_ref", "disclosed",
-	"withheld", "outcome", "reason", "cert_serial", "cert_sha256",
-	"peer", "key_id", "prev_hash", "hash", "signature",
-};
-#define NJFIELDS	(sizeof(jfields) / sizeof(jfields[0]))
-
-static char *
-skip_ws(char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\r')
-		p++;
-	return p;
-}
-
-static int
-hex4(const char *p, uint32_t *v)
-{
-	int	 i, d;
-
-	*v = 0;
-	for (i = 0; i < 4; i++) {
-		if ((d = OPENSSL_hexchar2int((unsigned char)p[i])) < 0)
-			return -1;
-		*v = *v << 4 | (uint32_t)d;
-	}
-	return 0;
-}
-
-/* Writes code point c as UTF-8 at *o, advancing it. */
-static void
-put_utf8(char **o, uint32_t c)
-{
-	unsigned char	*u = (unsigned char *)*o;
-
-	if (c < 0x80)
-		*u++ = (unsigned char)c;
-	else if (c < 0x800) {
-		*u++ = (unsigned char)(0xc0 | c >> 6);
-		*u++ = (unsigned char)(0x80 | (c & 0x3f));
-	} else if (c < 0x10000) {
-		*u++ = (unsigned char)(0xe0 | c >> 12);
-		*u++ = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
-		*u++ = (unsigned char)(0x80 | (c & 0x3f));
-	} else {
-		*u++ = (unsigned char)(0xf0 | c >> 18);
-		*u++ = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
-		*u++ = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
-		*u++ = (unsigned char)(0x80 | (c & 0x3f));
-	}
-	*o = (char *)u;
-}
-
-/* One \u escape at p (after the backslash and 'u'), with a surrogate pair. */
-static char *
-json_u_escape(char *p, char **o)
-{
-	uint32_t	 c, lo;
-
-	if (hex4(p, &c) == -1)
-		return NULL;
-	p += 4;
-	if (c >= 0xdc00 && c <= 0xdfff)
-		return NULL;
-	if (c >= 0xd800 && c <= 0xdbff) {
-		if (p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) == -1 ||
-		    lo < 0xdc00 || lo > 0xdfff)
-			return NULL;
-		c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
-		p += 6;
-	}
-	put_utf8(o, c);
-	return p;
-}
-
-/*
- * Decodes the JSON string starting at p (at its opening quote) in place;
- * *out is the NUL-terminated result. Returns the character after the
- * closing quote, or NULL if it is not a valid string.
- */
-static char *
-json_string(char *p, char **out)
-{
-	static const char	 from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	const char		*e;
-	char			*o;
-
-	if (*p++ != '"')
-		return NULL;
-	*out = o = p;
-	while (*p != '"') {
-		if (*p == '\0' || (unsigned char)*p < 0x20)
-			return NULL;
-		if (*p != '\\') {
-			*o++ = *p++;
-			continue;
-		}
-		p++;
-		if (*p == 'u') {
-			if ((p = json_u_escape(p + 1, &o)) == NULL)
-				return NULL;
-		} else if (*p != '\0' && (e = strchr(from, *p)) != NULL) {
-			*o++ = to[e - from];
-			p++;
-		} else
-			return NULL;
-	}
-	*o = '\0';
-	return p + 1;
-}
-
-/* A JSON integer at p into *v (signed when neg_ok); the next character. */
-static char *
-json_int(char *p, int neg_ok, int64_t *sv, uint64_t *uv)
-{
-	uint64_t	 v = 0, lim;
-	int		 neg = 0, digits = 0;
-
-	if (*p == '-' && neg_ok) {
-		neg = 1;
-		p++;
-	}
-	lim = neg ? (uint64_t)INT64_MAX + 1 : neg_ok ? (uint64_t)INT64_MAX :
-	    UINT64_MAX;
-	if (*p == '0' && isdigit((unsigned char)p[1]))
-		return NULL;
-	for (; isdigit((unsigned char)*p); p++, digits++) {
-		if (v > (lim - (uint64_t)(*p - '0')) / 10)
-			return NULL;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (digits == 0)
-		return NULL;
-	if (uv != NULL)
-		*uv = v;
-	if (sv != NULL)
-		*sv = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN :
-		    -(int64_t)v) : (int64_t)v;
-	return p;
-}
-
-/* Decodes hex text into buf (at most max bytes), for a bytes field. */
-static int
-json_hex_bytes(const char *hex, uint8_t *buf, size_t max,
-    ProtobufCBinaryData *out)
-{
-	size_t	 n = strlen(hex);
-
-	if (n % 2 != 0 || n / 2 > max || unhex(hex, n / 2, buf) == -1)
-		return -1;
-	out->data = n > 0 ? buf : NULL;
-	out->len = n / 2;
-	return 0;
-}
-
-/* Stores the string value of field i in j. */
-static int
-jrec_set_string(struct jrec *j, size_t i, char *val)
-{
-	char	**strs[] = { &j->rec.event, &j->rec.actor,
-	    &j->rec.actor_role, &j->rec.actor_org, &j->rec.other,
-	    &j->rec.message_id, &j->rec.subject_ref, &j->rec.disclosed,
-	    &j->rec.withheld, &j->rec.outcome, &j->rec.reason,
-	    &j->rec.cert_serial, &j->rec.cert_sha256, &j->rec.peer,
-	    &j->rec.key_id };
-
-	if (i == 1)
-		j->time = val;
-	else if (i >= 3 && i <= 17)
-		*strs[i - 3] = val;
-	else if (i == 18)
-		return json_hex_bytes(val, j->prev, AUDIT_HASH_LEN,
-		    &j->rec.prev_hash);
-	else if (i == 19)
-		return json_hex_bytes(val, j->hash, AUDIT_HASH_LEN,
-		    &j->rec.hash);
-	else if (i == 20)
-		return json_hex_bytes(val, j->sig, sizeof(j->sig),
-		    &j->rec.signature);
-	else
-		return -1;
-	return 0;
-}
-
-/* One "name": value pair at p; the character after the value, or NULL. */
-static char *
-jrec_member(struct jrec *j, char *p)
-{
-	char	*name, *val;
-	size_t	 i;
-
-	if ((p = json_string(p, &name)) == NULL)
-		return NULL;
-	for (i = 0; i < NJFIELDS && strcmp(name, jfields[i]) != 0; i++)
-		;
-	if (i == NJFIELDS || (j->seen & (1u << i)) != 0)
-		return NULL;		/* unknown or repeated */
-	j->seen |= 1u << i;
-	p = skip_ws(p);
-	if (*p++ != ':')
-		return NULL;
-	p = skip_ws(p);
-	if (i == 0)
-		return json_int(p, 0, NULL, &j->rec.seq);
-	if (i == 2)
-		return json_int(p, 1, &j->rec.time_ms, NULL);
-	if ((p = json_string(p, &val)) == NULL ||
-	    jrec_set_string(j, i, val) == -1)
-		return NULL;
-	return p;
-}
-
-/*
- * Parses one line (NUL-terminated, newline removed) into j. Returns 0, or
- * -1 with why set.
- */
-static int
-jrec_parse(char *line, struct jrec *j, const char **why)
-{
-	Baton__Store__V1__AuditRecord	 init =
-	    BATON__STORE__V1__AUDIT_RECORD__INIT;
-	char				 t[AUDIT_TIME_LEN + 1];
-	char				*p = skip_ws(line);
-
-	memset(j, 0, sizeof(*j));
-	j->rec = init;
-	*why = "not a JSON record as audit export writes it";
-	if (*p++ != '{')
-		return -1;
-	for (p = skip_ws(p); *p != '}'; p = skip_ws(p + 1)) {
-		if ((p = jrec_member(j, p)) == NULL)
-			return -1;
-		p = skip_ws(p);
-		if (*p == '}')
-			break;
-		if (*p != ',')
-			return -1;
-	}
-	if (*skip_ws(p + 1) != '\0')
-		return -1;
-	if (j->seen != (1u << NJFIELDS) - 1) {
-		*why = "a field of the record is missing";
-		return -1;
-	}
-	if (j->rec.seq == 0) {
-		*why = "seq 0";
-		return -1;
-	}
-	/* The time people read must be the time the hash covers. */
-	audit_time_format(j->rec.time_ms, t);
-	if (strcmp(t, j->time) != 0) {
-		*why = "its time does not match its time_ms (altered)";
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Reads one line of at most ARCHIVE_LINE_MAX bytes into buf, hashing the
- * raw bytes. Returns its length with the newline removed, 0 at the end of
- * the file, or -1 (too long, incomplete or a read error; *why says).
- */
-static ssize_t
-archive_line(FILE *in, char *buf, EVP_MD_CTX *sha, const char **why)
-{
-	size_t	 n;
-
-	if (fgets(buf, ARCHIVE_LINE_MAX, in) == NULL) {
-		*why = ferror(in) ? "read error" : NULL;
-		return ferror(in) ? -1 : 0;
-	}
-	n = strlen(buf);
-	(void)EVP_DigestUpdate(sha, buf, n);
-	if (n == 0 || buf[n - 1] != '\n') {
-		*why = n == ARCHIVE_LINE_MAX - 1 ? "a line longer than any "
-		    "record" : "the last line is incomplete (cut short)";
-		return -1;
-	}
-	buf[--n] = '\0';
-	return (ssize_t)(n + 1);
-}
-
-/* Prefixes r->what with the archive's name and line. */
-static int
-in_archive(struct audit_verify_report *r, int ret, const char *name,
-    uint64_t line)
-{
-	char	 what[sizeof(r->what)];
-
-	/* The name is cut first, so that the reason always shows. */
-	(void)snprintf(what, sizeof(what), "%s", r->what);
-	(void)snprintf(r->what, sizeof(r->what), "in %.120s, line %" PRIu64
-	    ": %.360s", name, line, what);
-	return ret;
-}
-
-/* Walks the lines of one archive. */
-static int
-walk_archive(struct audit_verifier *v, FILE *in, const char *name,
-    char *buf, EVP_MD_CTX *sha, int *last_cp)
-{
-	struct audit_verify_report	*r = v->r;
-	struct jrec			 j;
-	const char			*why;
-	uint64_t			 line = 0;
-	ssize_t				 n;
-	int				 ret;
-
-	while ((n = archive_line(in, buf, sha, &why)) != 0) {
-		line++;
-		if (n == -1)
-			return in_archive(r, bad(r, v->want, "%s", why), name,
-			    line);
-		if (jrec_parse(buf, &j, &why) == -1)
-			return in_archive(r, bad(r, v->want, "%s", why), name,
-			    line);
-		if (v->want != 0 && j.rec.seq > v->want)
-			ret = bad(r, v->want, "missing: the next record is seq "
-			    "%" PRIu64 " (removed)", j.rec.seq);
-		else
-			ret = verifier_step(v, &j.rec);
-		if (ret != AUDIT_VERIFY_OK)
-			return in_archive(r, ret, name, line);
-		*last_cp = strcmp(j.rec.event, AUDIT_CHECKPOINT) == 0;
-		r->archive_records++;
-		if (r->archive_first == 0)
-			r->archive_first = j.rec.seq;
-		r->archive_last = j.rec.seq;
-	}
-	return AUDIT_VERIFY_OK;
-}
-
-int
-audit_verifier_archive(struct audit_verifier *v, FILE *in, const char *name)
-{
-	struct audit_verify_report	*r = v->r;
-	EVP_MD_CTX			*sha = NULL;
-	uint8_t				 h[AUDIT_HASH_LEN];
-	unsigned int			 hl;
-	char				*buf = NULL;
-	int				 ret, last_cp = 0;
-
-	r->archive_first = r->archive_last = r->archive_records = 0;
-	r->archive_sha256[0] = '\0';
-	if (v->pk == NULL)
-		return cannot(r, "no public key");
-	if ((buf = malloc(ARCHIVE_LINE_MAX)) == NULL ||
-	    (sha = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
-		ret = cannot(r, "out of memory");
-		goto done;
-	}
-	ret = walk_archive(v, in, name, buf, sha, &last_cp);
-	if (ret != AUDIT_VERIFY_OK)
-		goto done;
-	if (r->archive_records == 0)
-		ret = bad(r, v->want, "%s holds no records", name);
-	else if (!last_cp)
-		ret = bad(r, v->want, "%s does not end with a signed "
-		    "checkpoint: records after seq %" PRIu64 " are missing (cut "
-		    "short)", name, r->archive_last);
-	else if (EVP_DigestFinal_ex(sha, h, &hl) != 1)
-		ret = cannot(r, "SHA-256 failed");
-	else
-		audit_hex(h, AUDIT_HASH_LEN, r->archive_sha256);
- done:
-	EVP_MD_CTX_free(sha);
-	free(buf);
-	return ret;
-}
-
-/* Archiving: choosing the range and writing it out. */
-
-struct plan_walk {
-	struct audit_archive_plan	*p;
-	uint64_t			 upto;
-	int64_t				 before_ms;
-	int64_t				 newest_ms;	/* so far */
-	int				 closed;	/* no later cut can qualify */
-};
-
-/* Called for each verified record: is a cut after it allowed? */
-static int
-plan_each(void *arg, const Baton__Store__V1__AuditRecord *rec, int cp)
-{
-	struct plan_walk		*w = arg;
-	struct audit_archive_plan	*p = w->p;
-
-	if (p->first == 0) {
-		p->first = rec->seq;
-		p->first_ms = rec->time_ms;
-		w->newest_ms = rec->time_ms;
-	}
-	if (rec->time_ms > w->newest_ms)
-		w->newest_ms = rec->time_ms;
-	if (!cp || w->closed)
-		return 0;
-	if (rec->seq <= w->upto && w->newest_ms < w->before_ms) {
-		p->last = rec->seq;
-		memcpy(p->last_hash, rec->hash.data, AUDIT_HASH_LEN);
-		p->newest_ms = w->newest_ms;
-		return 0;
-	}
-	/* Seqs only grow and so does the newest time: no later cut fits. */
-	w->closed = 1;
-	p->skipped_seq = rec->seq;
-	p->skipped_why = rec->seq > w->upto ? "seq" : "time";
-	return 0;
-}
-
-int
-audit_archive_plan(struct store *s, const struct audit_pubkey *pk,
-    uint64_t upto, int64_t before_ms, struct audit_archive_plan *p,
-    struct audit_verify_report *r)
-{
-	struct audit_verifier	*v;
-	struct plan_walk	 w;
-	int			 ret;
-
-	memset(p, 0, sizeof(*p));
-	memset(&w, 0, sizeof(w));
-	w.p = p;
-	w.upto = upto;
-	w.before_ms = before_ms;
-	if ((v = audit_verifier_new(pk, NULL, r)) == NULL)
-		return -1;
-	v->each = plan_each;
-	v->arg = &w;
-	ret = audit_verifier_store(v, s);
-	audit_verifier_free(v);
-	p->head_seq = r->head_seq;
-	if (ret != AUDIT_VERIFY_OK)
-		p->last = 0;
-	return ret;
-}
-
-struct write_walk {
-	FILE				*out;
-	struct audit_verify_report	*r;
-};
-
-static int
-write_each(void *arg, const Baton__Store__V1__AuditRecord *rec, int cp)
-{
-	struct write_walk	*w = arg;
-
-	write_json_row(w->out, rec);
-	if (ferror(w->out)) {
-		(void)cannot(w->r, "write error");
-		return -1;
-	}
-	return 0;
-}
-
-int
-audit_archive_write(struct store *s, const struct audit_pubkey *pk,
-    const struct audit_archive_plan *p, FILE *out,
-    struct audit_verify_report *r)
-{
-	struct audit_verifier	*v;
-	struct write_walk	 w;
-	char			 hex[AUDIT_REF_HEX + 1];
-	int			 ret;
-
-	if ((v = audit_verifier_new(pk, NULL, r)) == NULL)
-		return -1;
-	if (p->last == 0) {
-		audit_verifier_free(v);
-		return cannot(r, "nothing to archive");
-	}
-	w.out = out;
-	w.r = r;
-	v->each = write_each;
-	v->arg = &w;
-	v->stop_after = p->last;
-	ret = audit_verifier_store(v, s);
-	audit_verifier_free(v);
-	if (ret != AUDIT_VERIFY_OK)
-		return ret;
-	audit_hex(p->last_hash, AUDIT_HASH_LEN, hex);
-	if (r->first_seq != p->first || r->head_seq != p->last ||
-	    strcmp(r->head_hash, hex) != 0)
-		return cannot(r, "the log changed since it was verified "
-		    "(another archive?); run it again");
-	if (fflush(out) == EOF || ferror(out))
-		return cannot(r, "write error");
-	return AUDIT_VERIFY_OK;
-}
