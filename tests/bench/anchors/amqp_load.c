@@ -18,12 +18,16 @@ open_conn(struct lrun *r)
 	amqp_connection_state_t c = amqp_new_connection();
 	amqp_socket_t *s = amqp_ssl_socket_new(c);
 	amqp_rpc_reply_t rr;
+	int st = AMQP_STATUS_SOCKET_ERROR;
 
-	if (s == NULL || amqp_ssl_socket_set_cacert(s, r->o.ca) != AMQP_STATUS_OK ||
-	    amqp_ssl_socket_set_key(s, r->o.cert, r->o.key) != AMQP_STATUS_OK ||
-	    amqp_socket_open(s, r->o.host, r->o.port) != AMQP_STATUS_OK) {
-		fprintf(stderr, "amqp_load: cannot open TLS to %s:%d\n", r->o.host,
-		    r->o.port);
+	if (s == NULL ||
+	    (st = amqp_ssl_socket_set_cacert(s, r->o.ca)) != AMQP_STATUS_OK ||
+	    (st = amqp_ssl_socket_set_key(s, r->o.cert, r->o.key)) != AMQP_STATUS_OK ||
+	    (st = amqp_ssl_socket_set_ssl_versions(s, AMQP_TLSv1_2,
+	    AMQP_TLSvLATEST)) != AMQP_STATUS_OK ||
+	    (st = amqp_socket_open(s, r->o.host, r->o.port)) != AMQP_STATUS_OK) {
+		fprintf(stderr, "amqp_load: cannot open TLS to %s:%d: %s\n",
+		    r->o.host, r->o.port, amqp_error_string2(st));
 		return NULL;
 	}
 	rr = amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest",

@@ -200,6 +200,9 @@ main(int argc, char **argv)
 		return 1;
 	/* the receiver first: it says when it is subscribed */
 	if ((pids[0] = fork()) == 0) {
+		/* the senders start when the last write end of go closes */
+		close(go[0]);
+		close(go[1]);
 		alarm((unsigned)r.o.seconds + 30);
 		_exit(loader_receiver(&r, ready[1]));
 	}
