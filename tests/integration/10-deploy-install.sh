@@ -68,7 +68,8 @@ stray=$(grep -v -E '^(baton_.*|_init|_fini|_edata|_end|__bss_start)$' <<<"$syms"
 # ---------------------------------------------------------------------------
 # A partner program built with pkg-config, against the installed broker
 # ---------------------------------------------------------------------------
-export PKG_CONFIG_PATH=$(dirname "$pc")
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH
 run pkg-config --cflags --libs baton
 assert_rc 0 "pkg-config --cflags --libs baton ($RUN_ERR)"
 pc_flags=$RUN_OUT
@@ -81,6 +82,7 @@ assert_contains "$pc_static" "-lssl" "pkg-config --static --libs"
 
 san=()
 if readelf -d "$so" | grep -q 'libasan'; then
+  # shellcheck disable=SC2054 # one flag, not two elements
   san=(-fsanitize=address,undefined)
 fi
 
@@ -183,7 +185,7 @@ EOF
 run "$CC" -Wall -Wextra -Werror "${san[@]}" -o "$T/partner" "$T/partner.c" \
   $pc_flags "-Wl,-rpath,$libdir"
 assert_rc 0 "cc partner.c \$(pkg-config --cflags --libs baton): $RUN_ERR"
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2046
 run "$CC" -Wall -Wextra -Werror "${san[@]}" -o "$T/partner-static" "$T/partner.c" \
   $(pkg-config --cflags baton) "$libdir/libbaton.a" ${pc_static//-lbaton/}
 assert_rc 0 "cc partner.c libbaton.a \$(pkg-config --static --libs baton): $RUN_ERR"
@@ -191,8 +193,12 @@ if readelf -d "$T/partner-static" | grep -q 'libbaton\.so'; then
   fail "the static partner program still needs libbaton.so"
 fi
 
+# From here on lib.sh's helpers run the installed programs.
+# shellcheck disable=SC2034 # read by lib.sh
 BATOND=$P/bin/batond
+# shellcheck disable=SC2034
 BATON=$P/bin/baton
+# shellcheck disable=SC2034
 BATONCTL=$P/bin/batonctl
 setup_four_nodes
 start_broker
@@ -252,6 +258,7 @@ done
 # The unit's Documentation= must name what is installed: man:PAGE(N) pages
 # and file:// paths, with the configured prefix mapped to this one.
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:[A-Z]*=//p' "$BATON_BIN/CMakeCache.txt")
+# shellcheck disable=SC2013 # Documentation= holds blank-separated URIs
 for doc in $(sed -n 's/^Documentation=//p' "$unit"); do
   case $doc in
   man:*)
