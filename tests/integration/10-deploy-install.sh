@@ -80,8 +80,11 @@ assert_rc 0 "pkg-config --static --libs baton ($RUN_ERR)"
 pc_static=$RUN_OUT
 assert_contains "$pc_static" "-lssl" "pkg-config --static --libs"
 
+# A sanitizer build's libbaton needs the sanitizer runtime in the program
+# (gcc: libasan first in the link; clang: the runtime linked statically).
 san=()
-if readelf -d "$so" | grep -q 'libasan'; then
+if grep -q '^BATON_SANITIZE:BOOL=ON$' "$BATON_BIN/CMakeCache.txt" ||
+    readelf -d "$so" | grep -q 'libasan'; then
   # shellcheck disable=SC2054 # one flag, not two elements
   san=(-fsanitize=address,undefined)
 fi
