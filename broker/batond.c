@@ -1,5 +1,6 @@
 /*
- * batond.c - the broker daemon: arguments, start-up, signals, shutdown.
+ * batond.c - the broker daemon: start-up, signals, reload, shutdown
+ * (settings: state/config.c; `batond -n`: checkconf.c).
  *
  * Start-up loads everything that can fail (TLS material, store) before
  * listening, so a bad certificate or data directory stops the broker with
@@ -7,234 +8,42 @@
  * accepting, lets the current pass commit and release its receipts, then
  * exits 0.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
-#include <getopt.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <grp.h>
-#include <pwd.h>
-#include <sys/prctl.h>
 
 #include <event2/event.h>
 
-#include "audit.h"
-#include "broker.h"
-#include "datadir.h"
-#include "deadline.h"
 #include <event2/listener.h>
 
+#include "audit.h"
+#include "broker.h"
+#include "clockms.h"
+#include "config.h"
+#include "datadir.h"
+#include "deadline.h"
 #include "listener.h"
+#include "checkconf.h"
 #include "log.h"
 #include "policy.h"
+#include "privileges.h"
+#include "runfile.h"
+#include "sdnotify.h"
 #include "session.h"
 #include "store.h"
 #include "tls.h"
+#include "version.h"
 
 #define READER_CHECK_S	30	/* how often stale LMDB reader slots are cleared */
 #define RECHECK_S	2	/* how often live sessions are checked against the registry */
 #define STOP_GRACE_S	5	/* how long clients may take to read final replies */
-
-static void
-usage(FILE *fp)
-{
-	fprintf(fp,
-	    "usage: batond --data DIR --ca FILE --cert FILE --key FILE --policy FILE [options]\n"
-	    "\n"
-	    "  --listen ADDR:PORT      address to listen on (default 127.0.0.1:7400;\n"
-	    "                          port 0 picks a free port)\n"
-	    "  --port-file FILE        write the bound port number to FILE\n"
-	    "  --data DIR              data directory (LMDB store and registry)\n"
-	    "  --ca FILE               CA certificate that client certificates chain to\n"
-	    "  --cert FILE             broker certificate (PEM)\n"
-	    "  --key FILE              broker private key (PEM, mode 0600)\n"
-	    "  --crl FILE              certificate revocation list (PEM)\n"
-	    "  --policy FILE           roles, routes and sections (policy.conf)\n"
-	    "  --max-frame BYTES       largest frame accepted (default 4194304)\n"
-	    "  --max-unacked N         deliveries in flight per session (default 64)\n"
-	    "  --map-size BYTES        LMDB map size (default 1073741824)\n"
-	    "  --max-connections N     total connections (default 1024)\n"
-	    "  --max-per-node N        connections per node (default 8)\n"
-	    "  --handshake-timeout S   TLS handshake limit (default 10)\n"
-	    "  --idle-timeout S        idle time before a ping, then close (default 120)\n"
-	    "  --frame-timeout S       a frame must arrive whole within S (default 30)\n"
-	    "  --hello-timeout S       Hello must follow the TLS handshake within S\n"
-	    "                          (default 10)\n"
-	    "  --max-preauth-per-address N\n"
-	    "                          connections from one address not yet past\n"
-	    "                          Hello (default 16)\n"
-	    "  --max-output BYTES      replies and deliveries queued to one client\n"
-	    "                          (default 16777216)\n"
-	    "  --max-buffered BYTES    all partially received frames together\n"
-	    "                          (default 134217728; at least --max-frame)\n"
-	    "  --allow-tls12           also accept TLS 1.2 (ECDHE + AEAD only)\n"
-	    "  --user NAME             started as root: load the TLS key, then run as\n"
-	    "                          NAME (no groups, no capabilities); the data\n"
-	    "                          directory and key must belong to NAME\n"
-	    "  -n, --check             check the configuration and exit\n"
-	    "  -v, --verbose           debug logging\n");
-}
-
-static int
-parse_num(const char *opt, const char *s, unsigned long long max,
-    unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || *s == '-' || v > max) {
-		fprintf(stderr, "batond: %s: '%s' is not a number from 0 to %llu\n",
-		    opt, s, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-parse_args(int argc, char **argv, struct broker_config *cfg, int *check,
-    int *verbose)
-{
-	enum { O_LISTEN = 256, O_PORTFILE, O_DATA, O_CA, O_CERT, O_KEY, O_CRL,
-	    O_MAXFRAME, O_UNACKED, O_MAPSIZE, O_MAXCONN, O_PERNODE, O_HSTO,
-	    O_IDLE, O_TLS12, O_POLICY, O_FRAMETO, O_USER, O_HELLOTO, O_PREAUTH,
-	    O_BUFFERED, O_OUTPUT };
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "port-file", required_argument, NULL, O_PORTFILE },
-		{ "data", required_argument, NULL, O_DATA },
-		{ "ca", required_argument, NULL, O_CA },
-		{ "cert", required_argument, NULL, O_CERT },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "crl", required_argument, NULL, O_CRL },
-		{ "policy", required_argument, NULL, O_POLICY },
-		{ "max-frame", required_argument, NULL, O_MAXFRAME },
-		{ "max-unacked", required_argument, NULL, O_UNACKED },
-		{ "map-size", required_argument, NULL, O_MAPSIZE },
-		{ "max-connections", required_argument, NULL, O_MAXCONN },
-		{ "max-per-node", required_argument, NULL, O_PERNODE },
-		{ "handshake-timeout", required_argument, NULL, O_HSTO },
-		{ "idle-timeout", required_argument, NULL, O_IDLE },
-		{ "frame-timeout", required_argument, NULL, O_FRAMETO },
-		{ "user", required_argument, NULL, O_USER },
-		{ "hello-timeout", required_argument, NULL, O_HELLOTO },
-		{ "max-preauth-per-address", required_argument, NULL, O_PREAUTH },
-		{ "max-buffered", required_argument, NULL, O_BUFFERED },
-		{ "max-output", required_argument, NULL, O_OUTPUT },
-		{ "allow-tls12", no_argument, NULL, O_TLS12 },
-		{ "check", no_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	unsigned long long v;
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "nvh", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_LISTEN: cfg->listen = optarg; break;
-		case O_PORTFILE: cfg->port_file = optarg; break;
-		case O_DATA: cfg->data_dir = optarg; break;
-		case O_CA: cfg->ca_file = optarg; break;
-		case O_CERT: cfg->cert_file = optarg; break;
-		case O_KEY: cfg->key_file = optarg; break;
-		case O_CRL: cfg->crl_file = optarg; break;
-		case O_POLICY: cfg->policy_file = optarg; break;
-		case O_MAXFRAME:
-			if (parse_num("--max-frame", optarg, 64u << 20, &v) || v < 1024)
-				return -1;
-			cfg->max_frame = (uint32_t)v;
-			break;
-		case O_UNACKED:
-			if (parse_num("--max-unacked", optarg, 65535, &v) || v == 0)
-				return -1;
-			cfg->max_unacked = (uint32_t)v;
-			break;
-		case O_MAPSIZE:
-			if (parse_num("--map-size", optarg, 1ull << 40, &v) || v < (1u << 20))
-				return -1;
-			cfg->map_size = (size_t)v;
-			break;
-		case O_MAXCONN:
-			if (parse_num("--max-connections", optarg, 100000, &v) || v == 0)
-				return -1;
-			cfg->max_connections = (unsigned)v;
-			break;
-		case O_PERNODE:
-			if (parse_num("--max-per-node", optarg, 10000, &v) || v == 0)
-				return -1;
-			cfg->max_per_node = (unsigned)v;
-			break;
-		case O_HSTO:
-			if (parse_num("--handshake-timeout", optarg, 3600, &v) || v == 0)
-				return -1;
-			cfg->handshake_timeout_s = (int)v;
-			break;
-		case O_IDLE:
-			if (parse_num("--idle-timeout", optarg, 86400, &v) || v == 0)
-				return -1;
-			cfg->idle_timeout_s = (int)v;
-			break;
-		case O_FRAMETO:
-			if (parse_num("--frame-timeout", optarg, 3600, &v) || v == 0)
-				return -1;
-			cfg->frame_timeout_s = (int)v;
-			break;
-		case O_HELLOTO:
-			if (parse_num("--hello-timeout", optarg, 3600, &v) || v == 0)
-				return -1;
-			cfg->hello_timeout_s = (int)v;
-			break;
-		case O_PREAUTH:
-			if (parse_num("--max-preauth-per-address", optarg, 100000, &v) ||
-			    v == 0)
-				return -1;
-			cfg->max_preauth_per_address = (unsigned)v;
-			break;
-		case O_OUTPUT:
-			if (parse_num("--max-output", optarg, 1ull << 32, &v) ||
-			    v < 65536)
-				return -1;
-			cfg->max_output = (size_t)v;
-			break;
-		case O_BUFFERED:
-			if (parse_num("--max-buffered", optarg, 1ull << 40, &v))
-				return -1;
-			cfg->max_buffered = (size_t)v;
-			break;
-		case O_TLS12: cfg->allow_tls12 = 1; break;
-		case O_USER: cfg->user = optarg; break;
-		case 'n': *check = 1; break;
-		case 'v': *verbose = 1; break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "batond: unexpected argument '%s'\n", argv[optind]);
-		return -1;
-	}
-	if (cfg->max_buffered < cfg->max_frame) {
-		fprintf(stderr, "batond: --max-buffered %zu is smaller than "
-		    "--max-frame %u: a frame of the largest size could never be "
-		    "read\n", cfg->max_buffered, cfg->max_frame);
-		return -1;
-	}
-	if (cfg->data_dir == NULL || cfg->ca_file == NULL ||
-	    cfg->cert_file == NULL || cfg->key_file == NULL ||
-	    cfg->policy_file == NULL) {
-		fprintf(stderr, "batond: --data, --ca, --cert, --key and --policy "
-		    "are required\n");
-		usage(stderr);
-		return -1;
-	}
-	return 0;
-}
 
 /*
  * Records a broker start or stop, followed by a signed checkpoint, so a
@@ -257,45 +66,87 @@ record_lifecycle(struct broker *b, const char *event, const char *policy)
 }
 
 /*
- * Resolves --user: the uid the broker will run as, which must own the key.
- * Returns the passwd entry (NULL when not switching users).
+ * What the signal handler needs besides the broker: the settings a reload
+ * reads again, the flags that override them, and the reload count that
+ * reload.status carries.
  */
-static struct passwd *
-resolve_user(struct broker_config *cfg)
-{
-	struct passwd *pw;
+struct daemon {
+	struct broker			 b;		/* first: callbacks take &b */
+	struct broker_config		*cfg;
+	const struct config_cmdline	*cl;
+	unsigned long			 reloads;
+};
 
-	cfg->key_owner = geteuid();
-	if (cfg->user == NULL)
-		return NULL;
-	if ((pw = getpwnam(cfg->user)) == NULL)
-		fatalx("--user %s: no such user", cfg->user);
-	if (geteuid() != 0 && geteuid() != pw->pw_uid)
-		fatalx("--user %s: only root can switch to another user",
-		    cfg->user);
-	cfg->key_owner = pw->pw_uid;
-	return pw;
+/* Tells systemd (Type=notify); a failure is logged and otherwise ignored. */
+static void
+notify(const char *state)
+{
+	if (sdnotify(state) == -1)
+		log_warn("sd_notify to NOTIFY_SOCKET failed");
 }
 
 /*
- * Gives up what the broker no longer needs once its key is loaded: root
- * (for the user given), every supplementary group, and the ability to gain
- * privileges again (no_new_privs), before any client data is touched.
+ * Records the outcome of a start (generation 0) or reload for `batonctl
+ * reload` in DATA/reload.status.
  */
 static void
-shed_privileges(const struct passwd *pw)
+write_reload_status(struct daemon *d, int ok, const char *error)
 {
-	if (pw != NULL && geteuid() == 0) {
-		if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
-		    setuid(pw->pw_uid) != 0)
-			fatal("cannot switch to user %s", pw->pw_name);
-		if (setuid(0) == 0)
-			fatalx("still able to regain root after switching users");
-		log_info("running as user %s (uid %ld)", pw->pw_name,
-		    (long)pw->pw_uid);
+	struct reload_status st;
+	char err[512];
+
+	memset(&st, 0, sizeof(st));
+	st.pid = (long)getpid();
+	st.generation = d->reloads;
+	st.time_ms = clockms_wall();
+	snprintf(st.result, sizeof(st.result), "%s", ok ? "ok" : "refused");
+	snprintf(st.error, sizeof(st.error), "%s", error);
+	if (runfile_write_reload(d->cfg->data_dir, &st, err, sizeof(err)) == -1)
+		log_warnx("reload: cannot write %s: %s", RUNFILE_RELOAD, err);
+}
+
+/*
+ * Re-reads the config file (with the command line's flags over it, as at
+ * start) and takes the keys a reload may change; then the policy, TLS
+ * files and CRL. A config file with errors changes nothing. The outcome
+ * goes to the log, reload.status and systemd.
+ */
+static void
+daemon_reload(struct daemon *d)
+{
+	struct broker_config fresh;
+	char err[8192], first[512] = "", restart[512], status[640];
+	int ok = 1;
+
+	notify("RELOADING=1\nSTATUS=reloading");
+	if (d->cfg->config_file != NULL) {
+		if (config_reread(d->cfg, d->cl, &fresh, err, sizeof(err)) == -1) {
+			log_warnx("reload: %s has errors; nothing changed:\n%s",
+			    d->cfg->config_file, err);
+			snprintf(first, sizeof(first), "%.*s",
+			    (int)strcspn(err, "\n"), err);
+			ok = 0;
+		} else {
+			if (config_apply_reload(d->cfg, &fresh, restart,
+			    sizeof(restart)) > 0)
+				log_warnx("reload: %s changed in %s; applied at the "
+				    "next restart", restart, d->cfg->config_file);
+			log_set_level(d->cfg->verbose ? LOG_LEVEL_DEBUG :
+			    LOG_LEVEL_INFO);
+		}
 	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		fatal("prctl(PR_SET_NO_NEW_PRIVS)");
+	if (ok && broker_reload(&d->b, first, sizeof(first)) == -1)
+		ok = 0;
+	d->reloads++;
+	write_reload_status(d, ok, first);
+	if (ok)
+		log_info("reload generation=%lu result=ok", d->reloads);
+	else
+		log_warnx("reload generation=%lu result=refused error=\"%s\"",
+		    d->reloads, first);
+	snprintf(status, sizeof(status), "READY=1\nSTATUS=serving; reload %lu "
+	    "%s%s%s", d->reloads, ok ? "ok" : "refused: ", ok ? "" : first, "");
+	notify(status);
 }
 
 static void
@@ -311,18 +162,20 @@ stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct broker *b = arg;
+	struct daemon *d = arg;
+	struct broker *b = &d->b;
 	struct session *s;
 	struct timeval tv = { STOP_GRACE_S, 0 };
 
 	if (sig == SIGHUP) {
-		log_info("SIGHUP: reloading policy, certificates and CRL");
-		broker_reload(b);
+		log_info("SIGHUP: reloading config, policy, certificates and CRL");
+		daemon_reload(d);
 		return;
 	}
 	if (b->stopping)
 		return;
 	b->stopping = 1;
+	notify("STOPPING=1\nSTATUS=stopping");
 	log_info("signal %d: stopping; committing in-flight work", (int)sig);
 	listener_stop(b);
 	TAILQ_FOREACH(s, &b->sessions, entry)
@@ -385,123 +238,197 @@ reader_check_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* 1 when stderr is the journal stream systemd gave us (sd-daemon(3)). */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+/*
+ * Reads the command line and config file; handles --help, --version and
+ * --print-config. Returns -1 to go on, else the exit status.
+ */
+static int
+read_config(int argc, char **argv, struct broker_config *cfg,
+    struct config_cmdline *cl)
+{
+	static char err[16384];
+	const char *p, *nl;
+
+	broker_config_defaults(cfg);
+	if (config_from_args(argc, argv, cfg, cl, err, sizeof(err)) == -1) {
+		for (p = err; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+			fprintf(stderr, "batond: %.*s\n", (int)(nl - p), p);
+		fprintf(stderr, "batond: %s\n(batond --help lists the settings)\n",
+		    p);
+		return 2;
+	}
+	if (cl->help)
+		config_usage(stdout);
+	else if (cl->version)
+		printf("batond %s\n", BATON_VERSION);
+	else if (cl->print)
+		config_print(stdout, cfg);
+	else
+		return -1;
+	return 0;
+}
+
+/* Sets the log's level and format from the settings. */
+static void
+setup_log(const struct broker_config *cfg)
+{
+	log_init("batond", cfg->verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	log_set_journal(cfg->log_format == CONFIG_LOG_JOURNAL ||
+	    (cfg->log_format == CONFIG_LOG_AUTO && stderr_is_journal()));
+}
+
+/*
+ * Loads everything that can fail before serving, in the order that keeps
+ * rights minimal: policy and TLS key as the starting user, then the run-as
+ * user for the data directory, store and audit keys.
+ */
+static void
+load_all(struct broker *b, struct broker_config *cfg)
+{
+	struct store_opts sopts;
+	struct passwd *pw;
+	char err[512], perr[8192];
+
+	if ((b->st.policy = policy_load(cfg->policy_file, perr,
+	    sizeof(perr))) == NULL)
+		fatalx("policy has errors:\n%s", perr);
+	pw = privileges_resolve_user(cfg);
+	if ((b->tls = tls_server_ctx(cfg, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	privileges_shed(pw);
+	memset(&sopts, 0, sizeof(sopts));
+	sopts.dir = cfg->data_dir;
+	sopts.map_size = cfg->map_size;
+	if (datadir_check(cfg->data_dir, cfg->key_owner, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (store_open(&sopts, &b->st.store, err, sizeof(err)) != STORE_OK)
+		fatalx("%s", err);
+	if ((b->st.audit = audit_open(cfg->data_dir, 1, err, sizeof(err))) == NULL)
+		fatalx("audit: %s", err);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct broker_config cfg;
-	struct broker b;
-	struct store_opts sopts;
+	static struct daemon d;
+	static struct broker_config cfg;
+	static struct config_cmdline cl;
 	struct event *sigs[4];
 	struct timeval rc_tv = { READER_CHECK_S, 0 };
 	struct timeval recheck_tv = { RECHECK_S, 0 };
 	struct timeval space_tv = { 1, 0 };
-	int check = 0, verbose = 0, i;
-	char err[512], perr[4096];
-	struct passwd *pw;
+	int i, rc;
+	char err[512], ready[600];
 	const int signums[] = { SIGTERM, SIGINT, SIGHUP };
 
-	broker_config_defaults(&cfg);
-	if (parse_args(argc, argv, &cfg, &check, &verbose) == -1)
-		return 2;
-	log_init("batond", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if ((rc = read_config(argc, argv, &cfg, &cl)) >= 0) {
+		broker_config_free(&cfg);
+		return rc;
+	}
+	setup_log(&cfg);
 	signal(SIGPIPE, SIG_IGN);
-
-	memset(&b, 0, sizeof(b));
-	b.cfg = &cfg;
-	broker_attach_state(&b);
-	TAILQ_INIT(&b.sessions);
-	if (gethostname(b.broker_id, sizeof(b.broker_id) - 1) != 0)
-		strcpy(b.broker_id, "batond");
-
-	if ((b.st.policy = policy_load(cfg.policy_file, perr, sizeof(perr))) == NULL)
-		fatalx("policy has errors:\n%s", perr);
-	pw = resolve_user(&cfg);
-	if ((b.tls = tls_server_ctx(&cfg, err, sizeof(err))) == NULL)
-		fatalx("%s", err);
-	if (!check)
-		shed_privileges(pw);
-	memset(&sopts, 0, sizeof(sopts));
-	sopts.dir = cfg.data_dir;
-	sopts.map_size = cfg.map_size;
-	if (datadir_check(cfg.data_dir, cfg.key_owner, err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	if (store_open(&sopts, &b.st.store, err, sizeof(err)) != STORE_OK)
-		fatalx("%s", err);
-	if ((b.st.audit = audit_open(cfg.data_dir, 1, err, sizeof(err))) == NULL)
-		fatalx("audit: %s", err);
-	if (check) {
-		printf("batond: configuration OK\n");
-		audit_close(b.st.audit);
-		store_close(b.st.store);
-		SSL_CTX_free(b.tls);
-		policy_free(b.st.policy);
-		return 0;
+	if (cl.check) {
+		rc = checkconf_run(&cfg);
+		broker_config_free(&cfg);
+		return rc;
 	}
 
-	if ((b.base = event_base_new()) == NULL)
+	d.cfg = &cfg;
+	d.cl = &cl;
+	d.b.cfg = &cfg;
+	broker_attach_state(&d.b);
+	TAILQ_INIT(&d.b.sessions);
+	if (gethostname(d.b.broker_id, sizeof(d.b.broker_id) - 1) != 0)
+		strcpy(d.b.broker_id, "batond");
+	load_all(&d.b, &cfg);
+
+	if ((d.b.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	/* 0: unused, 1: all I/O and timers, 2: the commit pass, after them */
-	if (event_base_priority_init(b.base, 3) != 0)
+	if (event_base_priority_init(d.b.base, 3) != 0)
 		fatalx("event_base_priority_init failed");
-	b.commit_ev = event_new(b.base, -1, 0, broker_commit_pass, &b);
-	if (b.commit_ev == NULL || event_priority_set(b.commit_ev, 2) != 0)
+	d.b.commit_ev = event_new(d.b.base, -1, 0, broker_commit_pass, &d.b);
+	if (d.b.commit_ev == NULL || event_priority_set(d.b.commit_ev, 2) != 0)
 		fatalx("cannot create the commit event");
 	for (i = 0; i < 3; i++) {
-		sigs[i] = evsignal_new(b.base, signums[i], signal_cb, &b);
+		sigs[i] = evsignal_new(d.b.base, signums[i], signal_cb, &d);
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
 			fatalx("cannot install signal handler");
 	}
-	b.reader_check_ev = event_new(b.base, -1, EV_PERSIST, reader_check_cb, &b);
-	if (b.reader_check_ev == NULL || event_add(b.reader_check_ev, &rc_tv) != 0)
+	d.b.reader_check_ev = event_new(d.b.base, -1, EV_PERSIST, reader_check_cb, &d.b);
+	if (d.b.reader_check_ev == NULL || event_add(d.b.reader_check_ev, &rc_tv) != 0)
 		fatalx("cannot start the reader check timer");
 
-	b.recheck_ev = event_new(b.base, -1, EV_PERSIST, recheck_cb, &b);
-	if (b.recheck_ev == NULL || event_add(b.recheck_ev, &recheck_tv) != 0)
+	d.b.recheck_ev = event_new(d.b.base, -1, EV_PERSIST, recheck_cb, &d.b);
+	if (d.b.recheck_ev == NULL || event_add(d.b.recheck_ev, &recheck_tv) != 0)
 		fatalx("cannot start the session re-check timer");
 
-	state_measure_space(&b.st);
-	b.space_ev = event_new(b.base, -1, EV_PERSIST, space_cb, &b);
-	if (b.space_ev == NULL || event_add(b.space_ev, &space_tv) != 0)
+	state_measure_space(&d.b.st);
+	d.b.space_ev = event_new(d.b.base, -1, EV_PERSIST, space_cb, &d.b);
+	if (d.b.space_ev == NULL || event_add(d.b.space_ev, &space_tv) != 0)
 		fatalx("cannot start the space timer");
-	if (deadline_start(&b) == -1)
+	if (deadline_start(&d.b) == -1)
 		fatalx("cannot start the deadline timer");
 
-	if (listener_start(&b, err, sizeof(err)) == -1)
+	if (listener_start(&d.b, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	record_lifecycle(&b, AUDIT_BROKER_STARTED, cfg.policy_file);
-	broker_check_clock(&b);
-	broker_check_expiry(&b);
+	record_lifecycle(&d.b, AUDIT_BROKER_STARTED, cfg.policy_file);
+	broker_check_clock(&d.b);
+	broker_check_expiry(&d.b);
+	if (runfile_write_pid(cfg.data_dir, getpid(), err, sizeof(err)) == -1)
+		fatalx("cannot write %s: %s", RUNFILE_PID, err);
+	write_reload_status(&d, 1, "");
 	log_info("batond ready data=%s max_frame=%u", cfg.data_dir, cfg.max_frame);
-	event_base_dispatch(b.base);
+	snprintf(ready, sizeof(ready), "READY=1\nSTATUS=serving on %s",
+	    cfg.listen);
+	notify(ready);
+	event_base_dispatch(d.b.base);
 
 	/* stopping: whatever is still open is released with the process */
 	{
 		struct session *s;
 
-		while ((s = TAILQ_FIRST(&b.sessions)) != NULL) {
+		while ((s = TAILQ_FIRST(&d.b.sessions)) != NULL) {
 			session_set_state(s, SESSION_DEAD);
 			session_destroy(s);
 		}
 	}
-	deadline_save_clock(&b);	/* committed with the stop record */
-	state_flush_record_summaries(&b.st, 1);
-	record_lifecycle(&b, AUDIT_BROKER_STOPPED, NULL);
-	if (store_active(b.st.store) && store_commit(b.st.store) != STORE_OK)
-		fatalx("store commit at stop failed: %s", store_strerror(b.st.store));
-	if (b.listener != NULL)
-		evconnlistener_free(b.listener);
+	deadline_save_clock(&d.b);	/* committed with the stop record */
+	state_flush_record_summaries(&d.b.st, 1);
+	record_lifecycle(&d.b, AUDIT_BROKER_STOPPED, NULL);
+	if (store_active(d.b.st.store) && store_commit(d.b.st.store) != STORE_OK)
+		fatalx("store commit at stop failed: %s", store_strerror(d.b.st.store));
+	if (d.b.listener != NULL)
+		evconnlistener_free(d.b.listener);
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
-	event_free(b.reader_check_ev);
-	event_free(b.recheck_ev);
-	event_free(b.space_ev);
-	deadline_stop(&b);
-	policy_free(b.st.policy);
-	event_free(b.commit_ev);
-	event_base_free(b.base);
-	audit_close(b.st.audit);
-	store_close(b.st.store);
-	SSL_CTX_free(b.tls);
+	event_free(d.b.reader_check_ev);
+	event_free(d.b.recheck_ev);
+	event_free(d.b.space_ev);
+	deadline_stop(&d.b);
+	policy_free(d.b.st.policy);
+	event_free(d.b.commit_ev);
+	event_base_free(d.b.base);
+	audit_close(d.b.st.audit);
+	store_close(d.b.st.store);
+	SSL_CTX_free(d.b.tls);
+	runfile_remove_pid(cfg.data_dir);
+	broker_config_free(&cfg);
 	log_info("stopped");
 	return 0;
 }

@@ -121,19 +121,22 @@ broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(b->base);
 }
 
-void
-broker_reload(struct broker *b)
+int
+broker_reload(struct broker *b, char *first, size_t firstlen)
 {
 	struct policy *np = NULL;
 	struct session *s;
 	SSL_CTX *nctx;
 	char err[4096];
+	int rc = 0;
 
 	if (b->cfg->policy_file != NULL) {
-		if ((np = policy_load(b->cfg->policy_file, err, sizeof(err))) == NULL)
+		if ((np = policy_load(b->cfg->policy_file, err, sizeof(err))) == NULL) {
 			log_warnx("reload: policy not changed, the new one has errors:\n%s",
 			    err);
-		else {
+			snprintf(first, firstlen, "%.*s", (int)strcspn(err, "\n"), err);
+			rc = -1;
+		} else {
 			struct audit_event ev = { 0 };
 
 			policy_free(b->st.policy);
@@ -151,7 +154,9 @@ broker_reload(struct broker *b)
 	}
 	if ((nctx = tls_server_ctx(b->cfg, err, sizeof(err))) == NULL) {
 		log_warnx("reload: TLS context and CRL not changed: %s", err);
-		return;
+		if (rc == 0)
+			snprintf(first, firstlen, "%s", err);
+		return -1;
 	}
 	/* live SSL objects keep a reference to the context they began with */
 	SSL_CTX_free(b->tls);
@@ -169,6 +174,7 @@ broker_reload(struct broker *b)
 		}
 	}
 	broker_schedule(b);
+	return rc;
 }
 
 void

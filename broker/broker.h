@@ -86,9 +86,11 @@ void	broker_commit_pass(int fd, short what, void *arg);
 /*
  * Reloads the policy and the TLS context (with its CRL), each swapped in
  * only if it loads completely; closes live sessions whose certificate no
- * longer verifies. Logs what it did and why anything was kept.
+ * longer verifies. Logs what it did and why anything was kept. Returns 0
+ * when both were loaded, -1 when either was refused (first: the first
+ * reason, one line).
  */
-void	broker_reload(struct broker *b);
+int	broker_reload(struct broker *b, char *first, size_t firstlen);
 
 /*
  * Re-reads the registry for every live session: a removed or disabled node

@@ -30,6 +30,7 @@
 #include "json.h"
 #include "jsonl.h"
 #include "validate.h"
+#include "version.h"
 
 #define EX_OK		0
 #define EX_LOCAL	1	/* usage, files, JSON, invalid handover */
@@ -1242,7 +1243,7 @@ main(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return EX_OK;
 		case 'V':
-			printf("baton 0.1 (%s)\n", BATON_CLIENT_NAME);
+			printf("baton %s\n", BATON_VERSION);
 			return EX_OK;
 		default:
 			return bad_option(NULL, argv);

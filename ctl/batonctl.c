@@ -4,7 +4,8 @@
  * command shares (declared in ctl.h).
  *
  * Commands live one area per file: ctl_cert.c (CA, certificates, CRL),
- * ctl_node.c (the node registry), ctl_audit.c (the audit log). Each
+ * ctl_node.c (the node registry), ctl_audit.c (the audit log),
+ * ctl_reload.c (reloading the running broker). Each
  * reads its options through one table for ctl_opts.c, which also prints
  * its --help. A new command is a row in commands[] plus its entry point;
  * nothing else here changes. A row with no verb is a one-word command
@@ -23,6 +24,7 @@
 
 #include "ctl.h"
 #include "validate.h"
+#include "version.h"
 
 static const char *progname = "batonctl";
 
@@ -79,6 +81,8 @@ static const struct command commands[] = {
 	  "                      [--keep-days N] [--pubkey FILE] [--dry-run]",
 	  "move the oldest records to a verifiable file (audited)", ctl_audit,
 	  CTL_AUDIT_ARCHIVE },
+	{ "reload", NULL, "--data DIR [--timeout SECONDS]",
+	  "reload the running broker; exit 1 if it refused", ctl_reload, 0 },
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
@@ -169,6 +173,10 @@ main(int argc, char *argv[])
 	}
 	if (is_help(argv[1])) {
 		command_list(stdout, NULL);
+		return EXIT_SUCCESS;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("%s %s\n", progname, BATON_VERSION);
 		return EXIT_SUCCESS;
 	}
 	for (i = 0; i < NCOMMANDS; i++)

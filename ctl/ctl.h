@@ -69,6 +69,7 @@ int	ctl_node_add(const struct command *, int, char **);	/* ctl_node.c */
 int	ctl_node_list(const struct command *, int, char **);
 int	ctl_node_change(const struct command *, int, char **);	/* by id */
 int	ctl_audit(const struct command *, int, char **); /* ctl_audit.c */
+int	ctl_reload(const struct command *, int, char **); /* ctl_reload.c */
 
 /* Prints "batonctl: message" to stderr; returns EXIT_FAILURE. */
 int	ctl_failx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -1,5 +1,11 @@
 /*
- * log.c - timestamped lines on stderr (see log.h for what may be logged).
+ * log.c - one line per event on stderr (see log.h for what may be logged).
+ *
+ * A line is "TIME PROGRAM LEVEL: message", or under systemd (journal
+ * format) "<N>PROGRAM LEVEL: message" with the sd-daemon priority N
+ * instead of the time, which the journal adds itself. A message of
+ * several lines (every policy error, say) becomes several events, each
+ * with its own time and level, so no line of the log lacks them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,12 +17,57 @@
 
 static const char *log_prog = "batond";
 static int log_min = LOG_LEVEL_INFO;
+static int log_journal;		/* "<N>" prefixes instead of the time */
 
 void
 log_init(const char *progname, int level)
 {
 	log_prog = progname;
 	log_min = level;
+}
+
+void
+log_set_level(int level)
+{
+	log_min = level;
+}
+
+void
+log_set_journal(int on)
+{
+	log_journal = on;
+}
+
+/* The sd-daemon priority of a level (syslog's numbers). */
+static int
+log_priority(int level)
+{
+	switch (level) {
+	case LOG_LEVEL_DEBUG: return 7;
+	case LOG_LEVEL_INFO: return 6;
+	case LOG_LEVEL_WARN: return 4;
+	default: return 2;
+	}
+}
+
+/* Writes one event: the prefix, then text up to its end or a newline. */
+static void
+log_line(int level, const char *tag, const char *text, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+
+	if (log_journal) {
+		fprintf(stderr, "<%d>%s %s: %.*s\n", log_priority(level),
+		    log_prog, tag, (int)len, text);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ %s %s: %.*s\n", when, ts.tv_nsec / 1000000L,
+	    log_prog, tag, (int)len, text);
 }
 
 static void log_vwrite(int, const char *, const char *, const char *, va_list)
@@ -26,21 +77,26 @@ static void
 log_vwrite(int level, const char *tag, const char *errtext, const char *fmt,
     va_list ap)
 {
-	struct timespec ts;
-	struct tm tm;
-	char when[32];
+	char msg[8192];
+	const char *p, *nl;
+	int n;
 
 	if (level < log_min)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s %s: ", when, ts.tv_nsec / 1000000L,
-	    log_prog, tag);
-	vfprintf(stderr, fmt, ap);
-	if (errtext != NULL)
-		fprintf(stderr, ": %s", errtext);
-	fputc('\n', stderr);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
+		snprintf(msg, sizeof(msg), "(unprintable log message)");
+	if (errtext != NULL) {
+		size_t used = strlen(msg);
+
+		snprintf(msg + used, sizeof(msg) - used, ": %s", errtext);
+	}
+	/* one event per line of the message */
+	for (p = msg; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		if (nl > p)
+			log_line(level, tag, p, (size_t)(nl - p));
+	if (*p != '\0' || p == msg)
+		log_line(level, tag, p, strlen(p));
 	fflush(stderr);
 }
 

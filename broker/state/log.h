@@ -1,5 +1,7 @@
 /*
  * log.h - the broker's few log verbs, to stderr (the journal under systemd).
+ * Each line is one event with its level; a message with newlines is
+ * written as one event per line.
  *
  * log_warn appends errno's text, log_warnx does not; fatal/fatalx exit
  * non-zero and are only for when the broker cannot go on. A line carries
@@ -15,6 +17,15 @@ enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_
 
 /* Sets the program name and the lowest level written (default INFO). */
 void	log_init(const char *progname, int level);
+
+/* Changes the lowest level written (a reload may turn debug on or off). */
+void	log_set_level(int level);
+
+/*
+ * 1: sd-daemon "<N>" priority prefixes instead of the time (under
+ * systemd, whose journal keeps its own time); 0: timestamped lines.
+ */
+void	log_set_journal(int on);
 
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

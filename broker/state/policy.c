@@ -221,6 +221,7 @@ stmt_send(struct parse *ps, struct policy_role *r, char **w, int n)
 		}
 		rt = &r->routes[r->nroutes++];
 		snprintf(rt->to_role, sizeof(rt->to_role), "%s", w[1]);
+		rt->line = ps->line;
 	}
 	for (i = 2; i < n; i++) {
 		if (strcmp(w[i], "any") == 0) {
@@ -365,13 +366,14 @@ policy_parse(const char *name, const char *text, size_t len, char *err,
 			stmt_top(&ps, p, w, n);
 		}
 	}
-	/* every route must name a declared role */
-	ps.line = 0;
+	/* every route must name a declared role (known only at the end) */
 	for (i = 0; i < p->nroles; i++)
 		for (j = 0; j < p->roles[i].nroutes; j++)
-			if (find_role(p, p->roles[i].routes[j].to_role) == NULL)
+			if (find_role(p, p->roles[i].routes[j].to_role) == NULL) {
+				ps.line = p->roles[i].routes[j].line;
 				perr(&ps, "role '%s' sends to undeclared role '%s'",
 				    p->roles[i].name, p->roles[i].routes[j].to_role);
+			}
 	if (ps.nerrors > 0) {
 		free(p);
 		return NULL;

@@ -24,6 +24,7 @@
 struct policy_route {
 	char		 to_role[POLICY_ROLE_MAX + 1];
 	uint32_t	 kinds;		/* bit n = TransitionKind value n */
+	int		 line;		/* of its first 'send', for errors */
 };
 
 struct policy_role {

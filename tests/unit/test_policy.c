@@ -93,8 +93,8 @@ test_errors_with_lines(void **state)
 	assert_non_null(strstr(err, "test.conf:8: role 'a' is declared twice"));
 	assert_non_null(strstr(err, "test.conf:9: 'Bad' is not a role name"));
 	assert_non_null(strstr(err, "test.conf:10: 'NOT_A_NODE' is not a node id"));
-	/* and the route to the undeclared role b */
-	assert_non_null(strstr(err, "sends to undeclared role 'b'"));
+	/* and the route to the undeclared role b, at the line of its send */
+	assert_non_null(strstr(err, "test.conf:3: role 'a' sends to undeclared role 'b'"));
 }
 
 static void
