@@ -606,7 +606,7 @@ read_args(int argc, char **argv, struct broker_config *cfg,
 	lo[i++] = (struct option){ "version", no_argument, NULL, O_VERSION };
 	lo[i++] = (struct option){ NULL, 0, NULL, 0 };
 	opterr = 0;
-	optind = 1;
+	optind = 0;	/* glibc: start afresh (a reload or test parses again) */
 	for (;;) {
 		last = optind;
 		if ((ch = getopt_long(argc, argv, ":c:nvh", lo, NULL)) == -1)
