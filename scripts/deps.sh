@@ -33,6 +33,8 @@ packages=(
   libfiu0
   strace		# 06-crash-receipt-order: receipts follow their commit's fdatasync
   faketime		# libfaketime: wall-clock steps (05-deadlines-clock-step)
+  systemd		# systemd-analyze verify of deploy/batond.service (11-ops-notify)
+  python3		# the sd_notify datagram listener (11-ops-notify)
 )
 
 check_only=0
