@@ -9,8 +9,8 @@
  *
  * batond.conf is "KEY VALUE" per line; '#' starts a comment line; a value
  * may be put in double quotes (kept literally, for a path with spaces).
- * Parsing is bounded (64 KiB file, 1024-byte lines, numbers in each
- * row's range) and reports every problem as "FILE:LINE: reason", all of
+ * Parsing is bounded (64 KiB file, 1024-byte lines, no control bytes, so
+ * no value can forge a log line; numbers in each row's range) and reports every problem as "FILE:LINE: reason", all of
  * them at once; an unknown key is an error, with the nearest known key
  * when one is close. Flags are the same names with "--" and override the
  * file.
@@ -410,8 +410,14 @@ file_line(struct broker_config *cfg, const char *name, int lineno,
 {
 	char *key, *val, why[512], hint[64];
 	int k, rc;
-	const char *copy;
+	const char *copy, *c;
 
+	for (c = line; *c != '\0'; c++)
+		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f) {
+			add_err(e, "%s:%d: control character in line", name,
+			    lineno);
+			return;
+		}
 	if ((rc = split_line(line, &key, &val, why, sizeof(why))) == 1)
 		return;
 	if (rc == -1) {
@@ -468,16 +474,15 @@ slurp(const char *name, size_t *lenp, struct errs *e)
 	return buf;
 }
 
-/* Reads name into cfg; every problem goes to e. */
+/* Reads the len bytes of text (file name, for messages) into cfg. */
 static void
-config_file(struct broker_config *cfg, const char *name, struct errs *e)
+config_text(struct broker_config *cfg, const char *name, const char *text,
+    size_t len, struct errs *e)
 {
-	char *text, line[CONFIG_LINE_MAX + 1];
-	size_t len, pos = 0, end, ll;
+	char line[CONFIG_LINE_MAX + 1];
+	size_t pos = 0, end, ll;
 	int lineno = 0, seen[NKEYS] = { 0 };
 
-	if ((text = slurp(name, &len, e)) == NULL)
-		return;
 	while (pos < len) {
 		for (end = pos; end < len && text[end] != '\n'; end++)
 			;
@@ -488,8 +493,6 @@ config_file(struct broker_config *cfg, const char *name, struct errs *e)
 		if (ll > CONFIG_LINE_MAX)
 			add_err(e, "%s:%d: line longer than %d bytes", name,
 			    lineno, CONFIG_LINE_MAX);
-		else if (memchr(text + pos, '\0', ll) != NULL)
-			add_err(e, "%s:%d: NUL byte in line", name, lineno);
 		else {
 			memcpy(line, text + pos, ll);
 			line[ll] = '\0';
@@ -497,7 +500,34 @@ config_file(struct broker_config *cfg, const char *name, struct errs *e)
 		}
 		pos = end + 1;
 	}
+}
+
+/* Reads the file name into cfg; every problem goes to e. */
+static void
+config_file(struct broker_config *cfg, const char *name, struct errs *e)
+{
+	char *text;
+	size_t len;
+
+	if ((text = slurp(name, &len, e)) == NULL)
+		return;
+	config_text(cfg, name, text, len, e);
 	free(text);
+}
+
+int
+config_parse_text(struct broker_config *cfg, const char *name,
+    const char *text, size_t len, char *err, size_t errlen)
+{
+	struct errs e = { err, errlen, 0, 0 };
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (len > CONFIG_FILE_MAX)
+		add_err(&e, "%s: larger than 64 KiB", name);
+	else
+		config_text(cfg, name, text, len, &e);
+	return e.n > 0 ? -1 : 0;
 }
 
 /* Applies cl's flags over cfg; problems go to e. */
@@ -746,7 +776,7 @@ config_print(FILE *fp, const struct broker_config *cfg)
 	for (i = 0; i < NKEYS; i++) {
 		if ((v = key_format(&keys[i], cfg, buf, sizeof(buf))) == NULL)
 			fprintf(fp, "# %s (not set)\n", keys[i].name);
-		else if (strpbrk(v, " \t#") != NULL || *v == '"')
+		else if (strpbrk(v, " \t#") != NULL || *v == '"' || *v == '=')
 			fprintf(fp, "%s \"%s\"\n", keys[i].name, v);
 		else
 			fprintf(fp, "%s %s\n", keys[i].name, v);

@@ -89,6 +89,14 @@ int	config_from_args(int argc, char **argv, struct broker_config *cfg,
 	    struct config_cmdline *cl, char *err, size_t errlen);
 
 /*
+ * Reads the len bytes of text, a batond.conf called name, into cfg (the
+ * file reader's core, for tests and fuzzing; no cross-key checks). Returns
+ * 0, or -1 with every problem in err as "NAME:LINE: reason" lines.
+ */
+int	config_parse_text(struct broker_config *cfg, const char *name,
+	    const char *text, size_t len, char *err, size_t errlen);
+
+/*
  * Reads cfg->config_file again into a fresh copy of the defaults and
  * applies cl's flags over it, as at start (for a reload). Returns 0 with
  * out filled (free it with broker_config_free), or -1 with err as above.

@@ -6,7 +6,7 @@
 # Configures its own build directory ($BATON_FUZZ_BUILD, default
 # build-fuzz at the top of the tree) with CC=clang, BATON_FUZZ=ON and
 # BATON_SANITIZE=ON, builds fuzz_json, fuzz_frame, fuzz_policy,
-# fuzz_decode_time (frame decoding stays linear in time) and fuzz_dispatch
+# fuzz_config (batond.conf), fuzz_decode_time (frame decoding stays linear in time) and fuzz_dispatch
 # (frame sequences through the dispatch table into the lifecycle over a
 # temporary store), then runs each with the committed seed corpus. New
 # inputs go to a scratch directory, never into the repository; a crash
@@ -36,10 +36,10 @@ CC=$CC cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DBATON_FUZZ=ON -DBATON_SANITIZE=ON \
 	-DBATON_WERROR="${BATON_FUZZ_WERROR:-OFF}" >/dev/null
 cmake --build "$build" --target fuzz_json fuzz_frame fuzz_policy \
-	fuzz_decode_time fuzz_dispatch -j "$jobs" >/dev/null
+	fuzz_config fuzz_decode_time fuzz_dispatch -j "$jobs" >/dev/null
 
 status=0
-for t in json frame policy decode_time dispatch; do
+for t in json frame policy config decode_time dispatch; do
 	mkdir -p "$work/$t" "$work/crash-$t"
 	echo "== fuzz_$t for ${secs}s (scratch $work)"
 	set -- -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \

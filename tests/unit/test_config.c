@@ -99,7 +99,8 @@ test_all_errors(void **state)
 	    "max-frmae 10\n"			/* 2 */
 	    "max-frame 10\n"			/* 3 */
 	    "max-frame 2048\n"			/* 4 */
-	    "verbose perhaps\n");		/* 5 */
+	    "verbose perhaps\n"			/* 5 */
+	    "user no\033body\n");		/* 6 */
 	assert_int_equal(from_args(&cfg, &cl, err, sizeof(err), argv), -1);
 	assert_non_null(strstr(err, ":2: unknown key 'max-frmae'; did you "
 	    "mean 'max-frame'?"));
@@ -108,6 +109,7 @@ test_all_errors(void **state)
 	assert_non_null(strstr(err, ":4: 'max-frame' is set twice (first "
 	    "on line 3)"));
 	assert_non_null(strstr(err, ":5: verbose: 'perhaps' is not yes or no"));
+	assert_non_null(strstr(err, ":6: control character in line"));
 	assert_non_null(strstr(err, "--idle-timeout: '0' is not a number"));
 	assert_non_null(strstr(err, "unknown option '--frobnicate'"));
 	assert_non_null(strstr(err, "data is required"));
