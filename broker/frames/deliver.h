@@ -1,6 +1,7 @@
 /*
- * deliver.h - the delivery pump: queue entries (handovers and notices) ->
- * redaction by the policy in force -> Deliver / Notice frames.
+ * deliver.h - the delivery pump: a receiving session's credit and room ->
+ * the next queue item from the lifecycle (lifecycle/delivery.h: redacted
+ * by the policy in force, recorded) -> Deliver / Notice frames.
  */
 #ifndef BATON_DELIVER_H
 #define BATON_DELIVER_H

@@ -22,7 +22,7 @@
 
 #define MS(x)	BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_##x
 
-/* Records the quarantine of a queue entry of node's (m NULL: no record). */
+/* Records the quarantine of id from node's queue (subject_ref NULL: unknown). */
 static int
 audit_quarantine(struct state *st, const char *node, const char *id,
     const char *subject_ref, const char *why)
