@@ -107,45 +107,56 @@ write_reload_status(struct daemon *d, int ok, const char *error)
 
 /*
  * Re-reads the config file (with the command line's flags over it, as at
- * start) and takes the keys a reload may change; then the policy, TLS
- * files and CRL. A config file with errors changes nothing. The outcome
- * goes to the log, reload.status and systemd.
+ * start) and takes the keys a reload may change. Returns 0, or -1 with the
+ * first error in first (nothing changed).
+ */
+static int
+reload_config(struct daemon *d, char *first, size_t firstlen)
+{
+	struct broker_config fresh;
+	char err[8192], restart[512];
+
+	if (d->cfg->config_file == NULL)
+		return 0;
+	if (config_reread(d->cfg, d->cl, &fresh, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s has errors; nothing changed:\n%s",
+		    d->cfg->config_file, err);
+		snprintf(first, firstlen, "%.*s", (int)strcspn(err, "\n"), err);
+		return -1;
+	}
+	if (config_apply_reload(d->cfg, &fresh, restart, sizeof(restart)) > 0)
+		log_warnx("reload: %s changed in %s; applied at the next restart",
+		    restart, d->cfg->config_file);
+	log_set_level(d->cfg->verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	return 0;
+}
+
+/*
+ * A reload: the config file, then the policy, TLS files and CRL (each
+ * swapped in only if it loads whole). The outcome goes to the log,
+ * reload.status (for batonctl reload) and systemd.
  */
 static void
 daemon_reload(struct daemon *d)
 {
-	struct broker_config fresh;
-	char err[8192], first[512] = "", restart[512], status[640];
-	int ok = 1;
+	char first[512] = "", status[640];
+	int ok;
 
 	notify("RELOADING=1\nSTATUS=reloading");
-	if (d->cfg->config_file != NULL) {
-		if (config_reread(d->cfg, d->cl, &fresh, err, sizeof(err)) == -1) {
-			log_warnx("reload: %s has errors; nothing changed:\n%s",
-			    d->cfg->config_file, err);
-			snprintf(first, sizeof(first), "%.*s",
-			    (int)strcspn(err, "\n"), err);
-			ok = 0;
-		} else {
-			if (config_apply_reload(d->cfg, &fresh, restart,
-			    sizeof(restart)) > 0)
-				log_warnx("reload: %s changed in %s; applied at the "
-				    "next restart", restart, d->cfg->config_file);
-			log_set_level(d->cfg->verbose ? LOG_LEVEL_DEBUG :
-			    LOG_LEVEL_INFO);
-		}
-	}
-	if (ok && broker_reload(&d->b, first, sizeof(first)) == -1)
-		ok = 0;
+	ok = reload_config(d, first, sizeof(first)) == 0 &&
+	    broker_reload(&d->b, first, sizeof(first)) == 0;
 	d->reloads++;
 	write_reload_status(d, ok, first);
-	if (ok)
+	if (ok) {
 		log_info("reload generation=%lu result=ok", d->reloads);
-	else
+		snprintf(status, sizeof(status), "READY=1\nSTATUS=serving; "
+		    "reload %lu ok", d->reloads);
+	} else {
 		log_warnx("reload generation=%lu result=refused error=\"%s\"",
 		    d->reloads, first);
-	snprintf(status, sizeof(status), "READY=1\nSTATUS=serving; reload %lu "
-	    "%s%s%s", d->reloads, ok ? "ok" : "refused: ", ok ? "" : first, "");
+		snprintf(status, sizeof(status), "READY=1\nSTATUS=serving; "
+		    "reload %lu refused: %s", d->reloads, first);
+	}
 	notify(status);
 }
 

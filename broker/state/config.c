@@ -592,6 +592,7 @@ bad_option(const char *arg, int optopt_ch, struct errs *e)
 {
 	char name[80], hint[64];
 	const char *eq;
+	int k;
 
 	if (optopt_ch != 0 && optopt_ch < 256 && (arg == NULL ||
 	    strncmp(arg, "--", 2) != 0)) {
@@ -605,8 +606,9 @@ bad_option(const char *arg, int optopt_ch, struct errs *e)
 	eq = strchr(arg, '=');
 	snprintf(name, sizeof(name), "%.*s", eq != NULL ? (int)(eq - arg - 2) :
 	    (int)strlen(arg + 2), arg + 2);
-	if (key_find(name) >= 0) {
-		add_err(e, "--%s: missing value", name);
+	if ((k = key_find(name)) >= 0) {
+		add_err(e, "--%s: %s", name, keys[k].type == K_BOOL ?
+		    "takes no value (given, it means yes)" : "missing value");
 		return;
 	}
 	suggest(name, "--", hint, sizeof(hint));
@@ -635,11 +637,13 @@ read_args(int argc, char **argv, struct broker_config *cfg,
 	lo[i++] = (struct option){ "print-config", no_argument, NULL, O_PRINT };
 	lo[i++] = (struct option){ "version", no_argument, NULL, O_VERSION };
 	lo[i++] = (struct option){ NULL, 0, NULL, 0 };
+	/* '+': no operands, so no permuting; the first word that is not an
+	   option ends the options and is reported, as is all after it */
 	opterr = 0;
 	optind = 0;	/* glibc: start afresh (a reload or test parses again) */
 	for (;;) {
-		last = optind;
-		if ((ch = getopt_long(argc, argv, ":c:nvh", lo, NULL)) == -1)
+		last = optind > 0 ? optind : 1;
+		if ((ch = getopt_long(argc, argv, "+:c:nvh", lo, NULL)) == -1)
 			break;
 		switch (ch) {
 		case 'c': cfg->config_file = optarg; break;

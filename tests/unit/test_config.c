@@ -117,6 +117,27 @@ test_all_errors(void **state)
 }
 
 static void
+test_option_errors(void **state)
+{
+	struct broker_config cfg;
+	struct config_cmdline cl;
+	char err[2048];
+	char *argv[] = { "batond", "--allow-tls12=yes", "-x", "--polcy", "p",
+	    NULL };
+	char *argv2[] = { "batond", "--data", NULL };
+
+	assert_int_equal(from_args(&cfg, &cl, err, sizeof(err), argv), -1);
+	assert_non_null(strstr(err, "--allow-tls12: takes no value"));
+	assert_non_null(strstr(err, "-x: unknown option"));
+	assert_non_null(strstr(err, "unknown option '--polcy'; did you mean "
+	    "'--policy'?"));
+	assert_non_null(strstr(err, "unexpected argument 'p'"));
+	assert_null(strstr(err, "'batond'"));	/* never argv[0] */
+	assert_int_equal(from_args(&cfg, &cl, err, sizeof(err), argv2), -1);
+	assert_non_null(strstr(err, "--data: missing value"));
+}
+
+static void
 test_cross_check(void **state)
 {
 	struct broker_config cfg;
@@ -195,6 +216,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file_and_flags),
 		cmocka_unit_test(test_all_errors),
+		cmocka_unit_test(test_option_errors),
 		cmocka_unit_test(test_cross_check),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_print_reads_back),
