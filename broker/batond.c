@@ -273,14 +273,16 @@ read_config(int argc, char **argv, struct broker_config *cfg,
     struct config_cmdline *cl)
 {
 	static char err[16384];
-	const char *p, *nl;
+	const char *p, *nl, *pri;
 
 	broker_config_defaults(cfg);
 	if (config_from_args(argc, argv, cfg, cl, err, sizeof(err)) == -1) {
+		/* before log-format is known: the journal's "err" if it is one */
+		pri = stderr_is_journal() ? "<3>" : "";
 		for (p = err; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
-			fprintf(stderr, "batond: %.*s\n", (int)(nl - p), p);
-		fprintf(stderr, "batond: %s\n(batond --help lists the settings)\n",
-		    p);
+			fprintf(stderr, "%sbatond: %.*s\n", pri, (int)(nl - p), p);
+		fprintf(stderr, "%sbatond: %s\n%sbatond: (batond --help lists the "
+		    "settings)\n", pri, p, pri);
 		return 2;
 	}
 	if (cl->help)

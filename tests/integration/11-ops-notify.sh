@@ -83,6 +83,13 @@ wait_for "STOPPING=1 on an abstract socket" 10 notified "$T/n2" "STOPPING=1"
 grep -q '^<6>batond info: batond ready ' "$BROKER_LOG" ||
   fail "log-format auto did not follow JOURNAL_STREAM: $(head -n 3 "$BROKER_LOG")"
 
+# config errors, found before log-format is known, are <3> (err) there too
+: >"$T/early.log"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$T/early.log") "$BATOND" -c "$T/batond.conf" \
+  --max-frame 1 2>>"$T/early.log" || true
+grep -q "^<3>batond: --max-frame: '1' is not a number" "$T/early.log" ||
+  fail "a config error under the journal has no <3>: $(cat "$T/early.log")"
+
 # the shipped unit, pointed at these binaries, verifies cleanly
 if command -v systemd-analyze >/dev/null; then
   sed -e "s|/usr/local/bin/batond|$(readlink -f "$BATOND")|; s|/usr/local/bin/batonctl|$(readlink -f "$BATONCTL")|" \
