@@ -85,8 +85,8 @@ grep -q '^<6>batond info: batond ready ' "$BROKER_LOG" ||
 
 # config errors, found before log-format is known, are <3> (err) there too
 : >"$T/early.log"
-JOURNAL_STREAM=$(stat -c '%d:%i' "$T/early.log") "$BATOND" -c "$T/batond.conf" \
-  --max-frame 1 2>>"$T/early.log" || true
+js=$(stat -c '%d:%i' "$T/early.log")
+JOURNAL_STREAM=$js "$BATOND" -c "$T/batond.conf" --max-frame 1 2>>"$T/early.log" || true
 grep -q "^<3>batond: --max-frame: '1' is not a number" "$T/early.log" ||
   fail "a config error under the journal has no <3>: $(cat "$T/early.log")"
 
