@@ -25,6 +25,7 @@
 #include "decide.h"
 #include "delivery.h"
 #include "due_events.h"
+#include "lc_fixture.h"
 #include "lifecycle.h"
 #include "notice.h"
 #include "policy.h"
@@ -61,17 +62,12 @@ static const char policy_text[] =
     "role mute\n";
 
 /* The nodes of the tests: id, role. */
-static const char *const nodes[][2] = {
+static const struct lc_node nodes[] = {
 	{ "gp-a", "gp" }, { "gp-x", "gp" }, { "team-b", "team" },
 	{ "team-c", "team" }, { "desk-e", "desk" }, { "duty", "desk" },
 	{ "mute-m", "mute" },
 };
-
-struct fixture {
-	char			 dir[256];
-	struct broker_config	 cfg;
-	struct state		 st;
-};
+#define NNODES	(sizeof(nodes) / sizeof(nodes[0]))
 
 /* A valid handover with four sections, ready to submit. */
 struct ho {
@@ -111,94 +107,30 @@ ho_init(struct ho *o, const char *id, const char *to, const char *reason)
 static struct actor
 actor(const char *node)
 {
-	struct actor a = { 0 };
-	size_t i;
-
-	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
-		if (strcmp(nodes[i][0], node) == 0)
-			a.role = nodes[i][1];
-	a.node_id = node;
-	a.org = "Test Trust";
-	a.cert_serial = "01";
-	a.cert_sha256 = "ab";
-	a.peer = "127.0.0.1:1";
-	return a;
+	return lc_actor(nodes, NNODES, node);
 }
 
 static void
-commit(struct fixture *fx)
+commit(struct lc_fixture *fx)
 {
-	if (store_active(fx->st.store))
-		assert_int_equal(store_commit(fx->st.store), STORE_OK);
-}
-
-static void
-add_node(struct fixture *fx, const char *id, const char *role)
-{
-	struct registry_node n;
-
-	memset(&n, 0, sizeof(n));
-	snprintf(n.node_id, sizeof(n.node_id), "%s", id);
-	snprintf(n.role, sizeof(n.role), "%s", role);
-	snprintf(n.organisation, sizeof(n.organisation), "Test Trust");
-	assert_int_equal(registry_add(fx->st.store, &n, state_now_ms()), STORE_OK);
+	lc_commit(fx);
 }
 
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct store_opts o = { 0 };
-	const char *tmp = getenv("TMPDIR");
-	char err[1024];
-	size_t i;
-
-	if (fx == NULL)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "%s/baton-lifecycle-XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(fx->dir) == NULL)
-		return -1;
-	o.dir = fx->dir;
-	o.map_size = 32u << 20;
-	if (store_open(&o, &fx->st.store, err, sizeof(err)) != STORE_OK)
-		fail_msg("store_open: %s", err);
-	if ((fx->st.audit = audit_open(fx->dir, 1, err, sizeof(err))) == NULL)
-		fail_msg("audit_open: %s", err);
-	if ((fx->st.policy = policy_parse("policy.conf", policy_text,
-	    strlen(policy_text), err, sizeof(err))) == NULL)
-		fail_msg("policy_parse: %s", err);
-	broker_config_defaults(&fx->cfg);
-	fx->st.cfg = &fx->cfg;
-	state_measure_space(&fx->st);
-	state_touch(&fx->st);
-	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
-		add_node(fx, nodes[i][0], nodes[i][1]);
-	commit(fx);
-	*state = fx;
-	return 0;
+	*state = lc_fixture_open(policy_text, nodes, NNODES);
+	return *state != NULL ? 0 : -1;
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture *fx = *state;
-	char cmd[320];
-
-	if (store_active(fx->st.store))
-		store_abort(fx->st.store);
-	policy_free(fx->st.policy);
-	audit_close(fx->st.audit);
-	store_close(fx->st.store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(fx);
-	return 0;
+	return lc_fixture_close(*state);
 }
 
 static int
-submit(struct fixture *fx, const char *node, const struct ho *o,
+submit(struct lc_fixture *fx, const char *node, const struct ho *o,
     struct lc_result *res, struct submit_out *out)
 {
 	struct actor a = actor(node);
@@ -212,7 +144,7 @@ submit(struct fixture *fx, const char *node, const struct ho *o,
 
 /* Submits a fresh handover gp-a -> to, which must be accepted. */
 static void
-submit_ok(struct fixture *fx, const char *id, const char *to)
+submit_ok(struct lc_fixture *fx, const char *id, const char *to)
 {
 	struct lc_result res;
 	struct submit_out out;
@@ -224,7 +156,7 @@ submit_ok(struct fixture *fx, const char *id, const char *to)
 
 /* The next item for node after cursor; d must be cleared by the caller. */
 static int
-next(struct fixture *fx, const char *node, uint64_t cursor, struct delivery *d)
+next(struct lc_fixture *fx, const char *node, uint64_t cursor, struct delivery *d)
 {
 	struct actor a = actor(node);
 	int rc;
@@ -236,7 +168,7 @@ next(struct fixture *fx, const char *node, uint64_t cursor, struct delivery *d)
 
 /* Delivers node's next handover, which must be ref, and forgets the frame. */
 static void
-deliver(struct fixture *fx, const char *node, const char *ref)
+deliver(struct lc_fixture *fx, const char *node, const char *ref)
 {
 	struct delivery d;
 
@@ -247,7 +179,7 @@ deliver(struct fixture *fx, const char *node, const char *ref)
 }
 
 static int
-ack(struct fixture *fx, const char *node, const char *id,
+ack(struct lc_fixture *fx, const char *node, const char *id,
     struct lc_result *res, struct ack_out *out)
 {
 	struct actor a = actor(node);
@@ -260,7 +192,7 @@ ack(struct fixture *fx, const char *node, const char *id,
 }
 
 static int
-decide(struct fixture *fx, const char *node, const char *id, int outcome,
+decide(struct lc_fixture *fx, const char *node, const char *id, int outcome,
     const char *to)
 {
 	Baton__V1__Decision d = BATON__V1__DECISION__INIT;
@@ -282,7 +214,7 @@ decide(struct fixture *fx, const char *node, const char *id, int outcome,
 }
 
 static queue_msg *
-get(struct fixture *fx, const char *ref)
+get(struct lc_fixture *fx, const char *ref)
 {
 	queue_msg *m = NULL;
 
@@ -292,7 +224,7 @@ get(struct fixture *fx, const char *ref)
 }
 
 static int
-state_of(struct fixture *fx, const char *ref)
+state_of(struct lc_fixture *fx, const char *ref)
 {
 	queue_msg *m = get(fx, ref);
 	int s = m->state;
@@ -302,7 +234,7 @@ state_of(struct fixture *fx, const char *ref)
 }
 
 static uint64_t
-depth(struct fixture *fx, const char *node)
+depth(struct lc_fixture *fx, const char *node)
 {
 	uint64_t n = 0;
 
@@ -313,7 +245,7 @@ depth(struct fixture *fx, const char *node)
 
 /* Notices of kind queued for node about ref; the last one's id in id. */
 static int
-notices(struct fixture *fx, const char *node, int kind, const char *ref,
+notices(struct lc_fixture *fx, const char *node, int kind, const char *ref,
     char id[BATON_MESSAGE_ID_MAX + 1])
 {
 	char qid[BATON_MESSAGE_ID_MAX + 1];
@@ -341,7 +273,7 @@ notices(struct fixture *fx, const char *node, int kind, const char *ref,
 
 /* Audit records of event about ref (NULL: any), committing first. */
 static uint64_t
-audited(struct fixture *fx, const char *event, const char *ref)
+audited(struct lc_fixture *fx, const char *event, const char *ref)
 {
 	struct audit_filter af;
 	uint64_t matched = 0;
@@ -363,7 +295,7 @@ audited(struct fixture *fx, const char *event, const char *ref)
 static void
 test_submit_ok(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct submit_out out;
 	Baton__V1__Envelope *env;
@@ -410,7 +342,7 @@ test_submit_ok(void **state)
 static void
 test_submit_duplicate(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct submit_out first, out;
 	struct ho o;
@@ -443,7 +375,7 @@ test_submit_duplicate(void **state)
 static void
 test_submit_refusals(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct submit_out out;
 	struct ho o;
@@ -513,7 +445,7 @@ test_submit_refusals(void **state)
 static void
 test_submit_store_full(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct submit_out out;
 	struct ho o;
@@ -561,7 +493,7 @@ withheld(const struct delivery *d, const char *name)
 static void
 test_deliver_redacted_by_role(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct delivery d;
 	Baton__V1__Handover *h;
 	queue_msg *m;
@@ -617,7 +549,7 @@ test_deliver_redacted_by_role(void **state)
 static void
 test_deliver_role_at_delivery(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct registry_node n;
 	struct delivery d;
 
@@ -659,7 +591,7 @@ test_deliver_role_at_delivery(void **state)
 static void
 test_deliver_order_and_redelivery(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct delivery d;
 	uint64_t cursor;
 
@@ -689,7 +621,7 @@ test_deliver_order_and_redelivery(void **state)
 static void
 test_deliver_quarantine(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct delivery d;
 	uint64_t seq;
 
@@ -740,7 +672,7 @@ test_deliver_quarantine(void **state)
 static void
 test_ack(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct ack_out out;
 	queue_msg *m;
@@ -791,7 +723,7 @@ test_ack(void **state)
 static void
 test_accept_reject_and_notice_ack(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	char nid[BATON_MESSAGE_ID_MAX + 1];
 	struct lc_result res;
 	struct ack_out out;
@@ -842,7 +774,7 @@ test_accept_reject_and_notice_ack(void **state)
 static void
 test_redirect_chain_redacts_at_each_hop(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct delivery d;
 	queue_msg *m;
 
@@ -886,7 +818,7 @@ test_redirect_chain_redacts_at_each_hop(void **state)
 static void
 test_escalate_once(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	int64_t now = state_due_ms(&fx->st), next_due;
 
 	submit_ok(fx, "h1", "team-b");
@@ -919,7 +851,7 @@ test_escalate_once(void **state)
 static void
 test_expire_once_and_purge(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct ack_out out;
 	struct delivery d;

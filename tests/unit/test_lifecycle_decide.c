@@ -24,6 +24,7 @@
 #include "decide.h"
 #include "due.h"
 #include "due_events.h"
+#include "lc_fixture.h"
 #include "lifecycle.h"
 #include "notice.h"
 #include "policy.h"
@@ -54,106 +55,36 @@ static const char policy_text[] =
     "role desk\n"
     "  receive subject transition\n";
 
-struct fixture {
-	char			 dir[256];
-	struct broker_config	 cfg;
-	struct state		 st;
-};
-
 /* The nodes of the tests: id, role. */
-static const char *const nodes[][2] = {
+static const struct lc_node nodes[] = {
 	{ "gp-a", "gp" }, { "gp-x", "gp" }, { "team-b", "team" },
 	{ "team-c", "team" }, { "team-d", "team" }, { "duty", "desk" },
 };
+#define NNODES	(sizeof(nodes) / sizeof(nodes[0]))
 
 static struct actor
 actor(const char *node)
 {
-	struct actor a = { 0 };
-	size_t i;
-
-	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
-		if (strcmp(nodes[i][0], node) == 0)
-			a.role = nodes[i][1];
-	a.node_id = node;
-	a.org = "Test Trust";
-	a.cert_serial = "01";
-	a.cert_sha256 = "ab";
-	a.peer = "127.0.0.1:1";
-	return a;
+	return lc_actor(nodes, NNODES, node);
 }
 
 static void
-commit(struct fixture *fx)
+commit(struct lc_fixture *fx)
 {
-	if (store_active(fx->st.store))
-		assert_int_equal(store_commit(fx->st.store), STORE_OK);
+	lc_commit(fx);
 }
 
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct store_opts o = { 0 };
-	const char *tmp = getenv("TMPDIR");
-	char err[1024], path[320];
-	FILE *f;
-	size_t i;
-
-	if (fx == NULL)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "%s/baton-lcdecide-XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(fx->dir) == NULL)
-		return -1;
-	o.dir = fx->dir;
-	o.map_size = 32u << 20;
-	if (store_open(&o, &fx->st.store, err, sizeof(err)) != STORE_OK)
-		fail_msg("store_open: %s", err);
-	if ((fx->st.audit = audit_open(fx->dir, 1, err, sizeof(err))) == NULL)
-		fail_msg("audit_open: %s", err);
-	snprintf(path, sizeof(path), "%s/policy.conf", fx->dir);
-	if ((f = fopen(path, "w")) == NULL ||
-	    fwrite(policy_text, 1, strlen(policy_text), f) != strlen(policy_text) ||
-	    fclose(f) != 0)
-		fail_msg("cannot write %s", path);
-	if ((fx->st.policy = policy_load(path, err, sizeof(err))) == NULL)
-		fail_msg("policy_load: %s", err);
-	broker_config_defaults(&fx->cfg);
-	fx->st.cfg = &fx->cfg;
-	state_measure_space(&fx->st);
-	state_touch(&fx->st);
-	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-		struct registry_node n;
-
-		memset(&n, 0, sizeof(n));
-		snprintf(n.node_id, sizeof(n.node_id), "%s", nodes[i][0]);
-		snprintf(n.role, sizeof(n.role), "%s", nodes[i][1]);
-		snprintf(n.organisation, sizeof(n.organisation), "Test Trust");
-		assert_int_equal(registry_add(fx->st.store, &n, state_now_ms()),
-		    STORE_OK);
-	}
-	commit(fx);
-	*state = fx;
-	return 0;
+	*state = lc_fixture_open(policy_text, nodes, NNODES);
+	return *state != NULL ? 0 : -1;
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture *fx = *state;
-	char cmd[320];
-
-	if (store_active(fx->st.store))
-		store_abort(fx->st.store);
-	policy_free(fx->st.policy);
-	audit_close(fx->st.audit);
-	store_close(fx->st.store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(fx);
-	return 0;
+	return lc_fixture_close(*state);
 }
 
 /*
@@ -161,7 +92,7 @@ teardown(void **state)
  * acceptance and expiry due entries), and delivered once if delivered.
  */
 static void
-handover(struct fixture *fx, const char *ref, int delivered)
+handover(struct lc_fixture *fx, const char *ref, int delivered)
 {
 	queue_msg m = BATON__STORE__V1__MESSAGE__INIT;
 	uint8_t sha[32] = { 1 }, body[] = "an envelope";
@@ -202,7 +133,7 @@ handover(struct fixture *fx, const char *ref, int delivered)
 
 /* Marks ref delivered to its current recipient, as the delivery pump does. */
 static void
-deliver(struct fixture *fx, const char *ref)
+deliver(struct lc_fixture *fx, const char *ref)
 {
 	queue_msg *m = NULL;
 
@@ -217,7 +148,7 @@ deliver(struct fixture *fx, const char *ref)
 }
 
 static queue_msg *
-get(struct fixture *fx, const char *ref)
+get(struct lc_fixture *fx, const char *ref)
 {
 	queue_msg *m = NULL;
 
@@ -227,7 +158,7 @@ get(struct fixture *fx, const char *ref)
 }
 
 static uint64_t
-depth(struct fixture *fx, const char *node)
+depth(struct lc_fixture *fx, const char *node)
 {
 	uint64_t n = 0;
 
@@ -238,7 +169,7 @@ depth(struct fixture *fx, const char *node)
 
 /* Notices of kind queued for node about ref. */
 static int
-notices(struct fixture *fx, const char *node, int kind, const char *ref)
+notices(struct lc_fixture *fx, const char *node, int kind, const char *ref)
 {
 	char id[BATON_MESSAGE_ID_MAX + 1];
 	enum queue_kind qk;
@@ -262,7 +193,7 @@ notices(struct fixture *fx, const char *node, int kind, const char *ref)
 
 /* Audit records of event about ref (committing the pass first). */
 static uint64_t
-audited(struct fixture *fx, const char *event, const char *ref)
+audited(struct lc_fixture *fx, const char *event, const char *ref)
 {
 	struct audit_filter af;
 	uint64_t matched = 0;
@@ -288,7 +219,7 @@ last_event(const queue_msg *m)
 }
 
 static int
-decide(struct fixture *fx, const char *node, const char *id, int outcome,
+decide(struct lc_fixture *fx, const char *node, const char *id, int outcome,
     int reason, const char *to, struct lc_result *res, struct decide_out *out)
 {
 	Baton__V1__Decision d = BATON__V1__DECISION__INIT;
@@ -310,7 +241,7 @@ decide(struct fixture *fx, const char *node, const char *id, int outcome,
 static void
 test_accept(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct decide_out out;
 	queue_msg *m;
@@ -341,7 +272,7 @@ test_accept(void **state)
 static void
 test_reject(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct decide_out out;
 	queue_msg *m;
@@ -368,7 +299,7 @@ test_reject(void **state)
 static void
 test_redirect_chain(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct decide_out out;
 	struct status_out so;
@@ -456,7 +387,7 @@ test_redirect_chain(void **state)
 static void
 test_decide_before_deliver(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct decide_out out;
 	queue_msg *m;
@@ -478,7 +409,7 @@ test_decide_before_deliver(void **state)
 static void
 test_double_decision(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct decide_out out;
 	queue_msg *m;
@@ -503,7 +434,7 @@ test_double_decision(void **state)
 static void
 test_non_party(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res, res2;
 	struct decide_out out, out2;
 	struct status_out so;
@@ -545,7 +476,7 @@ test_non_party(void **state)
 static void
 test_escalate_once(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	queue_msg *m;
 	int64_t now = state_due_ms(&fx->st), next;
 
@@ -595,7 +526,7 @@ test_escalate_once(void **state)
 static void
 test_expire_once(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	queue_msg *m;
 	int64_t now = state_due_ms(&fx->st), next;
 	int n;
@@ -639,7 +570,7 @@ test_expire_once(void **state)
 static void
 test_purge_keeps_history(void **state)
 {
-	struct fixture *fx = *state;
+	struct lc_fixture *fx = *state;
 	struct lc_result res;
 	struct decide_out out;
 	queue_msg *m;
