@@ -12,10 +12,11 @@
  *   MDB_NOSYNC, MDB_NOMETASYNC, MDB_WRITEMAP or MDB_MAPASYNC, so a
  *   successful top-level commit is on disk and a full disk is an error,
  *   never a SIGBUS.
- * - Every value is [u8 format][SHA-256][payload] with the hash taken over
- *   (table name, NUL, u32be key length, key, payload), so a record that is
- *   damaged, or copied to another key or table, fails its check. No read
- *   path hands out a payload that failed it.
+ * - Every value is [u8 format][u32be CRC-32C][payload] with the check taken
+ *   over (table name, NUL, u32be key length, key, payload), so a record
+ *   that is damaged, or copied to another key or table, fails it. No read
+ *   path hands out a payload that failed it. (Schema 2 and older used
+ *   SHA-256 here, format 1; crc32c.h says why a CRC is enough.)
  * - s->txn[0 .. depth-1] is the transaction stack: [0] the top-level one,
  *   the rest nested children, each the parent of the next. Only the
  *   innermost (s->txn[depth - 1]) is ever passed to LMDB, as LMDB requires
@@ -42,20 +43,24 @@
 #include <unistd.h>
 
 #include <lmdb.h>
-#include <openssl/evp.h>
 
+#include "crc32c.h"
 #include "store.h"
 
-#define STORE_FORMAT		1
-#define STORE_HASHLEN		32
-#define STORE_HDRLEN		(1 + STORE_HASHLEN)
+#define STORE_FORMAT		2	/* CRC-32C; 1 was SHA-256 (schema <= 2) */
+#define STORE_CHECKLEN		4
+#define STORE_HDRLEN		(1 + STORE_CHECKLEN)
+/* A schema-2 store's schema record: format 1, SHA-256, u32be version. */
+#define STORE_V1_FORMAT		1
+#define STORE_V1_HDRLEN		33
 #define STORE_DEFAULT_MAP	((size_t)1 << 30)
 #define STORE_MAXDEPTH		4	/* top-level plus three nested */
 /* Below this much free space an EIO from LMDB is taken to mean disk full. */
 #define STORE_MINFREE		((uint64_t)1 << 20)
 /* 2: handovers are keyed by their reference <sender>/<id> (ids belong to
- * their sender); a schema-1 store keyed them by the bare id. */
-#define STORE_SCHEMA		2
+ * their sender); a schema-1 store keyed them by the bare id. 3: records
+ * are checked by CRC-32C (format 2), no longer SHA-256 (format 1). */
+#define STORE_SCHEMA		3
 #define STORE_SCHEMA_KEY	"schema"
 #define STORE_SEQ_PREFIX	"seq:"
 /* LMDB's data size is 32 bits on disk. */
@@ -92,7 +97,6 @@ struct store {
 	int		 rdonly;	/* environment opened MDB_RDONLY */
 	pid_t		 pid;		/* process that opened env */
 	int		 maxkey;	/* mdb_env_get_maxkeysize */
-	EVP_MD_CTX	*md;		/* reused for every record hash */
 
 	MDB_txn		*txn[STORE_MAXDEPTH];	/* see the file comment */
 	int		 depth;		/* number of open levels */
@@ -238,32 +242,36 @@ forked(struct store *s)
 	return 1;
 }
 
-/* SHA-256 over (table name, NUL, u32be key length, key, payload). */
-static int
-record_hash(struct store *s, enum store_table t, const void *key,
-    size_t klen, const void *p, size_t plen, uint8_t out[STORE_HASHLEN])
+static void
+put_be32(uint8_t out[4], uint32_t v)
+{
+	out[0] = (uint8_t)(v >> 24);
+	out[1] = (uint8_t)(v >> 16);
+	out[2] = (uint8_t)(v >> 8);
+	out[3] = (uint8_t)v;
+}
+
+static uint32_t
+get_be32(const uint8_t in[4])
+{
+	return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 |
+	    (uint32_t)in[2] << 8 | in[3];
+}
+
+/* CRC-32C over (table name, NUL, u32be key length, key, payload). */
+static uint32_t
+record_check_value(enum store_table t, const void *key, size_t klen,
+    const void *p, size_t plen)
 {
 	const char	*name = table_names[t];
 	uint8_t		 kl[4];
-	unsigned int	 n;
+	uint32_t	 c;
 
-	kl[0] = (uint8_t)(klen >> 24);
-	kl[1] = (uint8_t)(klen >> 16);
-	kl[2] = (uint8_t)(klen >> 8);
-	kl[3] = (uint8_t)klen;
-	if (EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(s->md, name, strlen(name) + 1) != 1 ||
-	    EVP_DigestUpdate(s->md, kl, sizeof(kl)) != 1 ||
-	    EVP_DigestUpdate(s->md, key, klen) != 1)
-		goto fail;
-	if (plen > 0 && EVP_DigestUpdate(s->md, p, plen) != 1)
-		goto fail;
-	if (EVP_DigestFinal_ex(s->md, out, &n) != 1 || n != STORE_HASHLEN)
-		goto fail;
-	return 0;
- fail:
-	seterr(s, "record hash: SHA-256 failed");
-	return -1;
+	put_be32(kl, (uint32_t)klen);
+	c = crc32c(0, name, strlen(name) + 1);
+	c = crc32c(c, kl, sizeof(kl));
+	c = crc32c(c, key, klen);
+	return plen > 0 ? crc32c(c, p, plen) : c;
 }
 
 /*
@@ -275,7 +283,6 @@ record_check(struct store *s, enum store_table t, const MDB_val *k,
     const MDB_val *v, const void **p, size_t *plen)
 {
 	const uint8_t	*raw = v->mv_data;
-	uint8_t		 h[STORE_HASHLEN];
 
 	if (v->mv_size < STORE_HDRLEN) {
 		seterr(s, "record in %s: %zu bytes, shorter than its header",
@@ -287,11 +294,9 @@ record_check(struct store *s, enum store_table t, const MDB_val *k,
 		    raw[0]);
 		return STORE_CORRUPT;
 	}
-	if (record_hash(s, t, k->mv_data, k->mv_size, raw + STORE_HDRLEN,
-	    v->mv_size - STORE_HDRLEN, h) == -1)
-		return STORE_ERROR;
-	if (memcmp(h, raw + 1, STORE_HASHLEN) != 0) {
-		seterr(s, "record in %s: SHA-256 mismatch", table_names[t]);
+	if (record_check_value(t, k->mv_data, k->mv_size, raw + STORE_HDRLEN,
+	    v->mv_size - STORE_HDRLEN) != get_be32(raw + 1)) {
+		seterr(s, "record in %s: CRC-32C mismatch", table_names[t]);
 		return STORE_CORRUPT;
 	}
 	if (p != NULL)
@@ -373,11 +378,8 @@ raw_put(struct store *s, MDB_txn *txn, enum store_table t, const void *key,
 	rec[0] = STORE_FORMAT;
 	if (vlen > 0)
 		memcpy(rec + STORE_HDRLEN, val, vlen);
-	if (record_hash(s, t, key, klen, rec + STORE_HDRLEN, vlen,
-	    rec + 1) == -1) {
-		free(rec);
-		return STORE_ERROR;
-	}
+	put_be32(rec + 1, record_check_value(t, key, klen, rec + STORE_HDRLEN,
+	    vlen));
 	k.mv_data = (void *)(uintptr_t)key;
 	k.mv_size = klen;
 	v.mv_data = rec;
@@ -403,6 +405,38 @@ sweep_cursors(struct store *s, int lvl)
 			c->mc = NULL;
 		}
 	}
+}
+
+/*
+ * The schema version of a store written before format 2 (schema 2 or
+ * older: format 1, SHA-256), so an older store is refused by its version
+ * and not as a damaged record. 0 if the record is not such a one.
+ */
+static void
+refuse_schema(struct store *s, uint32_t v, char *err, size_t errlen)
+{
+	openerr(err, errlen, "cannot open store in %s: schema version %u, "
+	    "this build reads %u%s", s->dir, v, STORE_SCHEMA,
+	    v < STORE_SCHEMA ? " (written by an older Baton: drain it with "
+	    "that version, or keep it for the record and start a new data "
+	    "directory)" : "");
+}
+
+static uint32_t
+old_schema(struct store *s, MDB_txn *txn)
+{
+	MDB_val		 k, v;
+	const uint8_t	*raw;
+
+	k.mv_data = (void *)(uintptr_t)STORE_SCHEMA_KEY;
+	k.mv_size = strlen(STORE_SCHEMA_KEY);
+	if (mdb_get(txn, s->dbi[STORE_META], &k, &v) != 0 ||
+	    v.mv_size != STORE_V1_HDRLEN + 4)
+		return 0;
+	raw = v.mv_data;
+	if (raw[0] != STORE_V1_FORMAT)
+		return 0;
+	return get_be32(raw + STORE_V1_HDRLEN);
 }
 
 /*
@@ -457,6 +491,9 @@ open_tables(struct store *s, char *err, size_t errlen)
 			    s->dir, s->err);
 			goto fail;
 		}
+	} else if (rc == STORE_CORRUPT && (v = old_schema(s, txn)) != 0) {
+		refuse_schema(s, v, err, errlen);
+		goto fail;
 	} else if (rc != STORE_OK) {
 		openerr(err, errlen, "cannot open store in %s: schema "
 		    "record: %s", s->dir, s->err);
@@ -468,14 +505,9 @@ open_tables(struct store *s, char *err, size_t errlen)
 			goto fail;
 		}
 		memcpy(ver, p, sizeof(ver));
-		v = (uint32_t)ver[0] << 24 | (uint32_t)ver[1] << 16 |
-		    (uint32_t)ver[2] << 8 | ver[3];
+		v = get_be32(ver);
 		if (v != STORE_SCHEMA) {
-			openerr(err, errlen, "cannot open store in %s: schema "
-			    "version %u, this build reads %u%s", s->dir, v,
-			    STORE_SCHEMA, v < STORE_SCHEMA ? " (written by an "
-			    "older Baton: drain it with that version, or keep it "
-			    "for the record and start a new data directory)" : "");
+			refuse_schema(s, v, err, errlen);
 			goto fail;
 		}
 	}
@@ -547,11 +579,6 @@ store_open(const struct store_opts *opts, struct store **out, char *err,
 		goto fail;
 	}
 
-	if ((s->md = EVP_MD_CTX_new()) == NULL) {
-		openerr(err, errlen, "cannot open store in %s: "
-		    "EVP_MD_CTX_new failed", s->dir);
-		goto fail;
-	}
 	if ((rc = mdb_env_create(&s->env)) != 0) {
 		s->env = NULL;
 		openerr(err, errlen, "cannot open store in %s: "
@@ -626,7 +653,6 @@ store_close(struct store *s)
 		c->s = NULL;
 		c->mc = NULL;
 	}
-	EVP_MD_CTX_free(s->md);
 	free(s->dir);
 	free(s);
 }

@@ -15,6 +15,10 @@
 #   BENCH_BROKER_ARGS  extra batond options (e.g. "--max-unacked 256")
 #   BENCH_PERF=FILE    also `perf record -g` the broker into FILE during
 #                      the run, then print `perf report --no-children` top
+#   BENCH_BROKER_WRAP  a command the broker runs under, e.g. "valgrind
+#                      --tool=callgrind --callgrind-out-file=/tmp/cg.out"
+#                      (instruction counts do not move with the machine's
+#                      load, as seconds do); the wrapper must exec batond
 # --idle K holds K sessions and prints the broker's memory per session;
 # --offline queues everything for receivers that never connect. The data
 # directory's size (du) before and after the run is printed too.
@@ -54,6 +58,12 @@ asan_rt=$(ldd "$BATOND" 2>/dev/null | awk '/libasan/ { print $3; exit }')
 preload=${LD_PRELOAD:-}
 [[ -z "$asan_rt" || "$preload" == *libasan* ]] || preload=$asan_rt${preload:+:$preload}
 preload=${preload:+$preload:}$shim
+if [[ -n "${BENCH_BROKER_WRAP:-}" ]]; then
+  # exec keeps the pid, so the bench's /proc figures and stop_broker work
+  printf '#!/bin/sh\nexec %s %q "$@"\n' "$BENCH_BROKER_WRAP" "$BATOND" >"$T/batond-wrap"
+  chmod +x "$T/batond-wrap"
+  BATOND=$T/batond-wrap
+fi
 # shellcheck disable=SC2086 # BENCH_BROKER_ARGS is a list of options
 LD_PRELOAD=$preload BENCH_SYNC_FILE=$SYNC_FILE start_broker \
   --max-connections 4096 --max-per-node 64 ${BENCH_BROKER_ARGS:-}

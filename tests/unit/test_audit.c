@@ -37,8 +37,12 @@
 
 #include "audit.h"
 #include "audit_int.h"
+#include "crc32c.h"
 #include "store.h"
 #include "store.pb-c.h"
+
+/* store.c's record header: format byte and CRC-32C */
+#define RAW_HDR	5
 
 #define MAP_SIZE	((size_t)512 << 20)
 #define T0		1795488035123LL	/* 2026-11-24T02:40:35.123Z */
@@ -272,32 +276,30 @@ raw_del(struct raw *r, uint64_t seq)
 
 /*
  * Stores payload under seq wrapped as store.c documents it:
- * [u8 1][SHA-256("audit" NUL u32be(8) key payload)][payload].
+ * [u8 2][u32be CRC-32C("audit" NUL u32be(8) key payload)][payload].
  */
 static void
 raw_put_wrapped(struct raw *r, uint64_t seq, const void *payload,
     size_t plen)
 {
 	static const uint8_t	 kl[4] = { 0, 0, 0, 8 };
-	EVP_MD_CTX		*md;
 	uint8_t			 key[8], *rec;
-	unsigned int		 n;
+	uint32_t		 c;
 
 	store_u64be(key, seq);
-	rec = malloc(33 + plen);
+	rec = malloc(RAW_HDR + plen);
 	assert_non_null(rec);
-	rec[0] = 1;
-	memcpy(rec + 33, payload, plen);
-	md = EVP_MD_CTX_new();
-	assert_non_null(md);
-	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
-	assert_int_equal(EVP_DigestUpdate(md, "audit", 6), 1);
-	assert_int_equal(EVP_DigestUpdate(md, kl, 4), 1);
-	assert_int_equal(EVP_DigestUpdate(md, key, 8), 1);
-	assert_int_equal(EVP_DigestUpdate(md, payload, plen), 1);
-	assert_int_equal(EVP_DigestFinal_ex(md, rec + 1, &n), 1);
-	EVP_MD_CTX_free(md);
-	raw_put(r, seq, rec, 33 + plen);
+	rec[0] = 2;
+	memcpy(rec + RAW_HDR, payload, plen);
+	c = crc32c(0, "audit", 6);
+	c = crc32c(c, kl, 4);
+	c = crc32c(c, key, 8);
+	c = crc32c(c, payload, plen);
+	rec[1] = (uint8_t)(c >> 24);
+	rec[2] = (uint8_t)(c >> 16);
+	rec[3] = (uint8_t)(c >> 8);
+	rec[4] = (uint8_t)c;
+	raw_put(r, seq, rec, RAW_HDR + plen);
 	free(rec);
 }
 
@@ -309,7 +311,7 @@ raw_record(struct raw *r, uint64_t seq)
 	size_t				 len;
 
 	v = raw_get(r, seq, &len);
-	rec = baton__store__v1__audit_record__unpack(NULL, len - 33, v + 33);
+	rec = baton__store__v1__audit_record__unpack(NULL, len - RAW_HDR, v + RAW_HDR);
 	assert_non_null(rec);
 	free(v);
 	return rec;
@@ -371,11 +373,11 @@ raw_edit(struct raw *r, uint64_t seq, const char *from, const char *to,
 
 	assert_int_equal(n, strlen(to));
 	v = raw_get(r, seq, &len);
-	p = memmem(v + 33, len - 33, from, n);
+	p = memmem(v + RAW_HDR, len - RAW_HDR, from, n);
 	assert_non_null(p);
 	memcpy(p, to, n);
 	if (rewrap)
-		raw_put_wrapped(r, seq, v + 33, len - 33);
+		raw_put_wrapped(r, seq, v + RAW_HDR, len - RAW_HDR);
 	else
 		raw_put(r, seq, v, len);
 	free(v);
@@ -551,8 +553,8 @@ test_swapped(void **state)
 	raw_open(f, &r);
 	a = raw_get(&r, 40, &al);
 	b = raw_get(&r, 41, &bl);
-	raw_put_wrapped(&r, 40, b + 33, bl - 33);
-	raw_put_wrapped(&r, 41, a + 33, al - 33);
+	raw_put_wrapped(&r, 40, b + RAW_HDR, bl - RAW_HDR);
+	raw_put_wrapped(&r, 41, a + RAW_HDR, al - RAW_HDR);
 	raw_close(f, &r);
 	expect_bad(f, NULL, 40, "holds seq 41");
 
@@ -580,7 +582,7 @@ test_inserted(void **state)
 	fill(f->s, f->a, 1, 50, 0, 100);
 	raw_open(f, &r);
 	v = raw_get(&r, 5, &len);
-	raw_put_wrapped(&r, 51, v + 33, len - 33);
+	raw_put_wrapped(&r, 51, v + RAW_HDR, len - RAW_HDR);
 	free(v);
 	raw_close(f, &r);
 	expect_bad(f, NULL, 51, "holds seq 5");
@@ -623,7 +625,7 @@ test_torn_tail(void **state)
 	raw_open(f, &r);
 	v = raw_get(&r, 20, &len);
 	/* Half of a record, correctly wrapped: decodes to nothing sane. */
-	raw_put_wrapped(&r, 21, v + 33, (len - 33) / 2);
+	raw_put_wrapped(&r, 21, v + RAW_HDR, (len - RAW_HDR) / 2);
 	free(v);
 	raw_close(f, &r);
 	expect_bad(f, NULL, 21, "does not decode");

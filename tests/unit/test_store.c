@@ -29,9 +29,10 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
+#include "crc32c.h"
 #include "store.h"
 
-#define HDRLEN	33	/* format byte + SHA-256, as store.c writes them */
+#define HDRLEN	5	/* format byte + CRC-32C, as store.c writes them */
 
 struct fixture {
 	char		 tmp[64];	/* mkdtemp result */
@@ -647,7 +648,7 @@ flip_payload(uint8_t *b, size_t *n)
 static void
 bad_format(uint8_t *b, size_t *n)
 {
-	b[0] = 2;
+	b[0] = 0x7f;
 }
 
 static void
@@ -682,7 +683,7 @@ test_corrupt_quarantine(void **state)
 	n = 99;
 	assert_int_equal(store_get(s, STORE_MESSAGES, "msg-1", 5, &p, &n),
 	    STORE_CORRUPT);
-	assert_non_null(strstr(store_strerror(s), "SHA-256"));
+	assert_non_null(strstr(store_strerror(s), "CRC-32C"));
 	assert_int_equal(store_get(s, STORE_MESSAGES, "msg-2", 5, &p, &n),
 	    STORE_CORRUPT);
 	assert_non_null(strstr(store_strerror(s), "format"));
@@ -1262,6 +1263,64 @@ test_be64(void **state)
 	assert_int_equal(store_be64(b), 0);
 }
 
+/*
+ * A store written by schema 2 (records format 1: SHA-256) is refused by its
+ * version, with what to do, not reported as a damaged record.
+ */
+static void
+test_older_schema(void **state)
+{
+	struct fixture	*f = *state;
+	struct store_opts o = { .dir = f->dir };
+	struct store	*s = NULL;
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 k, v;
+	uint8_t		 rec[37] = { 1 };	/* format 1, hash not checked */
+	char		 err[512];
+
+	rec[36] = 2;	/* u32be schema version 2 after the 32-byte hash */
+	store_close(open_store(f, 0, 0));
+	f->s = NULL;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	k.mv_data = "schema";
+	k.mv_size = 6;
+	v.mv_data = rec;
+	v.mv_size = sizeof(rec);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), STORE_ERROR);
+	assert_null(s);
+	assert_non_null(strstr(err, "schema version 2, this build reads 3"));
+	assert_non_null(strstr(err, "written by an older Baton"));
+}
+
+/* The check value of the standard vector, by either path, in pieces. */
+static void
+test_crc32c(void **state)
+{
+	const char	*v = "123456789";
+	uint8_t		 big[1031];
+	size_t		 i;
+
+	(void)state;
+	assert_int_equal(crc32c(0, v, 9), 0xe3069283u);
+	assert_int_equal(crc32c_sw(0, v, 9), 0xe3069283u);
+	assert_int_equal(crc32c(crc32c(0, v, 4), v + 4, 5), 0xe3069283u);
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 31 + 7);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(crc32c(0, big + i, sizeof(big) - i),
+		    crc32c_sw(0, big + i, sizeof(big) - i));
+}
+
 int
 main(void)
 {
@@ -1287,6 +1346,8 @@ main(void)
 		T(test_fork),
 		T(test_disk_full),
 		T(test_oldest_reader),
+		T(test_older_schema),
+		T(test_crc32c),
 #undef T
 	};
 
