@@ -155,13 +155,36 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+#define FIELD_PATH_MAX	255	/* longest path an error names */
+
+/*
+ * Appends ".name" (just "name" at the top) to the path of plen bytes in
+ * path[FIELD_PATH_MAX + 1], truncated as snprintf would; returns its new
+ * length. Cheaper than an snprintf per field of every submit, and the
+ * path is only read when a check fails.
+ */
+static size_t
+path_push(char *path, size_t plen, const char *name)
+{
+	size_t n = plen;
+
+	if (n > 0 && n < FIELD_PATH_MAX)
+		path[n++] = '.';
+	while (*name != '\0' && n < FIELD_PATH_MAX)
+		path[n++] = *name++;
+	path[n] = '\0';
+	return n;
+}
+
 /*
  * Walks any dataset message generically: bounds every string and repeated
  * field, refuses enum values the schema does not define, and checks that
- * every field whose name says it is a date holds one.
+ * every field whose name says it is a date holds one. path (plen bytes,
+ * room for FIELD_PATH_MAX) names m; each field's name is added to it in
+ * place, and an error names the field by it.
  */
 static int
-check_message(const ProtobufCMessage *m, const char *path, char *err,
+check_message(const ProtobufCMessage *m, char *path, size_t plen, char *err,
     size_t errlen)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -171,12 +194,12 @@ check_message(const ProtobufCMessage *m, const char *path, char *err,
 	for (i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		const char *base = (const char *)m + f->offset;
-		size_t count = 1;
+		size_t count = 1, sublen;
 		const void *vals = base;
-		char sub[256];
+		char *sub = path;
 		int is_date;
 
-		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", f->name);
+		sublen = path_push(path, plen, f->name);
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			count = *(const size_t *)((const char *)m + f->quantifier_offset);
 			vals = *(void *const *)base;
@@ -217,8 +240,9 @@ check_message(const ProtobufCMessage *m, const char *path, char *err,
 
 				if (c == NULL)
 					break;
-				if (check_message(c, sub, err, errlen) != 0)
+				if (check_message(c, sub, sublen, err, errlen) != 0)
 					return -1;
+				sub[sublen] = '\0';	/* the child wrote past it */
 				break;
 			}
 			default:
@@ -232,7 +256,7 @@ check_message(const ProtobufCMessage *m, const char *path, char *err,
 int
 validate_handover(const Baton__V1__Handover *h, char *err, size_t errlen)
 {
-	char nhs[BATON_NHS_NUMBER_LEN + 1];
+	char nhs[BATON_NHS_NUMBER_LEN + 1], path[FIELD_PATH_MAX + 1];
 	size_t i;
 
 	if (h == NULL)
@@ -261,5 +285,6 @@ validate_handover(const Baton__V1__Handover *h, char *err, size_t errlen)
 			if (h->contacts->people[i]->name == NULL ||
 			    *h->contacts->people[i]->name == '\0')
 				return fail(err, errlen, "contacts.people[%zu].name: required", i);
-	return check_message(&h->base, "", err, errlen);
+	path[0] = '\0';
+	return check_message(&h->base, path, 0, err, errlen);
 }

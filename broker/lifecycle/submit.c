@@ -28,6 +28,7 @@
 #include "validate.h"
 
 #define CODE(x)	BATON__V1__CODE__CODE_##x
+#define ENVELOPE_HANDOVER_FIELD	5	/* baton.v1.Envelope.handover */
 
 static int
 answer(struct lc_result *res, int code, const char *text)
@@ -65,20 +66,84 @@ refuse(struct state *st, const struct actor *a, int code, const char *text,
 	return answer(res, code, text);
 }
 
-/* Packs the handover alone, for the content hash that detects reuse of an id. */
-static void
-handover_hash(const Baton__V1__Handover *h, uint8_t out[32])
+/* Reads a varint at *p (below end); 0, or -1 if it runs past end. */
+static int
+get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
-	size_t len = baton__v1__handover__get_packed_size(h);
-	uint8_t *buf = malloc(len ? len : 1);
+	int shift;
+
+	*v = 0;
+	for (shift = 0; *p < end && shift < 64; shift += 7) {
+		*v |= (uint64_t)(**p & 0x7f) << shift;
+		if ((*(*p)++ & 0x80) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Finds field number field (length-delimited) among the top-level fields
+ * of packed bytes b. Returns 0 with *p and *n, or -1 if absent.
+ */
+static int
+find_field(const uint8_t *b, size_t len, uint64_t field, const uint8_t **p,
+    size_t *n)
+{
+	const uint8_t *q = b, *end = b + len;
+	uint64_t tag, v;
+
+	while (q < end) {
+		if (get_varint(&q, end, &tag) == -1)
+			return -1;
+		switch (tag & 7) {
+		case 0:
+			if (get_varint(&q, end, &v) == -1)
+				return -1;
+			break;
+		case 1:
+			v = 8;
+			goto skip;
+		case 5:
+			v = 4;
+			goto skip;
+		case 2:
+			if (get_varint(&q, end, &v) == -1)
+				return -1;
+			if (tag >> 3 == field && v <= (uint64_t)(end - q)) {
+				*p = q;
+				*n = (size_t)v;
+				return 0;
+			}
+ skip:
+			if (v > (uint64_t)(end - q))
+				return -1;
+			q += v;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return -1;
+}
+
+/*
+ * The content hash that detects reuse of an id: SHA-256 of the packed
+ * handover. Those bytes are already inside the packed body (protobuf-c
+ * packs a sub-message exactly as it packs it alone), so they are found
+ * there rather than packed a second time.
+ */
+static void
+handover_hash(const uint8_t *body, size_t len, uint8_t out[32])
+{
+	const uint8_t *h = body;
+	size_t hl = 0;
 	unsigned int n = 32;
 
-	if (buf == NULL)
-		fatalx("out of memory");
-	baton__v1__handover__pack(h, buf);
-	if (EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL) != 1)
+	/* an empty handover packs to nothing, so absent is the same bytes */
+	if (find_field(body, len, ENVELOPE_HANDOVER_FIELD, &h, &hl) == -1)
+		hl = 0;
+	if (EVP_Digest(h, hl, out, &n, EVP_sha256(), NULL) != 1)
 		fatalx("EVP_Digest sha256 failed");
-	free(buf);
 }
 
 /*
@@ -105,10 +170,13 @@ answer_existing(struct state *st, const struct actor *a, const queue_msg *m,
 	    "use a new message id");
 }
 
-/* The checks of the frame alone; named: its id qualified to a reference. */
+/*
+ * The checks of the frame alone; named: its id qualified to a reference.
+ * *env_len gets the envelope's packed size (computed once, here).
+ */
 static int
 submit_check(struct state *st, const Baton__V1__Envelope *env, int named,
-    char *text, size_t len)
+    size_t *env_len, char *text, size_t len)
 {
 	char err[256];
 
@@ -122,8 +190,8 @@ submit_check(struct state *st, const Baton__V1__Envelope *env, int named,
 		snprintf(text, len, "invalid handover: %s", err);
 		return CODE(INVALID);
 	}
-	if (baton__v1__envelope__get_packed_size(env) + ENVELOPE_HEADROOM >
-	    st->cfg->max_frame) {
+	*env_len = baton__v1__envelope__get_packed_size(env);
+	if (*env_len + ENVELOPE_HEADROOM > st->cfg->max_frame) {
 		snprintf(text, len, "handover too large for this broker's max_frame");
 		return CODE(INVALID);
 	}
@@ -133,7 +201,7 @@ submit_check(struct state *st, const Baton__V1__Envelope *env, int named,
 /* The recipient and the route, after a resent id has been answered. */
 static int
 route_check(struct state *st, const struct actor *a,
-    const Baton__V1__Envelope *env, char *text, size_t len)
+    const Baton__V1__Envelope *env, size_t env_len, char *text, size_t len)
 {
 	struct registry_node to;
 	int rc;
@@ -152,8 +220,7 @@ route_check(struct state *st, const struct actor *a,
 		    to.node_id);
 		return CODE(ROUTE_NOT_ALLOWED);
 	}
-	if (!state_has_room(st, baton__v1__envelope__get_packed_size(env), text,
-	    len))
+	if (!state_has_room(st, env_len, text, len))
 		return CODE(STORE_FULL);
 	return 0;
 }
@@ -243,7 +310,7 @@ lifecycle_submit(struct state *st, const struct actor *a,
 	queue_msg m = BATON__STORE__V1__MESSAGE__INIT, *old = NULL;
 	char text[sizeof(res->text)], subject_ref[AUDIT_REF_HEX + 1];
 	uint8_t hash[32], *body;
-	size_t len;
+	size_t len, env_len = 0;
 	int rc, code, named;
 
 	memset(out, 0, sizeof(*out));
@@ -253,24 +320,30 @@ lifecycle_submit(struct state *st, const struct actor *a,
 	    validate_qualify(a->node_id, env->message_id, out->reference) == 0;
 	if (!named)
 		out->reference[0] = '\0';
-	if ((code = submit_check(st, env, named, text, sizeof(text))) != 0)
+	if ((code = submit_check(st, env, named, &env_len, text,
+	    sizeof(text))) != 0)
 		return refuse(st, a, code, text, res, out);
-	handover_hash(env->handover, hash);
+	body = submit_body(a, env, out->reference, &len);
+	handover_hash(body, len, hash);
 	rc = queue_msg_get(st->store, out->reference, &old);
 	if (rc == STORE_OK) {
 		code = answer_existing(st, a, old, hash, res, out);
 		queue_msg_free(old);
+		free(body);
 		return code;
 	}
-	if (rc == STORE_CORRUPT)
+	if (rc == STORE_CORRUPT) {
+		free(body);
 		return refuse(st, a, CODE(DUPLICATE),
 		    "this message id is in use; use a new message id", res, out);
+	}
 	if (rc != STORE_NOTFOUND)
 		state_read_failed(st, "read message");
-	if ((code = route_check(st, a, env, text, sizeof(text))) != 0)
+	if ((code = route_check(st, a, env, env_len, text, sizeof(text))) != 0) {
+		free(body);
 		return refuse(st, a, code, text, res, out);
+	}
 
-	body = submit_body(a, env, out->reference, &len);
 	submit_record(st, a, env, out->reference, hash, subject_ref, &m);
 	rc = submit_store(st, a, &m, body, len);
 	lifecycle_events_clear(&m);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "ack.h"
 #include "audit.h"
@@ -316,6 +317,18 @@ test_submit_ok(void **state)
 	assert_string_equal(m->sender, "gp-a");
 	assert_int_equal(m->queue_seq, out.queue_seq);
 	assert_int_equal(m->n_events, 2);
+	/* the content hash is over the handover packed alone */
+	{
+		uint8_t buf[4096], sha[32];
+		size_t n = baton__v1__handover__get_packed_size(&o.h);
+		unsigned int hl = 32;
+
+		assert_true(n <= sizeof(buf));
+		baton__v1__handover__pack(&o.h, buf);
+		assert_int_equal(EVP_Digest(buf, n, sha, &hl, EVP_sha256(), NULL), 1);
+		assert_int_equal(m->content_sha256.len, 32);
+		assert_memory_equal(m->content_sha256.data, sha, 32);
+	}
 	assert_string_equal(m->events[0]->event, "submitted");
 	assert_string_equal(m->events[1]->event, "queued");
 	assert_true(m->deadline_at_ms > state_due_ms(&fx->st));

@@ -152,9 +152,17 @@ test_handover(void **state)
 	/* the initial value is protobuf-c's shared empty string: not freed */
 	h->risk_summary->last_assessed = strdup("yesterday");
 	assert_int_equal(validate_handover(h, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "risk_summary.last_assessed"));
+	assert_string_equal(err,
+	    "risk_summary.last_assessed: not a date (YYYY-MM-DD)");
 	free(h->risk_summary->last_assessed);
 	h->risk_summary->last_assessed = strdup("2026-11-20");
+	assert_int_equal(validate_handover(h, err, sizeof(err)), 0);
+	/* a later section's path is whole after an earlier one was walked */
+	h->transition->planned_date = strdup("soon");
+	assert_int_equal(validate_handover(h, err, sizeof(err)), -1);
+	assert_string_equal(err, "transition.planned_date: not a date (YYYY-MM-DD)");
+	free(h->transition->planned_date);
+	h->transition->planned_date = strdup("2026-12-01");
 	assert_int_equal(validate_handover(h, err, sizeof(err)), 0);
 
 	free(h->subject->nhs_number);
