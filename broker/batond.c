@@ -32,11 +32,14 @@
 #include "listener.h"
 #include "checkconf.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "policy.h"
 #include "privileges.h"
 #include "runfile.h"
 #include "sdnotify.h"
 #include "session.h"
+#include "sessionfile.h"
 #include "store.h"
 #include "tls.h"
 #include "version.h"
@@ -75,6 +78,9 @@ struct daemon {
 	struct broker_config		*cfg;
 	const struct config_cmdline	*cl;
 	unsigned long			 reloads;
+	struct metrics			 metrics;	/* counters (state/metrics.h) */
+	struct metrics_http		*metrics_http;	/* NULL: metrics off */
+	struct sessionfile		*sessionfile;	/* DATA/sessions */
 };
 
 /* Tells systemd (Type=notify); a failure is logged and otherwise ignored. */
@@ -365,6 +371,8 @@ main(int argc, char **argv)
 	d.cl = &cl;
 	d.b.cfg = &cfg;
 	broker_attach_state(&d.b);
+	metrics_init(&d.metrics);
+	d.b.st.metrics = &d.metrics;
 	TAILQ_INIT(&d.b.sessions);
 	if (gethostname(d.b.broker_id, sizeof(d.b.broker_id) - 1) != 0)
 		strcpy(d.b.broker_id, "batond");
@@ -400,6 +408,10 @@ main(int argc, char **argv)
 
 	if (listener_start(&d.b, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	if (cfg.metrics != NULL && (d.metrics_http = metrics_http_start(&d.b,
+	    cfg.metrics, cfg.metrics_allow_remote, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	d.sessionfile = sessionfile_start(&d.b);
 	record_lifecycle(&d.b, AUDIT_BROKER_STARTED, cfg.policy_file);
 	broker_check_clock(&d.b);
 	broker_check_expiry(&d.b);
@@ -426,6 +438,8 @@ main(int argc, char **argv)
 	record_lifecycle(&d.b, AUDIT_BROKER_STOPPED, NULL);
 	if (store_active(d.b.st.store) && store_commit(d.b.st.store) != STORE_OK)
 		fatalx("store commit at stop failed: %s", store_strerror(d.b.st.store));
+	metrics_http_stop(d.metrics_http);
+	sessionfile_stop(d.sessionfile);
 	if (d.b.listener != NULL)
 		evconnlistener_free(d.b.listener);
 	for (i = 0; i < 3; i++)

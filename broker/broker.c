@@ -19,7 +19,9 @@
 #include <event2/bufferevent_ssl.h>
 
 #include "audit.h"
+#include "audit_query.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "registry.h"
 #include "tls.h"
@@ -60,6 +62,16 @@ broker_schedule(struct broker *b)
 
 
 
+/* CLOCK_MONOTONIC in seconds, finer than state_mono_ms: commits take µs. */
+static double
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /*
  * Runs once per event-loop pass that did work; see the file comment. Every
  * session reads at most its share of frames per pass (session.h), so
@@ -75,11 +87,18 @@ broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 
 	/* receivers of nodes that have new work, and those that asked */
 	state_wake_take(&b->st, &woken);
-	TAILQ_FOREACH(s, &b->sessions, entry)
+	TAILQ_FOREACH(s, &b->sessions, entry) {
+		if (s->stream != NULL)		/* an audit answer in progress */
+			audit_query_pump(s);
 		if (s->want_pump || (s->receiving && wake_set_has(&woken, s->node_id)))
 			deliver_pump(s);
+	}
 	if (store_active(b->st.store)) {
+		double t0 = mono_seconds();
+
 		rc = store_commit(b->st.store);
+		if (b->st.metrics != NULL)
+			metrics_commit(b->st.metrics, mono_seconds() - t0);
 		if (rc == STORE_FULL) {
 			/* nothing of this pass is durable: tell no one it is */
 			log_crit("store full at commit: %s; this pass's replies are "

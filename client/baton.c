@@ -34,6 +34,7 @@
 
 #include "baton.h"
 #include "conn.h"
+#include "exchange.h"
 #include "json.h"
 #include "pipe.h"
 #include "validate.h"
@@ -67,6 +68,9 @@ struct baton_client {
 	unsigned	 pipeline;	/* submits that may be outstanding */
 	/* the blocking request waiting for its answer, if any */
 	Baton__V1__Frame__BodyCase sync_want; /* 0: none */
+	Baton__V1__Frame__BodyCase sync_alt; /* another answer it takes, or 0
+					   (a stream: its chunk or its end) */
+	unsigned	 proto;		/* protocol version of the Welcome */
 	const char	*sync_id;	/* the id it names, or "" */
 	Frame		*sync_answer;	/* its answer, once read */
 };
@@ -389,7 +393,8 @@ dispatch(baton_client *c, Frame *f, baton_error *err)
 	}
 	if ((rc = handle_async(c, f, err)) != -1)
 		return rc;
-	if (c->sync_want == f->body_case && c->sync_answer == NULL) {
+	if ((c->sync_want == f->body_case || (c->sync_alt != 0 &&
+	    c->sync_alt == f->body_case)) && c->sync_answer == NULL) {
 		c->sync_answer = f;
 		return BATON_OK;
 	}
@@ -427,6 +432,10 @@ pump(baton_client *c, baton_error *err)
 	if ((rc = flush(c, err)) != BATON_OK)
 		return rc;
 	for (;;) {
+		/* a stream's next frame is in: read no further until it is
+		 * taken, so a long answer waits in the socket, not here */
+		if (c->sync_alt != 0 && c->sync_answer != NULL)
+			break;
 		rc = conn_try_read_frame(&c->conn, &f, err);
 		if (rc == BATON_E_AGAIN)
 			break;
@@ -493,12 +502,15 @@ run_until(baton_client *c, done_fn done, int64_t deadline, baton_error *err)
  * Any failure, a timeout included, kills the connection: the answer may
  * still come, and nothing could tell it from a later request's.
  */
+static int	await_answer(baton_client *, Baton__V1__Frame__BodyCase,
+		    Baton__V1__Frame__BodyCase, const char *, const char *,
+		    int64_t, Frame **, baton_error *);
+
 static int
 request(baton_client *c, const Frame *f, const uint8_t *raw, size_t rawlen,
     Baton__V1__Frame__BodyCase want, const char *what, const char *id,
     int64_t deadline, Frame **out, baton_error *err)
 {
-	Frame *ans;
 	int rc;
 
 	if ((rc = check_live(c, err)) != BATON_OK)
@@ -509,12 +521,29 @@ request(baton_client *c, const Frame *f, const uint8_t *raw, size_t rawlen,
 		rc = queue_frame(c, f, err);
 	if (rc != BATON_OK)
 		return rc;
+	return await_answer(c, want, 0, what, id, deadline, out, err);
+}
+
+/*
+ * Waits (without sending) for the answer of type want or alt (0: none),
+ * naming id, as request() does.
+ */
+static int
+await_answer(baton_client *c, Baton__V1__Frame__BodyCase want,
+    Baton__V1__Frame__BodyCase alt, const char *what, const char *id,
+    int64_t deadline, Frame **out, baton_error *err)
+{
+	Frame *ans;
+	int rc;
+
 	c->sync_want = want;
+	c->sync_alt = alt;
 	c->sync_id = id != NULL ? id : "";
 	c->sync_answer = NULL;
 	rc = run_until(c, sync_answered, deadline, err);
 	ans = c->sync_answer;
 	c->sync_want = 0;
+	c->sync_alt = 0;
 	c->sync_id = NULL;
 	c->sync_answer = NULL;
 	if (ans != NULL) {
@@ -654,13 +683,15 @@ do_hello(baton_client *c, const char *client_name, int64_t deadline,
 	    "welcome", NULL, deadline, &resp, err)) != BATON_OK)
 		return rc;
 	w = resp->welcome;
-	if (w->protocol_version != BATON_PROTOCOL_VERSION) {
+	if (w->protocol_version < BATON_PROTOCOL_MIN ||
+	    w->protocol_version > BATON_PROTOCOL_VERSION) {
 		rc = conn_err(err, BATON_E_PROTOCOL, 0,
 		    "broker %s speaks protocol version %u; this library "
-		    "speaks %u", c->conn.peer, w->protocol_version,
-		    BATON_PROTOCOL_VERSION);
+		    "speaks %d to %d", c->conn.peer, w->protocol_version,
+		    BATON_PROTOCOL_MIN, BATON_PROTOCOL_VERSION);
 		goto fail;
 	}
+	c->proto = w->protocol_version;
 	if (!validate_node_id(w->node_id)) {
 		rc = conn_err(err, BATON_E_PROTOCOL, 0,
 		    "broker %s welcomed us without a valid node id",
@@ -1635,4 +1666,67 @@ baton_drain(baton_client *c, int timeout_ms, baton_error *err)
 	snprintf(what, sizeof(what), "%u requests still without an answer",
 	    baton_outstanding(c));
 	return wait_for(c, drained, timeout_ms, what, err);
+}
+
+/* ------------------------------------------------------------------------
+ * For the version 3 calls in baton_gov.c (exchange.h)
+ * ---------------------------------------------------------------------- */
+
+unsigned
+client_protocol(const baton_client *c)
+{
+	return c->proto;
+}
+
+int
+client_timeout_ms(const baton_client *c)
+{
+	return c->timeout_ms;
+}
+
+int
+client_check_idle(baton_client *c, baton_error *err)
+{
+	int rc;
+
+	if ((rc = check_live(c, err)) != BATON_OK)
+		return rc;
+	if (pipe_in_flight(&c->pipe))
+		return conn_err(err, BATON_E_INVALID_ARG, 0, "a query cannot "
+		    "start while pipelined requests are outstanding; drain "
+		    "them first");
+	return BATON_OK;
+}
+
+int
+client_request(baton_client *c, const Frame *f,
+    Baton__V1__Frame__BodyCase want, Baton__V1__Frame__BodyCase alt,
+    const char *what, Frame **out, baton_error *err)
+{
+	int rc;
+
+	if ((rc = queue_frame(c, f, err)) != BATON_OK)
+		return rc;
+	return client_await(c, want, alt, what, out, err);
+}
+
+int
+client_await(baton_client *c, Baton__V1__Frame__BodyCase want,
+    Baton__V1__Frame__BodyCase alt, const char *what, Frame **out,
+    baton_error *err)
+{
+	return await_answer(c, want, alt, what, NULL,
+	    conn_now() + c->timeout_ms, out, err);
+}
+
+int
+client_fail(baton_client *c, int rc, baton_error *err)
+{
+	return kill_conn(c, rc, err);
+}
+
+void
+client_clear_err(baton_error *err)
+{
+	clear_err(err);
 }

@@ -310,6 +310,111 @@ int	baton_status(baton_client *c, const char *message_id,
 void	baton_status_free(Baton__V1__Status *s);
 
 /* ------------------------------------------------------------------------
+ * Protocol version 3: work lists, and audit queries for auditor nodes
+ *
+ * Both need a broker that speaks version 3 (its Welcome says so); with an
+ * older one they return BATON_E_PROTOCOL and leave the connection usable.
+ * Neither consumes anything: deliveries, acks and decisions are untouched.
+ * Both are blocking requests and may not start while pipelined requests
+ * are outstanding (BATON_E_INVALID_ARG).
+ * ---------------------------------------------------------------------- */
+
+#define BATON_WORK_LIST_MAX	100	/* items per page */
+
+/*
+ * One page of the handovers this node sent (its outbox), with their
+ * current state, recipient and deadline: undecided != 0 keeps those not
+ * yet accepted, rejected or expired; since_ms (0: any time) those received
+ * at or after it. cursor is NULL or "" for the first page, else the
+ * previous page's next_cursor; limit 1..BATON_WORK_LIST_MAX (0: 50). The
+ * broker reads a bounded number of records per page, so a page may hold
+ * fewer than limit items (even none) and still have a next_cursor: call
+ * again until next_cursor is "". Each handover is on exactly one page.
+ * Returns BATON_OK with *out (free with baton_work_list_free),
+ * BATON_E_REFUSED (INVALID: a bad cursor or limit), BATON_E_INVALID_ARG,
+ * BATON_E_PROTOCOL (the broker is older), or a connection error as for
+ * baton_ack. Each item's deadline_in_ms (has_deadline set) is the time to
+ * the acceptance deadline, negative once overdue.
+ */
+int	baton_outbox(baton_client *c, int undecided, int64_t since_ms,
+	    const char *cursor, unsigned limit, Baton__V1__WorkList **out,
+	    baton_error *err);
+
+/*
+ * One page of the handovers delivered to this node and not yet decided
+ * (accepted, rejected or redirected), with risk level and time to
+ * deadline; paged and returned as baton_outbox.
+ */
+int	baton_inbox(baton_client *c, const char *cursor, unsigned limit,
+	    Baton__V1__WorkList **out, baton_error *err);
+
+void	baton_work_list_free(Baton__V1__WorkList *wl);
+
+/* What an audit query asks for (baton_audit_query). */
+enum baton_audit_kind {
+	BATON_AUDIT_LIST = 1,	/* matching records as a table for people */
+	BATON_AUDIT_EXPORT,	/* matching records as CSV or JSON Lines */
+	BATON_AUDIT_TRAIL,	/* a person's or handover's timeline */
+	BATON_AUDIT_REPORT,	/* the governance report over a period */
+	BATON_AUDIT_HEAD,	/* the chain head, one line "SEQ:HASH" */
+};
+
+enum baton_audit_format {
+	BATON_AUDIT_FORMAT_DEFAULT = 0,	/* list: table; export: jsonl */
+	BATON_AUDIT_FORMAT_TABLE,
+	BATON_AUDIT_FORMAT_CSV,
+	BATON_AUDIT_FORMAT_JSONL,
+	BATON_AUDIT_FORMAT_JSON,
+	BATON_AUDIT_FORMAT_HTML,
+};
+
+/* Filters are ANDed; NULL or 0 leaves one out. */
+typedef struct baton_audit_request {
+	enum baton_audit_kind	 kind;
+	enum baton_audit_format	 format;
+	int64_t			 since_ms;	/* Unix ms; 0: no bound */
+	int64_t			 until_ms;
+	const char		*node;		/* actor or other node */
+	const char		*message_id;	/* a handover's reference */
+	const char		*event;		/* an audit event name */
+	/* the person: sent to the broker, which matches records by its
+	   pseudonymous reference; never logged or stored as such */
+	const char		*nhs_number;
+} baton_audit_request;
+
+typedef struct baton_audit_summary {
+	uint64_t	records;	/* records that matched */
+	uint64_t	head_seq;	/* the chain head when the query ran */
+	char		head_hash[65];
+} baton_audit_summary;
+
+/*
+ * Receives the answer's bytes in order, a chunk (at most 64 KiB) at a
+ * time; return 0 to go on, non-zero to stop.
+ */
+typedef int (*baton_chunk_fn)(void *arg, const void *data, size_t len);
+
+/*
+ * Queries the broker's audit log as this node, which must have the role
+ * "auditor": the answer (text in the format asked for: what batonctl
+ * audit list/export/head print) streams back and is handed to chunk as it
+ * arrives, so memory stays bounded however long the answer; the broker
+ * sends only as fast as we read. The query itself is recorded in the log.
+ * Each wait for the next chunk is bounded by the connection's timeout.
+ * Returns BATON_OK with *out (may be NULL) filled once the whole answer
+ * was handed over; BATON_E_REFUSED with the broker's code (NOT_PERMITTED:
+ * this node is not an auditor; INVALID: a bad filter, NHS number or
+ * format; INTERNAL: the log could not be read, text says why);
+ * BATON_E_INVALID_ARG; BATON_E_PROTOCOL (the broker is older); or a
+ * connection error as for baton_ack. When chunk stops it, the rest of the
+ * answer is still on its way, so the connection is closed and
+ * BATON_E_CLOSED returned.
+ */
+int	baton_audit_query(baton_client *c, const baton_audit_request *q,
+	    baton_chunk_fn chunk, void *arg, baton_audit_summary *out,
+	    baton_error *err);
+
+/* ------------------------------------------------------------------------
  * Pipelined calls
  *
  * A submit or ack queued with a *_async call is "outstanding" from the call

@@ -17,8 +17,13 @@
 
 #define BATON_FRAME_HDR		4
 #define BATON_MAX_FRAME_DEFAULT	(4u * 1024u * 1024u)
-/* 2: message ids belong to their sender; handovers are named by reference */
-#define BATON_PROTOCOL_VERSION	2
+/*
+ * 2: message ids belong to their sender; handovers are named by reference.
+ * 3: AuditQuery/AuditChunk/AuditDone (auditor nodes), WorkListRequest/
+ * WorkList. The broker speaks BATON_PROTOCOL_MIN to BATON_PROTOCOL_VERSION.
+ */
+#define BATON_PROTOCOL_VERSION	3
+#define BATON_PROTOCOL_MIN	2
 
 /*
  * Field tags one frame may carry in all, nested ones included. A handover

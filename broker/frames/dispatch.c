@@ -11,18 +11,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
+#include "audit_query.h"
 #include "decision.h"
 #include "dispatch.h"
 #include "handlers.h"
 #include "log.h"
 #include "registry.h"
 #include "state.h"
+#include "work_list.h"
 
 #define FC(x)	BATON__V1__FRAME__BODY_##x
 
 enum dispatch_check {
 	DISPATCH_NODE = 1 << 0,		/* node still registered and enabled */
 	DISPATCH_ADDS_DATA = 1 << 1,	/* store reserve: its transition calls state_has_room */
+	DISPATCH_V3 = 1 << 2,		/* the session's Hello asked for version 3 */
+	DISPATCH_NO_AUDITOR = 1 << 3,	/* receives handovers: not for an auditor */
 };
 
 struct dispatch_entry {
@@ -40,14 +45,18 @@ static void on_ping(struct session *s, const Frame *f) { handle_ping(s, f->ping)
 static void on_pong(struct session *s, const Frame *f) { }
 static void on_decision(struct session *s, const Frame *f) { decision_handle(s, f->decision); }
 static void on_status(struct session *s, const Frame *f) { decision_status(s, f->status_request); }
+static void on_audit_query(struct session *s, const Frame *f) { audit_query_handle(s, f->audit_query); }
+static void on_work_list(struct session *s, const Frame *f) { worklist_handle(s, f->work_list_request); }
 
 static const struct dispatch_entry dispatch_table[] = {
 	{ FC(HELLO),		SESSION_HELLO,	0,			on_hello },
 	{ FC(SUBMIT),		SESSION_READY,	DISPATCH_NODE | DISPATCH_ADDS_DATA, on_submit },
-	{ FC(PULL),		SESSION_READY,	DISPATCH_NODE,		on_pull },
+	{ FC(PULL),		SESSION_READY,	DISPATCH_NODE | DISPATCH_NO_AUDITOR, on_pull },
 	{ FC(ACK),		SESSION_READY,	DISPATCH_NODE,		on_ack },
 	{ FC(DECISION),		SESSION_READY,	DISPATCH_NODE,		on_decision },
 	{ FC(STATUS_REQUEST),	SESSION_READY,	DISPATCH_NODE,		on_status },
+	{ FC(AUDIT_QUERY),	SESSION_READY,	DISPATCH_NODE | DISPATCH_V3, on_audit_query },
+	{ FC(WORK_LIST_REQUEST), SESSION_READY,	DISPATCH_NODE | DISPATCH_V3, on_work_list },
 	{ FC(PING),		SESSION_READY,	0,			on_ping },
 	{ FC(PONG),		SESSION_READY,	0,			on_pong },
 };
@@ -81,6 +90,29 @@ check_node(struct session *s)
 	return 0;
 }
 
+/*
+ * An auditor reads the audit log only. Its Submit, Decision and Status go
+ * through the policy like anyone's (the auditor role has no routes and
+ * receives no sections, so they are refused with their usual codes); a
+ * Pull, which has no reply of its own, is recorded as refused and the
+ * connection closed.
+ */
+static void
+refuse_auditor(struct session *s, const Frame *f)
+{
+	struct audit_event ev = { 0 };
+	char text[160];
+
+	snprintf(text, sizeof(text), "role '%s' reads the audit log only; it "
+	    "may not send %s", s->role, frame_name(f));
+	session_audit_actor(s, &ev);
+	ev.event = AUDIT_PULL_REFUSED;
+	ev.outcome = frame_code_name(BATON__V1__CODE__CODE_NOT_PERMITTED);
+	ev.reason = text;
+	(void)state_audit(&s->b->st, &ev);
+	session_fail(s, BATON__V1__CODE__CODE_NOT_PERMITTED, "%s", text);
+}
+
 void
 dispatch_frame(struct session *s, const Frame *f)
 {
@@ -96,8 +128,18 @@ dispatch_frame(struct session *s, const Frame *f)
 		    "a client may not send %s", frame_name(f));
 		return;
 	}
+	if ((e->checks & DISPATCH_V3) && s->proto < 3) {
+		session_fail(s, BATON__V1__CODE__CODE_UNEXPECTED_FRAME,
+		    "%s needs protocol version 3; this session's Hello asked "
+		    "for %u", frame_name(f), s->proto);
+		return;
+	}
 	if ((e->checks & DISPATCH_NODE) && check_node(s) == -1)
 		return;
+	if ((e->checks & DISPATCH_NO_AUDITOR) && audit_query_is_auditor(s)) {
+		refuse_auditor(s, f);
+		return;
+	}
 	e->handle(s, f);
 }
 
@@ -107,4 +149,5 @@ dispatch_session_gone(struct session *s)
 	/* unacked deliveries stay queued; the next receiving session
 	 * starts from the head of the queue and gets them again */
 	s->receiving = 0;
+	audit_query_gone(s);	/* an audit answer in progress ends unsent */
 }

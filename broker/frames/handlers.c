@@ -75,10 +75,14 @@ handle_hello(struct session *s, const Baton__V1__Hello *h)
 	char text[256];
 	int rc;
 
-	if (h->protocol_version != BATON_PROTOCOL_VERSION) {
+	/* every version from BATON_PROTOCOL_MIN on: an older client keeps
+	 * the frames it knows, and is answered in its own version */
+	if (h->protocol_version < BATON_PROTOCOL_MIN ||
+	    h->protocol_version > BATON_PROTOCOL_VERSION) {
 		REFUSE_HELLO(s, BATON__V1__CODE__CODE_UNSUPPORTED_VERSION,
-		    "protocol version %u is not supported; this broker speaks %d",
-		    h->protocol_version, BATON_PROTOCOL_VERSION);
+		    "protocol version %u is not supported; this broker speaks "
+		    "%d to %d", h->protocol_version, BATON_PROTOCOL_MIN,
+		    BATON_PROTOCOL_VERSION);
 		return;
 	}
 	state_touch(&s->b->st);
@@ -95,6 +99,7 @@ handle_hello(struct session *s, const Baton__V1__Hello *h)
 	}
 	snprintf(s->role, sizeof(s->role), "%s", n.role);
 	snprintf(s->org, sizeof(s->org), "%s", n.organisation);
+	s->proto = h->protocol_version;
 	session_ready(s);
 	{
 		struct audit_event ev = { 0 };
@@ -104,7 +109,7 @@ handle_hello(struct session *s, const Baton__V1__Hello *h)
 		ev.outcome = "ok";
 		state_audit(&s->b->st, &ev);
 	}
-	w.protocol_version = BATON_PROTOCOL_VERSION;
+	w.protocol_version = s->proto;
 	w.node_id = s->node_id;
 	w.role = n.role;
 	w.organisation = n.organisation;

@@ -62,6 +62,9 @@ struct session {
 	char			 addr[48];	/* peer address without port */
 	int			 lingering;	/* CLOSING: our side shut, draining input */
 	int64_t		 partial_since_ms; /* a frame has been arriving since */
+	uint32_t		 proto;		/* protocol version its Hello asked for */
+	struct audit_stream	*stream;	/* an audit query being answered, or NULL
+					   (frames/audit_query.c; freed by on_gone) */
 };
 
 /*

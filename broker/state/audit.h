@@ -49,6 +49,7 @@
 #define AUDIT_DECISION_REFUSED	"decision_refused"
 #define AUDIT_STATUS_READ	"status_read"
 #define AUDIT_STATUS_REFUSED	"status_refused"
+#define AUDIT_PULL_REFUSED	"pull_refused"		/* an auditor may not receive */
 #define AUDIT_ESCALATED		"escalated"
 #define AUDIT_EXPIRED		"expired"
 #define AUDIT_NOTICE_QUEUED	"notice_queued"
@@ -88,6 +89,14 @@ struct audit_event {
 	const char	*cert_serial;	/* peer certificate serial (hex) */
 	const char	*cert_sha256;	/* peer certificate fingerprint (hex) */
 	const char	*peer;		/* address:port */
+	/* record format 2 (store.proto AuditRecord 21..26); NULL/"" or -1
+	   when not applicable. Zero-initialised events must set the two
+	   times to -1 to mean "none" (AUDIT_EVENT_INIT does). */
+	const char	*risk;		/* "low" ... "critical", "unspecified" */
+	const char	*kind;		/* "referral", "step_down", ... */
+	int64_t		 since_submit_ms;
+	int64_t		 since_delivery_ms;
+	const char	*detail;	/* one key=value, e.g. policy_sha256=HEX */
 };
 
 struct audit;

@@ -1072,3 +1072,35 @@ audit_export(struct store *s, const struct audit_filter *f,
 	return ret;
 }
 
+
+/*
+ * For paged readers in the state library (audit_page.c): the filter and
+ * the row writers of audit_export, one record at a time.
+ */
+int
+audit_filter_match(const struct audit_filter *f,
+    const Baton__Store__V1__AuditRecord *r)
+{
+	return matches(f, r);
+}
+
+void
+audit_write_header(FILE *out, enum audit_format fmt)
+{
+	if (fmt == AUDIT_FORMAT_TABLE)
+		write_table_header(out);
+	else if (fmt == AUDIT_FORMAT_CSV)
+		(void)fputs(CSV_HEADER, out);
+}
+
+void
+audit_write_row(FILE *out, enum audit_format fmt,
+    const Baton__Store__V1__AuditRecord *r)
+{
+	if (fmt == AUDIT_FORMAT_TABLE)
+		write_table_row(out, r);
+	else if (fmt == AUDIT_FORMAT_CSV)
+		write_csv_row(out, r);
+	else
+		audit_write_json_row(out, r);
+}

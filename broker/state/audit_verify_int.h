@@ -66,4 +66,15 @@ int	audit_unhex(const char *s, size_t n, uint8_t *out);
 void	audit_write_json_row(FILE *out,
 	    const Baton__Store__V1__AuditRecord *rec);
 
+/*
+ * What audit_export does per record, for paged readers (audit_page.c):
+ * 1 if r matches f; the header line(s) of fmt (none for JSON Lines); r as
+ * one row of fmt.
+ */
+int	audit_filter_match(const struct audit_filter *f,
+	    const Baton__Store__V1__AuditRecord *r);
+void	audit_write_header(FILE *out, enum audit_format fmt);
+void	audit_write_row(FILE *out, enum audit_format fmt,
+	    const Baton__Store__V1__AuditRecord *r);
+
 #endif

@@ -121,6 +121,12 @@ static const struct config_key keys[] = {
 	  "before each line instead of the time; auto: journal\n"
 	  "when stderr is systemd's journal (JOURNAL_STREAM)",
 	  0, 0, log_formats },
+	{ "metrics", K_STRING, OFF(metrics), NULL, 0, 0, "ADDR:PORT",
+	  "serve Prometheus /metrics and /healthz here (port 0:\n"
+	  "a free one, logged); unset: off", 0, 0, NULL },
+	{ "metrics-allow-remote", K_BOOL, OFF(metrics_allow_remote), "no", 0, 1,
+	  NULL, "let metrics be a non-loopback address (the endpoint\n"
+	  "has no authentication)", 0, 0, NULL },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))

@@ -52,6 +52,8 @@ struct broker_config {
 	uid_t		 key_owner;		/* who must own key_file */
 	int		 verbose;		/* debug logging */
 	int		 log_format;		/* enum config_log_format */
+	const char	*metrics;		/* ADDR:PORT of /metrics; NULL: off */
+	int		 metrics_allow_remote;	/* a non-loopback metrics address */
 	const char	*config_file;		/* -c FILE; NULL: flags only */
 	struct config_owned *owned;		/* strings read from the file */
 };

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "clockms.h"
 #include "log.h"
+#include "metrics.h"
 #include "state.h"
 #include "store.h"
 
@@ -62,7 +63,8 @@ is_refusal(const char *event)
 	    strcmp(event, AUDIT_SUBMIT_REFUSED) == 0 ||
 	    strcmp(event, AUDIT_ACK_REFUSED) == 0 ||
 	    strcmp(event, AUDIT_DECISION_REFUSED) == 0 ||
-	    strcmp(event, AUDIT_STATUS_REFUSED) == 0;
+	    strcmp(event, AUDIT_STATUS_REFUSED) == 0 ||
+	    strcmp(event, AUDIT_PULL_REFUSED) == 0;
 }
 
 int
@@ -184,8 +186,9 @@ state_flush_record_summaries(struct state *st, int all)
 		}
 }
 
-int
-state_audit(struct state *st, const struct audit_event *ev)
+/* The append proper, with its limits; see state_audit. */
+static int
+audit_limited(struct state *st, const struct audit_event *ev)
 {
 	int64_t second = state_now_ms() / 1000;
 	int kind = read_record_kind(ev->event);
@@ -216,6 +219,17 @@ state_audit(struct state *st, const struct audit_event *ev)
 		st->refusal_count++;
 	}
 	return audit_in_op(st, ev);
+}
+
+int
+state_audit(struct state *st, const struct audit_event *ev)
+{
+	int rc = audit_limited(st, ev);
+
+	/* counted where every transition passes, written or only summarised */
+	if (rc == STORE_OK && st->metrics != NULL)
+		metrics_count_audit(st->metrics, ev);
+	return rc;
 }
 
 void

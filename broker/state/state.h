@@ -25,6 +25,7 @@
 struct policy;
 struct audit;
 struct audit_event;
+struct metrics;
 
 #define STATE_WAKE_MAX	64
 
@@ -51,6 +52,7 @@ struct state {
 	uint64_t		 refusal_dropped; /* and how many were only counted */
 	struct wake_set		 wake;		/* nodes with new work since the last take */
 	int64_t			 earliest_due_ms; /* earliest due entry added, 0 = none */
+	struct metrics		*metrics;	/* counters fed by state_audit; NULL: none */
 	void			(*schedule)(void *); /* the layer above: run a pass */
 	void			*schedule_arg;
 };
@@ -97,9 +99,11 @@ void	state_read_failed(struct state *st, const char *what)
  * written at all while the store is inside its reserve; reads and
  * connections are limited per node (recordlimit.h). Both are counted and
  * summarised in audit_suppressed records, so a flood can neither fill the
- * store nor starve the work that drains it. Returns STORE_OK (also when a
- * record was only counted) or STORE_FULL; any other store error stops the
- * process.
+ * store nor starve the work that drains it. Every event is counted in
+ * st->metrics (metrics.h) whether its record is written one by one or only
+ * summarised; one not written for a full store is not counted. Returns
+ * STORE_OK (also when a record was only counted) or STORE_FULL; any other
+ * store error stops the process.
  */
 #define AUDIT_REFUSALS_PER_S	50
 int	state_audit(struct state *st, const struct audit_event *ev);

@@ -22,6 +22,7 @@ declare -A value=(
   [max-connections]=33 [max-per-node]=3 [handshake-timeout]=11
   [idle-timeout]=121 [frame-timeout]=31 [hello-timeout]=12
   [max-preauth-per-address]=5 [max-output]=1M [max-buffered]=5M
+  [metrics]=127.0.0.1:9999 [metrics-allow-remote]=yes
   [allow-tls12]=yes [user]=nobody [verbose]=yes [log-format]=journal
 )
 declare -A shown=([map-size]=2097152 [max-output]=1048576 [max-buffered]=5242880)

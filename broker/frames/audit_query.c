@@ -1,0 +1,388 @@
+/*
+ * audit_query.c - the AuditQuery frame (see audit_query.h): check who
+ * asks and what, record the query, then stream the answer from the state
+ * library (audit_page.h for list and export, audit_head for the head).
+ * Owns the stream's place and the frames; the reading and the formats are
+ * the state layer's, the same code batonctl audit uses.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "audit_page.h"
+#include "audit_query.h"
+#include "log.h"
+#include "validate.h"
+
+#define SID(s)		((unsigned long long)(s)->id)
+#define CODE(x)		BATON__V1__CODE__CODE_##x
+#define KIND(x)		BATON__V1__AUDIT_QUERY_KIND__AUDIT_QUERY_KIND_##x
+#define FMT(x)		BATON__V1__AUDIT_FORMAT__AUDIT_FORMAT_##x
+
+#define PAGES_PER_PASS	8	/* pages one stream reads in one pass */
+#define PAGE_SCAN_MAX	2048	/* records one page reads at most */
+#define EVENT_NAME_MAX	64
+
+/* One answer in progress: the query as checked, and how far it has got. */
+struct audit_stream {
+	char			 query_id[BATON_OWN_ID_MAX + 1];
+	const char		*kind;		/* "list", "export", for logs */
+	enum audit_format	 fmt;
+	struct audit_filter	 f;		/* points into the strings below */
+	char			 node[BATON_NODE_ID_MAX + 1];
+	char			 message_id[BATON_MESSAGE_ID_MAX + 1];
+	char			 event[EVENT_NAME_MAX + 1];
+	char			 subject_ref[AUDIT_REF_HEX + 1];
+	struct audit_page	 page;
+	int			 header_done;
+	uint64_t		 head_seq;	/* the chain head at the start */
+	char			 head_hash[AUDIT_REF_HEX + 1];
+};
+
+int
+audit_query_is_auditor(const struct session *s)
+{
+	return strcmp(s->role, AUDIT_QUERY_ROLE) == 0;
+}
+
+static void
+send_done(struct session *s, const char *id, int code, const char *text,
+    const struct audit_stream *as)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__AuditDone d = BATON__V1__AUDIT_DONE__INIT;
+
+	d.query_id = (char *)(validate_own_id(id) ? id : "");
+	d.code = code;
+	d.text = (char *)text;
+	if (as != NULL) {
+		d.records = as->page.matched;
+		d.head_seq = as->head_seq;
+		d.head_hash = (char *)as->head_hash;
+	}
+	f.body_case = BATON__V1__FRAME__BODY_AUDIT_DONE;
+	f.audit_done = &d;
+	session_send(s, &f);
+}
+
+/* Sends len bytes of the answer as AuditChunk frames that fit max_frame. */
+static void
+send_data(struct session *s, const char *id, const char *buf, size_t len)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__AuditChunk c = BATON__V1__AUDIT_CHUNK__INIT;
+	size_t slice = s->b->cfg->max_frame - 256, n;
+
+	if (slice > AUDIT_CHUNK_MAX)
+		slice = AUDIT_CHUNK_MAX;
+	c.query_id = (char *)id;
+	f.body_case = BATON__V1__FRAME__BODY_AUDIT_CHUNK;
+	f.audit_chunk = &c;
+	while (len > 0 && s->state == SESSION_READY) {
+		n = len < slice ? len : slice;
+		c.data.data = (uint8_t *)buf;
+		c.data.len = n;
+		if (session_send(s, &f) != 0)
+			return;
+		buf += n;
+		len -= n;
+	}
+}
+
+/* A refusal: recorded (limited, as every refusal), answered, logged. */
+static void
+refuse(struct session *s, const Baton__V1__AuditQuery *q, int code,
+    const char *text)
+{
+	struct audit_event ev = { 0 };
+	char reason[320];
+
+	snprintf(reason, sizeof(reason), "audit query: %s", text);
+	session_audit_actor(s, &ev);
+	ev.event = AUDIT_STATUS_REFUSED;
+	ev.outcome = frame_code_name(code);
+	ev.reason = reason;
+	(void)state_audit(&s->b->st, &ev);
+	send_done(s, q->query_id, code, text, NULL);
+	log_warnx("sid=%llu node=%s role=%s audit query refused code=%s", SID(s),
+	    s->node_id, s->role, frame_code_name(code));
+}
+
+/* The kind's format: its default, or the one asked for if the kind has it. */
+static int
+pick_format(const Baton__V1__AuditQuery *q, struct audit_stream *as)
+{
+	switch (q->kind) {
+	case KIND(LIST):
+		as->kind = "list";
+		if (q->format == FMT(UNSPECIFIED) || q->format == FMT(TABLE))
+			as->fmt = AUDIT_FORMAT_TABLE;
+		else
+			break;
+		return 0;
+	case KIND(EXPORT):
+		as->kind = "export";
+		if (q->format == FMT(UNSPECIFIED) || q->format == FMT(JSONL))
+			as->fmt = AUDIT_FORMAT_JSONL;
+		else if (q->format == FMT(CSV))
+			as->fmt = AUDIT_FORMAT_CSV;
+		else
+			break;
+		return 0;
+	case KIND(HEAD):
+		as->kind = "head";
+		return 0;
+	default:
+		break;
+	}
+	return -1;
+}
+
+/* Copies one optional filter value (at most one, for now) after checking it. */
+static int
+one_value(char *const *v, size_t n, int (*ok)(const char *), char *dst,
+    size_t dstlen, const char **out)
+{
+	if (n == 0)
+		return 0;
+	if (n > 1 || !ok(v[0]) || strlen(v[0]) >= dstlen)
+		return -1;
+	memcpy(dst, v[0], strlen(v[0]) + 1);
+	*out = dst;
+	return 0;
+}
+
+/* The query's filters into as->f. Returns 0, or -1 with text set. */
+static int
+set_filter(struct session *s, const Baton__V1__AuditQuery *q,
+    struct audit_stream *as, char *text, size_t textlen)
+{
+	audit_filter_init(&as->f);
+	if (q->since_ms != 0)
+		as->f.since_ms = q->since_ms;
+	if (q->until_ms != 0)
+		as->f.until_ms = q->until_ms;
+	if (one_value(q->nodes, q->n_nodes, validate_node_id, as->node,
+	    sizeof(as->node), &as->f.node) == -1 ||
+	    one_value(q->message_ids, q->n_message_ids, validate_message_id,
+	    as->message_id, sizeof(as->message_id), &as->f.message_id) == -1 ||
+	    one_value(q->events, q->n_events, audit_event_known, as->event,
+	    sizeof(as->event), &as->f.event) == -1) {
+		snprintf(text, textlen, "a node, message id or event is not "
+		    "valid (one of each at most)");
+		return -1;
+	}
+	if (q->nhs_number[0] == '\0')
+		return 0;
+	if (audit_subject_ref(s->b->st.audit, q->nhs_number,
+	    as->subject_ref) == -1) {
+		snprintf(text, textlen, "not a valid NHS number");
+		return -1;
+	}
+	as->f.subject_ref = as->subject_ref;
+	return 0;
+}
+
+/* The query itself, recorded before anything of the answer goes out. */
+static void
+record_query(struct session *s, const struct audit_stream *as)
+{
+	struct audit_event ev = { 0 };
+	char reason[AUDIT_FIELD_MAX], t[AUDIT_TIME_LEN + 1];
+	int n;
+
+	n = snprintf(reason, sizeof(reason), "%s over tls upto=%" PRIu64,
+	    as->kind, as->head_seq);
+	if (as->f.since_ms != INT64_MIN && n > 0 && (size_t)n < sizeof(reason)) {
+		audit_time_format(as->f.since_ms, t);
+		n += snprintf(reason + n, sizeof(reason) - n, " since=%s", t);
+	}
+	if (as->f.until_ms != INT64_MAX && n > 0 && (size_t)n < sizeof(reason)) {
+		audit_time_format(as->f.until_ms, t);
+		n += snprintf(reason + n, sizeof(reason) - n, " until=%s", t);
+	}
+	if (as->f.node != NULL && n > 0 && (size_t)n < sizeof(reason))
+		n += snprintf(reason + n, sizeof(reason) - n, " node=%s", as->node);
+	if (as->f.event != NULL && n > 0 && (size_t)n < sizeof(reason))
+		(void)snprintf(reason + n, sizeof(reason) - n, " event=%s",
+		    as->event);
+	session_audit_actor(s, &ev);
+	ev.event = AUDIT_LOG_READ;
+	ev.message_id = as->f.message_id;
+	ev.subject_ref = as->f.subject_ref;	/* a person: the reference only */
+	ev.outcome = "ok";
+	ev.reason = reason;
+	(void)state_audit(&s->b->st, &ev);
+}
+
+/* Reads the head; 0, or -1 with text set (the last record is damaged). */
+static int
+read_head(struct session *s, struct audit_stream *as, char *text,
+    size_t textlen)
+{
+	state_touch(&s->b->st);
+	if (audit_head(s->b->st.store, &as->head_seq, as->head_hash) ==
+	    STORE_OK)
+		return 0;
+	snprintf(text, textlen, "the audit log's last record fails its check; "
+	    "ask the broker's administrator to run batonctl audit verify");
+	return -1;
+}
+
+void
+audit_query_handle(struct session *s, const Baton__V1__AuditQuery *q)
+{
+	struct audit_stream *as;
+	char text[256], line[AUDIT_REF_HEX + 32];
+	int n;
+
+	if (s->stream != NULL) {
+		session_fail(s, CODE(LIMIT_EXCEEDED), "one audit query at a time "
+		    "per connection");
+		return;
+	}
+	if (!audit_query_is_auditor(s)) {
+		snprintf(text, sizeof(text), "role '%s' may not query the audit "
+		    "log; only a node with role '%s' may", s->role,
+		    AUDIT_QUERY_ROLE);
+		refuse(s, q, CODE(NOT_PERMITTED), text);
+		return;
+	}
+	if ((as = calloc(1, sizeof(*as))) == NULL) {
+		session_fail(s, CODE(INTERNAL), "out of memory");
+		return;
+	}
+	if (!validate_own_id(q->query_id)) {
+		refuse(s, q, CODE(INVALID), "the query id is not valid");
+		goto done;
+	}
+	if (pick_format(q, as) == -1) {
+		refuse(s, q, CODE(INVALID), q->kind == KIND(TRAIL) ||
+		    q->kind == KIND(REPORT) ? "trail and report are not "
+		    "available over the wire from this broker yet" :
+		    "no such query kind, or a format it does not have");
+		goto done;
+	}
+	if (set_filter(s, q, as, text, sizeof(text)) == -1) {
+		refuse(s, q, CODE(INVALID), text);
+		goto done;
+	}
+	if (read_head(s, as, text, sizeof(text)) == -1) {
+		refuse(s, q, CODE(INTERNAL), text);
+		goto done;
+	}
+	snprintf(as->query_id, sizeof(as->query_id), "%s", q->query_id);
+	record_query(s, as);
+	log_info("sid=%llu node=%s audit query=%s kind=%s upto=%" PRIu64, SID(s),
+	    s->node_id, as->query_id, as->kind, as->head_seq);
+	if (q->kind == KIND(HEAD)) {
+		n = snprintf(line, sizeof(line), "%" PRIu64 ":%s\n", as->head_seq,
+		    as->head_hash);
+		send_data(s, as->query_id, line, (size_t)n);
+		send_done(s, as->query_id, CODE(OK), "", as);
+		goto done;
+	}
+	as->page.upto = as->head_seq;
+	s->stream = as;		/* the commit pass pumps it (broker.c) */
+	state_schedule(&s->b->st);
+	return;
+done:
+	free(as);
+}
+
+/* The bytes a stream may leave queued: half of max-output, at most a window. */
+static size_t
+stream_window(const struct session *s)
+{
+	size_t w = s->b->cfg->max_output / 2;
+
+	return w < AUDIT_STREAM_WINDOW ? w : AUDIT_STREAM_WINDOW;
+}
+
+/* The answer ended (or failed): AuditDone, and the stream goes. */
+static void
+finish(struct session *s, int code, const char *text)
+{
+	struct audit_stream *as = s->stream;
+
+	send_done(s, as->query_id, code, text, as);
+	if (code == CODE(OK))
+		log_info("sid=%llu node=%s audit query=%s kind=%s records=%" PRIu64
+		    " done", SID(s), s->node_id, as->query_id, as->kind,
+		    as->page.matched);
+	else
+		log_warnx("sid=%llu node=%s audit query=%s stopped: %s", SID(s),
+		    s->node_id, as->query_id, text);
+	audit_query_gone(s);
+}
+
+/* Reads and sends one page. 0, or -1 with err set. */
+static int
+one_page(struct session *s, struct audit_stream *as, char *err,
+    size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	int rc;
+
+	if ((out = open_memstream(&buf, &len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (!as->header_done) {
+		audit_page_header(out, as->fmt);
+		as->header_done = 1;
+	}
+	rc = audit_page_read(s->b->st.store, &as->f, as->fmt, &as->page,
+	    stream_window(s) / 4, PAGE_SCAN_MAX, out, err, errlen);
+	if (fclose(out) != 0 && rc == 0) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	}
+	if (rc == 0)
+		send_data(s, as->query_id, buf, len);
+	free(buf);
+	return rc;
+}
+
+void
+audit_query_pump(struct session *s)
+{
+	struct audit_stream *as = s->stream;
+	char err[256];
+	int pages = 0;
+
+	if (as == NULL || s->state != SESSION_READY)
+		return;
+	state_touch(&s->b->st);
+	while (session_output_len(s) < stream_window(s)) {
+		if (pages++ == PAGES_PER_PASS) {
+			/* its share of this pass is used: more in the next.
+			 * A wake (not state_schedule, which this pass would
+			 * swallow) makes the commit pass run again */
+			state_wake(&s->b->st, s->node_id);
+			return;
+		}
+		if (one_page(s, as, err, sizeof(err)) == -1) {
+			finish(s, CODE(INTERNAL), err);
+			return;
+		}
+		if (s->state != SESSION_READY)
+			return;
+		if (as->page.done) {
+			finish(s, CODE(OK), "");
+			return;
+		}
+	}
+	/* the window is full: the session's write callback resumes it */
+}
+
+void
+audit_query_gone(struct session *s)
+{
+	free(s->stream);
+	s->stream = NULL;
+}
