@@ -33,6 +33,7 @@
 #include <openssl/rand.h>
 
 #include "baton.h"
+#include "clockms.h"
 #include "conn.h"
 #include "exchange.h"
 #include "json.h"
@@ -168,15 +169,6 @@ check_live(baton_client *c, baton_error *err)
 		    "connection closed after an earlier error (%s); "
 		    "reconnect", c->why_dead);
 	return BATON_OK;
-}
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -924,7 +916,7 @@ encode_submit(const baton_client *c, const char *to, const char *id,
 	if (h != NULL) {
 		env.message_id = (char *)id;
 		env.to = (char *)to;
-		env.created_at_ms = wall_ms();
+		env.created_at_ms = clockms_wall();
 		env.handover = (Baton__V1__Handover *)h;
 		s.envelope = &env;
 		f.body_case = BATON__V1__FRAME__BODY_SUBMIT;
@@ -933,7 +925,7 @@ encode_submit(const baton_client *c, const char *to, const char *id,
 		size = st == FRAME_TOO_LARGE ?
 		    baton__v1__frame__get_packed_size(&f) : 0;
 	} else {
-		st = pipe_submit_frame(id, to, wall_ms(), hp, hlen,
+		st = pipe_submit_frame(id, to, clockms_wall(), hp, hlen,
 		    c->conn.max_frame, buf, len);
 		size = hlen;
 	}

@@ -40,15 +40,13 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "clockms.h"
 #include "conn.h"
 
 int64_t
 conn_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clockms_mono();
 }
 
 int

@@ -7,6 +7,17 @@
  * into changes of the state and a reply. The node's registry record is
  * re-read before every request that needs it, so a removed or disabled
  * node is refused at once and a role change applies to the next request.
+ *
+ * The store reserve is not a table check, on purpose: Submit is the one
+ * frame that adds a handover, and lifecycle_submit takes the reserve
+ * (state_has_room, its only caller) after a resent id has been answered
+ * and the route checked. A sender that lost a receipt and resends while
+ * the store is nearly full must get its original receipt, not STORE_FULL
+ * for a handover the broker holds (it might then send it another way, and
+ * the person would be handed over twice); and a refused route is refused
+ * as such whatever the store's state. Every other frame only moves or
+ * reads what is stored, and must go on when the store is full so that the
+ * queues can drain.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +36,6 @@
 
 enum dispatch_check {
 	DISPATCH_NODE = 1 << 0,		/* node still registered and enabled */
-	DISPATCH_ADDS_DATA = 1 << 1,	/* store reserve: its transition calls state_has_room */
 	DISPATCH_V3 = 1 << 2,		/* the session's Hello asked for version 3 */
 	DISPATCH_NO_AUDITOR = 1 << 3,	/* receives handovers: not for an auditor */
 };
@@ -50,7 +60,7 @@ static void on_work_list(struct session *s, const Frame *f) { worklist_handle(s,
 
 static const struct dispatch_entry dispatch_table[] = {
 	{ FC(HELLO),		SESSION_HELLO,	0,			on_hello },
-	{ FC(SUBMIT),		SESSION_READY,	DISPATCH_NODE | DISPATCH_ADDS_DATA, on_submit },
+	{ FC(SUBMIT),		SESSION_READY,	DISPATCH_NODE,		on_submit },
 	{ FC(PULL),		SESSION_READY,	DISPATCH_NODE | DISPATCH_NO_AUDITOR, on_pull },
 	{ FC(ACK),		SESSION_READY,	DISPATCH_NODE,		on_ack },
 	{ FC(DECISION),		SESSION_READY,	DISPATCH_NODE,		on_decision },

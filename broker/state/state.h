@@ -128,10 +128,11 @@ int	state_store_low(struct state *st, uint64_t need);
 /*
  * The store reserve for new work of len bytes (a handover): 1 if there is
  * room, counted as taken until the next measurement; 0 with a refusal
- * text that gives the true figures otherwise. Handlers of frames marked
- * DISPATCH_ADDS_DATA (frames/dispatch.c) call it at their point of no
- * return, after the checks that answer without writing, so a resent id
- * still gets its original receipt when the store is nearly full.
+ * text that gives the true figures otherwise. The transition that adds a
+ * handover (lifecycle_submit, the only caller) takes it at its point of
+ * no return, after the checks that answer without writing, so a resent id
+ * still gets its original receipt when the store is nearly full (why this
+ * is not a dispatch-table check: frames/dispatch.c).
  */
 int	state_has_room(struct state *st, size_t len, char *text, size_t textlen);
 
