@@ -21,7 +21,6 @@
 #include "audit.h"
 #include "audit_query.h"
 #include "log.h"
-#include "metrics.h"
 #include "policy.h"
 #include "registry.h"
 #include "tls.h"
@@ -62,16 +61,6 @@ broker_schedule(struct broker *b)
 
 
 
-/* CLOCK_MONOTONIC in seconds, finer than state_mono_ms: commits take µs. */
-static double
-mono_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * Runs once per event-loop pass that did work; see the file comment. Every
  * session reads at most its share of frames per pass (session.h), so
@@ -83,7 +72,7 @@ broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 	struct broker *b = arg;
 	struct session *s, *next;
 	struct wake_set woken;
-	int rc, drop = 0;
+	int drop;
 
 	/* receivers of nodes that have new work, and those that asked */
 	state_wake_take(&b->st, &woken);
@@ -93,24 +82,9 @@ broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 		if (s->want_pump || (s->receiving && wake_set_has(&woken, s->node_id)))
 			deliver_pump(s);
 	}
-	if (store_active(b->st.store)) {
-		double t0 = mono_seconds();
-
-		rc = store_commit(b->st.store);
-		if (b->st.metrics != NULL)
-			metrics_commit(b->st.metrics, mono_seconds() - t0);
-		if (rc == STORE_FULL) {
-			/* nothing of this pass is durable: tell no one it is */
-			log_crit("store full at commit: %s; this pass's replies are "
-			    "withdrawn and its sessions closed", store_strerror(b->st.store));
-			drop = 1;
-		} else if (rc != STORE_OK) {
-			log_crit("store commit failed: %s; stopping without sending "
-			    "receipts (restart after fixing the cause)",
-			    store_strerror(b->st.store));
-			exit(1);
-		}
-	}
+	/* fail-stop lives in the state layer; a full map withdraws the pass:
+	 * nothing of it is durable, so no one may be told it is */
+	drop = state_commit(&b->st) == STORE_FULL;
 	TAILQ_FOREACH(s, &b->sessions, entry) {
 		if (drop && evbuffer_get_length(s->pending) > 0) {
 			session_flush(s, 1);

@@ -56,6 +56,42 @@ state_store_failed(struct state *st, const char *what, int rc)
 	exit(1);
 }
 
+/* CLOCK_MONOTONIC in seconds, finer than state_mono_ms: commits take µs. */
+static double
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+state_commit(struct state *st)
+{
+	double t0;
+	int rc;
+
+	if (!store_active(st->store))
+		return STORE_OK;
+	t0 = mono_seconds();
+	rc = store_commit(st->store);
+	if (st->metrics != NULL)
+		metrics_commit(st->metrics, mono_seconds() - t0);
+	if (rc == STORE_FULL) {
+		log_crit("store full at commit: %s; this pass's replies are "
+		    "withdrawn and its sessions closed", store_strerror(st->store));
+		return STORE_FULL;
+	}
+	if (rc != STORE_OK) {
+		log_crit("store commit failed: %s; stopping without sending "
+		    "receipts (restart after fixing the cause)",
+		    store_strerror(st->store));
+		exit(1);
+	}
+	return STORE_OK;
+}
+
 static int
 is_refusal(const char *event)
 {

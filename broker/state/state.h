@@ -84,6 +84,17 @@ int64_t	state_due_ms(const struct state *st);
 void	state_store_failed(struct state *st, const char *what, int rc);
 
 /*
+ * Commits the pass's transaction, if one is open, and times it for the
+ * metrics. Returns STORE_OK (also when none was open) or STORE_FULL (the
+ * map filled at commit: nothing of the pass is durable, so the caller
+ * withdraws every reply of the pass); any other failure, an fsync error
+ * included, is logged and stops the process without a receipt being sent
+ * (fail-stop: a store that failed a commit is never retried and then
+ * acknowledged from).
+ */
+int	state_commit(struct state *st);
+
+/*
  * A read from the store failed other than NOTFOUND or CORRUPT: the store is
  * not fit to serve from. Logs and stops the process (never returns).
  */
