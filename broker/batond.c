@@ -35,6 +35,8 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "policy.h"
+#include "policy_file.h"
+#include "policy_in_force.h"
 #include "privileges.h"
 #include "runfile.h"
 #include "sdnotify.h"
@@ -51,17 +53,27 @@
 /*
  * Records a broker start or stop, followed by a signed checkpoint, so a
  * verifier can tell a log cut after the last clean stop. Committed at once.
+ * A start names the policy file and, in detail, the SHA-256 of the bytes
+ * loaded from it.
  */
 static void
-record_lifecycle(struct broker *b, const char *event, const char *policy)
+record_lifecycle(struct broker *b, const char *event, const char *policy,
+    const char *policy_sha256)
 {
 	struct audit_event ev = { 0 };
+	char detail[sizeof("policy_sha256=") + POLICY_SHA256_HEX];
 
 	ev.event = event;
 	ev.actor = "broker";
 	ev.actor_org = b->broker_id;
 	ev.outcome = "ok";
 	ev.reason = policy;
+	if (policy_sha256 != NULL) {
+		/* which policy was in force from this start */
+		snprintf(detail, sizeof(detail), "policy_sha256=%s",
+		    policy_sha256);
+		ev.detail = detail;
+	}
 	if (state_audit(&b->st, &ev) != STORE_OK ||
 	    audit_checkpoint(b->st.audit, b->st.store, state_now_ms()) != STORE_OK ||
 	    store_commit(b->st.store) != STORE_OK)
@@ -317,14 +329,16 @@ setup_log(const struct broker_config *cfg)
  * user for the data directory, store and audit keys.
  */
 static void
-load_all(struct broker *b, struct broker_config *cfg)
+load_all(struct broker *b, struct broker_config *cfg,
+    char policy_sha256[POLICY_SHA256_HEX + 1])
 {
 	struct store_opts sopts;
 	struct passwd *pw;
+	const char *why;
 	char err[512], perr[8192];
 
-	if ((b->st.policy = policy_load(cfg->policy_file, perr,
-	    sizeof(perr))) == NULL)
+	if ((b->st.policy = policy_file_load(cfg->policy_file, policy_sha256,
+	    &why, perr, sizeof(perr))) == NULL)
 		fatalx("policy has errors:\n%s", perr);
 	pw = privileges_resolve_user(cfg);
 	if ((b->tls = tls_server_ctx(cfg, err, sizeof(err))) == NULL)
@@ -351,6 +365,7 @@ main(int argc, char **argv)
 	struct timeval rc_tv = { READER_CHECK_S, 0 };
 	struct timeval recheck_tv = { RECHECK_S, 0 };
 	struct timeval space_tv = { 1, 0 };
+	char policy_sha256[POLICY_SHA256_HEX + 1];
 	int i, rc;
 	char err[512], ready[600];
 	const int signums[] = { SIGTERM, SIGINT, SIGHUP };
@@ -376,7 +391,7 @@ main(int argc, char **argv)
 	TAILQ_INIT(&d.b.sessions);
 	if (gethostname(d.b.broker_id, sizeof(d.b.broker_id) - 1) != 0)
 		strcpy(d.b.broker_id, "batond");
-	load_all(&d.b, &cfg);
+	load_all(&d.b, &cfg, policy_sha256);
 
 	if ((d.b.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
@@ -406,18 +421,23 @@ main(int argc, char **argv)
 	if (deadline_start(&d.b) == -1)
 		fatalx("cannot start the deadline timer");
 
-	if (listener_start(&d.b, err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	if (cfg.metrics != NULL && (d.metrics_http = metrics_http_start(&d.b,
-	    cfg.metrics, cfg.metrics_allow_remote, err, sizeof(err))) == NULL)
-		fatalx("%s", err);
-	d.sessionfile = sessionfile_start(&d.b);
-	record_lifecycle(&d.b, AUDIT_BROKER_STARTED, cfg.policy_file);
-	broker_check_clock(&d.b);
-	broker_check_expiry(&d.b);
+	/* the pid file and the metrics port before the TLS port file
+	   appears, so whoever waits for that (tests, batonctl reload after a
+	   start) finds them written; a SIGHUP meanwhile waits in the loop */
 	if (runfile_write_pid(cfg.data_dir, getpid(), err, sizeof(err)) == -1)
 		fatalx("cannot write %s: %s", RUNFILE_PID, err);
 	write_reload_status(&d, 1, "");
+	if (cfg.metrics != NULL && (d.metrics_http = metrics_http_start(&d.b,
+	    cfg.metrics, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if (listener_start(&d.b, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	d.sessionfile = sessionfile_start(&d.b);
+	policy_in_force_apply(&d.b.st, cfg.data_dir, cfg.policy_file);
+	record_lifecycle(&d.b, AUDIT_BROKER_STARTED, cfg.policy_file,
+	    policy_sha256);
+	broker_check_clock(&d.b);
+	broker_check_expiry(&d.b);
 	log_info("batond ready data=%s max_frame=%u", cfg.data_dir, cfg.max_frame);
 	snprintf(ready, sizeof(ready), "READY=1\nSTATUS=serving on %s",
 	    cfg.listen);
@@ -435,7 +455,7 @@ main(int argc, char **argv)
 	}
 	deadline_save_clock(&d.b);	/* committed with the stop record */
 	state_flush_record_summaries(&d.b.st, 1);
-	record_lifecycle(&d.b, AUDIT_BROKER_STOPPED, NULL);
+	record_lifecycle(&d.b, AUDIT_BROKER_STOPPED, NULL, NULL);
 	if (store_active(d.b.st.store) && store_commit(d.b.st.store) != STORE_OK)
 		fatalx("store commit at stop failed: %s", store_strerror(d.b.st.store));
 	metrics_http_stop(d.metrics_http);

@@ -22,6 +22,8 @@
 #include "audit_query.h"
 #include "log.h"
 #include "policy.h"
+#include "policy_file.h"
+#include "policy_in_force.h"
 #include "registry.h"
 #include "tls.h"
 #include "deadline.h"
@@ -114,37 +116,68 @@ broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(b->base);
 }
 
+/*
+ * Records a policy reload: loaded (outcome ok) or refused (outcome why,
+ * reason its first error as file:line: what), with the SHA-256 of the
+ * file's bytes when they could be read.
+ */
+static void
+record_policy(struct broker *b, const char *event, const char *outcome,
+    const char *reason, const char *sha256)
+{
+	struct audit_event ev = { 0 };
+	char detail[sizeof("policy_sha256=") + POLICY_SHA256_HEX];
+
+	ev.event = event;
+	ev.actor = "broker";
+	ev.outcome = outcome;
+	ev.reason = reason;
+	if (sha256[0] != '\0') {
+		snprintf(detail, sizeof(detail), "policy_sha256=%s", sha256);
+		ev.detail = detail;
+	}
+	state_audit(&b->st, &ev);
+	broker_schedule(b);	/* committed even if the TLS reload fails */
+}
+
+/* Reloads the policy file; 0, or -1 with its first error in first. */
+static int
+reload_policy(struct broker *b, char *first, size_t firstlen)
+{
+	struct policy *np;
+	const char *why;
+	char err[4096], sha[POLICY_SHA256_HEX + 1];
+
+	if ((np = policy_file_load(b->cfg->policy_file, sha, &why, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("reload: policy not changed, the new one has errors:\n%s",
+		    err);
+		policy_file_first_error(err, first, firstlen);
+		record_policy(b, AUDIT_POLICY_REFUSED, why, first, sha);
+		return -1;
+	}
+	policy_free(b->st.policy);
+	b->st.policy = np;
+	record_policy(b, AUDIT_POLICY_LOADED, "ok", b->cfg->policy_file, sha);
+	policy_in_force_apply(&b->st, b->cfg->data_dir, b->cfg->policy_file);
+	/* the new policy may let receivers have more */
+	state_wake_all(&b->st);
+	log_info("reload: policy %s loaded (%d roles) sha256=%s",
+	    b->cfg->policy_file, np->nroles, sha);
+	return 0;
+}
+
 int
 broker_reload(struct broker *b, char *first, size_t firstlen)
 {
-	struct policy *np = NULL;
 	struct session *s;
 	SSL_CTX *nctx;
 	char err[4096];
 	int rc = 0;
 
-	if (b->cfg->policy_file != NULL) {
-		if ((np = policy_load(b->cfg->policy_file, err, sizeof(err))) == NULL) {
-			log_warnx("reload: policy not changed, the new one has errors:\n%s",
-			    err);
-			snprintf(first, firstlen, "%.*s", (int)strcspn(err, "\n"), err);
-			rc = -1;
-		} else {
-			struct audit_event ev = { 0 };
-
-			policy_free(b->st.policy);
-			b->st.policy = np;
-			ev.event = AUDIT_POLICY_LOADED;
-			ev.actor = "broker";
-			ev.outcome = "ok";
-			ev.reason = b->cfg->policy_file;
-			state_audit(&b->st, &ev);
-			/* the new policy may let receivers have more */
-			state_wake_all(&b->st);
-			log_info("reload: policy %s loaded (%d roles)",
-			    b->cfg->policy_file, np->nroles);
-		}
-	}
+	if (b->cfg->policy_file != NULL &&
+	    reload_policy(b, first, firstlen) == -1)
+		rc = -1;
 	if ((nctx = tls_server_ctx(b->cfg, err, sizeof(err))) == NULL) {
 		log_warnx("reload: TLS context and CRL not changed: %s", err);
 		if (rc == 0)

@@ -3,15 +3,18 @@
  *
  * A scraper is untrusted, even on loopback (any local user can connect),
  * so every cost it can cause is bounded and none of it can stall the
- * broker: requests of at most METRICS_HTTP_MAX_HEADERS bytes, GET and
- * HEAD only, no body; at most METRICS_HTTP_MAX_CONN connections (the
- * listener stops accepting at the limit, so others wait in a short kernel
- * backlog instead of taking file descriptors the TLS listener needs); an
+ * broker: requests of at most METRICS_HTTP_MAX_HEADERS bytes, no body,
+ * GET and HEAD answered (other methods 405, a malformed request 400 from
+ * evhttp), one request per connection; at most METRICS_HTTP_MAX_CONN
+ * connections (the listener stops accepting at the limit, so others wait
+ * in a short kernel backlog instead of taking file descriptors the TLS
+ * listener needs); an
  * idle timeout, and a whole-connection lifetime after which the socket is
  * shut down, so a client that trickles bytes cannot hold a slot. The
  * exposition is built at most once a second and served from that copy,
  * so scraping in a loop costs one queue walk a second (queueview.h), not
- * one per request.
+ * one per request. A failure to build it is logged when it starts, not
+ * once per request.
  *
  * Counting connections with evhttp (libevent 2.1 has no connection limit
  * of its own): each connection's bufferevent is made here (evhttp's bevcb)
@@ -20,10 +23,13 @@
  */
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -33,6 +39,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "atomicfile.h"
 #include "broker.h"
 #include "log.h"
 #include "metrics.h"
@@ -64,7 +71,10 @@ struct metrics_http {
 	int			 paused;
 	struct metrics_text	 cache;		/* the last exposition built */
 	int64_t			 cache_ms;	/* when (monotonic); 0: none */
-	double			 start_s;
+	double			 start_s;	/* Unix time of the start */
+	int			 port_file;	/* DATA/metrics.port written */
+	int			 view_failing;	/* the last queue read failed (logged) */
+	int			 text_failing;	/* the last build failed (logged) */
 };
 
 /* A freed connection's bufferevent has no callbacks left (bufferevent_free). */
@@ -147,12 +157,13 @@ int
 metrics_http_healthy(struct broker *b, char *why, size_t len)
 {
 	int64_t now = state_now_ms(), crl, cert;
+	int low;
 
 	if (b->stopping)
 		snprintf(why, len, "stopping");
-	else if (state_store_low(&b->st, 0) == STORE_LOW_MAP)
+	else if ((low = state_store_low(&b->st, 0)) == STORE_LOW_MAP)
 		snprintf(why, len, "store nearly full: new handovers are refused");
-	else if (state_store_low(&b->st, 0) == STORE_LOW_DISK)
+	else if (low == STORE_LOW_DISK)
 		snprintf(why, len, "disk nearly full: new handovers are refused");
 	else if ((cert = tls_own_cert_not_after(b->tls)) != 0 && cert <= now)
 		snprintf(why, len, "the broker certificate has expired");
@@ -210,38 +221,50 @@ refresh(struct metrics_http *mh)
 	int64_t now = state_mono_ms();
 	int rc, have_view;
 
-	if (mh->cache_ms != 0 && now - mh->cache_ms < METRICS_CACHE_MS &&
-	    !mh->cache.failed)
-		return 0;
+	/* a failed build is not retried sooner either: the walk is the cost */
+	if (mh->cache_ms != 0 && now - mh->cache_ms < METRICS_CACHE_MS)
+		return mh->text_failing ? -1 : 0;
 	fill_gauges(mh, &g);
 	have_view = read_view(mh->b, &v) == 0;
-	if (!have_view)
-		log_warnx("metrics: cannot read the queue gauges: %s",
-		    store_strerror(mh->b->st.store));
-	mh->cache.len = 0;
-	mh->cache.failed = 0;
+	if (!have_view && !mh->view_failing)
+		log_warnx("metrics: cannot read the queue gauges: %s; they are "
+		    "left out until they can", store_strerror(mh->b->st.store));
+	mh->view_failing = !have_view;
+	metrics_text_reset(&mh->cache);
 	rc = metrics_format(&mh->cache, mh->b->st.metrics, &g,
 	    have_view ? &v : NULL);
 	queue_view_free(&v);
 	mh->cache_ms = now;
+	if (rc == -1 && !mh->text_failing)
+		log_warnx("metrics: the exposition could not be built (out of "
+		    "memory or over %u bytes); /metrics answers 500",
+		    METRICS_TEXT_MAX);
+	mh->text_failing = rc == -1;
 	return rc;
 }
 
+/*
+ * Answers req with body (len bytes); a HEAD gets the same headers, its
+ * Content-Length included, and no body.
+ */
 static void
 reply_text(struct evhttp_request *req, int code, const char *reason,
     const char *ctype, const char *body, size_t len)
 {
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *out = evbuffer_new();
+	char clen[32];
 
 	if (out == NULL) {
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    ctype);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
-	    "close");
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Connection", "close");
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		snprintf(clen, sizeof(clen), "%zu", len);
+		evhttp_add_header(h, "Content-Length", clen);
+	} else
 		evbuffer_add(out, body, len);
 	evhttp_send_reply(req, code, reason, out);
 	evbuffer_free(out);
@@ -251,8 +274,6 @@ static void
 serve_metrics(struct metrics_http *mh, struct evhttp_request *req)
 {
 	if (refresh(mh) == -1) {
-		log_warnx("metrics: the exposition could not be built (out of "
-		    "memory or over %u bytes)", METRICS_TEXT_MAX);
 		evhttp_send_error(req, 500, "metrics unavailable");
 		return;
 	}
@@ -281,73 +302,109 @@ request_cb(struct evhttp_request *req, void *arg)
 	struct metrics_http *mh = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 
-	if (path != NULL && strcmp(path, "/metrics") == 0)
-		serve_metrics(mh, req);
-	else if (path != NULL && strcmp(path, "/healthz") == 0)
-		serve_health(mh, req);
-	else
+	if (path == NULL || (strcmp(path, "/metrics") != 0 &&
+	    strcmp(path, "/healthz") != 0))
 		evhttp_send_error(req, 404, "only /metrics and /healthz");
+	else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+		    "GET, HEAD");
+		evhttp_send_error(req, 405, "only GET and HEAD");
+	} else if (strcmp(path, "/metrics") == 0)
+		serve_metrics(mh, req);
+	else
+		serve_health(mh, req);
 }
 
-/* 1 if sa is a loopback address (127.0.0.0/8 or ::1). */
+/*
+ * Logs the address actually bound (port 0 picks one) and writes its port
+ * to DATA/metrics.port. Returns 0, or -1 with err set.
+ */
 static int
-is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >>
-		    24) == 127;
-	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(
-		    &((const struct sockaddr_in6 *)sa)->sin6_addr);
-	return 0;
-}
-
-/* Logs the address actually bound (port 0 picks one). */
-static void
-log_bound(struct evconnlistener *lev)
+announce(struct metrics_http *mh, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	char host[64] = "?";
-	int port = 0;
-	evutil_socket_t fd = evconnlistener_get_fd(lev);
+	char host[INET6_ADDRSTRLEN] = "?", path[4096], text[16];
+	const void *a;
+	int port, n;
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-
-			evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-			port = ntohs(in->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-
-			evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host,
-			    sizeof(host));
-			port = ntohs(in6->sin6_port);
-		}
+	if (getsockname(evconnlistener_get_fd(mh->lev), (struct sockaddr *)&ss,
+	    &len) != 0) {
+		snprintf(err, errlen, "metrics: getsockname: %s", strerror(errno));
+		return -1;
 	}
+	if (ss.ss_family == AF_INET6) {
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	evutil_inet_ntop(ss.ss_family, a, host, sizeof(host));
 	log_info("metrics listening on %s%s%s:%d (/metrics, /healthz)",
 	    ss.ss_family == AF_INET6 ? "[" : "", host,
 	    ss.ss_family == AF_INET6 ? "]" : "", port);
-}
-
-/* Binds addr as evhttp's listener, with a short backlog. */
-static int
-bind_listener(struct metrics_http *mh, const char *addr, int allow_remote,
-    char *err, size_t errlen)
-{
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-
-	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &len) != 0) {
-		snprintf(err, errlen, "metrics: '%s' is not ADDR:PORT", addr);
+	if (snprintf(path, sizeof(path), "%s/%s", mh->b->cfg->data_dir,
+	    METRICS_PORT_FILE) >= (int)sizeof(path)) {
+		snprintf(err, errlen, "metrics: data directory path too long");
 		return -1;
 	}
-	if (!allow_remote && !is_loopback((struct sockaddr *)&ss)) {
-		snprintf(err, errlen, "metrics: %s is not a loopback address; the "
-		    "endpoint has no authentication: set metrics-allow-remote "
-		    "yes to serve it beyond this host", addr);
+	n = snprintf(text, sizeof(text), "%d\n", port);
+	if (atomicfile_write_buf(path, 0600, ATOMICFILE_REPLACE, text,
+	    (size_t)n, err, errlen) != ATOMICFILE_OK)
+		return -1;
+	mh->port_file = 1;
+	return 0;
+}
+
+/*
+ * "ADDR:PORT" (numeric IPv4, or IPv6 in brackets; port 0 allowed, which
+ * evutil_parse_sockaddr_port refuses) into ss. Returns 0, or -1.
+ */
+static int
+parse_addr(const char *addr, struct sockaddr_storage *ss, int *sslen)
+{
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	const char *colon = strrchr(addr, ':');
+	char host[INET6_ADDRSTRLEN + 2], *end;
+	unsigned long port;
+	size_t hl;
+
+	memset(ss, 0, sizeof(*ss));
+	if (colon == NULL || colon[1] < '0' || colon[1] > '9' ||
+	    (hl = (size_t)(colon - addr)) >= sizeof(host))
+		return -1;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || port > 65535)
+		return -1;
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*sslen = sizeof(*in6);
+		return inet_pton(AF_INET6, host + 1, &in6->sin6_addr) == 1 ? 0 : -1;
+	}
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)port);
+	*sslen = sizeof(*in);
+	return inet_pton(AF_INET, host, &in->sin_addr) == 1 ? 0 : -1;
+}
+
+/* Binds addr (checked by config.c) as evhttp's listener, short backlog. */
+static int
+bind_listener(struct metrics_http *mh, const char *addr, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage ss;
+	int len;
+
+	if (parse_addr(addr, &ss, &len) == -1) {
+		snprintf(err, errlen, "metrics: '%s' is not ADDR:PORT", addr);
 		return -1;
 	}
 	mh->lev = evconnlistener_new_bind(mh->b->base, NULL, NULL,
@@ -355,7 +412,7 @@ bind_listener(struct metrics_http *mh, const char *addr, int allow_remote,
 	    16, (struct sockaddr *)&ss, len);
 	if (mh->lev == NULL) {
 		snprintf(err, errlen, "metrics: cannot listen on %s: %s", addr,
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		    strerror(errno));
 		return -1;
 	}
 	if (evhttp_bind_listener(mh->http, mh->lev) == NULL) {
@@ -368,8 +425,8 @@ bind_listener(struct metrics_http *mh, const char *addr, int allow_remote,
 }
 
 struct metrics_http *
-metrics_http_start(struct broker *b, const char *addr, int allow_remote,
-    char *err, size_t errlen)
+metrics_http_start(struct broker *b, const char *addr, char *err,
+    size_t errlen)
 {
 	struct metrics_http *mh;
 	struct timeval tv = { 1, 0 };
@@ -389,12 +446,15 @@ metrics_http_start(struct broker *b, const char *addr, int allow_remote,
 	evhttp_set_max_headers_size(mh->http, METRICS_HTTP_MAX_HEADERS);
 	evhttp_set_max_body_size(mh->http, 0);
 	evhttp_set_timeout(mh->http, METRICS_HTTP_TIMEOUT_S);
-	evhttp_set_allowed_methods(mh->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	/* the others reach request_cb for a 405; TRACE and CONNECT get 501 */
+	evhttp_set_allowed_methods(mh->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_bevcb(mh->http, conn_bev, mh);
 	evhttp_set_gencb(mh->http, request_cb, mh);
-	if (bind_listener(mh, addr, allow_remote, err, errlen) == -1)
+	if (bind_listener(mh, addr, err, errlen) == -1 ||
+	    announce(mh, err, errlen) == -1)
 		goto fail;
-	log_bound(mh->lev);
 	return mh;
 fail:
 	metrics_http_stop(mh);
@@ -404,6 +464,7 @@ fail:
 void
 metrics_http_stop(struct metrics_http *mh)
 {
+	char path[4096];
 	unsigned i;
 
 	if (mh == NULL)
@@ -415,6 +476,9 @@ metrics_http_stop(struct metrics_http *mh)
 		bufferevent_decref(mh->conn[i].bev);
 	if (mh->sweep_ev != NULL)
 		event_free(mh->sweep_ev);
+	if (mh->port_file && snprintf(path, sizeof(path), "%s/%s",
+	    mh->b->cfg->data_dir, METRICS_PORT_FILE) < (int)sizeof(path))
+		unlink(path);
 	metrics_text_free(&mh->cache);
 	free(mh);
 }

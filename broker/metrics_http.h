@@ -1,7 +1,8 @@
 /*
  * metrics_http.h - the metrics listener: Prometheus text on /metrics and
  * a health answer on /healthz, over libevent's evhttp, on an address of
- * its own (the `metrics` setting; loopback unless `metrics-allow-remote`).
+ * its own (the `metrics` setting, which config.c keeps on loopback unless
+ * `metrics-allow-remote`). docs/metrics.md is the reference.
  *
  * The counters live in the state layer (state/metrics.h); this file adds
  * what only the event-loop layer knows (connections open, certificate and
@@ -12,18 +13,24 @@
 
 #include <stddef.h>
 
+#define METRICS_PORT_FILE	"metrics.port"	/* in the data directory */
+
 struct broker;
 struct metrics_http;
 
 /*
- * Binds the metrics listener on addr ("ADDR:PORT", port 0: a free one,
- * logged). A non-loopback address is refused unless allow_remote.
- * Returns the listener, or NULL with err set.
+ * Binds the metrics listener on addr ("ADDR:PORT" as config.c checked it;
+ * port 0: a free one), logs the address bound and writes its port to
+ * DATA/metrics.port for tests and local tools. Returns the listener, or
+ * NULL with err set.
  */
 struct metrics_http *metrics_http_start(struct broker *b, const char *addr,
-	    int allow_remote, char *err, size_t errlen);
+	    char *err, size_t errlen);
 
-/* Closes the listener and every connection it has. NULL is fine. */
+/*
+ * Closes the listener and every connection it has, and removes
+ * DATA/metrics.port. NULL is fine.
+ */
 void	metrics_http_stop(struct metrics_http *mh);
 
 /*

@@ -20,8 +20,9 @@
  * - crl.pem is only ever replaced by rename(2) of a complete, fsynced
  *   file: a broker reloading on SIGHUP never reads half a CRL. crlnumber
  *   goes first and only grows.
- * - Whatever rewrites crl.pem, crlnumber or revoked.txt holds the CA
- *   directory's flock, so concurrent batonctl runs cannot interleave.
+ * - Whatever rewrites crl.pem, crlnumber or revoked.txt, or appends to
+ *   renewals.txt, holds the CA directory's flock, so concurrent batonctl
+ *   runs cannot interleave.
  * - The CA key is refused if its file is open to group or others.
  * - A leaf carries exactly the names asked for: one URI SAN for a node,
  *   DNS/IP SANs for the broker; SANs are built as GENERAL_NAMEs, never from
@@ -728,14 +729,35 @@ fail:
 	return -1;
 }
 
+/* x's serial as the index writes it (BN_bn2hex); -1 if it cannot. */
+static int
+cert_serial_hex(X509 *x, char out[CA_SERIAL_HEX_MAX + 1])
+{
+	BIGNUM *bn;
+	char *hex = NULL;
+	int rc = -1;
+
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	if (bn != NULL && (hex = BN_bn2hex(bn)) != NULL &&
+	    strlen(hex) <= CA_SERIAL_HEX_MAX) {
+		memcpy(out, hex, strlen(hex) + 1);
+		rc = 0;
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
+}
+
 /*
  * Issues one leaf: kind decides the EKU, gens are its SANs (owned by the
- * caller), id names the files (<id>.crt/.key, or server.*) and the index line.
+ * caller), id names the files (<id>.crt/.key, or server.*) and the index
+ * line. serial (may be NULL) gets the new certificate's serial.
  */
 static int
 issue_leaf(const char *cadir, enum leaf_kind kind, const char *cn,
     const char *id, GENERAL_NAMES *gens, const char *outdir, int days,
-    int force, char *err, size_t errlen)
+    int force, char serial[CA_SERIAL_HEX_MAX + 1], char *err,
+    size_t errlen)
 {
 	char crtpath[PATH_MAX], keypath[PATH_MAX], file[BATON_NODE_ID_MAX + 8];
 	const char *stem;
@@ -781,6 +803,10 @@ issue_leaf(const char *cadir, enum leaf_kind kind, const char *cn,
 	}
 	if (!X509_sign(x, cakey, EVP_sha256())) {
 		sslerr(err, errlen, "cannot sign the certificate for %s", cn);
+		goto fail;
+	}
+	if (serial != NULL && cert_serial_hex(x, serial) == -1) {
+		sslerr(err, errlen, "cannot format the serial number");
 		goto fail;
 	}
 
@@ -840,9 +866,11 @@ fail:
 	return -1;
 }
 
-int
-ca_issue_node(const char *cadir, const char *node_id, const char *outdir,
-    int days, int force, char *err, size_t errlen)
+/* ca_issue_node, and the new serial into serial (may be NULL). */
+static int
+issue_node(const char *cadir, const char *node_id, const char *outdir,
+    int days, int force, char serial[CA_SERIAL_HEX_MAX + 1], char *err,
+    size_t errlen)
 {
 	char uri[sizeof(CA_NODE_URI_PREFIX) + BATON_NODE_ID_MAX];
 	GENERAL_NAMES *gens = NULL;
@@ -863,10 +891,18 @@ ca_issue_node(const char *cadir, const char *node_id, const char *outdir,
 	if (add_gen(gens, GEN_URI, uri, err, errlen) == -1)
 		goto fail;
 	rc = issue_leaf(cadir, LEAF_NODE, node_id, node_id, gens, outdir, days,
-	    force, err, errlen);
+	    force, serial, err, errlen);
 fail:
 	GENERAL_NAMES_free(gens);
 	return rc;
+}
+
+int
+ca_issue_node(const char *cadir, const char *node_id, const char *outdir,
+    int days, int force, char *err, size_t errlen)
+{
+	return issue_node(cadir, node_id, outdir, days, force, NULL, err,
+	    errlen);
 }
 
 int
@@ -935,7 +971,7 @@ ca_issue_server(const char *cadir, const char *const *dns_names,
 		if (add_gen(gens, GEN_IPADD, ips[i], err, errlen) == -1)
 			goto fail;
 	rc = issue_leaf(cadir, LEAF_SERVER, cn, cn, gens, outdir, days, force,
-	    err, errlen);
+	    NULL, err, errlen);
 fail:
 	GENERAL_NAMES_free(gens);
 	return rc;
@@ -1334,18 +1370,20 @@ read_crlnumber(const char *cadir, uint64_t *out, char *err, size_t errlen)
 	return 0;
 }
 
-/* Appends the revocation lines text to revoked.txt and fsyncs them. */
+/*
+ * Appends the lines text to cadir/name (revoked.txt, renewals.txt) and
+ * fsyncs them.
+ */
 static int
-revoked_append(const char *cadir, const char *text, char *err,
-    size_t errlen)
+lines_append(const char *cadir, const char *name, const char *text,
+    char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	size_t len = strlen(text), off = 0;
 	ssize_t w;
 	int fd;
 
-	if (join(path, sizeof(path), cadir, CA_REVOKED_FILE, err,
-	    errlen) == -1)
+	if (join(path, sizeof(path), cadir, name, err, errlen) == -1)
 		return -1;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0644);
@@ -1475,6 +1513,84 @@ revoke_select(const char *cadir, const struct cert_array *issued,
 	return 0;
 }
 
+/*
+ * Revokes the certificates in chosen now, for reason: their lines go to
+ * revoked.txt (fsynced) first, then the CRL is rewritten with the next
+ * number; the caller holds the CA lock. Each one in chosen is marked
+ * revoked.
+ */
+static int
+revoke_chosen(const char *cadir, X509 *ca, EVP_PKEY *cakey,
+    struct cert_array *chosen, int reason, int crl_days,
+    struct ca_crl_info *info, char *err, size_t errlen)
+{
+	char now_text[CA_TIME_LEN + 1], *text = NULL, *p;
+	time_t now;
+	size_t i, len;
+	int rc = -1;
+
+	now = time(NULL);
+	if (time_text(now, now_text, sizeof(now_text)) == -1) {
+		errbuf_set(err, errlen, "cannot format the time");
+		return -1;
+	}
+	len = chosen->n * (CA_SERIAL_HEX_MAX + CA_TIME_LEN + 32) + 1;
+	if ((text = malloc(len)) == NULL) {
+		errbuf_set(err, errlen, "out of memory");
+		return -1;
+	}
+	p = text;
+	*p = '\0';
+	for (i = 0; i < chosen->n; i++) {
+		chosen->v[i].revoked = 1;
+		chosen->v[i].reason = reason;
+		chosen->v[i].revoked_at_t = now;
+		memcpy(chosen->v[i].revoked_at, now_text, sizeof(now_text));
+		p += snprintf(p, len - (size_t)(p - text), "%s\t%s\t%s\n",
+		    chosen->v[i].serial, now_text, ca_reason_name(reason));
+	}
+	if (lines_append(cadir, CA_REVOKED_FILE, text, err, errlen) == -1)
+		goto fail;
+	if (crl_reissue(cadir, ca, cakey, crl_days, info, err,
+	    errlen) == -1) {
+		/* Recorded but not yet published: say how to finish. */
+		len = strlen(err);
+		if (len < errlen)
+			snprintf(err + len, errlen - len, "; the revocation is "
+			    "recorded in %s, run 'batonctl crl --ca %s' to "
+			    "write the CRL", CA_REVOKED_FILE, cadir);
+		goto fail;
+	}
+	rc = 0;
+fail:
+	free(text);
+	return rc;
+}
+
+/* What every revocation checks and holds before it picks certificates. */
+static int
+revoke_begin(const char *cadir, int reason, int crl_days, X509 **ca,
+    EVP_PKEY **cakey, int *lockfd, char *err, size_t errlen)
+{
+	if (ca_reason_name(reason) == NULL) {
+		errbuf_set(err, errlen, "unknown revocation reason %d", reason);
+		return -1;
+	}
+	if (check_crl_days(crl_days, err, errlen) == -1)
+		return -1;
+	/* The key first: revoking needs a CRL signed, not just a record. */
+	if (ca_load(cadir, ca, cakey, err, errlen) == -1)
+		return -1;
+	if (ca_lock(cadir, lockfd, err, errlen) == -1) {
+		X509_free(*ca);
+		EVP_PKEY_free(*cakey);
+		*ca = NULL;
+		*cakey = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int
 ca_revoke(const char *cadir, const char *node_id, const char *serial,
     int reason, int crl_days, struct ca_cert **revokedp, size_t *nrevoked,
@@ -1482,11 +1598,8 @@ ca_revoke(const char *cadir, const char *node_id, const char *serial,
 {
 	struct cert_array issued = { NULL, 0, 0 }, revoked = { NULL, 0, 0 };
 	struct cert_array chosen = { NULL, 0, 0 };
-	char now_text[CA_TIME_LEN + 1], *text = NULL, *p;
 	X509 *ca = NULL;
 	EVP_PKEY *cakey = NULL;
-	time_t now;
-	size_t i, len;
 	int lockfd = -1, rc = -1;
 
 	*revokedp = NULL;
@@ -1499,66 +1612,259 @@ ca_revoke(const char *cadir, const char *node_id, const char *serial,
 		errbuf_set(err, errlen, "invalid node id '%s'", node_id);
 		return -1;
 	}
-	if (ca_reason_name(reason) == NULL) {
-		errbuf_set(err, errlen, "unknown revocation reason %d", reason);
+	if (revoke_begin(cadir, reason, crl_days, &ca, &cakey, &lockfd, err,
+	    errlen) == -1)
 		return -1;
-	}
-	if (check_crl_days(crl_days, err, errlen) == -1)
-		return -1;
-	/* The key first: revoking needs a CRL signed, not just a record. */
-	if (ca_load(cadir, &ca, &cakey, err, errlen) == -1)
-		return -1;
-	if (ca_lock(cadir, &lockfd, err, errlen) == -1)
-		goto fail;
 	if (ca_read(cadir, &issued, &revoked, err, errlen) == -1 ||
 	    revoke_select(cadir, &issued, node_id, serial, &chosen, err,
 	    errlen) == -1)
 		goto fail;
-
-	now = time(NULL);
-	if (time_text(now, now_text, sizeof(now_text)) == -1) {
-		errbuf_set(err, errlen, "cannot format the time");
+	if (revoke_chosen(cadir, ca, cakey, &chosen, reason, crl_days, info,
+	    err, errlen) == -1)
 		goto fail;
-	}
-	len = chosen.n * (CA_SERIAL_HEX_MAX + CA_TIME_LEN + 32) + 1;
-	if ((text = malloc(len)) == NULL) {
-		errbuf_set(err, errlen, "out of memory");
-		goto fail;
-	}
-	p = text;
-	*p = '\0';
-	for (i = 0; i < chosen.n; i++) {
-		chosen.v[i].revoked = 1;
-		chosen.v[i].reason = reason;
-		chosen.v[i].revoked_at_t = now;
-		memcpy(chosen.v[i].revoked_at, now_text, sizeof(now_text));
-		p += snprintf(p, len - (size_t)(p - text), "%s\t%s\t%s\n",
-		    chosen.v[i].serial, now_text, ca_reason_name(reason));
-	}
-	if (revoked_append(cadir, text, err, errlen) == -1)
-		goto fail;
-	if (crl_reissue(cadir, ca, cakey, crl_days, info, err,
-	    errlen) == -1) {
-		/* Recorded but not yet published: say how to finish. */
-		len = strlen(err);
-		if (len < errlen)
-			snprintf(err + len, errlen - len, "; the revocation is "
-			    "recorded in %s, run 'batonctl crl --ca %s' to "
-			    "write the CRL", CA_REVOKED_FILE, cadir);
-		goto fail;
-	}
 	*revokedp = chosen.v;
 	*nrevoked = chosen.n;
 	chosen.v = NULL;
 	rc = 0;
 fail:
-	if (lockfd != -1)
-		close(lockfd);
-	free(text);
+	close(lockfd);
 	free(chosen.v);
 	free(revoked.v);
 	free(issued.v);
 	X509_free(ca);
 	EVP_PKEY_free(cakey);
+	return rc;
+}
+
+int
+ca_revoke_serials(const char *cadir, const char *const *serials, size_t n,
+    int reason, int crl_days, struct ca_cert **revokedp, size_t *nrevoked,
+    struct ca_crl_info *info, char *err, size_t errlen)
+{
+	struct cert_array issued = { NULL, 0, 0 }, revoked = { NULL, 0, 0 };
+	struct cert_array chosen = { NULL, 0, 0 };
+	char norm[CA_SERIAL_HEX_MAX + 1];
+	struct ca_cert *c;
+	X509 *ca = NULL;
+	EVP_PKEY *cakey = NULL;
+	size_t i, j;
+	int lockfd = -1, rc = -1;
+
+	*revokedp = NULL;
+	*nrevoked = 0;
+	if (revoke_begin(cadir, reason, crl_days, &ca, &cakey, &lockfd, err,
+	    errlen) == -1)
+		return -1;
+	if (ca_read(cadir, &issued, &revoked, err, errlen) == -1)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (serial_norm(serials[i], norm) == -1) {
+			errbuf_set(err, errlen, "'%s' is not a certificate "
+			    "serial", serials[i]);
+			goto fail;
+		}
+		for (j = 0; j < issued.n; j++)
+			if (strcmp(issued.v[j].serial, norm) == 0)
+				break;
+		if (j == issued.n) {
+			errbuf_set(err, errlen, "serial %s is not in %s/%s: "
+			    "this CA did not issue it", norm, cadir,
+			    CA_INDEX_FILE);
+			goto fail;
+		}
+		if (issued.v[j].revoked)
+			continue;
+		issued.v[j].revoked = 1;	/* a serial given twice: once */
+		if ((c = cert_push(&chosen)) == NULL) {
+			errbuf_set(err, errlen, "out of memory");
+			goto fail;
+		}
+		*c = issued.v[j];
+		c->revoked = 0;
+	}
+	if (chosen.n > 0 && revoke_chosen(cadir, ca, cakey, &chosen, reason,
+	    crl_days, info, err, errlen) == -1)
+		goto fail;
+	*revokedp = chosen.v;
+	*nrevoked = chosen.n;
+	chosen.v = NULL;
+	rc = 0;
+fail:
+	close(lockfd);
+	free(chosen.v);
+	free(revoked.v);
+	free(issued.v);
+	X509_free(ca);
+	EVP_PKEY_free(cakey);
+	return rc;
+}
+
+/* ---- renewal ---- */
+
+struct renewal_array {
+	struct ca_renewal	*v;
+	size_t			 n, cap;
+};
+
+static struct ca_renewal *
+renewal_push(struct renewal_array *a)
+{
+	struct ca_renewal *v;
+	size_t cap;
+
+	if (a->n == a->cap) {
+		cap = a->cap == 0 ? 16 : a->cap * 2;
+		if ((v = reallocarray(a->v, cap, sizeof(*v))) == NULL)
+			return NULL;
+		a->v = v;
+		a->cap = cap;
+	}
+	memset(&a->v[a->n], 0, sizeof(a->v[0]));
+	return &a->v[a->n++];
+}
+
+/* A renewals.txt line: old serial, new serial, node id, renewed at. */
+static int
+renewal_line(char *line, void *arg, const char *path, unsigned lineno,
+    char *err, size_t errlen)
+{
+	struct renewal_array *a = arg;
+	struct ca_renewal *r;
+	char *f[4], old[CA_SERIAL_HEX_MAX + 1], new[CA_SERIAL_HEX_MAX + 1];
+
+	if (split_tabs(line, f, 4) == -1 || serial_norm(f[0], old) == -1 ||
+	    strcmp(old, f[0]) != 0 || serial_norm(f[1], new) == -1 ||
+	    strcmp(new, f[1]) != 0 || !validate_node_id(f[2]))
+		goto bad;
+	if ((r = renewal_push(a)) == NULL) {
+		errbuf_set(err, errlen, "out of memory reading %s", path);
+		return -1;
+	}
+	memcpy(r->old_serial, old, sizeof(old));
+	memcpy(r->new_serial, new, sizeof(new));
+	if (copy_text(r->id, sizeof(r->id), f[2]) == -1 ||
+	    copy_text(r->renewed_at, sizeof(r->renewed_at), f[3]) == -1 ||
+	    parse_time(f[3], &r->renewed_at_t) == -1) {
+		a->n--;
+		goto bad;
+	}
+	return 0;
+bad:
+	errbuf_set(err, errlen, "%s:%u: not a renewal line (old serial, new "
+	    "serial, node id, time, separated by tabs)", path, lineno);
+	return -1;
+}
+
+int
+ca_renewals(const char *cadir, struct ca_renewal **out, size_t *n,
+    char *err, size_t errlen)
+{
+	struct renewal_array a = { NULL, 0, 0 };
+	struct cert_array revoked = { NULL, 0, 0 };
+	size_t i, j;
+
+	*out = NULL;
+	*n = 0;
+	if (read_lines(cadir, CA_RENEWALS_FILE, 1, renewal_line, &a, err,
+	    errlen) == -1 || ca_read(cadir, NULL, &revoked, err, errlen) == -1) {
+		free(a.v);
+		free(revoked.v);
+		return -1;
+	}
+	for (i = 0; i < a.n; i++)
+		for (j = 0; j < revoked.n && !a.v[i].done; j++)
+			a.v[i].done = strcmp(a.v[i].old_serial,
+			    revoked.v[j].serial) == 0;
+	free(revoked.v);
+	*out = a.v;
+	*n = a.n;
+	return 0;
+}
+
+/* The renewals.txt lines saying new replaces each of old, renewed now. */
+static char *
+renewal_text(const struct cert_array *old, const char *new,
+    const char *node_id, time_t now, char *err, size_t errlen)
+{
+	char now_text[CA_TIME_LEN + 1], *text, *p;
+	size_t i, len;
+
+	if (time_text(now, now_text, sizeof(now_text)) == -1) {
+		errbuf_set(err, errlen, "cannot format the time");
+		return NULL;
+	}
+	len = old->n * (2 * CA_SERIAL_HEX_MAX + BATON_NODE_ID_MAX +
+	    CA_TIME_LEN + 8) + 1;
+	if ((text = malloc(len)) == NULL) {
+		errbuf_set(err, errlen, "out of memory");
+		return NULL;
+	}
+	p = text;
+	*p = '\0';
+	for (i = 0; i < old->n; i++)
+		p += snprintf(p, len - (size_t)(p - text), "%s\t%s\t%s\t%s\n",
+		    old->v[i].serial, new, node_id, now_text);
+	return text;
+}
+
+int
+ca_renew_node(const char *cadir, const char *node_id, const char *outdir,
+    int days, int force, char new_serial[CA_SERIAL_HEX_MAX + 1],
+    struct ca_cert **oldp, size_t *noldp, char *err, size_t errlen)
+{
+	struct cert_array issued = { NULL, 0, 0 }, revoked = { NULL, 0, 0 };
+	struct cert_array old = { NULL, 0, 0 };
+	struct ca_cert *c;
+	char *text = NULL;
+	time_t now = time(NULL);
+	size_t i, len;
+	int lockfd = -1, rc = -1;
+
+	*oldp = NULL;
+	*noldp = 0;
+	if (!validate_node_id(node_id)) {
+		errbuf_set(err, errlen, "invalid node id '%s'", node_id);
+		return -1;
+	}
+	/* Held throughout, so a finish cannot see half a renewal. */
+	if (ca_lock(cadir, &lockfd, err, errlen) == -1)
+		return -1;
+	if (ca_read(cadir, &issued, &revoked, err, errlen) == -1)
+		goto fail;
+	for (i = 0; i < issued.n; i++) {
+		if (strcmp(issued.v[i].kind, "node") != 0 ||
+		    strcmp(issued.v[i].id, node_id) != 0 ||
+		    issued.v[i].revoked || issued.v[i].not_after_t <= now)
+			continue;
+		if ((c = cert_push(&old)) == NULL) {
+			errbuf_set(err, errlen, "out of memory");
+			goto fail;
+		}
+		*c = issued.v[i];
+	}
+	if (issue_node(cadir, node_id, outdir, days, force, new_serial, err,
+	    errlen) == -1)
+		goto fail;
+	if (old.n > 0 && ((text = renewal_text(&old, new_serial, node_id, now,
+	    err, errlen)) == NULL || lines_append(cadir, CA_RENEWALS_FILE,
+	    text, err, errlen) == -1)) {
+		len = strlen(err);
+		if (len < errlen)
+			snprintf(err + len, errlen - len, "; certificate %s is "
+			    "issued, but the ones it replaces are not marked: "
+			    "revoke them with 'batonctl cert revoke --serial' "
+			    "once the node uses the new one", new_serial);
+		goto fail;
+	}
+	*oldp = old.v;
+	*noldp = old.n;
+	old.v = NULL;
+	rc = 0;
+fail:
+	close(lockfd);
+	free(text);
+	free(old.v);
+	free(revoked.v);
+	free(issued.v);
 	return rc;
 }

@@ -17,6 +17,11 @@
  *               reads the old CRL or the new one, never half of one
  *   crlnumber   the number of the last CRL written, in decimal; written
  *               before the CRL it numbers, so a number is never reused
+ *   renewals.txt one line per certificate a renewal replaces, appended,
+ *               never rewritten: "<old serial>\t<new serial>\t<node id>\t
+ *               <renewed at>"; the old one is to be revoked once the node
+ *               has connected with the new one (done once revoked.txt
+ *               lists it); missing until the first renewal
  *
  * Commands that rewrite the CRL hold an exclusive flock(2) on the CA
  * directory, so two of them never number or list revocations past each
@@ -51,6 +56,7 @@
 #define CA_CRL_FILE		"crl.pem"
 #define CA_CRLNUMBER_FILE	"crlnumber"
 #define CA_REVOKED_FILE		"revoked.txt"
+#define CA_RENEWALS_FILE	"renewals.txt"
 
 /*
  * Creates dir (0700) if missing and in it a new CA valid for days days,
@@ -139,11 +145,59 @@ int	ca_revoke(const char *cadir, const char *node_id, const char *serial,
 	    size_t errlen);
 
 /*
+ * Revokes the n certificates with the given serials (as ca_revoke takes
+ * one) in one CRL. A serial this CA did not issue is an error and nothing
+ * is revoked; one already revoked is skipped. *revoked and *nrevoked are
+ * what was revoked now; when that is none, no CRL is written and info is
+ * left alone. Otherwise as ca_revoke.
+ */
+int	ca_revoke_serials(const char *cadir, const char *const *serials,
+	    size_t n, int reason, int crl_days, struct ca_cert **revoked,
+	    size_t *nrevoked, struct ca_crl_info *info, char *err,
+	    size_t errlen);
+
+/*
  * Re-signs the CRL from revoked.txt: same serials, lastUpdate now,
  * nextUpdate crl_days ahead, the next crlNumber. Run before nextUpdate
  * passes: a broker checking CRLs refuses every client once it has.
  */
 int	ca_crl_update(const char *cadir, int crl_days,
 	    struct ca_crl_info *info, char *err, size_t errlen);
+
+/*
+ * Renewal: a node gets a new certificate while its current ones stay
+ * valid, so it can switch over without an outage; each replaced one is
+ * revoked (reason superseded) once the broker has seen the node connect
+ * with the new one (the caller checks that in the broker's audit log).
+ */
+struct ca_renewal {
+	char	 old_serial[CA_SERIAL_HEX_MAX + 1];	/* to be revoked */
+	char	 new_serial[CA_SERIAL_HEX_MAX + 1];	/* its replacement */
+	char	 id[CA_ID_MAX + 1];			/* the node */
+	char	 renewed_at[CA_TIME_LEN + 1];		/* UTC, ISO 8601 */
+	time_t	 renewed_at_t;
+	int	 done;		/* the old one is revoked (by any command) */
+};
+
+/*
+ * Issues node_id a new certificate as ca_issue_node does, and records in
+ * renewals.txt, for each certificate of node_id that is neither revoked
+ * nor expired, that the new one replaces it; all under the CA lock. On
+ * success new_serial holds the new serial and *old (malloc'd, for the
+ * caller to free) the *nold certificates it replaces (none: nothing to
+ * revoke later).
+ */
+int	ca_renew_node(const char *cadir, const char *node_id,
+	    const char *outdir, int days, int force,
+	    char new_serial[CA_SERIAL_HEX_MAX + 1], struct ca_cert **old,
+	    size_t *nold, char *err, size_t errlen);
+
+/*
+ * Every line of cadir's renewals.txt, oldest first, each marked done when
+ * revoked.txt lists its old serial. *out is malloc'd (*n entries, NULL
+ * when none; renewals.txt missing is none).
+ */
+int	ca_renewals(const char *cadir, struct ca_renewal **out, size_t *n,
+	    char *err, size_t errlen);
 
 #endif

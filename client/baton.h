@@ -368,19 +368,37 @@ enum baton_audit_format {
 	BATON_AUDIT_FORMAT_HTML,
 };
 
-/* Filters are ANDed; NULL or 0 leaves one out. */
+/*
+ * Filters are ANDed; 0 (or no values) leaves one out. A field given
+ * several values (nodes, message_ids, events) matches a record that has
+ * any one of them, as batonctl audit's repeated options do.
+ */
+#define BATON_AUDIT_FILTER_MAX	16	/* values of one field */
 typedef struct baton_audit_request {
 	enum baton_audit_kind	 kind;
 	enum baton_audit_format	 format;
 	int64_t			 since_ms;	/* Unix ms; 0: no bound */
 	int64_t			 until_ms;
-	const char		*node;		/* actor or other node */
-	const char		*message_id;	/* a handover's reference */
-	const char		*event;		/* an audit event name */
-	/* the person: sent to the broker, which matches records by its
-	   pseudonymous reference; never logged or stored as such */
+	const char *const	*nodes;		/* actor or other node */
+	size_t			 n_nodes;
+	const char *const	*message_ids;	/* handovers' references */
+	size_t			 n_message_ids;
+	const char *const	*events;	/* audit event names */
+	size_t			 n_events;
+	/* the person (NULL: any): sent to the broker, which matches
+	   records by its pseudonymous reference; never logged or stored
+	   as such */
 	const char		*nhs_number;
 } baton_audit_request;
+
+/*
+ * Parses a UTC time as batonctl audit takes it, into Unix ms: a date
+ * "YYYY-MM-DD", or "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]" (a space may stand for
+ * the T). With end_of set a date alone means its last millisecond (for an
+ * upper bound). Returns BATON_OK, or BATON_E_INVALID_ARG if s is not such
+ * a time.
+ */
+int	baton_parse_time(const char *s, int end_of, int64_t *out_ms);
 
 typedef struct baton_audit_summary {
 	uint64_t	records;	/* records that matched */
@@ -404,11 +422,14 @@ typedef int (*baton_chunk_fn)(void *arg, const void *data, size_t len);
  * Returns BATON_OK with *out (may be NULL) filled once the whole answer
  * was handed over; BATON_E_REFUSED with the broker's code (NOT_PERMITTED:
  * this node is not an auditor; INVALID: a bad filter, NHS number or
- * format; INTERNAL: the log could not be read, text says why);
- * BATON_E_INVALID_ARG; BATON_E_PROTOCOL (the broker is older); or a
- * connection error as for baton_ack. When chunk stops it, the rest of the
- * answer is still on its way, so the connection is closed and
- * BATON_E_CLOSED returned.
+ * format, or a kind this broker does not answer yet; STORE_FULL: the
+ * query could not be recorded, so it was not run; INTERNAL: the log could
+ * not be read, text says why - then the chunks handed over so far are
+ * not the whole answer); BATON_E_INVALID_ARG; BATON_E_PROTOCOL (the
+ * broker is older); or a connection error as for baton_ack (the answer is
+ * then incomplete too). When chunk stops it, the rest of the answer is
+ * still on its way, so the connection is closed and BATON_E_CLOSED
+ * returned.
  */
 int	baton_audit_query(baton_client *c, const baton_audit_request *q,
 	    baton_chunk_fn chunk, void *arg, baton_audit_summary *out,

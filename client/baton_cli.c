@@ -1,10 +1,12 @@
 /*
  * baton_cli.c - the `baton` command: send, receive, decide on and trace
- * handovers from a shell, on top of libbaton.
+ * handovers from a shell, list a node's own outbox and inbox, and query
+ * the audit log as an auditor node, on top of libbaton.
  *
  * Owns argument handling and output formats only; everything on the wire
- * is libbaton's. Results go to stdout as one JSON object per line, errors
- * to stderr as "baton: <what to do>". Invariants: a received item is
+ * is libbaton's. Results go to stdout as one JSON object per line (work
+ * lists and audit answers: a table for people, or the format asked for),
+ * errors to stderr as "baton: <what to do>". Invariants: a received item is
  * acknowledged only after its line has been written and flushed to stdout
  * without error, so a full disk or a closed pipe leaves it queued at the
  * broker; handover content is printed only to stdout, never in errors.
@@ -29,6 +31,7 @@
 #include "frame.h"
 #include "json.h"
 #include "jsonl.h"
+#include "names.h"
 #include "validate.h"
 #include "version.h"
 
@@ -107,6 +110,30 @@ static const char usage_text[] =
 "      Record the recipient's decision on a delivered handover.\n"
 "  whoami\n"
 "      Connect and print this node's id, role and organisation.\n"
+"  outbox [--undecided] [--since T] [--limit N] [--json]\n"
+"      List the handovers this node sent: reference, current recipient,\n"
+"      state, risk level, kind, when received (UTC) and the time to the\n"
+"      acceptance deadline, or how overdue. --undecided keeps those not\n"
+"      yet accepted, rejected or expired; --since T (as for audit) those\n"
+"      received at or after T.\n"
+"  inbox [--limit N] [--json]\n"
+"      List the handovers delivered to this node and not yet decided,\n"
+"      with their sender, risk level and time to deadline.\n"
+"      Neither consumes anything: recv still gets what is queued. Every\n"
+"      page is fetched, N handovers a page (1 to 100, default 50), and\n"
+"      printed as a table or, with --json, one JSON object per handover.\n"
+"  audit list|export|head|trail|report [FILTERS] [--format F]\n"
+"      Query the broker's audit log; only a node with the role auditor\n"
+"      may (others are refused NOT_PERMITTED), and every query is itself\n"
+"      recorded. The answer streams to stdout as it arrives. list: a\n"
+"      table; export: --format jsonl (default) or csv; head: the chain\n"
+"      head as SEQ:HASH; trail (table, json) and report (table, csv,\n"
+"      html) where the broker answers them. FILTERS: --since T, --until T\n"
+"      (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.mmm]][Z], UTC; a date alone\n"
+"      for --until means the end of that day), --node NODE, --message\n"
+"      REFERENCE, --event EVENT (each repeatable: any of them), --subject\n"
+"      NHS_NUMBER (- reads it from stdin, keeping it out of shell\n"
+"      history; the broker matches records by its pseudonym).\n"
 "\n"
 "Exit status:\n"
 "  0  success (recv: even when nothing arrived)\n"
@@ -114,9 +141,10 @@ static const char usage_text[] =
 "     invalid handover, unreadable certificate or key\n"
 "  2  could not talk to the broker: network, TLS, or the broker refused or\n"
 "     dropped the connection\n"
-"  3  the broker refused the request (send, ack, decision, status); for\n"
-"     send --jsonl: any handover refused (2 or 4 when some got no receipt,\n"
-"     1 when a line was skipped and none was refused)\n"
+"  3  the broker refused the request (send, ack, decision, status,\n"
+"     outbox, inbox, audit: e.g. NOT_PERMITTED for a node that is not an\n"
+"     auditor); for send --jsonl: any handover refused (2 or 4 when some\n"
+"     got no receipt, 1 when a line was skipped and none was refused)\n"
 "  4  timed out\n";
 
 static void
@@ -1181,6 +1209,642 @@ cmd_whoami(const struct opts *o, int argc, char **argv)
 	return ex;
 }
 
+/* ------------------------------------------------------------------------
+ * outbox, inbox: this node's own work, read without consuming anything
+ * ---------------------------------------------------------------------- */
+
+/*
+ * Column widths of the work list table: with a space between columns and
+ * at most 12 characters of deadline, a row fits 79 columns. A reference
+ * longer than its column goes on a line of its own and the row continues
+ * under it (as df(1) does), so it is never cut; a node id longer than its
+ * column is cut with '~' (--json has every field whole).
+ */
+#define W_REF		16
+#define W_OTHER		9
+#define W_STATE		12
+#define W_RISK		4
+#define W_KIND		9
+#define W_RECEIVED	11
+#define WL_PAGE_DEFAULT	50
+
+struct wl_args {
+	int		 inbox;		/* else the outbox */
+	int		 undecided;
+	int64_t		 since_ms;
+	unsigned	 limit;		/* items per page asked for */
+	int		 json;
+};
+
+/* Copies s into buf (len bytes), control characters shown as '?'. */
+static const char *
+term_safe(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
+		    s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/* s cut to width w with a '~' at the end when it is longer. */
+static const char *
+cut_to(const char *s, size_t w, char *buf, size_t len)
+{
+	term_safe(s, buf, len);
+	if (strlen(buf) > w && w < len) {
+		buf[w - 1] = '~';
+		buf[w] = '\0';
+	}
+	return buf;
+}
+
+static const char *
+risk_name(int v, char *buf, size_t len)
+{
+	return names_enum_short(&baton__v1__risk_level__descriptor, v,
+	    "RISK_LEVEL_", buf, len);
+}
+
+static const char *
+kind_name(int v, char *buf, size_t len)
+{
+	return names_enum_short(&baton__v1__transition_kind__descriptor, v,
+	    "TRANSITION_KIND_", buf, len);
+}
+
+/* The table's short risk: low, med, high, crit, or "-". */
+static const char *
+risk_short(int v)
+{
+	switch (v) {
+	case BATON__V1__RISK_LEVEL__RISK_LEVEL_LOW:
+		return "low";
+	case BATON__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM:
+		return "med";
+	case BATON__V1__RISK_LEVEL__RISK_LEVEL_HIGH:
+		return "high";
+	case BATON__V1__RISK_LEVEL__RISK_LEVEL_CRITICAL:
+		return "crit";
+	}
+	return "-";
+}
+
+/* The table's kind: its name, "crisis" for crisis_handover, or "-". */
+static const char *
+kind_short(int v, char *buf, size_t len)
+{
+	if (v == BATON__V1__TRANSITION_KIND__TRANSITION_KIND_CRISIS_HANDOVER)
+		return "crisis";
+	if (v == BATON__V1__TRANSITION_KIND__TRANSITION_KIND_UNSPECIFIED)
+		return "-";
+	return kind_name(v, buf, len);
+}
+
+/*
+ * Time to the acceptance deadline: "in 45m", "in 3h05m", "in 2d03h"; once
+ * passed "overdue 45m", "overdue 5h", "overdue 3d"; "-" with none left to
+ * meet (decided, expired, or no deadline in the policy).
+ */
+static const char *
+deadline_text(const Baton__V1__WorkItem *it, char *buf, size_t len)
+{
+	long long m;
+
+	if (!it->has_deadline)
+		snprintf(buf, len, "-");
+	else if (it->deadline_in_ms >= 0) {
+		m = (long long)(it->deadline_in_ms / 60000);
+		if (m < 60)
+			snprintf(buf, len, "in %lldm", m);
+		else if (m < 24 * 60)
+			snprintf(buf, len, "in %lldh%02lldm", m / 60, m % 60);
+		else
+			snprintf(buf, len, "in %lldd%02lldh", m / 1440,
+			    m % 1440 / 60);
+	} else {
+		m = (long long)(-it->deadline_in_ms / 60000);
+		if (m < 60)
+			snprintf(buf, len, "overdue %lldm", m);
+		else if (m < 24 * 60)
+			snprintf(buf, len, "overdue %lldh", m / 60);
+		else
+			snprintf(buf, len, "overdue %lldd", m / 1440);
+	}
+	return buf;
+}
+
+/* "MM-DD HH:MM" (UTC) of ms, or "-". */
+static const char *
+short_time(int64_t ms, char *buf, size_t len)
+{
+	char t[40];
+
+	if (ms == 0 || *baton_format_time(ms, t, sizeof(t)) == '\0')
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.5s %.5s", t + 5, t + 11);
+	return buf;
+}
+
+static void
+print_wl_header(void)
+{
+	printf("%-*s %-*s %-*s %-*s %-*s %-*s %s\n", W_REF, "REFERENCE",
+	    W_OTHER, "OTHER", W_STATE, "STATE", W_RISK, "RISK", W_KIND, "KIND",
+	    W_RECEIVED, "RECEIVED", "DEADLINE");
+}
+
+/* One item as a table row; OTHER is the recipient, for an inbox the sender. */
+static void
+print_wl_row(const struct wl_args *a, const Baton__V1__WorkItem *it)
+{
+	char ref[BATON_REFERENCE_LEN], other[80], state[W_STATE + 8];
+	char kind[32], recv[W_RECEIVED + 8], due[40];
+
+	term_safe(it->reference, ref, sizeof(ref));
+	if (strlen(ref) > W_REF)
+		printf("%s\n%-*s ", ref, W_REF, "");
+	else
+		printf("%-*s ", W_REF, ref);
+	printf("%-*s %-*s %-*s %-*s %-*s %s\n",
+	    W_OTHER, cut_to(a->inbox ? it->sender : it->recipient, W_OTHER,
+	    other, sizeof(other)),
+	    W_STATE, cut_to(it->state, W_STATE, state, sizeof(state)),
+	    W_RISK, risk_short(it->risk_level),
+	    W_KIND, kind_short(it->transition_kind, kind, sizeof(kind)),
+	    W_RECEIVED, short_time(it->received_at_ms, recv, sizeof(recv)),
+	    deadline_text(it, due, sizeof(due)));
+}
+
+/* A time as JSON: the ISO 8601 string, or null for 0. */
+static json_t *
+json_time(int64_t ms)
+{
+	char t[40];
+
+	if (ms == 0 || *baton_format_time(ms, t, sizeof(t)) == '\0')
+		return json_null();
+	return json_string(t);
+}
+
+/* One item as a JSON object (NULL when out of memory). */
+static json_t *
+wl_item_json(const Baton__V1__WorkItem *it)
+{
+	char risk[32], kind[32];
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, "
+	    "s:b, s:b, s:I}",
+	    "reference", it->reference, "sender", it->sender,
+	    "recipient", it->recipient, "state", it->state,
+	    "risk_level", risk_name(it->risk_level, risk, sizeof(risk)),
+	    "transition_kind", kind_name(it->transition_kind, kind,
+	    sizeof(kind)),
+	    "received_at", json_time(it->received_at_ms),
+	    "delivered_at", json_time(it->delivered_at_ms),
+	    "decided_at", json_time(it->decided_at_ms),
+	    "deadline_in_ms", it->has_deadline ?
+	    json_integer(it->deadline_in_ms) : json_null(),
+	    "overdue", it->has_deadline && it->deadline_in_ms < 0,
+	    "escalated", it->escalated,
+	    "hops", (json_int_t)it->hops);
+	return o;
+}
+
+/* One page's items to stdout. 0, or -1 when stdout failed (said). */
+static int
+print_wl_page(const struct wl_args *a, const Baton__V1__WorkList *wl,
+    long *shown)
+{
+	size_t i;
+
+	for (i = 0; i < wl->n_items; i++) {
+		if (a->json && print_json(wl_item_json(wl->items[i])) == -1)
+			return -1;
+		if (!a->json)
+			print_wl_row(a, wl->items[i]);
+		(*shown)++;
+	}
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		warnx_("cannot write to stdout: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Asks for page after page until the broker says there are no more. Each
+ * next cursor must lie past the last (references in key order), so a
+ * broker that repeats itself cannot keep us here. Returns an exit status.
+ */
+static int
+wl_all_pages(baton_client *c, const struct wl_args *a, const char *name)
+{
+	char cursor[BATON_REFERENCE_LEN] = "";
+	Baton__V1__WorkList *wl = NULL;
+	baton_error e;
+	long shown = 0;
+	int rc, header = 0;
+
+	for (;;) {
+		rc = a->inbox ? baton_inbox(c, cursor, a->limit, &wl, &e) :
+		    baton_outbox(c, a->undecided, a->since_ms, cursor, a->limit,
+		    &wl, &e);
+		if (rc == BATON_E_REFUSED) {
+			warnx_("%s refused: %s: %s", name, e.code_name,
+			    e.broker_text);
+			return EX_REFUSED;
+		}
+		if (rc != BATON_OK)
+			return fail(rc, &e);
+		if (!a->json && !header++)
+			print_wl_header();
+		if (print_wl_page(a, wl, &shown) == -1)
+			goto local;
+		if (wl->next_cursor[0] == '\0')
+			break;
+		if (strlen(wl->next_cursor) >= sizeof(cursor) ||
+		    !validate_reference(wl->next_cursor) ||
+		    strcmp(wl->next_cursor, cursor) <= 0) {
+			warnx_("%s: the broker's next page does not follow the "
+			    "last one; stopped", name);
+			baton_work_list_free(wl);
+			return EX_CONNECT;
+		}
+		memcpy(cursor, wl->next_cursor, strlen(wl->next_cursor) + 1);
+		baton_work_list_free(wl);
+		wl = NULL;
+	}
+	baton_work_list_free(wl);
+	if (!a->json && (printf("(%ld handover%s)\n", shown, shown == 1 ?
+	    "" : "s") < 0 || fflush(stdout) == EOF)) {
+		warnx_("cannot write to stdout: %s", strerror(errno));
+		return EX_LOCAL;
+	}
+	return EX_OK;
+local:
+	baton_work_list_free(wl);
+	return EX_LOCAL;
+}
+
+/*
+ * outbox [--undecided] [--since T] [--limit N] [--json]
+ * inbox [--limit N] [--json]
+ */
+static int
+cmd_worklist(const struct opts *o, int inbox, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "undecided", no_argument, NULL, 'u' },
+		{ "since", required_argument, NULL, 's' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *name = inbox ? "inbox" : "outbox";
+	struct wl_args a;
+	baton_client *c = NULL;
+	long n;
+	int ch, ex;
+
+	memset(&a, 0, sizeof(a));
+	a.inbox = inbox;
+	a.limit = WL_PAGE_DEFAULT;
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'u':
+		case 's':
+			if (inbox)
+				return usage_error("inbox: --undecided and "
+				    "--since are for outbox");
+			if (ch == 'u')
+				a.undecided = 1;
+			else if (baton_parse_time(optarg, 0, &a.since_ms) !=
+			    BATON_OK)
+				return usage_error("outbox: --since wants "
+				    "YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.mmm]]"
+				    "[Z] (UTC), not '%s'", optarg);
+			break;
+		case 'l':
+			if (parse_count(optarg, BATON_WORK_LIST_MAX, &n) == -1)
+				return usage_error("%s: --limit takes 1 to %d "
+				    "(items per page)", name,
+				    BATON_WORK_LIST_MAX);
+			a.limit = (unsigned)n;
+			break;
+		case 'j':
+			a.json = 1;
+			break;
+		default:
+			return bad_option(name, argv);
+		}
+	}
+	if (optind != argc)
+		return usage_error("%s: unexpected argument %s", name,
+		    argv[optind]);
+	if ((ex = connect_broker(o, 0, &c)) != EX_OK)
+		return ex;
+	ex = wl_all_pages(c, &a, name);
+	baton_close(c);
+	return ex;
+}
+
+/* ------------------------------------------------------------------------
+ * audit: an auditor node's queries of the broker's audit log
+ * ---------------------------------------------------------------------- */
+
+struct audit_verb {
+	const char		*name;
+	enum baton_audit_kind	 kind;
+	const char		*formats;	/* " a b ": default first */
+};
+
+static const struct audit_verb audit_verbs[] = {
+	{ "list",	BATON_AUDIT_LIST,	" table " },
+	{ "export",	BATON_AUDIT_EXPORT,	" jsonl csv " },
+	{ "trail",	BATON_AUDIT_TRAIL,	" table json " },
+	{ "report",	BATON_AUDIT_REPORT,	" table csv html " },
+	{ "head",	BATON_AUDIT_HEAD,	"" },
+};
+
+static const char *const audit_format_names[] = {
+	[BATON_AUDIT_FORMAT_TABLE] = "table",
+	[BATON_AUDIT_FORMAT_CSV] = "csv",
+	[BATON_AUDIT_FORMAT_JSONL] = "jsonl",
+	[BATON_AUDIT_FORMAT_JSON] = "json",
+	[BATON_AUDIT_FORMAT_HTML] = "html",
+};
+
+/* What an audit command was given. */
+struct audit_args {
+	const struct audit_verb	*verb;
+	baton_audit_request	 req;
+	const char		*nodes[BATON_AUDIT_FILTER_MAX];
+	const char		*messages[BATON_AUDIT_FILTER_MAX];
+	const char		*events[BATON_AUDIT_FILTER_MAX];
+	const char		*since, *until, *format;
+	char			 nhs[32];	/* --subject (wiped) */
+	int			 has_subject;
+	int			 filters;	/* any filter given */
+};
+
+/* The answer's bytes as they come: straight to stdout. */
+struct audit_out {
+	int	 wrote;		/* something was written */
+	int	 failed;	/* stdout failed (said) */
+};
+
+static int
+audit_chunk(void *arg, const void *data, size_t len)
+{
+	struct audit_out *out = arg;
+
+	if (len == 0)
+		return 0;
+	if (fwrite(data, 1, len, stdout) != len || fflush(stdout) == EOF) {
+		warnx_("cannot write to stdout: %s", strerror(errno));
+		out->failed = 1;
+		return -1;
+	}
+	out->wrote = 1;
+	return 0;
+}
+
+/*
+ * --subject: the NHS number, from the argument (then wiped from argv, so
+ * it leaves /proc/PID/cmdline) or, for "-", one line of stdin (so it stays
+ * out of shell history). EX_OK, or EX_LOCAL (said).
+ */
+static int
+take_subject(struct audit_args *a, char *arg)
+{
+	char norm[BATON_NHS_NUMBER_LEN + 1];
+	size_t n;
+
+	if (strcmp(arg, "-") == 0) {
+		if (fgets(a->nhs, sizeof(a->nhs), stdin) == NULL)
+			return usage_error("audit: --subject -: no NHS number "
+			    "on standard input");
+		n = strcspn(a->nhs, "\r\n");
+		a->nhs[n] = '\0';
+	} else {
+		snprintf(a->nhs, sizeof(a->nhs), "%s", arg);
+		explicit_bzero(arg, strlen(arg));
+	}
+	a->has_subject = 1;
+	if (!validate_nhs_number(a->nhs, norm)) {
+		explicit_bzero(a->nhs, sizeof(a->nhs));
+		return usage_error("audit: --subject: not a valid NHS number "
+		    "(10 digits with a valid check digit)");
+	}
+	memcpy(a->nhs, norm, sizeof(norm));
+	explicit_bzero(norm, sizeof(norm));
+	a->req.nhs_number = a->nhs;
+	return EX_OK;
+}
+
+/* The --format the verb has, if one was given. EX_OK or EX_LOCAL (said). */
+static int
+pick_audit_format(struct audit_args *a)
+{
+	char want[16];
+	size_t i;
+
+	if (a->format == NULL)
+		return EX_OK;	/* the broker's default for the kind */
+	snprintf(want, sizeof(want), " %s ", a->format);
+	if (strlen(a->format) > 8 || strstr(a->verb->formats, want) == NULL)
+		return usage_error("audit %s: --format wants one of:%s",
+		    a->verb->name, *a->verb->formats ? a->verb->formats :
+		    " (none: it takes no --format)");
+	for (i = 1; i < sizeof(audit_format_names) /
+	    sizeof(audit_format_names[0]); i++)
+		if (strcmp(audit_format_names[i], a->format) == 0)
+			a->req.format = (enum baton_audit_format)i;
+	return EX_OK;
+}
+
+/* Checks what needs more than one option. EX_OK, or EX_LOCAL (said). */
+static int
+check_audit_args(struct audit_args *a)
+{
+	const char *v = a->verb->name;
+	int64_t since = INT64_MIN, until = INT64_MAX;
+	size_t i;
+
+	if (a->verb->kind == BATON_AUDIT_HEAD && (a->filters ||
+	    a->format != NULL))
+		return usage_error("audit head: takes no filters and no "
+		    "--format");
+	if (a->since != NULL && baton_parse_time(a->since, 0, &since) !=
+	    BATON_OK)
+		return usage_error("audit %s: --since wants YYYY-MM-DD or "
+		    "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z] (UTC), not '%s'", v,
+		    a->since);
+	if (a->until != NULL && baton_parse_time(a->until, 1, &until) !=
+	    BATON_OK)
+		return usage_error("audit %s: --until wants YYYY-MM-DD or "
+		    "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z] (UTC), not '%s'", v,
+		    a->until);
+	if (since > until)
+		return usage_error("audit %s: --since is after --until", v);
+	/* 0 on the wire means no bound: the epoch itself is asked as 1 ms */
+	a->req.since_ms = a->since == NULL ? 0 : since != 0 ? since : 1;
+	a->req.until_ms = a->until == NULL ? 0 : until != 0 ? until : 1;
+	for (i = 0; i < a->req.n_nodes; i++)
+		if (!validate_node_id(a->nodes[i]))
+			return usage_error("audit %s: --node: '%s' is not a "
+			    "node id", v, a->nodes[i]);
+	for (i = 0; i < a->req.n_message_ids; i++)
+		if (!validate_message_id(a->messages[i]))
+			return usage_error("audit %s: --message: '%s' is not a "
+			    "reference (NODE/MESSAGE_ID)", v, a->messages[i]);
+	return pick_audit_format(a);
+}
+
+/* One more value of a repeatable filter. EX_OK, or EX_LOCAL (said). */
+static int
+add_value(const char **v, size_t *n, const char *value, const char *opt)
+{
+	if (*n == BATON_AUDIT_FILTER_MAX)
+		return usage_error("audit: at most %d %s",
+		    BATON_AUDIT_FILTER_MAX, opt);
+	v[(*n)++] = value;
+	return EX_OK;
+}
+
+/* Parses audit VERB's options into a. EX_OK, or EX_LOCAL (said). */
+static int
+parse_audit(int argc, char **argv, struct audit_args *a)
+{
+	static const struct option lo[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "event", required_argument, NULL, 'e' },
+		{ "subject", required_argument, NULL, 'S' },
+		{ "format", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		a->filters |= ch != 'f';
+		switch (ch) {
+		case 's':
+			a->since = optarg;
+			break;
+		case 'u':
+			a->until = optarg;
+			break;
+		case 'n':
+			if (add_value(a->nodes, &a->req.n_nodes, optarg,
+			    "--node") != EX_OK)
+				return EX_LOCAL;
+			break;
+		case 'm':
+			if (add_value(a->messages, &a->req.n_message_ids,
+			    optarg, "--message") != EX_OK)
+				return EX_LOCAL;
+			break;
+		case 'e':
+			if (add_value(a->events, &a->req.n_events, optarg,
+			    "--event") != EX_OK)
+				return EX_LOCAL;
+			break;
+		case 'S':
+			if (a->has_subject)
+				return usage_error("audit: one --subject");
+			if (take_subject(a, optarg) != EX_OK)
+				return EX_LOCAL;
+			break;
+		case 'f':
+			a->format = optarg;
+			break;
+		default:
+			return bad_option("audit", argv);
+		}
+	}
+	if (optind != argc)
+		return usage_error("audit %s: unexpected argument %s",
+		    a->verb->name, argv[optind]);
+	a->req.nodes = a->nodes;
+	a->req.message_ids = a->messages;
+	a->req.events = a->events;
+	return check_audit_args(a);
+}
+
+/* Runs the query and streams its answer to stdout; an exit status. */
+static int
+run_audit(const struct opts *o, struct audit_args *a)
+{
+	struct audit_out out = { 0, 0 };
+	baton_audit_summary sum;
+	baton_client *c = NULL;
+	baton_error e;
+	int rc, ex;
+
+	if ((ex = connect_broker(o, 0, &c)) != EX_OK)
+		return ex;
+	rc = baton_audit_query(c, &a->req, audit_chunk, &out, &sum, &e);
+	baton_close(c);
+	if (rc == BATON_OK) {
+		/* a list ends with its count, as batonctl's does */
+		if (a->verb->kind == BATON_AUDIT_LIST && (printf("(%llu "
+		    "record%s)\n", (unsigned long long)sum.records,
+		    sum.records == 1 ? "" : "s") < 0 ||
+		    fflush(stdout) == EOF)) {
+			warnx_("cannot write to stdout: %s", strerror(errno));
+			return EX_LOCAL;
+		}
+		return EX_OK;
+	}
+	if (out.failed)
+		return EX_LOCAL;
+	if (out.wrote)
+		warnx_("audit %s: the output above is incomplete",
+		    a->verb->name);
+	if (rc == BATON_E_REFUSED) {
+		warnx_("audit %s refused: %s: %s", a->verb->name, e.code_name,
+		    e.broker_text);
+		return EX_REFUSED;
+	}
+	return fail(rc, &e);
+}
+
+static int
+cmd_audit(const struct opts *o, int argc, char **argv)
+{
+	struct audit_args a;
+	size_t i;
+	int ex;
+
+	memset(&a, 0, sizeof(a));
+	if (argc < 2)
+		return usage_error("audit: give list, export, head, trail or "
+		    "report");
+	for (i = 0; i < sizeof(audit_verbs) / sizeof(audit_verbs[0]); i++)
+		if (strcmp(argv[1], audit_verbs[i].name) == 0)
+			a.verb = &audit_verbs[i];
+	if (a.verb == NULL)
+		return usage_error("audit: unknown query %s (list, export, "
+		    "head, trail or report)", argv[1]);
+	a.req.kind = a.verb->kind;
+	if ((ex = parse_audit(argc - 1, argv + 1, &a)) == EX_OK)
+		ex = run_audit(o, &a);
+	explicit_bzero(a.nhs, sizeof(a.nhs));
+	return ex;
+}
+
 static const char *
 from_env(const char *flag, const char *env)
 {
@@ -1262,7 +1926,8 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "send") != 0 && strcmp(cmd, "recv") != 0 &&
 	    strcmp(cmd, "status") != 0 && strcmp(cmd, "accept") != 0 &&
 	    strcmp(cmd, "reject") != 0 && strcmp(cmd, "redirect") != 0 &&
-	    strcmp(cmd, "whoami") != 0)
+	    strcmp(cmd, "whoami") != 0 && strcmp(cmd, "outbox") != 0 &&
+	    strcmp(cmd, "inbox") != 0 && strcmp(cmd, "audit") != 0)
 		return usage_error("unknown command %s", cmd);
 
 	o.broker = from_env(o.broker, "BATON_BROKER");
@@ -1299,6 +1964,10 @@ main(int argc, char **argv)
 		return cmd_status(&o, argc, argv);
 	if (strcmp(cmd, "whoami") == 0)
 		return cmd_whoami(&o, argc, argv);
+	if (strcmp(cmd, "outbox") == 0 || strcmp(cmd, "inbox") == 0)
+		return cmd_worklist(&o, strcmp(cmd, "inbox") == 0, argc, argv);
+	if (strcmp(cmd, "audit") == 0)
+		return cmd_audit(&o, argc, argv);
 	if (strcmp(cmd, "accept") == 0)
 		return cmd_decide(&o,
 		    BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_ACCEPT,

@@ -8,9 +8,13 @@
  * stops reading once the next frame is in, until it is taken), and each
  * chunk goes to the caller before the next is read, so the client holds
  * one chunk and the broker sends only as fast as we read.
+ *
+ * Also baton_parse_time, the time syntax of the audit filters.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
@@ -141,25 +145,51 @@ new_query_id(char out[33])
 	return 0;
 }
 
-/* The request as an AuditQuery (strings point into r). */
+/* 1 if the n values v are all given, and not too many. */
+static int
+values_ok(const char *const *v, size_t n)
+{
+	size_t i;
+
+	if (n > BATON_AUDIT_FILTER_MAX || (n > 0 && v == NULL))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (v[i] == NULL)
+			return 0;
+	return 1;
+}
+
+/* 1 if r can be sent: a known kind and format, filter values all given. */
+static int
+request_ok(const baton_audit_request *r)
+{
+	return r->kind >= BATON_AUDIT_LIST && r->kind <= BATON_AUDIT_HEAD &&
+	    r->format >= BATON_AUDIT_FORMAT_DEFAULT &&
+	    r->format <= BATON_AUDIT_FORMAT_HTML &&
+	    values_ok(r->nodes, r->n_nodes) &&
+	    values_ok(r->message_ids, r->n_message_ids) &&
+	    values_ok(r->events, r->n_events);
+}
+
+/*
+ * The request as an AuditQuery (strings point into r; protobuf-c only
+ * reads them, whatever the missing const says).
+ */
 static void
 fill_query(const baton_audit_request *r, const char *id,
-    Baton__V1__AuditQuery *q, char **node, char **msg, char **ev)
+    Baton__V1__AuditQuery *q)
 {
 	q->query_id = (char *)id;
 	q->kind = (Baton__V1__AuditQueryKind)r->kind;
 	q->format = (Baton__V1__AuditFormat)r->format;
 	q->since_ms = r->since_ms;
 	q->until_ms = r->until_ms;
-	*node = (char *)r->node;
-	*msg = (char *)r->message_id;
-	*ev = (char *)r->event;
-	q->nodes = node;
-	q->n_nodes = r->node != NULL;
-	q->message_ids = msg;
-	q->n_message_ids = r->message_id != NULL;
-	q->events = ev;
-	q->n_events = r->event != NULL;
+	q->nodes = (char **)r->nodes;
+	q->n_nodes = r->n_nodes;
+	q->message_ids = (char **)r->message_ids;
+	q->n_message_ids = r->n_message_ids;
+	q->events = (char **)r->events;
+	q->n_events = r->n_events;
 	q->nhs_number = (char *)nz(r->nhs_number);
 }
 
@@ -219,7 +249,7 @@ baton_audit_query(baton_client *c, const baton_audit_request *r,
 {
 	Frame f = BATON__V1__FRAME__INIT;
 	Baton__V1__AuditQuery q = BATON__V1__AUDIT_QUERY__INIT;
-	char id[33], *node, *msg, *ev;
+	char id[33];
 	baton_error lerr;
 	Frame *resp = NULL;
 	int rc;
@@ -229,23 +259,107 @@ baton_audit_query(baton_client *c, const baton_audit_request *r,
 	client_clear_err(err);
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	if (c == NULL || r == NULL || fn == NULL ||
-	    r->kind < BATON_AUDIT_LIST || r->kind > BATON_AUDIT_HEAD ||
-	    r->format < BATON_AUDIT_FORMAT_DEFAULT ||
-	    r->format > BATON_AUDIT_FORMAT_HTML)
+	if (c == NULL || r == NULL || fn == NULL || !request_ok(r))
 		return conn_err(err, BATON_E_INVALID_ARG, 0, "baton_audit_query: "
-		    "no client, request or callback, or an unknown kind or "
-		    "format");
+		    "no client, request or callback, an unknown kind or "
+		    "format, or a filter value NULL or more than %d of one",
+		    BATON_AUDIT_FILTER_MAX);
 	if ((rc = check_v3(c, "an audit query", err)) != BATON_OK)
 		return rc;
 	if (new_query_id(id) == -1)
 		return conn_err(err, BATON_E_NOMEM, 0, "no random bytes for a "
 		    "query id");
-	fill_query(r, id, &q, &node, &msg, &ev);
+	fill_query(r, id, &q);
 	f.body_case = BODY(AUDIT_QUERY);
 	f.audit_query = &q;
 	if ((rc = client_request(c, &f, BODY(AUDIT_CHUNK), BODY(AUDIT_DONE),
 	    "audit answer", &resp, err)) != BATON_OK)
 		return rc;
 	return read_stream(c, id, resp, fn, arg, out, err);
+}
+
+/* Two decimal digits at p into *v; -1 if they are not. */
+static int
+two_digits(const char *p, int *v)
+{
+	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+		return -1;
+	*v = (p[0] - '0') * 10 + (p[1] - '0');
+	return 0;
+}
+
+/* "[:SS[.mmm]]" at *pp: seconds and milliseconds, *pp moved past them. */
+static int
+parse_seconds(const char **pp, int *ss, int64_t *ms)
+{
+	const char *p = *pp;
+	int digits;
+
+	if (*p != ':')
+		return 0;
+	if (two_digits(p + 1, ss) == -1 || *ss > 59)
+		return -1;
+	p += 3;
+	if (*p == '.') {
+		for (p++, digits = 0; *p >= '0' && *p <= '9' && digits < 3;
+		    digits++, p++)
+			*ms = *ms * 10 + (*p - '0');
+		if (digits == 0 || (*p >= '0' && *p <= '9'))
+			return -1;
+		for (; digits < 3; digits++)
+			*ms *= 10;
+	}
+	*pp = p;
+	return 0;
+}
+
+/*
+ * The same syntax as the broker's audit_time_parse (broker/state/audit.h),
+ * which batonctl audit uses, so an auditor's times mean the same on both.
+ */
+int
+baton_parse_time(const char *s, int end_of, int64_t *out_ms)
+{
+	struct tm tm;
+	char date[11];
+	const char *p;
+	int64_t ms = 0, extra = 0;
+	time_t t;
+	int hh = 0, mi = 0, ss = 0;
+
+	if (s == NULL || out_ms == NULL || strlen(s) < 10)
+		return BATON_E_INVALID_ARG;
+	memcpy(date, s, 10);
+	date[10] = '\0';
+	if (!validate_date(date))
+		return BATON_E_INVALID_ARG;
+	p = s + 10;
+	if (*p == '\0')
+		extra = end_of ? 86400000 - 1 : 0;
+	else {
+		if (*p != 'T' && *p != 't' && *p != ' ')
+			return BATON_E_INVALID_ARG;
+		p++;
+		if (two_digits(p, &hh) == -1 || p[2] != ':' ||
+		    two_digits(p + 3, &mi) == -1 || hh > 23 || mi > 59)
+			return BATON_E_INVALID_ARG;
+		p += 5;
+		if (parse_seconds(&p, &ss, &ms) == -1)
+			return BATON_E_INVALID_ARG;
+		if (*p == 'Z' || *p == 'z')
+			p++;
+		if (*p != '\0')
+			return BATON_E_INVALID_ARG;
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = atoi(date) - 1900;
+	tm.tm_mon = (date[5] - '0') * 10 + (date[6] - '0') - 1;
+	tm.tm_mday = (date[8] - '0') * 10 + (date[9] - '0');
+	tm.tm_hour = hh;
+	tm.tm_min = mi;
+	tm.tm_sec = ss;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return BATON_E_INVALID_ARG;
+	*out_ms = (int64_t)t * 1000 + ms + extra;
+	return BATON_OK;
 }

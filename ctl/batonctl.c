@@ -4,8 +4,10 @@
  * command shares (declared in ctl.h).
  *
  * Commands live one area per file: ctl_cert.c (CA, certificates, CRL),
- * ctl_node.c (the node registry), ctl_audit.c (the audit log),
- * ctl_reload.c (reloading the running broker). Each
+ * ctl_renew.c (certificate renewal), ctl_node.c and ctl_node_remove.c
+ * (the node registry), ctl_audit.c (the audit log),
+ * ctl_reload.c (reloading the running broker), ctl_queue.c and
+ * ctl_sessions.c (what the broker holds and who is connected). Each
  * reads its options through one table for ctl_opts.c, which also prints
  * its --help. A new command is a row in commands[] plus its entry point;
  * nothing else here changes. A row with no verb is a one-word command
@@ -47,14 +49,25 @@ static const struct command commands[] = {
 	  "revoke certificates and rewrite the CRL", ctl_cert_revoke, 0 },
 	{ "cert", "list", "--ca DIR [--json]",
 	  "list the certificates the CA issued", ctl_cert_list, 0 },
-	{ "crl", NULL, "--ca DIR [--crl-days N]",
+	{ "cert", "renew",
+	  "--ca DIR --node ID --out DIR [--days N] [--force] "
+	  "[--data DIR]\n"
+	  "       batonctl cert renew --ca DIR --finish --data DIR [--node ID]",
+	  "replace a node's certificate; the old one is revoked once the "
+	  "new one connected", ctl_cert_renew, 0 },
+	{ "crl", NULL,
+	  "--ca DIR [--crl-days N] [--data DIR] [--copy-to FILE]",
 	  "re-sign the CRL before it lapses (then no node gets in)", ctl_crl,
 	  0 },
-	{ "node", "add", "--data DIR --node ID --role ROLE [--org NAME]",
+	{ "node", "add",
+	  "--data DIR --node ID --role ROLE [--org NAME] [--policy FILE]\n"
+	  "                     [--force]",
 	  "register a node in the broker's registry", ctl_node_add, 0 },
-	{ "node", "list", "--data DIR [--json]",
-	  "list the registered nodes", ctl_node_list, 0 },
-	{ "node", "set-role", "--data DIR --node ID --role ROLE",
+	{ "node", "list", "--data DIR [--ca DIR] [--json]",
+	  "list the registered nodes and their certificates", ctl_node_list,
+	  0 },
+	{ "node", "set-role",
+	  "--data DIR --node ID --role ROLE [--policy FILE] [--force]",
 	  "change a node's role", ctl_node_change, CTL_NODE_SET_ROLE },
 	{ "node", "disable", "--data DIR --node ID",
 	  "stop a node connecting; closes its sessions", ctl_node_change,
@@ -62,6 +75,9 @@ static const struct command commands[] = {
 	{ "node", "enable", "--data DIR --node ID",
 	  "let a disabled node connect again", ctl_node_change,
 	  CTL_NODE_ENABLE },
+	{ "node", "remove", "--data DIR --node ID [--force]",
+	  "take a node out of the registry; its history stays",
+	  ctl_node_remove, 0 },
 	{ "audit", "verify",
 	  "[--data DIR] [--archive FILE...] [--pubkey FILE]\n"
 	  "                      [--expect-head SEQ:HASH | HASH]",
@@ -76,6 +92,11 @@ static const struct command commands[] = {
 	{ "audit", "export", "--data DIR --format csv|jsonl [FILTERS]",
 	  "write matching records as CSV or JSON Lines (the read is "
 	  "audited)", ctl_audit, CTL_AUDIT_EXPORT },
+	{ "audit", "trail",
+	  "--data DIR (--subject NHS|- | --message ID...)\n"
+	  "                      [--since T] [--until T] [--json]",
+	  "a person's handovers as a readable timeline (the read is "
+	  "audited)", ctl_audit, CTL_AUDIT_TRAIL },
 	{ "audit", "archive",
 	  "--data DIR --out FILE (--before T | --upto SEQ)\n"
 	  "                      [--keep-days N] [--pubkey FILE] [--dry-run]",
@@ -83,6 +104,17 @@ static const struct command commands[] = {
 	  CTL_AUDIT_ARCHIVE },
 	{ "reload", NULL, "--data DIR [--timeout SECONDS]",
 	  "reload the running broker; exit 1 if it refused", ctl_reload, 0 },
+	{ "report", NULL,
+	  "--data DIR --since T --until T --policy FILE\n"
+	  "                       [--format table|csv|html] [--out FILE]",
+	  "governance report: times, on time, bouncing (audited)",
+	  ctl_report, 0 },
+	{ "queue", NULL, "--data DIR [--node ID] [--json]",
+	  "show what waits for each node: depth, age, undecided, overdue",
+	  ctl_queue, 0 },
+	{ "sessions", NULL, "--data DIR [--json]",
+	  "show the running broker's sessions; exit 3 if none runs",
+	  ctl_sessions, 0 },
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
@@ -93,6 +125,23 @@ ctl_sanitise(char *s)
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			*s = '?';
+}
+
+void
+ctl_duration(int64_t ms, char *buf, size_t len)
+{
+	long long s = ms / 1000;
+
+	if (ms < 0)
+		snprintf(buf, len, "-");
+	else if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
 }
 
 void

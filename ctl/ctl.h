@@ -10,14 +10,17 @@
  *
  * Exit status: 0 done, 1 the action failed ("batonctl: <message>" on
  * stderr), 2 the command line was wrong ("batonctl <command>: <message>"
- * and the usage line on stderr).
+ * and the usage line on stderr), 3 a command that reads the running
+ * broker found none running (sessions).
  */
 #ifndef BATON_CTL_H
 #define BATON_CTL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define EXIT_USAGE	2
+#define EXIT_NO_BROKER	3	/* no broker runs on the data directory */
 #define PARSE_RUN	0	/* arguments fine: run the command */
 #define PARSE_HELP	(-1)	/* --help was printed: exit 0 */
 
@@ -44,6 +47,7 @@ enum {
 	CTL_AUDIT_LIST		= 1 << 2,
 	CTL_AUDIT_EXPORT	= 1 << 3,
 	CTL_AUDIT_ARCHIVE	= 1 << 4,
+	CTL_AUDIT_TRAIL		= 1 << 5,
 };
 
 struct command {
@@ -65,11 +69,17 @@ int	ctl_cert_issue(const struct command *, int, char **);
 int	ctl_cert_revoke(const struct command *, int, char **);
 int	ctl_cert_list(const struct command *, int, char **);
 int	ctl_crl(const struct command *, int, char **);
+int	ctl_cert_renew(const struct command *, int, char **);	/* ctl_renew.c */
 int	ctl_node_add(const struct command *, int, char **);	/* ctl_node.c */
 int	ctl_node_list(const struct command *, int, char **);
 int	ctl_node_change(const struct command *, int, char **);	/* by id */
+int	ctl_node_remove(const struct command *, int, char **);
+					/* ctl_node_remove.c */
 int	ctl_audit(const struct command *, int, char **); /* ctl_audit.c */
 int	ctl_reload(const struct command *, int, char **); /* ctl_reload.c */
+int	ctl_report(const struct command *, int, char **); /* ctl_report.c */
+int	ctl_queue(const struct command *, int, char **); /* ctl_queue.c */
+int	ctl_sessions(const struct command *, int, char **); /* ctl_sessions.c */
 
 /* Prints "batonctl: message" to stderr; returns EXIT_FAILURE. */
 int	ctl_failx(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -92,6 +102,13 @@ int	ctl_parse_exit(int r);
  * control bytes in s with '?'.
  */
 void	ctl_sanitise(char *s);
+
+/*
+ * A duration for a table: "45s", "12m05s", "3h02m", "2d04h"; "-" when ms
+ * is negative (nothing to measure). At most 8 characters below 10000
+ * days.
+ */
+void	ctl_duration(int64_t ms, char *buf, size_t len);
 
 /*
  * Who runs batonctl, for the audit record of an administrative act:

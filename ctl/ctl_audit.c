@@ -1,6 +1,6 @@
 /*
- * ctl_audit.c - "batonctl audit verify|head|list|export|archive": the IG
- * view of the broker's audit log, and its retention.
+ * ctl_audit.c - "batonctl audit verify|head|list|export|trail|archive":
+ * the IG view of the broker's audit log, and its retention.
  *
  * A thin layer: the checks, queries and formats are in broker/audit.c and
  * broker/audit_verify.c, where the unit tests reach them. This file parses
@@ -9,10 +9,10 @@
  * Invariants:
  * - verify and head only read (the store opened read-only), so they work
  *   on a copy made with mdb_copy and never change what they check.
- * - list and export are reads of the log that are themselves audited: an
- *   "audit_read" record with the filter is committed before anything is
- *   shown, and if it cannot be, nothing is shown. The record holds the
- *   subject reference, never the NHS number asked about.
+ * - list, export and trail are reads of the log that are themselves
+ *   audited: an "audit_read" record with the filter is committed before
+ *   anything is shown, and if it cannot be, nothing is shown. The record
+ *   holds the subject reference, never the NHS number asked about.
  * - archive removes nothing until the archive file is written, fsynced,
  *   read back and verified, and in place under its final name (link(2),
  *   so an existing file is never replaced); the removal, the archive
@@ -41,6 +41,7 @@
 
 #include "atomicfile.h"
 #include "audit.h"
+#include "audit_trail.h"
 #include "clockms.h"
 #include "ctl.h"
 #include "ctl_opts.h"
@@ -62,6 +63,7 @@
 #define VERIFY		CTL_AUDIT_VERIFY
 #define ARCHIVE		CTL_AUDIT_ARCHIVE
 #define QUERY		(CTL_AUDIT_LIST | CTL_AUDIT_EXPORT)
+#define TRAIL		CTL_AUDIT_TRAIL
 
 #define TIME_WANTS	"YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.mmm]][Z] (UTC)"
 
@@ -83,6 +85,13 @@ struct args {
 	const char		*format;
 	const char		*since;
 	const char		*until;
+	const char		*nodes[AUDIT_FILTER_MAX];    /* --node */
+	size_t			 nnodes;
+	const char		*messages[AUDIT_FILTER_MAX]; /* --message */
+	size_t			 nmessages;
+	const char		*events[AUDIT_FILTER_MAX];   /* --event */
+	size_t			 nevents;
+	int			 json;		/* trail --json */
 	const char		*subject;	/* "" (wiped), or "-" */
 	char			 nhs[64];	/* the number, while needed */
 	int			 has_subject;
@@ -161,11 +170,16 @@ check_archive_args(struct args *a)
 	return PARSE_RUN;
 }
 
-/* The filters of list and export. PARSE_RUN, or EXIT_USAGE. */
+/*
+ * The filters of list, export and trail (each --node, --message and
+ * --event added to its list: any of them matches). PARSE_RUN, or
+ * EXIT_USAGE.
+ */
 static int
 check_filters(struct args *a)
 {
 	const struct command	*c = a->c;
+	size_t			 i;
 
 	if (a->since != NULL && audit_time_parse(a->since, 0,
 	    &a->f.since_ms) == -1)
@@ -177,19 +191,25 @@ check_filters(struct args *a)
 		    ", not '%s'", a->until);
 	if (a->f.since_ms > a->f.until_ms)
 		return ctl_usage_error(c, "--since is after --until");
-	if (a->f.node != NULL && !validate_node_id(a->f.node))
-		return ctl_usage_error(c, "--node: '%s' is not a node id",
-		    a->f.node);
-	if (a->f.message_id != NULL && !validate_message_id(a->f.message_id))
-		return ctl_usage_error(c, "--message: '%s' is not a message id "
-		    "([A-Za-z0-9._:-], at most %d)", a->f.message_id,
-		    BATON_MESSAGE_ID_MAX);
-	if (a->f.event != NULL && !audit_event_known(a->f.event)) {
-		(void)ctl_usage_error(c, "--event: unknown event '%s'",
-		    a->f.event);
-		print_events(stderr);
-		return EXIT_USAGE;
-	}
+	for (i = 0; i < a->nnodes; i++)
+		if (audit_filter_add(&a->f, AUDIT_FILTER_NODE,
+		    a->nodes[i]) != 0)
+			return ctl_usage_error(c, "--node: '%s' is not a node "
+			    "id", a->nodes[i]);
+	for (i = 0; i < a->nmessages; i++)
+		if (audit_filter_add(&a->f, AUDIT_FILTER_MESSAGE,
+		    a->messages[i]) != 0)
+			return ctl_usage_error(c, "--message: '%s' is not a "
+			    "message id ([A-Za-z0-9._:-], at most %d, or "
+			    "SENDER/ID)", a->messages[i], BATON_MESSAGE_ID_MAX);
+	for (i = 0; i < a->nevents; i++)
+		if (audit_filter_add(&a->f, AUDIT_FILTER_EVENT,
+		    a->events[i]) != 0) {
+			(void)ctl_usage_error(c, "--event: unknown event '%s'",
+			    a->events[i]);
+			print_events(stderr);
+			return EXIT_USAGE;
+		}
 	if (a->has_subject && strcmp(a->subject, "-") == 0 &&
 	    read_subject_stdin(a->nhs, sizeof(a->nhs)) == -1)
 		return ctl_usage_error(c, "--subject -: no NHS number on "
@@ -220,6 +240,9 @@ check_args(struct args *a)
 		return ctl_usage_error(c, "--expect-head wants SEQ:HASH "
 		    "or HASH (64 hex digits), as printed by 'batonctl audit "
 		    "head'");
+	if (a->verb == TRAIL && a->has_subject == (a->nmessages > 0))
+		return ctl_usage_error(c, "give --subject or --message, not "
+		    "both");
 	a->fmt = AUDIT_FORMAT_TABLE;
 	if (a->verb == CTL_AUDIT_EXPORT) {
 		if (a->format == NULL)
@@ -317,30 +340,52 @@ parse(int argc, char **argv, struct args *a)
 		  .only = CTL_AUDIT_EXPORT },
 		{ CTL_TEXT,
 		  .help = "\n"
-		  "FILTERS (all given must match):",
+		  "FILTERS (all given must match; a filter given more than "
+		  "once matches any\nof its values):",
 		  .only = QUERY },
+		{ CTL_TEXT,
+		  .help = "\n"
+		  "Whose trail: one person (--subject) or handovers "
+		  "(--message, repeatable).",
+		  .only = TRAIL },
 		{ CTL_STRING("since", "T", &a->since),
 		  .help = "at or after T (UTC): YYYY-MM-DD or\n"
 		  "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]",
-		  .only = QUERY },
+		  .only = QUERY | TRAIL },
 		{ CTL_STRING("until", "T", &a->until),
 		  .help =
 		  "at or before T; a date alone means to the end of that day",
-		  .only = QUERY },
-		{ CTL_STRING("node", "ID", &a->f.node),
+		  .only = QUERY | TRAIL },
+		{ CTL_LIST("node", "ID", a->nodes, &a->nnodes),
 		  .help = "records where ID is the acting or the other node",
-		  .only = QUERY },
-		{ CTL_STRING("message", "ID", &a->f.message_id),
-		  .help = "records about this message id",
-		  .only = QUERY },
-		{ CTL_STRING("event", "E", &a->f.event),
-		  .help = "one event name (listed below)",
-		  .only = QUERY },
+		  .only = QUERY, .max = AUDIT_FILTER_MAX },
+		{ CTL_LIST("message", "ID", a->messages, &a->nmessages),
+		  .help = "records about this message id (SENDER/ID)",
+		  .only = QUERY | TRAIL, .max = AUDIT_FILTER_MAX },
+		{ CTL_LIST("event", "E", a->events, &a->nevents),
+		  .help = "records of this event (listed below)",
+		  .only = QUERY, .max = AUDIT_FILTER_MAX },
 		{ CTL_STRING("subject", "NHS", &a->subject),
 		  .help = "records about this person; the NHS number is\n"
 		  "turned into its reference and never stored or\n"
 		  "shown; '-' reads it from standard input",
-		  .only = QUERY },
+		  .only = QUERY | TRAIL },
+		{ CTL_FLAG("json", &a->json),
+		  .help = "one JSON document, for scripts",
+		  .only = TRAIL },
+		{ CTL_TEXT,
+		  .help = "\n"
+		  "Per handover: who sent it to whom (role, organisation), "
+		  "when it was\n"
+		  "delivered with which sections disclosed and withheld, "
+		  "and what happened\n"
+		  "next (acknowledged, accepted, rejected with its reason, "
+		  "redirected,\n"
+		  "escalated, expired, quarantined, purged); status reads, "
+		  "notices and refused\n"
+		  "requests as counts. Times UTC. The query is recorded "
+		  "(audit_read) first.",
+		  .only = TRAIL },
 	};
 	int	 r;
 
@@ -581,8 +626,8 @@ record_read(const struct args *a, struct audit *au, struct store *s,
 
 	ctl_caller(who, sizeof(who));
 	(void)snprintf(reason, sizeof(reason), "%s uid=%s",
-	    a->verb == CTL_AUDIT_LIST ? "list" : a->fmt == AUDIT_FORMAT_CSV ?
-	    "export csv" : "export jsonl", who);
+	    a->verb == CTL_AUDIT_LIST ? "list" : a->verb == TRAIL ? "trail" :
+	    a->fmt == AUDIT_FORMAT_CSV ? "export csv" : "export jsonl", who);
 	if (a->since != NULL) {
 		audit_time_format(a->f.since_ms, since);
 		summary_add(reason, sizeof(reason), "since", since);
@@ -591,15 +636,13 @@ record_read(const struct args *a, struct audit *au, struct store *s,
 		audit_time_format(a->f.until_ms, until);
 		summary_add(reason, sizeof(reason), "until", until);
 	}
-	summary_add(reason, sizeof(reason), "node", a->f.node);
-	summary_add(reason, sizeof(reason), "message", a->f.message_id);
-	summary_add(reason, sizeof(reason), "event", a->f.event);
+	audit_filter_describe(&a->f, reason, sizeof(reason));
 	/* A subject filter shows as this record's own subject_ref. */
 
 	memset(&ev, 0, sizeof(ev));
 	ev.event = AUDIT_LOG_READ;
 	ev.actor = "batonctl";
-	ev.message_id = a->f.message_id;
+	ev.message_id = a->f.nmessage_ids == 1 ? a->f.message_ids[0] : NULL;
 	ev.subject_ref = ref;
 	ev.outcome = "ok";
 	ev.reason = reason;
@@ -617,6 +660,30 @@ record_read(const struct args *a, struct audit *au, struct store *s,
 	return 0;
 }
 
+/* The trail of a->f from the store, to stdout. 0, or EXIT_FAILURE. */
+static int
+write_trail(const struct args *a, struct store *s)
+{
+	struct audit_trail	*t;
+	char			 err[1024];
+	int			 rc = EXIT_FAILURE;
+
+	if ((t = audit_trail_new(&a->f)) == NULL)
+		return ctl_failx("out of memory");
+	if (audit_trail_read(s, t, err, sizeof(err)) == -1)
+		ctl_failx("%s", err);
+	else if (audit_trail_write(t, stdout, a->json) == -1)
+		ctl_failx("writing the output: %s", strerror(errno));
+	else
+		rc = 0;
+	audit_trail_free(t);
+	return rc;
+}
+
+/*
+ * list, export and trail: the read recorded first (nothing is shown if it
+ * cannot be), then the answer.
+ */
 static int
 run_query(struct args *a)
 {
@@ -641,12 +708,14 @@ run_query(struct args *a)
 	if (open_store(a->data, 0, &s) != 0 ||
 	    record_read(a, au, s, a->has_subject ? ref : NULL) != 0)
 		goto done;
-	if (audit_export(s, &a->f, a->fmt, stdout, &n, err,
+	if (a->verb == TRAIL) {
+		if (write_trail(a, s) != 0)
+			goto done;
+	} else if (audit_export(s, &a->f, a->fmt, stdout, &n, err,
 	    sizeof(err)) == -1) {
 		ctl_failx("%s", err);
 		goto done;
-	}
-	if (a->fmt == AUDIT_FORMAT_TABLE)
+	} else if (a->fmt == AUDIT_FORMAT_TABLE)
 		printf("(%" PRIu64 " record%s)\n", n, n == 1 ? "" : "s");
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		ctl_failx("writing the output: %s", strerror(errno));
@@ -907,6 +976,7 @@ ctl_audit(const struct command *c, int argc, char **argv)
 		return run_head(&a);
 	case CTL_AUDIT_LIST:
 	case CTL_AUDIT_EXPORT:
+	case CTL_AUDIT_TRAIL:
 		return run_query(&a);
 	case CTL_AUDIT_ARCHIVE:
 		return run_archive(&a);

@@ -26,8 +26,10 @@
 
 #include "audit.h"
 #include "ca.h"
+#include "atomicfile.h"
 #include "clockms.h"
 #include "ctl.h"
+#include "ctl_cert.h"
 #include "ctl_opts.h"
 #include "store.h"
 #include "validate.h"
@@ -35,6 +37,7 @@
 _Static_assert(BATON_NODE_ID_MAX == 64, "CTL_NODE_ID_RULE states the limit");
 
 #define MAX_SANS	32	/* --dns and --ip, each */
+#define CRL_COPY_MAX	(16 * 1024 * 1024)	/* crl --copy-to reads this much */
 
 /* ctl_opt's range for --days and --crl-days. */
 #define DAYS_RANGE	.min = 1, .max = CA_MAX_DAYS
@@ -124,13 +127,14 @@ audit_prepare(const char *dir, struct audit **au, struct store **s)
 
 /*
  * Records one certificate change (AUDIT_CERT_CHANGED: what, e.g. "issued
- * node" or "revoked node reason=keyCompromise", with the Unix user) in its
- * own write transaction. EXIT_SUCCESS, or EXIT_FAILURE with the reason
- * printed.
+ * node" or "revoked node", with the Unix user, and detail, one more fact
+ * as key=value or NULL, e.g. "revocation_reason=keyCompromise": one key
+ * per field, never a second reason= inside the reason) in its own write
+ * transaction. EXIT_SUCCESS, or EXIT_FAILURE with the reason printed.
  */
 static int
 audit_cert_change(struct audit *au, struct store *s, const char *id,
-    const char *serial, const char *what)
+    const char *serial, const char *what, const char *detail)
 {
 	struct audit_event ev;
 	char reason[160], who[96];
@@ -147,6 +151,7 @@ audit_cert_change(struct audit *au, struct store *s, const char *id,
 	ev.cert_serial = serial;
 	ev.outcome = "ok";
 	ev.reason = reason;
+	ev.detail = detail;
 	if (audit_append(au, s, &ev, clockms_wall()) != STORE_OK) {
 		store_abort(s);
 		return ctl_failx("cannot record the change in the audit "
@@ -156,6 +161,19 @@ audit_cert_change(struct audit *au, struct store *s, const char *id,
 		return ctl_failx("cannot record the change in the audit "
 		    "log: %s", store_strerror(s));
 	return EXIT_SUCCESS;
+}
+
+int
+ctl_cert_audit_open(const char *dir, struct audit **au, struct store **s)
+{
+	return audit_prepare(dir, au, s);
+}
+
+int
+ctl_cert_audit(struct audit *au, struct store *s, const char *id,
+    const char *serial, const char *what, const char *detail)
+{
+	return audit_cert_change(au, s, id, serial, what, detail);
 }
 
 /* Serial (upper-case hex) of the certificate in path, for the audit log. */
@@ -291,7 +309,7 @@ run_cert_issue(const struct cert_issue_args *a)
 		snprintf(what, sizeof(what), "issued %s, %d days",
 		    a->server ? "server" : "node", a->days);
 		if (audit_cert_change(au, s, a->server ? a->dns[0] ? a->dns[0] :
-		    a->ip[0] : a->node, serial, what) != EXIT_SUCCESS) {
+		    a->ip[0] : a->node, serial, what, NULL) != EXIT_SUCCESS) {
 			ctl_failx("the certificate is issued but not in the "
 			    "audit log");
 			goto done;
@@ -403,12 +421,13 @@ run_cert_revoke(const struct cert_revoke_args *a)
 	    "reload the broker (SIGHUP) for it to take effect\n", a->ca,
 	    CA_CRL_FILE, info.number, info.nrevoked, info.next_update);
 	for (i = 0; au != NULL && i < n; i++) {
-		char what[96];
+		char what[64], detail[96];
 
-		snprintf(what, sizeof(what), "revoked %s reason=%s", v[i].kind,
+		snprintf(what, sizeof(what), "revoked %s", v[i].kind);
+		snprintf(detail, sizeof(detail), "revocation_reason=%s",
 		    ca_reason_name(v[i].reason));
-		if (audit_cert_change(au, s, v[i].id, v[i].serial, what) !=
-		    EXIT_SUCCESS) {
+		if (audit_cert_change(au, s, v[i].id, v[i].serial, what,
+		    detail) != EXIT_SUCCESS) {
 			ctl_failx("the revocation stands (the CRL is written) "
 			    "but is not in the audit log");
 			goto done;
@@ -557,6 +576,8 @@ ctl_cert_list(const struct command *c, int argc, char **argv)
 struct crl_args {
 	const char	*ca;
 	int		 crl_days;
+	const char	*data;		/* finish renewals, or NULL */
+	const char	*copy_to;	/* also write the CRL here, or NULL */
 };
 
 static int
@@ -569,11 +590,70 @@ parse_crl(const struct command *c, int argc, char **argv, struct crl_args *a)
 		{ CTL_INT("crl-days", "N", &a->crl_days),
 		  .help = "the new CRL's nextUpdate, in days (default 30)",
 		  CRL_DAYS_RANGE },
+		{ CTL_STRING("data", "DIR", &a->data),
+		  .help =
+		  "the broker's data directory: first finish the renewals\n"
+		  "whose new certificate has connected (as cert renew\n"
+		  "--finish), recorded in its audit log" },
+		{ CTL_STRING("copy-to", "FILE", &a->copy_to),
+		  .help =
+		  "also write the CRL to FILE (mode 0644, replaced whole):\n"
+		  "the broker's crl path, when the CA directory is not it" },
 	};
 
 	memset(a, 0, sizeof(*a));
 	a->crl_days = CA_DEFAULT_CRL_DAYS;
 	return ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv);
+}
+
+/* Copies the CA's crl.pem to path, whole or not at all. */
+static int
+copy_crl(const char *cadir, const char *path)
+{
+	char src[4096], err[1024], *buf = NULL;
+	size_t len = 0;
+	FILE *in;
+	int r;
+
+	snprintf(src, sizeof(src), "%s/%s", cadir, CA_CRL_FILE);
+	if ((in = fopen(src, "re")) == NULL)
+		return ctl_failx("cannot read %s: %s", src, strerror(errno));
+	/* a CRL lists every revoked serial: bounded, but not small */
+	if ((buf = malloc(CRL_COPY_MAX)) != NULL)
+		len = fread(buf, 1, CRL_COPY_MAX, in);
+	if (buf == NULL || ferror(in) || len == CRL_COPY_MAX) {
+		fclose(in);
+		free(buf);
+		return ctl_failx("cannot read %s: %s", src, buf == NULL ?
+		    "out of memory" : len == CRL_COPY_MAX ? "larger than 16 MiB" :
+		    "read error");
+	}
+	fclose(in);
+	r = atomicfile_write_buf(path, 0644, ATOMICFILE_REPLACE, buf, len, err,
+	    sizeof(err)) == ATOMICFILE_OK ? EXIT_SUCCESS :
+	    ctl_failx("the CRL is re-signed in %s but not copied: %s", cadir,
+	    err);
+	free(buf);
+	return r;
+}
+
+/* With --data: finishes the renewals that can be; *wrote a CRL. */
+static int
+crl_finish_renewals(const struct crl_args *a, int *wrote)
+{
+	struct audit *au = NULL;
+	struct store *s = NULL;
+	int r;
+
+	*wrote = 0;
+	if (a->data == NULL)
+		return EXIT_SUCCESS;
+	if (ctl_cert_audit_open(a->data, &au, &s) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
+	r = ctl_renew_finish(a->ca, au, s, NULL, a->crl_days, wrote);
+	store_close(s);
+	audit_close(au);
+	return r;
 }
 
 int
@@ -582,14 +662,26 @@ ctl_crl(const struct command *c, int argc, char **argv)
 	struct ca_crl_info info;
 	struct crl_args a;
 	char err[1024];
-	int r;
+	int r, wrote;
 
 	if ((r = parse_crl(c, argc, argv, &a)) != PARSE_RUN)
 		return ctl_parse_exit(r);
-	if (ca_crl_update(a.ca, a.crl_days, &info, err, sizeof(err)) == -1)
-		return ctl_failx("%s", err);
-	printf("wrote %s/%s: CRL number %llu, %zu revoked, next update %s\n"
-	    "reload the broker (SIGHUP) for it to take effect\n", a.ca,
-	    CA_CRL_FILE, info.number, info.nrevoked, info.next_update);
+	if (crl_finish_renewals(&a, &wrote) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
+	/* a renewal finished has just written a new CRL: no second one */
+	if (!wrote) {
+		if (ca_crl_update(a.ca, a.crl_days, &info, err,
+		    sizeof(err)) == -1)
+			return ctl_failx("%s", err);
+		printf("wrote %s/%s: CRL number %llu, %zu revoked, next update "
+		    "%s\n", a.ca, CA_CRL_FILE, info.number, info.nrevoked,
+		    info.next_update);
+	}
+	if (a.copy_to != NULL) {
+		if (copy_crl(a.ca, a.copy_to) != EXIT_SUCCESS)
+			return EXIT_FAILURE;
+		printf("copied it to %s\n", a.copy_to);
+	}
+	printf("reload the broker (batonctl reload) for it to take effect\n");
 	return EXIT_SUCCESS;
 }

@@ -1,6 +1,7 @@
 /*
  * ctl_node.c - batonctl's registry commands: "node add", "node list",
- * "node set-role", "node disable" and "node enable".
+ * "node set-role", "node disable" and "node enable" ("node remove" is
+ * ctl_node_remove.c), and the helpers they share (ctl_node.h).
  *
  * They open the broker's store directly (LMDB is multi-process, so the
  * broker may be running) in one short transaction each: a write for add
@@ -15,6 +16,11 @@
  * two commit together or not at all. The audit keys are opened before the
  * transaction begins and created, like the store, if this runs before the
  * broker ever has.
+ *
+ * A role is checked against the policy in force before the store is
+ * opened (ctl_role.c). "node list" adds what is known of each node's
+ * certificates: from the CA with --ca, else from the audit log
+ * (ctl_certview.c).
  */
 #include <sys/stat.h>
 
@@ -30,7 +36,9 @@
 #include "audit.h"
 #include "clockms.h"
 #include "ctl.h"
+#include "ctl_node.h"
 #include "ctl_opts.h"
+#include "policy_in_force.h"
 #include "registry.h"
 #include "store.h"
 #include "validate.h"
@@ -40,7 +48,21 @@ struct node_add_args {
 	const char	*node;
 	const char	*role;
 	const char	*org;		/* "" when not given */
+	const char	*policy;	/* check the role against it, not the
+					   policy in force; NULL: not given */
+	int		 force;		/* register an unchecked role */
 };
+
+/* --policy and --force of add and set-role: the same words for both. */
+#define ROLE_POLICY_HELP \
+	"check the role against this policy file instead of the one\n" \
+	"the broker has in force (DIR/" POLICY_IN_FORCE_FILE "); needed " \
+	"before\nthe broker's first start, unless --force"
+#define ROLE_FORCE_HELP \
+	"register a role the policy does not declare (to pre-stage a\n" \
+	"node for a coming policy; it can do nothing until then), or\n" \
+	"with no policy known at all"
+
 
 /* 1 when s is valid UTF-8 with no control characters. */
 static int
@@ -88,6 +110,10 @@ parse_node_add(const struct command *c, int argc, char **argv,
 		  .required = 1 },
 		{ CTL_STRING("org", "NAME", &a->org),
 		  .help = "the organisation it belongs to" },
+		{ CTL_STRING("policy", "FILE", &a->policy),
+		  .help = ROLE_POLICY_HELP },
+		{ CTL_FLAG("force", &a->force),
+		  .help = ROLE_FORCE_HELP },
 	};
 	int r;
 
@@ -107,8 +133,8 @@ parse_node_add(const struct command *c, int argc, char **argv,
 	return PARSE_RUN;
 }
 
-static int
-open_store(const char *dir, int readonly, struct store **s)
+int
+ctl_node_store(const char *dir, int readonly, struct store **s)
 {
 	struct store_opts so;
 	char err[1024];
@@ -127,19 +153,28 @@ open_store(const char *dir, int readonly, struct store **s)
 	return EXIT_SUCCESS;
 }
 
-/*
- * Opens the audit keys and the store with a write transaction begun, for
- * a change to be recorded. EXIT_SUCCESS, or EXIT_FAILURE with the reason
- * printed and nothing left open.
- */
-static int
-open_for_change(const char *dir, struct audit **au, struct store **s)
+int
+ctl_node_data_exists(const char *dir)
+{
+	struct stat st;
+
+	/* store_open would create a new, empty store: say what is wrong. */
+	if (stat(dir, &st) == -1)
+		return ctl_failx("cannot use the data directory %s: %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return ctl_failx("%s is not a directory", dir);
+	return EXIT_SUCCESS;
+}
+
+int
+ctl_node_open_change(const char *dir, struct audit **au, struct store **s)
 {
 	char err[1024];
 
 	if ((*au = audit_open(dir, 1, err, sizeof(err))) == NULL)
 		return ctl_failx("cannot open the audit log: %s", err);
-	if (open_store(dir, 0, s) != EXIT_SUCCESS) {
+	if (ctl_node_store(dir, 0, s) != EXIT_SUCCESS) {
 		audit_close(*au);
 		*au = NULL;
 		return EXIT_FAILURE;
@@ -147,13 +182,8 @@ open_for_change(const char *dir, struct audit **au, struct store **s)
 	return EXIT_SUCCESS;
 }
 
-/*
- * Records a change to node in the open write transaction: what changed
- * (change, e.g. "role cmht -> gp") and who ran batonctl (uid and a plain
- * login name). STORE_OK or the store's error.
- */
-static int
-audit_node(struct audit *au, struct store *s, const char *node,
+int
+ctl_node_audit(struct audit *au, struct store *s, const char *node,
     const char *change)
 {
 	struct audit_event ev;
@@ -186,11 +216,13 @@ run_node_add(const struct node_add_args *a)
 	snprintf(n.organisation, sizeof(n.organisation), "%s", a->org);
 	n.enabled = 1;
 	snprintf(change, sizeof(change), "added role=%s", a->role);
-	if (open_for_change(a->data, &au, &s) != EXIT_SUCCESS)
+	if (ctl_role_check(a->data, a->policy, a->node, a->role, a->force) !=
+	    EXIT_SUCCESS ||
+	    ctl_node_open_change(a->data, &au, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
 	r = registry_add(s, &n, clockms_wall());
 	/* The node and its audit record commit together or not at all. */
-	if (r == STORE_OK && (r = audit_node(au, s, a->node,
+	if (r == STORE_OK && (r = ctl_node_audit(au, s, a->node,
 	    change)) != STORE_OK)
 		what = audit_strerror(au);
 	if (r == STORE_OK)
@@ -236,6 +268,8 @@ ctl_node_add(const struct command *c, int argc, char **argv)
 
 struct node_list_args {
 	const char	*data;
+	const char	*ca;		/* the CA's view of certificates, or
+					   NULL: the audit log's */
 	int		 json;
 };
 
@@ -254,8 +288,19 @@ parse_node_list(const struct command *c, int argc, char **argv,
 		{ CTL_STRING("data", "DIR", &a->data),
 		  .help = "the broker's data directory",
 		  .required = 1 },
+		{ CTL_STRING("ca", "DIR", &a->ca),
+		  .help = "the CA directory: each node's certificates as the "
+		  "CA\nknows them (current, expired or revoked)" },
 		{ CTL_FLAG("json", &a->json),
 		  .help = "one JSON object per line instead of a table" },
+		{ CTL_TEXT, .help =
+		  "\nCERTIFICATES counts each node's certificates by state. With "
+		  "--ca they\nare the CA's own records. Without it they are what "
+		  "the broker's audit\nlog holds: certificates issued, renewed or "
+		  "revoked with --data DIR,\nand those the broker accepted a "
+		  "connection with; a revocation made\nwithout --data is not "
+		  "known there, and \"current\" means only that none\nwas "
+		  "recorded (expiry is known for those issued with --data).\n" },
 	};
 
 	memset(a, 0, sizeof(*a));
@@ -291,19 +336,54 @@ iso_time(int64_t ms, char *out, size_t outlen)
 		snprintf(out, outlen, "-");
 }
 
+/* A node's certificates as a JSON array; NULL when out of memory. */
+static json_t *
+certs_json(const struct node_certs *nc, int from_ca)
+{
+	const struct node_cert *c;
+	json_t *a, *o;
+	size_t i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; nc != NULL && i < nc->n; i++) {
+		c = &nc->v[i];
+		o = json_pack("{s:s, s:s, s:s?, s:s?}", "serial", c->serial,
+		    "state", ctl_certview_state_name(c->state),
+		    "not_after", c->not_after[0] != '\0' ? c->not_after : NULL,
+		    "revoked_at", c->revoked_at[0] != '\0' ? c->revoked_at :
+		    NULL);
+		if (o != NULL && !from_ca &&
+		    json_object_set_new(o, "seen", json_boolean(c->seen)) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+		if (o == NULL || json_array_append_new(a, o) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 static int
-print_json(const struct registry_node *n)
+print_json(const struct registry_node *n, const struct cert_view *cv)
 {
 	char created[32];
-	json_t *o;
+	json_t *o, *certs;
 	char *line;
 
 	iso_time(n->created_at_ms, created, sizeof(created));
-	o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:I}",
+	if ((certs = certs_json(ctl_certview_node(cv, n->node_id),
+	    cv->from_ca)) == NULL)
+		return ctl_failx("out of memory");
+	o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:o, s:s}",
 	    "node", n->node_id, "role", n->role,
 	    "organisation", n->organisation, "enabled", n->enabled,
 	    "created", created, "created_at_ms", (json_int_t)n->created_at_ms,
-	    "updated_at_ms", (json_int_t)n->updated_at_ms);
+	    "updated_at_ms", (json_int_t)n->updated_at_ms,
+	    "certificates", certs,
+	    "certificates_from", cv->from_ca ? "ca" : "audit log");
 	if (o == NULL)
 		return ctl_failx("node '%s': a field is not valid UTF-8",
 		    n->node_id);
@@ -317,10 +397,10 @@ print_json(const struct registry_node *n)
 }
 
 static void
-print_table(struct node_array *a)
+print_table(struct node_array *a, const struct cert_view *cv)
 {
-	int wn = 4, wr = 4, wo = 12;	/* the headers' widths */
-	char created[32];
+	int wn = 4, wr = 4, wo = 12, wc = 12;	/* the headers' widths */
+	char created[32], certs[64];
 	struct registry_node *n;
 	size_t i;
 
@@ -337,50 +417,72 @@ print_table(struct node_array *a)
 			wr = (int)strlen(n->role);
 		if ((int)strlen(n->organisation) > wo)
 			wo = (int)strlen(n->organisation);
+		ctl_certview_summary(ctl_certview_node(cv, n->node_id), certs,
+		    sizeof(certs));
+		if ((int)strlen(certs) > wc)
+			wc = (int)strlen(certs);
 	}
-	printf("%-*s  %-*s  %-*s  %-7s  %s\n", wn, "NODE", wr, "ROLE", wo,
-	    "ORGANISATION", "ENABLED", "CREATED");
+	printf("%-*s  %-*s  %-*s  %-7s  %-*s  %s\n", wn, "NODE", wr, "ROLE",
+	    wo, "ORGANISATION", "ENABLED", wc, "CERTIFICATES", "CREATED");
 	for (i = 0; i < a->n; i++) {
 		n = &a->v[i];
 		iso_time(n->created_at_ms, created, sizeof(created));
-		printf("%-*s  %-*s  %-*s  %-7s  %s\n", wn, n->node_id, wr,
-		    n->role, wo, n->organisation, n->enabled ? "yes" : "no",
-		    created);
+		ctl_certview_summary(ctl_certview_node(cv, n->node_id), certs,
+		    sizeof(certs));
+		printf("%-*s  %-*s  %-*s  %-7s  %-*s  %s\n", wn, n->node_id, wr,
+		    n->role, wo, n->organisation, n->enabled ? "yes" : "no", wc,
+		    certs, created);
 	}
+	printf("(certificates: %s)\n", cv->from_ca ? "as the CA records them" :
+	    "as the audit log records them; --ca DIR for the CA's view");
+}
+
+/* The registry's nodes into *nodes; the transaction is ended. */
+static int
+read_nodes(const char *data, struct store *s, struct node_array *nodes)
+{
+	int r;
+
+	r = registry_each(s, collect_node, nodes);
+	/* Copy out, then end the read transaction before anything else. */
+	store_abort(s);
+	if (r == COLLECT_NOMEM)
+		return ctl_failx("out of memory");
+	if (r != STORE_OK)
+		return ctl_failx("cannot list the nodes in %s: %s", data,
+		    r == STORE_CORRUPT ? "a node record is corrupt" :
+		    store_strerror(s));
+	return EXIT_SUCCESS;
 }
 
 static int
 run_node_list(const struct node_list_args *a)
 {
 	struct node_array nodes = { NULL, 0, 0 };
+	struct cert_view cv;
 	struct store *s;
 	size_t i;
 	int r;
 
-	if (open_store(a->data, 1, &s) != EXIT_SUCCESS)
+	memset(&cv, 0, sizeof(cv));
+	if (ctl_node_store(a->data, 1, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
-	r = registry_each(s, collect_node, &nodes);
-	/* Copy out, then end the read transaction before any output. */
-	store_abort(s);
-	if (r == COLLECT_NOMEM) {
-		r = ctl_failx("out of memory");
+	if ((r = read_nodes(a->data, s, &nodes)) != EXIT_SUCCESS)
 		goto done;
-	}
-	if (r != STORE_OK) {
-		r = ctl_failx("cannot list the nodes in %s: %s", a->data,
-		    r == STORE_CORRUPT ? "a node record is corrupt" :
-		    store_strerror(s));
+	r = a->ca != NULL ? ctl_certview_ca(a->ca, &cv) :
+	    ctl_certview_audit(s, &cv);
+	if (r != EXIT_SUCCESS)
 		goto done;
-	}
 	if (a->json) {
 		for (i = 0; i < nodes.n; i++)
-			if ((r = print_json(&nodes.v[i])) != EXIT_SUCCESS)
+			if ((r = print_json(&nodes.v[i], &cv)) != EXIT_SUCCESS)
 				goto done;
 	} else
-		print_table(&nodes);
+		print_table(&nodes, &cv);
 	r = fflush(stdout) == EOF ? ctl_failx("cannot write the list: %s",
 	    strerror(errno)) : EXIT_SUCCESS;
 done:
+	ctl_certview_free(&cv);
 	free(nodes.v);
 	store_close(s);
 	return r;
@@ -409,7 +511,9 @@ struct node_change_args {
 	enum node_change	 what;
 	const char		*data;
 	const char		*node;
-	const char		*role;		/* CHANGE_ROLE only */
+	const char		*role;		/* CHANGE_ROLE only, */
+	const char		*policy;	/* as in node add */
+	int			 force;
 };
 
 static int
@@ -426,6 +530,10 @@ parse_node_change(const struct command *c, int argc, char **argv,
 		{ CTL_STRING("role", "ROLE", &a->role),
 		  .help = "its new role, as named in policy.conf",
 		  .required = 1, .only = CTL_NODE_SET_ROLE },
+		{ CTL_STRING("policy", "FILE", &a->policy),
+		  .help = ROLE_POLICY_HELP, .only = CTL_NODE_SET_ROLE },
+		{ CTL_FLAG("force", &a->force),
+		  .help = ROLE_FORCE_HELP, .only = CTL_NODE_SET_ROLE },
 	};
 	int r;
 
@@ -472,18 +580,16 @@ run_node_change(const struct node_change_args *a)
 	struct registry_node n;
 	struct audit *au;
 	struct store *s;
-	struct stat st;
 	char reason[REGISTRY_ROLE_MAX * 2 + 16];
 	const char *what = "";
 	int r, changed;
 
-	/* store_open would create a new, empty store: say what is wrong. */
-	if (stat(a->data, &st) == -1)
-		return ctl_failx("cannot use the data directory %s: %s",
-		    a->data, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return ctl_failx("%s is not a directory", a->data);
-	if (open_for_change(a->data, &au, &s) != EXIT_SUCCESS)
+	if (ctl_node_data_exists(a->data) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
+	if (a->what == CHANGE_ROLE && ctl_role_check(a->data, a->policy,
+	    a->node, a->role, a->force) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
+	if (ctl_node_open_change(a->data, &au, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
 	r = registry_get(s, a->node, &n);
 	if (r == STORE_NOTFOUND) {
@@ -512,7 +618,7 @@ run_node_change(const struct node_change_args *a)
 	}
 	r = registry_update(s, &n, clockms_wall());
 	/* A change without its audit record must not commit. */
-	if (r == STORE_OK && (r = audit_node(au, s, a->node,
+	if (r == STORE_OK && (r = ctl_node_audit(au, s, a->node,
 	    reason)) != STORE_OK)
 		what = audit_strerror(au);
 	if (r == STORE_OK)

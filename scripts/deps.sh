@@ -35,6 +35,8 @@ packages=(
   faketime		# libfaketime: wall-clock steps (05-deadlines-clock-step)
   systemd		# systemd-analyze verify of deploy/batond.service (11-ops-notify)
   python3		# the sd_notify datagram listener (11-ops-notify)
+  prometheus		# promtool check metrics on a scrape (11-ops-metrics)
+  chromium		# headless: the HTML report as a browser shows it (07-audit-report)
 )
 
 check_only=0

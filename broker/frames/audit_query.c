@@ -23,17 +23,13 @@
 
 #define PAGES_PER_PASS	8	/* pages one stream reads in one pass */
 #define PAGE_SCAN_MAX	2048	/* records one page reads at most */
-#define EVENT_NAME_MAX	64
 
 /* One answer in progress: the query as checked, and how far it has got. */
 struct audit_stream {
 	char			 query_id[BATON_OWN_ID_MAX + 1];
 	const char		*kind;		/* "list", "export", for logs */
 	enum audit_format	 fmt;
-	struct audit_filter	 f;		/* points into the strings below */
-	char			 node[BATON_NODE_ID_MAX + 1];
-	char			 message_id[BATON_MESSAGE_ID_MAX + 1];
-	char			 event[EVENT_NAME_MAX + 1];
+	struct audit_filter	 f;		/* subject_ref points below */
 	char			 subject_ref[AUDIT_REF_HEX + 1];
 	struct audit_page	 page;
 	int			 header_done;
@@ -101,6 +97,7 @@ refuse(struct session *s, const Baton__V1__AuditQuery *q, int code,
 
 	snprintf(reason, sizeof(reason), "audit query: %s", text);
 	session_audit_actor(s, &ev);
+	ev.since_submit_ms = ev.since_delivery_ms = -1;	/* not a handover's */
 	ev.event = AUDIT_STATUS_REFUSED;
 	ev.outcome = frame_code_name(code);
 	ev.reason = reason;
@@ -140,17 +137,19 @@ pick_format(const Baton__V1__AuditQuery *q, struct audit_stream *as)
 	return -1;
 }
 
-/* Copies one optional filter value (at most one, for now) after checking it. */
+/*
+ * Adds the n values of one repeated filter field to f (any of them
+ * matches). 0, or -1 if one is not valid or there are too many.
+ */
 static int
-one_value(char *const *v, size_t n, int (*ok)(const char *), char *dst,
-    size_t dstlen, const char **out)
+add_values(struct audit_filter *f, enum audit_filter_field which,
+    char *const *v, size_t n)
 {
-	if (n == 0)
-		return 0;
-	if (n > 1 || !ok(v[0]) || strlen(v[0]) >= dstlen)
-		return -1;
-	memcpy(dst, v[0], strlen(v[0]) + 1);
-	*out = dst;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (audit_filter_add(f, which, v[i]) != 0)
+			return -1;
 	return 0;
 }
 
@@ -164,14 +163,22 @@ set_filter(struct session *s, const Baton__V1__AuditQuery *q,
 		as->f.since_ms = q->since_ms;
 	if (q->until_ms != 0)
 		as->f.until_ms = q->until_ms;
-	if (one_value(q->nodes, q->n_nodes, validate_node_id, as->node,
-	    sizeof(as->node), &as->f.node) == -1 ||
-	    one_value(q->message_ids, q->n_message_ids, validate_message_id,
-	    as->message_id, sizeof(as->message_id), &as->f.message_id) == -1 ||
-	    one_value(q->events, q->n_events, audit_event_known, as->event,
-	    sizeof(as->event), &as->f.event) == -1) {
-		snprintf(text, textlen, "a node, message id or event is not "
-		    "valid (one of each at most)");
+	if (add_values(&as->f, AUDIT_FILTER_NODE, q->nodes,
+	    q->n_nodes) == -1) {
+		snprintf(text, textlen, "node filter: not a node id, or more "
+		    "than %d", AUDIT_FILTER_MAX);
+		return -1;
+	}
+	if (add_values(&as->f, AUDIT_FILTER_MESSAGE, q->message_ids,
+	    q->n_message_ids) == -1) {
+		snprintf(text, textlen, "message filter: not a reference, or "
+		    "more than %d", AUDIT_FILTER_MAX);
+		return -1;
+	}
+	if (add_values(&as->f, AUDIT_FILTER_EVENT, q->events,
+	    q->n_events) == -1) {
+		snprintf(text, textlen, "event filter: an unknown event name, "
+		    "or more than %d", AUDIT_FILTER_MAX);
 		return -1;
 	}
 	if (q->nhs_number[0] == '\0')
@@ -185,8 +192,12 @@ set_filter(struct session *s, const Baton__V1__AuditQuery *q,
 	return 0;
 }
 
-/* The query itself, recorded before anything of the answer goes out. */
-static void
+/*
+ * The query itself, recorded before anything of the answer goes out.
+ * Returns STORE_OK, or STORE_FULL: then it was not recorded, and a query
+ * that is not recorded is not answered.
+ */
+static int
 record_query(struct session *s, const struct audit_stream *as)
 {
 	struct audit_event ev = { 0 };
@@ -203,18 +214,16 @@ record_query(struct session *s, const struct audit_stream *as)
 		audit_time_format(as->f.until_ms, t);
 		n += snprintf(reason + n, sizeof(reason) - n, " until=%s", t);
 	}
-	if (as->f.node != NULL && n > 0 && (size_t)n < sizeof(reason))
-		n += snprintf(reason + n, sizeof(reason) - n, " node=%s", as->node);
-	if (as->f.event != NULL && n > 0 && (size_t)n < sizeof(reason))
-		(void)snprintf(reason + n, sizeof(reason) - n, " event=%s",
-		    as->event);
+	if (n > 0 && (size_t)n < sizeof(reason))
+		audit_filter_describe(&as->f, reason, sizeof(reason));
 	session_audit_actor(s, &ev);
+	ev.since_submit_ms = ev.since_delivery_ms = -1;	/* not a handover's */
 	ev.event = AUDIT_LOG_READ;
-	ev.message_id = as->f.message_id;
+	ev.message_id = as->f.nmessage_ids == 1 ? as->f.message_ids[0] : NULL;
 	ev.subject_ref = as->f.subject_ref;	/* a person: the reference only */
 	ev.outcome = "ok";
 	ev.reason = reason;
-	(void)state_audit(&s->b->st, &ev);
+	return state_audit(&s->b->st, &ev);
 }
 
 /* Reads the head; 0, or -1 with text set (the last record is damaged). */
@@ -274,7 +283,11 @@ audit_query_handle(struct session *s, const Baton__V1__AuditQuery *q)
 		goto done;
 	}
 	snprintf(as->query_id, sizeof(as->query_id), "%s", q->query_id);
-	record_query(s, as);
+	if (record_query(s, as) != STORE_OK) {
+		refuse(s, q, CODE(STORE_FULL), "the broker's store is full, so "
+		    "this query could not be recorded; retry later");
+		goto done;
+	}
 	log_info("sid=%llu node=%s audit query=%s kind=%s upto=%" PRIu64, SID(s),
 	    s->node_id, as->query_id, as->kind, as->head_seq);
 	if (q->kind == KIND(HEAD)) {
@@ -355,7 +368,10 @@ audit_query_pump(struct session *s)
 	char err[256];
 	int pages = 0;
 
-	if (as == NULL || s->state != SESSION_READY)
+	/* a full window waits for the session's write callback, and a
+	 * pass that reads nothing opens no transaction */
+	if (as == NULL || s->state != SESSION_READY ||
+	    session_output_len(s) >= stream_window(s))
 		return;
 	state_touch(&s->b->st);
 	while (session_output_len(s) < stream_window(s)) {

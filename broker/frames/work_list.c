@@ -27,7 +27,8 @@ fill_item(Baton__V1__WorkItem *it, const queue_msg *m, int64_t due_now_ms)
 	it->received_at_ms = m->received_at_ms;
 	it->delivered_at_ms = m->delivered_at_ms;
 	it->decided_at_ms = m->decided_at_ms;
-	it->has_deadline = m->deadline_at_ms != 0 && m->decided_at_ms == 0;
+	/* a decided or expired handover has no deadline left to meet */
+	it->has_deadline = m->deadline_at_ms != 0 && lifecycle_worklist_open(m);
 	it->deadline_in_ms = it->has_deadline ? m->deadline_at_ms - due_now_ms : 0;
 	it->escalated = m->escalated;
 	it->hops = m->hops;

@@ -27,18 +27,24 @@ answer(struct lc_result *res, int code, const char *text)
 	return code;
 }
 
+/*
+ * Records an ack (or its refusal) by a about handover m, or, with m NULL,
+ * about message_id (a notice's handover, or none known).
+ */
 static int
 audit_ack(struct state *st, const struct actor *a, const char *event,
-    const char *message_id, const char *other, const char *subject_ref,
+    const queue_msg *m, const char *message_id, const char *other,
     const char *outcome, const char *reason)
 {
 	struct audit_event ev = { 0 };
 
 	lifecycle_audit_actor(a, &ev);
+	if (m != NULL)
+		lifecycle_audit_handover(m, &ev);
+	else
+		ev.message_id = message_id;
 	ev.event = event;
-	ev.message_id = message_id;
 	ev.other = other;
-	ev.subject_ref = subject_ref;
 	ev.outcome = outcome;
 	ev.reason = reason;
 	return state_audit(st, &ev);
@@ -57,8 +63,8 @@ ack_notice_apply(struct state *st, const struct actor *a, const char *id,
 	if (rc == STORE_OK || rc == STORE_NOTFOUND)
 		rc = store_del(st->store, STORE_NOTICES, id, strlen(id));
 	if (rc == STORE_OK)
-		rc = audit_ack(st, a, AUDIT_NOTICE_ACKED, sn->notice->message_id,
-		    NULL, NULL, "ok", id);
+		rc = audit_ack(st, a, AUDIT_NOTICE_ACKED, NULL,
+		    sn->notice->message_id, NULL, "ok", id);
 	if (rc == STORE_OK)
 		return store_op_commit(st->store);
 	store_op_abort(st->store);
@@ -86,8 +92,8 @@ ack_notice(struct state *st, const struct actor *a, const char *id,
 		state_read_failed(st, "read notice");
 	if (strcmp(sn->recipient, a->node_id) != 0) {
 		out->refused = "NOT_RECIPIENT";
-		audit_ack(st, a, AUDIT_ACK_REFUSED, sn->notice->message_id,
-		    sn->recipient, NULL, "NOT_RECIPIENT", id);
+		audit_ack(st, a, AUDIT_ACK_REFUSED, NULL,
+		    sn->notice->message_id, sn->recipient, "NOT_RECIPIENT", id);
 		answer(res, CODE(NOT_RECIPIENT), "this notice is not addressed to you");
 	} else if ((rc = ack_notice_apply(st, a, id, sn)) != STORE_OK) {
 		state_store_failed(st, "ack notice", rc);
@@ -110,10 +116,9 @@ refuse_foreign(struct state *st, const struct actor *a, const queue_msg *m,
     struct lc_result *res, struct ack_out *out)
 {
 	out->refused = m != NULL ? "NOT_RECIPIENT" : "UNKNOWN_MESSAGE";
-	audit_ack(st, a, AUDIT_ACK_REFUSED, out->reference,
-	    m != NULL ? m->recipient : NULL, m != NULL ? m->subject_ref : NULL,
-	    out->refused, m != NULL ? "not addressed to this node" :
-	    "no such message");
+	audit_ack(st, a, AUDIT_ACK_REFUSED, m, out->reference,
+	    m != NULL ? m->recipient : NULL, out->refused,
+	    m != NULL ? "not addressed to this node" : "no such message");
 	if (m != NULL && lifecycle_knows(st, m, a->node_id))
 		return answer(res, CODE(NOT_RECIPIENT),
 		    "this message is not addressed to you");
@@ -142,8 +147,8 @@ ack_apply(struct state *st, const struct actor *a, queue_msg *m)
 		if (rc == STORE_OK)
 			rc = due_add(st, m->purge_at_ms, DEADLINE_PURGE, m->message_id);
 		if (rc == STORE_OK)
-			rc = audit_ack(st, a, AUDIT_ACKNOWLEDGED, m->message_id,
-			    m->sender, m->subject_ref, "ok", NULL);
+			rc = audit_ack(st, a, AUDIT_ACKNOWLEDGED, m, NULL,
+			    m->sender, "ok", NULL);
 	}
 	if (rc == STORE_OK)
 		return store_op_commit(st->store);
@@ -159,8 +164,8 @@ ack_handover(struct state *st, const struct actor *a, queue_msg *m,
 	int rc;
 
 	if (m->state == MS(QUEUED)) {
-		audit_ack(st, a, AUDIT_ACK_REFUSED, m->message_id, m->sender,
-		    m->subject_ref, "NOT_DELIVERED", "not delivered yet");
+		audit_ack(st, a, AUDIT_ACK_REFUSED, m, NULL, m->sender,
+		    "NOT_DELIVERED", "not delivered yet");
 		return answer(res, CODE(NOT_DELIVERED),
 		    "this message has not been delivered yet");
 	}

@@ -35,16 +35,19 @@ answer(struct lc_result *res, int code, const char *text)
 }
 
 /*
- * Records a refused decision about ref (NULL: no valid id) as it truly
- * was: code and why, even where the node is told less.
+ * Records a refused decision about ref (NULL: no valid id), the handover
+ * m when there is one, as it truly was: code and why, even where the node
+ * is told less.
  */
 static void
 record_refusal(struct state *st, const struct actor *a, const char *ref,
-    int code, const char *why, struct decide_out *out)
+    const queue_msg *m, int code, const char *why, struct decide_out *out)
 {
 	struct audit_event ev = { 0 };
 
 	lifecycle_audit_actor(a, &ev);
+	if (m != NULL)
+		lifecycle_audit_handover(m, &ev);
 	ev.event = AUDIT_DECISION_REFUSED;
 	ev.message_id = ref;
 	ev.outcome = frame_code_name(code);
@@ -57,7 +60,7 @@ static int
 refuse(struct state *st, const struct actor *a, const char *ref, int code,
     const char *text, struct lc_result *res, struct decide_out *out)
 {
-	record_refusal(st, a, ref, code, text, out);
+	record_refusal(st, a, ref, NULL, code, text, out);
 	return answer(res, code, text);
 }
 
@@ -141,6 +144,28 @@ decide_check(struct state *st, const struct actor *a,
 	return 0;
 }
 
+/*
+ * Records decision d by a on m (reason: a rejection's), before m moves
+ * on: the times count from m's receipt and from its first delivery to a.
+ */
+static int
+audit_decision(struct state *st, const struct actor *a,
+    const Baton__V1__Decision *d, const queue_msg *m, const char *reason,
+    int64_t now)
+{
+	struct audit_event ev = { 0 };
+
+	lifecycle_audit_actor(a, &ev);
+	lifecycle_audit_handover(m, &ev);
+	lifecycle_audit_times(m, &ev, now, 1);
+	ev.event = d->outcome == OUT(ACCEPT) ? AUDIT_ACCEPTED :
+	    d->outcome == OUT(REJECT) ? AUDIT_REJECTED : AUDIT_REDIRECTED;
+	ev.other = d->outcome == OUT(REDIRECT) ? d->redirect_to : m->sender;
+	ev.outcome = "ok";
+	ev.reason = reason;
+	return state_audit(st, &ev);
+}
+
 /* Applies a checked decision to m and queues what it owes. */
 static int
 decide_apply(struct state *st, const struct actor *a,
@@ -180,20 +205,8 @@ decide_apply(struct state *st, const struct actor *a,
 		break;
 	}
 	m->decided_at_ms = now;
-	{
-		struct audit_event ev = { 0 };
-
-		lifecycle_audit_actor(a, &ev);
-		ev.event = d->outcome == OUT(ACCEPT) ? AUDIT_ACCEPTED :
-		    d->outcome == OUT(REJECT) ? AUDIT_REJECTED : AUDIT_REDIRECTED;
-		ev.message_id = m->message_id;
-		ev.other = d->outcome == OUT(REDIRECT) ? d->redirect_to : m->sender;
-		ev.subject_ref = m->subject_ref;
-		ev.outcome = "ok";
-		ev.reason = reason;
-		if ((rc = state_audit(st, &ev)) != STORE_OK)
-			return rc;
-	}
+	if ((rc = audit_decision(st, a, d, m, reason, now)) != STORE_OK)
+		return rc;
 	if (lifecycle_event(m, now, event, a->node_id,
 	    d->outcome == OUT(REDIRECT) ? d->redirect_to : d->suggested_node,
 	    "ok", reason, d->note) == -1)
@@ -217,6 +230,7 @@ decide_apply(struct state *st, const struct actor *a,
 		fatalx("out of memory");
 	m->hops++;
 	m->attempts = 0;
+	m->delivered_at_ms = 0;	/* not yet delivered to the new recipient */
 	m->purge_at_ms = 0;	/* the new hop's acknowledgement schedules it */
 	m->decided_at_ms = 0;
 	m->acked_at_ms = 0;
@@ -233,11 +247,10 @@ decide_apply(struct state *st, const struct actor *a,
 	{
 		struct audit_event ev = { 0 };
 
+		lifecycle_audit_handover(m, &ev);
 		ev.event = AUDIT_QUEUED;
 		ev.actor = "broker";
 		ev.other = m->recipient;
-		ev.message_id = m->message_id;
-		ev.subject_ref = m->subject_ref;
 		ev.outcome = "ok";
 		ev.reason = "redirected";
 		if ((rc = state_audit(st, &ev)) != STORE_OK)
@@ -271,7 +284,7 @@ lifecycle_decide(struct state *st, const struct actor *a, const char *id_or_ref,
 	if (rc != STORE_OK)
 		state_read_failed(st, "read message");
 	if ((code = decide_check(st, a, d, m, &to, text, sizeof(text))) != 0) {
-		record_refusal(st, a, ref, code, text, out);
+		record_refusal(st, a, ref, m, code, text, out);
 		/* another's handover looks like none at all */
 		if (code == CODE(NOT_RECIPIENT) &&
 		    !lifecycle_knows(st, m, a->node_id))
@@ -345,9 +358,10 @@ lifecycle_status(struct state *st, const struct actor *a, const char *id_or_ref,
 	 * party learns nothing about which handovers exist; the audit
 	 * record alone says which it was */
 	lifecycle_audit_actor(a, &ev);
+	if (ok)
+		lifecycle_audit_handover(m, &ev);
 	ev.event = ok ? AUDIT_STATUS_READ : AUDIT_STATUS_REFUSED;
 	ev.message_id = named ? ref : NULL;
-	ev.subject_ref = ok ? m->subject_ref : NULL;
 	ev.outcome = ok ? "ok" : rc == STORE_OK ? "NOT_RECIPIENT" :
 	    "UNKNOWN_MESSAGE";
 	state_audit(st, &ev);

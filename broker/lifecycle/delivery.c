@@ -22,18 +22,22 @@
 
 #define MS(x)	BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_##x
 
-/* Records the quarantine of id from node's queue (subject_ref NULL: unknown). */
+/*
+ * Records the quarantine of id from node's queue; m is its state record
+ * (NULL: missing or unreadable, so no subject, risk or kind).
+ */
 static int
 audit_quarantine(struct state *st, const char *node, const char *id,
-    const char *subject_ref, const char *why)
+    const queue_msg *m, const char *why)
 {
 	struct audit_event ev = { 0 };
 
+	if (m != NULL)
+		lifecycle_audit_handover(m, &ev);
 	ev.event = AUDIT_QUARANTINED;
 	ev.actor = "broker";
 	ev.other = node;
 	ev.message_id = id;
-	ev.subject_ref = subject_ref;
 	ev.outcome = "CORRUPT";
 	ev.reason = why;
 	return state_audit(st, &ev);
@@ -99,7 +103,7 @@ quarantine_body(struct state *st, const char *node, queue_msg *m,
 		rc = queue_msg_put(s, m);
 	}
 	if (rc == STORE_OK)
-		rc = audit_quarantine(st, node, m->message_id, m->subject_ref,
+		rc = audit_quarantine(st, node, m->message_id, m,
 		    "body missing or corrupt");
 	if (rc == STORE_OK)
 		rc = notice_send(st, m->sender,
@@ -149,23 +153,27 @@ record_delivery(struct state *st, const struct actor *r, queue_msg *m,
 {
 	char attempt[16], disclosed_list[256], withheld_list[256];
 	struct audit_event ev = { 0 };
+	int64_t now;
 	int rc;
 
 	if ((rc = store_op_begin(st->store)) != STORE_OK)
 		return rc;
+	now = state_now_ms();
 	m->attempts++;
 	if (m->state == MS(QUEUED))
 		m->state = MS(DELIVERED);
-	m->delivered_at_ms = state_now_ms();
+	/* the first delivery to this recipient: its decision counts from it */
+	if (m->attempts == 1)
+		m->delivered_at_ms = now;
 	snprintf(attempt, sizeof(attempt), "attempt %u", m->attempts);
-	if (lifecycle_event(m, m->delivered_at_ms, "delivered", "broker",
+	if (lifecycle_event(m, now, "delivered", "broker",
 	    r->node_id, "ok", attempt, NULL) == -1)
 		fatalx("out of memory");
 	lifecycle_audit_actor(r, &ev);
+	lifecycle_audit_handover(m, &ev);
+	lifecycle_audit_times(m, &ev, now, 0);
 	ev.event = AUDIT_DELIVERED;
-	ev.message_id = m->message_id;
 	ev.other = m->sender;
-	ev.subject_ref = m->subject_ref;
 	ev.disclosed = sections_format(sections_present(env->handover),
 	    disclosed_list, sizeof(disclosed_list));
 	ev.withheld = sections_format(removed, withheld_list, sizeof(withheld_list));

@@ -33,18 +33,22 @@ struct due_now {
 	int64_t	wall;
 };
 
-/* Records a broker-driven event about m. */
+/*
+ * Records a broker-driven event about m; with t, how long after its
+ * receipt (escalation and expiry: how long it was left).
+ */
 static int
 audit_broker(struct state *st, const char *event, const queue_msg *m,
-    const char *reason)
+    const char *reason, const struct due_now *t)
 {
 	struct audit_event ev = { 0 };
 
+	lifecycle_audit_handover(m, &ev);
+	if (t != NULL)
+		lifecycle_audit_times(m, &ev, t->wall, 0);
 	ev.event = event;
 	ev.actor = "broker";
 	ev.other = m->recipient;
-	ev.message_id = m->message_id;
-	ev.subject_ref = m->subject_ref;
 	ev.outcome = "ok";
 	ev.reason = reason;
 	return state_audit(st, &ev);
@@ -68,7 +72,7 @@ due_escalate(struct state *st, queue_msg *m, const struct due_now *t)
 	if (lifecycle_event(m, t->wall, "escalated", "broker", m->recipient, "ok",
 	    why, NULL) == -1)
 		fatalx("out of memory");
-	if ((rc = audit_broker(st, AUDIT_ESCALATED, m, why)) != STORE_OK ||
+	if ((rc = audit_broker(st, AUDIT_ESCALATED, m, why, t)) != STORE_OK ||
 	    (rc = notice_send(st, m->sender, NK(ESCALATED), m, NULL, overdue,
 	    1)) != STORE_OK)
 		return rc;
@@ -111,7 +115,7 @@ due_expire(struct state *st, queue_msg *m, const struct due_now *t)
 	    "not delivered within the retention period", NULL) == -1)
 		fatalx("out of memory");
 	if ((rc = audit_broker(st, AUDIT_EXPIRED, m,
-	    "not delivered within the retention period")) != STORE_OK ||
+	    "not delivered within the retention period", t)) != STORE_OK ||
 	    (rc = notice_send(st, m->sender, NK(EXPIRED), m, NULL, 0, 1)) != STORE_OK)
 		return rc;
 	if (st->policy != NULL) {
@@ -142,7 +146,7 @@ due_purge(struct state *st, queue_msg *m, const struct due_now *t)
 		return rc;
 	m->body_purged = 1;
 	if ((rc = audit_broker(st, AUDIT_PURGED, m,
-	    "retention period after acknowledgement")) != STORE_OK)
+	    "retention period after acknowledgement", NULL)) != STORE_OK)
 		return rc;
 	if (lifecycle_event(m, t->wall, "purged", "broker", NULL, "ok",
 	    "retention period after acknowledgement", NULL) == -1)

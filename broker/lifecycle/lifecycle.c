@@ -132,3 +132,25 @@ lifecycle_audit_actor(const struct actor *a, struct audit_event *ev)
 	ev->cert_sha256 = a->cert_sha256;
 	ev->peer = a->peer;
 }
+
+void
+lifecycle_audit_handover(const queue_msg *m, struct audit_event *ev)
+{
+	ev->message_id = m->message_id;
+	ev->subject_ref = m->subject_ref;
+	ev->risk = policy_risk_name(m->risk_level);
+	ev->kind = policy_kind_name(m->transition_kind);
+}
+
+void
+lifecycle_audit_times(const queue_msg *m, struct audit_event *ev,
+    int64_t now, int delivered)
+{
+	ev->since_submit_ms = now - m->received_at_ms;
+	ev->has_since_submit = 1;
+	/* delivered_at_ms is the first delivery to the current recipient */
+	if (delivered && m->delivered_at_ms > 0) {
+		ev->since_delivery_ms = now - m->delivered_at_ms;
+		ev->has_since_delivery = 1;
+	}
+}

@@ -50,6 +50,21 @@ struct audit_event;
 void	lifecycle_audit_actor(const struct actor *a, struct audit_event *ev);
 
 /*
+ * Fills the fields of an audit event that name handover m: its reference,
+ * subject reference, risk level and transition kind (the names
+ * policy_risk_name and policy_kind_name give).
+ */
+void	lifecycle_audit_handover(const queue_msg *m, struct audit_event *ev);
+
+/*
+ * Sets the times of an audit event about m at now: since the broker
+ * received it, and with delivered set, since its first delivery to its
+ * current recipient (the node deciding).
+ */
+void	lifecycle_audit_times(const queue_msg *m, struct audit_event *ev,
+	    int64_t now, int delivered);
+
+/*
  * Appends one event to m's history (strings copied; NULL = empty). When the
  * history is full, repeated deliveries are no longer recorded there (the
  * audit log still has them). Returns 0 or -1 on out of memory.

@@ -38,22 +38,39 @@ answer(struct lc_result *res, int code, const char *text)
 	return code;
 }
 
-/* Records an event a about a message. */
+/* Records an event a about handover m, to other. */
 static int
 audit_msg(struct state *st, const struct actor *a, const char *event,
-    const char *message_id, const char *other, const char *subject_ref,
+    const queue_msg *m, const char *other, const char *outcome,
+    const char *reason)
+{
+	struct audit_event ev = { 0 };
+
+	lifecycle_audit_actor(a, &ev);
+	lifecycle_audit_handover(m, &ev);
+	ev.event = event;
+	ev.other = other;
+	ev.outcome = outcome;
+	ev.reason = reason;
+	return state_audit(st, &ev);
+}
+
+/*
+ * Records a refused submit of reference ref (NULL: none) - no subject,
+ * risk or kind: nothing of a refused handover is kept.
+ */
+static void
+audit_refused(struct state *st, const struct actor *a, const char *ref,
     const char *outcome, const char *reason)
 {
 	struct audit_event ev = { 0 };
 
 	lifecycle_audit_actor(a, &ev);
-	ev.event = event;
-	ev.message_id = message_id;
-	ev.other = other;
-	ev.subject_ref = subject_ref;
+	ev.event = AUDIT_SUBMIT_REFUSED;
+	ev.message_id = ref;
 	ev.outcome = outcome;
 	ev.reason = reason;
-	return state_audit(st, &ev);
+	state_audit(st, &ev);
 }
 
 /* Refuses a submit; the record names the reference the id would have had. */
@@ -61,8 +78,8 @@ static int
 refuse(struct state *st, const struct actor *a, int code, const char *text,
     struct lc_result *res, struct submit_out *out)
 {
-	audit_msg(st, a, AUDIT_SUBMIT_REFUSED, out->reference[0] != '\0' ?
-	    out->reference : NULL, NULL, NULL, frame_code_name(code), text);
+	audit_refused(st, a, out->reference[0] != '\0' ? out->reference : NULL,
+	    frame_code_name(code), text);
 	return answer(res, code, text);
 }
 
@@ -157,14 +174,14 @@ answer_existing(struct state *st, const struct actor *a, const queue_msg *m,
 {
 	if (strcmp(m->sender, a->node_id) == 0 &&
 	    memcmp(m->content_sha256.data, hash, 32) == 0) {
-		audit_msg(st, a, AUDIT_SUBMIT_ACCEPTED, m->message_id, m->recipient,
-		    m->subject_ref, "ok", "resubmitted: original receipt returned");
+		audit_msg(st, a, AUDIT_SUBMIT_ACCEPTED, m, m->recipient, "ok",
+		    "resubmitted: original receipt returned");
 		out->duplicate = 1;
 		out->received_at_ms = m->received_at_ms;
 		return answer(res, CODE(OK), "already received");
 	}
-	audit_msg(st, a, AUDIT_SUBMIT_REFUSED, m->message_id, NULL, NULL,
-	    "DUPLICATE", "message id already used for a different handover");
+	audit_refused(st, a, m->message_id, "DUPLICATE",
+	    "message id already used for a different handover");
 	return answer(res, CODE(DUPLICATE),
 	    "this message id was already used for a different handover; "
 	    "use a new message id");
@@ -272,12 +289,11 @@ submit_store(struct state *st, const struct actor *a, queue_msg *m,
 	if (rc == STORE_OK)
 		rc = due_add(st, m->expires_at_ms, DEADLINE_EXPIRE, m->message_id);
 	if (rc == STORE_OK)
-		rc = audit_msg(st, a, AUDIT_SUBMIT_ACCEPTED, m->message_id,
-		    m->recipient, m->subject_ref, "ok",
-		    policy_kind_name(m->transition_kind));
+		rc = audit_msg(st, a, AUDIT_SUBMIT_ACCEPTED, m, m->recipient,
+		    "ok", policy_kind_name(m->transition_kind));
 	if (rc == STORE_OK)
-		rc = audit_msg(st, a, AUDIT_QUEUED, m->message_id, m->recipient,
-		    m->subject_ref, "ok", NULL);
+		rc = audit_msg(st, a, AUDIT_QUEUED, m, m->recipient, "ok",
+		    NULL);
 	if (rc == STORE_OK)
 		return store_op_commit(st->store);
 	store_op_abort(st->store);

@@ -11,8 +11,8 @@
 #define CODE(x)		BATON__V1__CODE__CODE_##x
 #define MSTATE(x)	BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_##x
 
-static int
-undecided(const queue_msg *m)
+int
+lifecycle_worklist_open(const queue_msg *m)
 {
 	return m->state == MSTATE(QUEUED) || m->state == MSTATE(DELIVERED) ||
 	    m->state == MSTATE(ACKNOWLEDGED) || m->state == MSTATE(REDIRECTED);
@@ -26,7 +26,7 @@ wanted(const struct worklist_query *q, const char *node, const queue_msg *m)
 		return 0;
 	if (q->kind == WORKLIST_OUTBOX)
 		return strcmp(m->sender, node) == 0 &&
-		    (!q->undecided || undecided(m));
+		    (!q->undecided || lifecycle_worklist_open(m));
 	/* inbox: handed to node (delivered, perhaps acked) and not decided */
 	return strcmp(m->recipient, node) == 0 &&
 	    (m->state == MSTATE(DELIVERED) || m->state == MSTATE(ACKNOWLEDGED));
@@ -153,6 +153,7 @@ record_read(struct state *st, const struct actor *a,
 	    q->undecided ? " undecided" : "", out->n,
 	    out->next_cursor[0] != '\0' ? " more" : "");
 	lifecycle_audit_actor(a, &ev);
+	ev.since_submit_ms = ev.since_delivery_ms = -1;	/* no one handover */
 	ev.event = AUDIT_STATUS_READ;
 	ev.outcome = "ok";
 	ev.reason = reason;

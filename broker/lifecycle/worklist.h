@@ -63,4 +63,12 @@ int	lifecycle_worklist(struct state *st, const struct actor *a,
 
 void	lifecycle_worklist_clear(struct worklist_page *p);
 
+/*
+ * 1 if m is still open (queued, delivered or acknowledged, perhaps after
+ * a redirect): what outbox --undecided keeps, and the only states with a
+ * deadline still to meet. 0 once accepted, rejected, expired or
+ * quarantined.
+ */
+int	lifecycle_worklist_open(const queue_msg *m);
+
 #endif

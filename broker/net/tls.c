@@ -30,11 +30,56 @@ ssl_errtext(char *buf, size_t len)
 	ERR_clear_error();
 }
 
-/* Logs why a peer's chain failed, once, at the depth where it failed. */
+/*
+ * A refused client certificate is kept with its SSL (ex_data at this
+ * index, freed with it) for tls_peer_cert_info: OpenSSL keeps a peer
+ * certificate only once it verified, so without this the audit record of
+ * a revoked or expired certificate's refusal could not name it. The
+ * index is taken once and never changes (OpenSSL's own registry).
+ */
+static int refused_cert_idx = -1;
+
+static void
+refused_cert_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	X509_free(ptr);
+}
+
+static int
+refused_cert_index(void)
+{
+	if (refused_cert_idx == -1)
+		refused_cert_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+		    refused_cert_free);
+	return refused_cert_idx;
+}
+
+/* Keeps the certificate the peer presented (the chain's leaf), once. */
+static void
+keep_refused_cert(X509_STORE_CTX *ctx)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(ctx,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	X509 *leaf = X509_STORE_CTX_get0_cert(ctx);
+	int idx = refused_cert_index();
+
+	if (ssl == NULL || leaf == NULL || idx < 0 ||
+	    SSL_get_ex_data(ssl, idx) != NULL || X509_up_ref(leaf) != 1)
+		return;
+	if (SSL_set_ex_data(ssl, idx, leaf) != 1)
+		X509_free(leaf);
+}
+
+/*
+ * Logs why a peer's chain failed, once, at the depth where it failed, and
+ * keeps the certificate presented for the audit record.
+ */
 static int
 verify_cb(int ok, X509_STORE_CTX *ctx)
 {
 	if (!ok) {
+		keep_refused_cert(ctx);
 		X509 *cert = X509_STORE_CTX_get_current_cert(ctx);
 		int err = X509_STORE_CTX_get_error(ctx);
 		char serial[TLS_SERIAL_MAX + 1] = "-";
@@ -139,6 +184,10 @@ tls_server_ctx(const struct broker_config *cfg, char *err, size_t errlen)
 		}
 		X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
 	}
+	if (refused_cert_index() < 0) {
+		snprintf(err, errlen, "TLS context: no ex_data index");
+		goto fail;
+	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT |
 	    SSL_VERIFY_CLIENT_ONCE, verify_cb);
 	SSL_CTX_set_verify_depth(ctx, 2);
@@ -221,6 +270,9 @@ tls_peer_cert_info(SSL *ssl, char serial[TLS_SERIAL_MAX + 1],
 
 	strcpy(serial, "-");
 	strcpy(fpr, "-");
+	/* one presented but refused in the handshake: the one kept then */
+	if (cert == NULL && ssl != NULL && refused_cert_idx >= 0)
+		cert = SSL_get_ex_data(ssl, refused_cert_idx);
 	if (cert == NULL)
 		return;
 	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) != NULL) {

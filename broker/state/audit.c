@@ -17,6 +17,9 @@
  *   and hash = SHA-256 of its canonical encoding (audit_int.h). The
  *   encoding is ours, field by field, so it never depends on how protobuf
  *   packs.
+ * - Records are written in format AUDIT_FORMAT_NOW (2: risk, kind, the
+ *   two times and detail are hashed too); records of format 1 written
+ *   before stay as they are and still verify (audit_int.h).
  * - The record at every multiple of AUDIT_CHECKPOINT_EVERY is a
  *   checkpoint: audit_append writes one after the record before it. A
  *   checkpoint's signature covers "baton-audit-v1\n<seq>\n<hash hex>\n" of
@@ -128,6 +131,61 @@ put_str(EVP_MD_CTX *md, const char *s)
 	return 0;
 }
 
+static int
+put_i64(EVP_MD_CTX *md, int64_t v)
+{
+	uint8_t	 b[8];
+
+	store_u64be(b, (uint64_t)v);
+	return EVP_DigestUpdate(md, b, sizeof(b)) == 1 ? 0 : -1;
+}
+
+/* The fields format 2 adds, after those of format 1 (audit_int.h). */
+static int
+put_format2(EVP_MD_CTX *md, const Baton__Store__V1__AuditRecord *r)
+{
+	if (put_u32(md, r->format) == -1 || put_str(md, r->risk) == -1 ||
+	    put_str(md, r->kind) == -1 ||
+	    put_i64(md, r->since_submit_ms) == -1 ||
+	    put_i64(md, r->since_delivery_ms) == -1 ||
+	    put_str(md, r->detail) == -1)
+		return -1;
+	return 0;
+}
+
+int
+audit_record_format_ok(const Baton__Store__V1__AuditRecord *r,
+    const char **why)
+{
+	if (r->format > AUDIT_FORMAT_NOW) {
+		*why = "a record format this program does not know (written "
+		    "by a newer batond?)";
+		return 0;
+	}
+	if (r->format < AUDIT_FORMAT_2 && (r->risk[0] != '\0' ||
+	    r->kind[0] != '\0' || r->since_submit_ms != 0 ||
+	    r->since_delivery_ms != 0 || r->detail[0] != '\0')) {
+		*why = "fields of record format 2 on a format-1 record, which "
+		    "its hash does not cover (added)";
+		return 0;
+	}
+	return 1;
+}
+
+int64_t
+audit_record_since_submit(const Baton__Store__V1__AuditRecord *r)
+{
+	return r->format >= AUDIT_FORMAT_2 && r->since_submit_ms >= 0 ?
+	    r->since_submit_ms : -1;
+}
+
+int64_t
+audit_record_since_delivery(const Baton__Store__V1__AuditRecord *r)
+{
+	return r->format >= AUDIT_FORMAT_2 && r->since_delivery_ms >= 0 ?
+	    r->since_delivery_ms : -1;
+}
+
 int
 audit_record_hash(EVP_MD_CTX *md, const Baton__Store__V1__AuditRecord *r,
     uint8_t out[AUDIT_HASH_LEN])
@@ -137,7 +195,7 @@ audit_record_hash(EVP_MD_CTX *md, const Baton__Store__V1__AuditRecord *r,
 	unsigned int	 n;
 	size_t		 i;
 
-	if (r->prev_hash.len != AUDIT_HASH_LEN)
+	if (r->prev_hash.len != AUDIT_HASH_LEN || r->format > AUDIT_FORMAT_NOW)
 		return -1;
 	fields[0] = r->event;
 	fields[1] = r->actor;
@@ -168,6 +226,8 @@ audit_record_hash(EVP_MD_CTX *md, const Baton__Store__V1__AuditRecord *r,
 	for (i = 0; i < AUDIT_NFIELDS; i++)
 		if (put_str(md, fields[i]) == -1)
 			return -1;
+	if (r->format >= AUDIT_FORMAT_2 && put_format2(md, r) == -1)
+		return -1;
 	if (EVP_DigestFinal_ex(md, out, &n) != 1 || n != AUDIT_HASH_LEN)
 		return -1;
 	return 0;
@@ -740,6 +800,15 @@ bounded(const char *s, char buf[AUDIT_FIELD_MAX + 1])
 	return buf;
 }
 
+/* A time of an event as stored: -1 without its flag, never below 0 with. */
+static int64_t
+event_time(int has, int64_t ms)
+{
+	if (!has)
+		return -1;
+	return ms > 0 ? ms : 0;
+}
+
 /*
  * Appends one record after the head in the current transaction; *out_seq
  * is its seq. A checkpoint (ev->event AUDIT_CHECKPOINT) gets key_id and a
@@ -750,7 +819,7 @@ append_one(struct audit *a, struct store *s, const struct audit_event *ev,
     int64_t now_ms, uint64_t *out_seq)
 {
 	Baton__Store__V1__AuditRecord	 r = BATON__STORE__V1__AUDIT_RECORD__INIT;
-	char				 cut[AUDIT_NFIELDS][AUDIT_FIELD_MAX + 1];
+	char				 cut[AUDIT_NFIELDS + 3][AUDIT_FIELD_MAX + 1];
 	uint8_t				 prev[AUDIT_HASH_LEN], h[AUDIT_HASH_LEN];
 	uint8_t				 key[8], *buf = NULL, *sig = NULL;
 	char				 text[AUDIT_SIG_TEXT_MAX];
@@ -798,6 +867,14 @@ append_one(struct audit *a, struct store *s, const struct audit_event *ev,
 	r.cert_sha256 = (char *)(uintptr_t)bounded(ev->cert_sha256, cut[12]);
 	r.peer = (char *)(uintptr_t)bounded(ev->peer, cut[13]);
 	r.key_id = cp ? a->key_id : "";
+	r.format = AUDIT_FORMAT_NOW;
+	r.risk = (char *)(uintptr_t)bounded(ev->risk, cut[15]);
+	r.kind = (char *)(uintptr_t)bounded(ev->kind, cut[16]);
+	r.detail = (char *)(uintptr_t)bounded(ev->detail, cut[17]);
+	r.since_submit_ms = event_time(ev->has_since_submit,
+	    ev->since_submit_ms);
+	r.since_delivery_ms = event_time(ev->has_since_delivery,
+	    ev->since_delivery_ms);
 	r.prev_hash.data = prev;
 	r.prev_hash.len = AUDIT_HASH_LEN;
 	if (audit_record_hash(a->md, &r, h) == -1) {
@@ -1022,7 +1099,7 @@ static const char *const events[] = {
 	AUDIT_EXPIRED, AUDIT_NOTICE_QUEUED, AUDIT_NOTICE_DELIVERED,
 	AUDIT_NOTICE_ACKED, AUDIT_QUARANTINED, AUDIT_PURGED,
 	AUDIT_NODE_CHANGED, AUDIT_CERT_CHANGED, AUDIT_POLICY_LOADED,
-	AUDIT_SUPPRESSED,
+	AUDIT_POLICY_REFUSED, AUDIT_SUPPRESSED,
 	AUDIT_BROKER_STARTED, AUDIT_BROKER_STOPPED, AUDIT_CHECKPOINT,
 	AUDIT_LOG_READ, AUDIT_ARCHIVED,
 };

@@ -10,7 +10,10 @@
  * Ed25519 audit key. Records hold identifiers only: node ids, message ids,
  * section names, codes, certificate serials and a pseudonymous subject
  * reference (HMAC-SHA-256 of the normalised NHS number under the
- * deployment key) - never an NHS number, a name or handover content.
+ * deployment key) - never an NHS number, a name or handover content. Since
+ * record format 2 (audit_int.h) a record about a handover also names its
+ * risk level and transition kind (categories, for reports by risk) and
+ * how long it had waited.
  *
  * Two records outside the chain, in STORE_META, each a copy of a signed
  * checkpoint record (audit_int.h): the last checkpoint written, so that a
@@ -31,8 +34,11 @@
 #include <stdio.h>
 
 #include "store.h"
+#include "validate.h"
 
 #define AUDIT_REF_HEX	64	/* hex chars of a subject reference / hash */
+
+struct Baton__Store__V1__AuditRecord;	/* a stored record (store.proto) */
 
 /* Event names, as stored and as queried (batonctl audit list --event). */
 #define AUDIT_CONN_ACCEPTED	"connection_accepted"
@@ -59,7 +65,8 @@
 #define AUDIT_PURGED		"purged"
 #define AUDIT_NODE_CHANGED	"node_changed"		/* batonctl node ... */
 #define AUDIT_CERT_CHANGED	"certificate_changed"	/* batonctl cert ... */
-#define AUDIT_POLICY_LOADED	"policy_loaded"
+#define AUDIT_POLICY_LOADED	"policy_loaded"		/* detail policy_sha256=HEX */
+#define AUDIT_POLICY_REFUSED	"policy_refused"	/* a reload kept the old one */
 #define AUDIT_BROKER_STARTED	"broker_started"
 #define AUDIT_BROKER_STOPPED	"broker_stopped"
 #define AUDIT_CHECKPOINT	"checkpoint"
@@ -89,13 +96,20 @@ struct audit_event {
 	const char	*cert_serial;	/* peer certificate serial (hex) */
 	const char	*cert_sha256;	/* peer certificate fingerprint (hex) */
 	const char	*peer;		/* address:port */
-	/* record format 2 (store.proto AuditRecord 21..26); NULL/"" or -1
-	   when not applicable. Zero-initialised events must set the two
-	   times to -1 to mean "none" (AUDIT_EVENT_INIT does). */
+	/*
+	 * Record format 2 (store.proto AuditRecord 21..26). Zero (NULL) means
+	 * "not applicable", so `struct audit_event ev = { 0 };` needs nothing
+	 * more: a time is recorded only when its has_ flag is set (the
+	 * record then holds it, a negative one as 0: the wall clock stepped
+	 * back); without the flag the record holds -1, whatever the value.
+	 */
 	const char	*risk;		/* "low" ... "critical", "unspecified" */
 	const char	*kind;		/* "referral", "step_down", ... */
-	int64_t		 since_submit_ms;
-	int64_t		 since_delivery_ms;
+	int64_t		 since_submit_ms;   /* since the broker received it */
+	int64_t		 since_delivery_ms; /* since its first delivery to
+					       the node deciding */
+	int		 has_since_submit;  /* 1: since_submit_ms applies */
+	int		 has_since_delivery; /* 1: since_delivery_ms applies */
 	const char	*detail;	/* one key=value, e.g. policy_sha256=HEX */
 };
 
@@ -148,6 +162,16 @@ const char	*audit_strerror(const struct audit *a);
  */
 int		 audit_head(struct store *s, uint64_t *seq,
 		    char hash_hex[AUDIT_REF_HEX + 1]);
+
+/*
+ * A stored record's since_submit_ms and since_delivery_ms (store.proto),
+ * or -1 when it has none: always for a record of format 1, whose fields
+ * read as 0. Readers of the log should take the times through these.
+ */
+int64_t		 audit_record_since_submit(
+		    const struct Baton__Store__V1__AuditRecord *r);
+int64_t		 audit_record_since_delivery(
+		    const struct Baton__Store__V1__AuditRecord *r);
 
 /* 1 if e is one of the AUDIT_* event names above, else 0. */
 int		 audit_event_known(const char *e);
@@ -299,16 +323,52 @@ int		 audit_archive_remove(struct audit *a, struct store *s,
 		    const struct audit_archive_plan *p,
 		    const struct audit_event *ev, int64_t now_ms);
 
-/* Queries (batonctl audit list / export). */
+/*
+ * Queries (batonctl audit list / export / trail, and over the wire). A
+ * record matches when it matches every field given; a field given several
+ * values (--event A --event B) matches any of them. The filter holds
+ * copies of its values, so it outlives the strings it was filled from.
+ */
+#define AUDIT_FILTER_MAX	16	/* values of one field */
+#define AUDIT_EVENT_MAX		31	/* the longest event name, and more */
 struct audit_filter {
 	int64_t		 since_ms;	/* INT64_MIN: no lower bound */
 	int64_t		 until_ms;	/* INT64_MAX: no upper bound */
-	const char	*node;		/* actor or other, literally */
-	const char	*message_id;
-	const char	*event;
-	const char	*subject_ref;	/* hex, from audit_subject_ref */
+	const char	*subject_ref;	/* hex, from audit_subject_ref; NULL:
+					   any (not copied: keep it) */
+	char		 nodes[AUDIT_FILTER_MAX][BATON_NODE_ID_MAX + 1];
+	size_t		 nnodes;	/* actor or other, literally */
+	char		 message_ids[AUDIT_FILTER_MAX][BATON_MESSAGE_ID_MAX + 1];
+	size_t		 nmessage_ids;
+	char		 events[AUDIT_FILTER_MAX][AUDIT_EVENT_MAX + 1];
+	size_t		 nevents;
+};
+enum audit_filter_field {
+	AUDIT_FILTER_NODE,		/* a node id */
+	AUDIT_FILTER_MESSAGE,		/* a message id or reference */
+	AUDIT_FILTER_EVENT		/* an event name (audit_event_known) */
 };
 void		 audit_filter_init(struct audit_filter *f);
+
+/*
+ * Adds value to field which of f. Returns 0; -1 when it is not a valid
+ * value of that field (node id, message id, known event name: checked
+ * here, so every caller refuses the same), or AUDIT_FILTER_ERR_FULL when
+ * the field already holds AUDIT_FILTER_MAX values. Adding a value twice
+ * keeps one.
+ */
+#define AUDIT_FILTER_ERR_FULL	(-2)
+int		 audit_filter_add(struct audit_filter *f,
+		    enum audit_filter_field which, const char *value);
+
+/*
+ * Appends to buf (NUL-terminated, len bytes in all) " node=A,B
+ * message=M event=E,F" for the fields given, cut to fit: for the record
+ * of a query. The subject and the times are not included (the record has
+ * its own subject_ref; times are formatted by the caller).
+ */
+void		 audit_filter_describe(const struct audit_filter *f, char *buf,
+		    size_t len);
 
 enum audit_format {
 	AUDIT_FORMAT_TABLE = 0,		/* aligned columns, for people */
@@ -326,6 +386,18 @@ enum audit_format {
  */
 int		 audit_export(struct store *s, const struct audit_filter *f,
 		    enum audit_format fmt, FILE *out, uint64_t *matched,
+		    char *err, size_t errlen);
+
+/*
+ * The walk under audit_export, for other readers of the whole log (trail,
+ * reports): calls each with every record, in sequence order, decoded one
+ * at a time (each must not keep r), from one read transaction of its own
+ * (none may be open on s). Returns 0; -1 with err set when a record is
+ * damaged or does not decode (named by seq, never skipped) or the store
+ * fails; or the non-zero value each returned, which stops the walk.
+ */
+int		 audit_walk(struct store *s, int (*each)(void *arg,
+		    const struct Baton__Store__V1__AuditRecord *r), void *arg,
 		    char *err, size_t errlen);
 
 #endif

@@ -33,7 +33,7 @@
  * shorter than what it stands for), so a line costs no allocation.
  */
 
-#define ARCHIVE_LINE_MAX	(256 * 1024)	/* 15 fields x 1 KiB, escaped */
+#define ARCHIVE_LINE_MAX	(256 * 1024)	/* 18 fields x 1 KiB, escaped */
 #define ARCHIVE_SIG_MAX		128
 
 /* One parsed line: the record and the bytes its hex fields decode to. */
@@ -44,15 +44,29 @@ struct jrec {
 	uint8_t				 hash[AUDIT_HASH_LEN];
 	uint8_t				 sig[ARCHIVE_SIG_MAX];
 	uint32_t			 seen;	/* bit per field below */
+	uint32_t			 nulls;	/* bit per time given as null */
 };
 
+/*
+ * The members of a line: the first J_FORMAT1 are every record's (all an
+ * archive written before record format 2 has); the rest come with
+ * format 2 and are all there when its "format" is 2 or more. A record of
+ * format 1 exported since has them too, empty and null.
+ */
 static const char *const jfields[] = {
 	"seq", "time", "time_ms", "event", "actor", "actor_role",
 	"actor_org", "other", "message_id", "subject_ref", "disclosed",
 	"withheld", "outcome", "reason", "cert_serial", "cert_sha256",
 	"peer", "key_id", "prev_hash", "hash", "signature",
+	"format", "risk", "kind", "since_submit_ms", "since_delivery_ms",
+	"detail",
 };
 #define NJFIELDS	(sizeof(jfields) / sizeof(jfields[0]))
+#define J_FORMAT1	21		/* members up to "signature" */
+#define J_FORMAT	21		/* index of "format" */
+#define J_SINCE_SUBMIT	24
+#define J_SINCE_DELIVERY 25
+#define J_MASK(n)	((1u << (n)) - 1)
 
 static char *
 skip_ws(char *p)
@@ -217,6 +231,12 @@ jrec_set_string(struct jrec *j, size_t i, char *val)
 		j->time = val;
 	else if (i >= 3 && i <= 17)
 		*strs[i - 3] = val;
+	else if (i == 22)
+		j->rec.risk = val;
+	else if (i == 23)
+		j->rec.kind = val;
+	else if (i == 26)
+		j->rec.detail = val;
 	else if (i == 18)
 		return json_hex_bytes(val, j->prev, AUDIT_HASH_LEN,
 		    &j->rec.prev_hash);
@@ -228,6 +248,54 @@ jrec_set_string(struct jrec *j, size_t i, char *val)
 		    &j->rec.signature);
 	else
 		return -1;
+	return 0;
+}
+
+/* A record format, at most a 32-bit number; the next character. */
+static char *
+json_format(char *p, uint32_t *out)
+{
+	uint64_t	 v;
+
+	if ((p = json_int(p, 0, NULL, &v)) == NULL || v > UINT32_MAX)
+		return NULL;
+	*out = (uint32_t)v;
+	return p;
+}
+
+/*
+ * The members format 2 added, once the line is read: all of them with
+ * format 2 or later, a null time standing for -1 (none); with format 1,
+ * none or all of them empty (a null time is the 0 such records hold).
+ * 0, or -1 with why set.
+ */
+static int
+jrec_format(struct jrec *j, const char **why)
+{
+	uint32_t	 f2 = J_MASK(NJFIELDS) & ~J_MASK(J_FORMAT1);
+
+	if (j->rec.format >= AUDIT_FORMAT_2) {
+		if ((j->seen & f2) != f2) {
+			*why = "a field of the record is missing";
+			return -1;
+		}
+		if (j->nulls & (1u << J_SINCE_SUBMIT))
+			j->rec.since_submit_ms = -1;
+		if (j->nulls & (1u << J_SINCE_DELIVERY))
+			j->rec.since_delivery_ms = -1;
+		return 0;
+	}
+	if ((j->seen & f2) != 0 && (j->seen & f2) != f2) {
+		*why = "a field of the record is missing";
+		return -1;
+	}
+	/* format-1 times are absent, however written; others check below */
+	if ((j->seen & f2) != 0 && (j->nulls & (1u << J_SINCE_SUBMIT |
+	    1u << J_SINCE_DELIVERY)) != (1u << J_SINCE_SUBMIT |
+	    1u << J_SINCE_DELIVERY)) {
+		*why = "a format-1 record with times of format 2 (altered)";
+		return -1;
+	}
 	return 0;
 }
 
@@ -253,6 +321,16 @@ jrec_member(struct jrec *j, char *p)
 		return json_int(p, 0, NULL, &j->rec.seq);
 	if (i == 2)
 		return json_int(p, 1, &j->rec.time_ms, NULL);
+	if (i == J_FORMAT)
+		return json_format(p, &j->rec.format);
+	if (i == J_SINCE_SUBMIT || i == J_SINCE_DELIVERY) {
+		if (strncmp(p, "null", 4) == 0) {
+			j->nulls |= 1u << i;
+			return p + 4;
+		}
+		return json_int(p, 1, i == J_SINCE_SUBMIT ?
+		    &j->rec.since_submit_ms : &j->rec.since_delivery_ms, NULL);
+	}
 	if ((p = json_string(p, &val)) == NULL ||
 	    jrec_set_string(j, i, val) == -1)
 		return NULL;
@@ -287,10 +365,12 @@ jrec_parse(char *line, struct jrec *j, const char **why)
 	}
 	if (*skip_ws(p + 1) != '\0')
 		return -1;
-	if (j->seen != (1u << NJFIELDS) - 1) {
+	if ((j->seen & J_MASK(J_FORMAT1)) != J_MASK(J_FORMAT1)) {
 		*why = "a field of the record is missing";
 		return -1;
 	}
+	if (jrec_format(j, why) == -1)
+		return -1;
 	if (j->rec.seq == 0) {
 		*why = "seq 0";
 		return -1;

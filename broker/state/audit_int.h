@@ -15,6 +15,18 @@
  *     event, actor, actor_role, actor_org, other, message_id,
  *     subject_ref, disclosed, withheld, outcome, reason, cert_serial,
  *     cert_sha256, peer, key_id
+ *   and, for a record of format 2 or later only (store.proto's field
+ *   format; 0 and 1 mean format 1, which ends above):
+ *   u32be format
+ *   u32be length || bytes, for risk, then kind
+ *   u64be since_submit_ms, then u64be since_delivery_ms (two's
+ *     complement; -1 when not applicable)
+ *   u32be length || bytes, for detail
+ *
+ * The format is part of what is hashed, so a format-2 record cannot be
+ * passed off as format 1 (dropping its new fields) nor the other way
+ * round; verify also refuses a format-1 record that carries any new field
+ * (nothing would cover it) and a format it does not know.
  *
  * The signature of a checkpoint is not part of it (it signs the result).
  * Checkpoint signature: Ed25519 over the ASCII text
@@ -29,7 +41,10 @@
 #include "store.pb-c.h"
 
 #define AUDIT_HASH_LEN		32
-#define AUDIT_NFIELDS		15
+#define AUDIT_NFIELDS		15	/* strings of format 1 */
+#define AUDIT_FORMAT_1		1
+#define AUDIT_FORMAT_2		2
+#define AUDIT_FORMAT_NOW	AUDIT_FORMAT_2	/* what audit_append writes */
 #define AUDIT_ENC_TAG		"baton-audit-record-v1\n"
 #define AUDIT_SIG_TAG		"baton-audit-v1"
 #define AUDIT_SIG_TEXT_MAX	128
@@ -37,7 +52,10 @@
 /* Lower-case hex of n bytes into out (2n + 1 bytes). */
 void	audit_hex(const uint8_t *p, size_t n, char *out);
 
-/* SHA-256 of r's canonical encoding (r->prev_hash must be 32 bytes). */
+/*
+ * SHA-256 of r's canonical encoding (r->prev_hash must be 32 bytes); -1
+ * also for a format it does not know.
+ */
 int	audit_record_hash(EVP_MD_CTX *md,
 	    const Baton__Store__V1__AuditRecord *r,
 	    uint8_t out[AUDIT_HASH_LEN]);
@@ -64,6 +82,13 @@ int	audit_key_id(EVP_PKEY *pk, char out[AUDIT_REF_HEX + 1]);
  */
 int	audit_meta_get(struct store *s, const char *key,
 	    Baton__Store__V1__AuditRecord **out);
+
+/*
+ * 1 if r is a record format audit_record_hash knows and its format-2
+ * fields are empty unless its format has them; else 0 (why: says so).
+ */
+int	audit_record_format_ok(const Baton__Store__V1__AuditRecord *r,
+	    const char **why);
 
 /* audit_head with the raw hash. */
 int	audit_read_head(struct store *s, uint64_t *seq,

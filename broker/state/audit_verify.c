@@ -293,8 +293,9 @@ check_decoded(EVP_MD_CTX *md, const struct audit_pubkey *pk,
     const uint8_t prev[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN],
     int *is_checkpoint, struct audit_verify_report *r)
 {
-	uint8_t	 h[AUDIT_HASH_LEN];
-	int	 ret;
+	uint8_t		 h[AUDIT_HASH_LEN];
+	const char	*why;
+	int		 ret;
 
 	*is_checkpoint = 0;
 	if (rec->seq != want)
@@ -305,6 +306,8 @@ check_decoded(EVP_MD_CTX *md, const struct audit_pubkey *pk,
 		ret = bad(r, want, "chain broken: prev_hash is not the hash of "
 		    "seq %" PRIu64 " (a record before it was altered, removed "
 		    "or inserted)", want - 1);
+	else if (!audit_record_format_ok(rec, &why))
+		ret = bad(r, want, "%s", why);
 	else if (audit_record_hash(md, rec, h) == -1)
 		ret = cannot(r, "SHA-256 failed");
 	else if (rec->hash.len != AUDIT_HASH_LEN ||
@@ -725,10 +728,110 @@ audit_filter_init(struct audit_filter *f)
 	f->until_ms = INT64_MAX;
 }
 
-static int
-str_is(const char *want, const char *have)
+/* The list of field which in f, its width and count. */
+static char *
+filter_list(struct audit_filter *f, enum audit_filter_field which,
+    size_t *width, size_t **n)
 {
-	return want == NULL || strcmp(want, have) == 0;
+	switch (which) {
+	case AUDIT_FILTER_NODE:
+		*width = sizeof(f->nodes[0]);
+		*n = &f->nnodes;
+		return f->nodes[0];
+	case AUDIT_FILTER_MESSAGE:
+		*width = sizeof(f->message_ids[0]);
+		*n = &f->nmessage_ids;
+		return f->message_ids[0];
+	case AUDIT_FILTER_EVENT:
+		*width = sizeof(f->events[0]);
+		*n = &f->nevents;
+		return f->events[0];
+	}
+	return NULL;
+}
+
+static int
+filter_value_ok(enum audit_filter_field which, const char *v)
+{
+	switch (which) {
+	case AUDIT_FILTER_NODE:
+		return validate_node_id(v);
+	case AUDIT_FILTER_MESSAGE:
+		return validate_message_id(v);
+	case AUDIT_FILTER_EVENT:
+		return audit_event_known(v);
+	}
+	return 0;
+}
+
+int
+audit_filter_add(struct audit_filter *f, enum audit_filter_field which,
+    const char *value)
+{
+	char	*list;
+	size_t	 width, *n, i;
+
+	if (value == NULL || !filter_value_ok(which, value) ||
+	    (list = filter_list(f, which, &width, &n)) == NULL ||
+	    strlen(value) >= width)
+		return -1;
+	for (i = 0; i < *n; i++)
+		if (strcmp(list + i * width, value) == 0)
+			return 0;
+	if (*n >= AUDIT_FILTER_MAX)
+		return AUDIT_FILTER_ERR_FULL;
+	memcpy(list + *n * width, value, strlen(value) + 1);
+	(*n)++;
+	return 0;
+}
+
+/* Appends " key=v1,v2" for n values of width bytes at list, cut to fit. */
+static void
+describe_list(char *buf, size_t len, const char *key, const char *list,
+    size_t width, size_t n)
+{
+	size_t	 used, i;
+
+	for (i = 0; i < n; i++) {
+		if ((used = strlen(buf)) + 1 >= len)
+			return;
+		if (i == 0)
+			(void)snprintf(buf + used, len - used, " %s=%s", key,
+			    list);
+		else
+			(void)snprintf(buf + used, len - used, ",%s",
+			    list + i * width);
+	}
+}
+
+void
+audit_filter_describe(const struct audit_filter *f, char *buf, size_t len)
+{
+	if (len == 0)
+		return;
+	describe_list(buf, len, "node", f->nodes[0], sizeof(f->nodes[0]),
+	    f->nnodes);
+	describe_list(buf, len, "message", f->message_ids[0],
+	    sizeof(f->message_ids[0]), f->nmessage_ids);
+	describe_list(buf, len, "event", f->events[0], sizeof(f->events[0]),
+	    f->nevents);
+}
+
+/*
+ * 1 if have is one of the n values of width bytes at list; with none, 1
+ * (the field is not filtered).
+ */
+static int
+any_of(const char *list, size_t width, size_t n, const char *have)
+{
+	size_t	 i;
+
+	if (n == 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (strcmp(list + i * width, have) == 0)
+			return 1;
+	return 0;
 }
 
 static int
@@ -736,11 +839,14 @@ matches(const struct audit_filter *f, const Baton__Store__V1__AuditRecord *r)
 {
 	if (r->time_ms < f->since_ms || r->time_ms > f->until_ms)
 		return 0;
-	if (f->node != NULL && strcmp(f->node, r->actor) != 0 &&
-	    strcmp(f->node, r->other) != 0)
+	if (!any_of(f->nodes[0], sizeof(f->nodes[0]), f->nnodes, r->actor) &&
+	    !any_of(f->nodes[0], sizeof(f->nodes[0]), f->nnodes, r->other))
 		return 0;
-	return str_is(f->message_id, r->message_id) &&
-	    str_is(f->event, r->event) && str_is(f->subject_ref, r->subject_ref);
+	return any_of(f->message_ids[0], sizeof(f->message_ids[0]),
+	    f->nmessage_ids, r->message_id) &&
+	    any_of(f->events[0], sizeof(f->events[0]), f->nevents, r->event) &&
+	    (f->subject_ref == NULL ||
+	    strcmp(f->subject_ref, r->subject_ref) == 0);
 }
 
 /*
@@ -781,6 +887,12 @@ utf8_seq(const unsigned char *p, uint32_t *cp)
 		return 0;
 	*cp = c;
 	return n;
+}
+
+int
+audit_utf8_seq(const unsigned char *p, uint32_t *cp)
+{
+	return utf8_seq(p, cp);
 }
 
 enum text_mode { TEXT_TERM, TEXT_CSV, TEXT_JSON };
@@ -840,6 +952,13 @@ pad(FILE *out, size_t have, size_t width)
 	(void)fputc(' ', out);
 }
 
+/* The format a record was written in: 0 (absent) is format 1. */
+static unsigned
+record_format(const Baton__Store__V1__AuditRecord *r)
+{
+	return r->format < AUDIT_FORMAT_1 ? AUDIT_FORMAT_1 : r->format;
+}
+
 static void
 hex_field(FILE *out, const ProtobufCBinaryData *b)
 {
@@ -873,6 +992,17 @@ detail(FILE *out, int *first, const char *name, const char *v)
 	*first = 0;
 }
 
+/* A time in seconds with milliseconds, "since_submit=12.345s"; -1: none. */
+static void
+duration(FILE *out, int *first, const char *name, int64_t ms)
+{
+	if (ms < 0)
+		return;
+	(void)fprintf(out, "%s%s=%" PRId64 ".%03ds", *first ? "" : " ", name,
+	    ms / 1000, (int)(ms % 1000));
+	*first = 0;
+}
+
 static void
 write_table_row(FILE *out, const Baton__Store__V1__AuditRecord *r)
 {
@@ -894,9 +1024,20 @@ write_table_row(FILE *out, const Baton__Store__V1__AuditRecord *r)
 	pad(out, put_text(out, r->message_id, TEXT_TERM), W_MESSAGE);
 	pad(out, put_text(out, r->outcome, TEXT_TERM), W_OUTCOME);
 	detail(out, &first, "org", r->actor_org);
+	detail(out, &first, "risk", r->risk);
+	detail(out, &first, "kind", r->kind);
 	detail(out, &first, "disclosed", r->disclosed);
 	detail(out, &first, "withheld", r->withheld);
 	detail(out, &first, "reason", r->reason);
+	duration(out, &first, "since_submit", audit_record_since_submit(r));
+	duration(out, &first, "since_delivery",
+	    audit_record_since_delivery(r));
+	if (r->detail[0] != '\0') {
+		/* already key=value: one key, not detail=key=value */
+		(void)fputs(first ? "" : " ", out);
+		(void)put_text(out, r->detail, TEXT_TERM);
+		first = 0;
+	}
 	detail(out, &first, "subject", r->subject_ref);
 	detail(out, &first, "cert_serial", r->cert_serial);
 	detail(out, &first, "cert_sha256", r->cert_sha256);
@@ -908,7 +1049,8 @@ write_table_row(FILE *out, const Baton__Store__V1__AuditRecord *r)
 #define CSV_HEADER \
 	"seq,time,event,actor,actor_role,actor_org,other,message_id," \
 	"subject_ref,disclosed,withheld,outcome,reason,cert_serial," \
-	"cert_sha256,peer,key_id,prev_hash,hash,signature\r\n"
+	"cert_sha256,peer,key_id,prev_hash,hash,signature,format,risk,kind," \
+	"since_submit_ms,since_delivery_ms,detail\r\n"
 
 /*
  * One CSV text field, always quoted. A leading = + - @ tab or CR gets a
@@ -916,13 +1058,29 @@ write_table_row(FILE *out, const Baton__Store__V1__AuditRecord *r)
  * (OWASP's CSV injection advice).
  */
 static void
-csv_field(FILE *out, const char *v)
+csv_text(FILE *out, const char *v)
 {
 	(void)fputc('"', out);
 	if (strchr("=+-@\t\r", v[0]) != NULL && v[0] != '\0')
 		(void)fputc('\'', out);
 	(void)put_text(out, v, TEXT_CSV);
-	(void)fputs("\",", out);
+	(void)fputc('"', out);
+}
+
+/* csv_text and the comma after it. */
+static void
+csv_field(FILE *out, const char *v)
+{
+	csv_text(out, v);
+	(void)fputc(',', out);
+}
+
+/* A time in ms; empty when the record has none. */
+static void
+csv_ms(FILE *out, int64_t ms)
+{
+	if (ms >= 0)
+		(void)fprintf(out, "%" PRId64, ms);
 }
 
 static void
@@ -952,6 +1110,14 @@ write_csv_row(FILE *out, const Baton__Store__V1__AuditRecord *r)
 	hex_field(out, &r->hash);
 	(void)fputc(',', out);
 	hex_field(out, &r->signature);
+	(void)fprintf(out, ",%u,", record_format(r));
+	csv_field(out, r->risk);
+	csv_field(out, r->kind);
+	csv_ms(out, audit_record_since_submit(r));
+	(void)fputc(',', out);
+	csv_ms(out, audit_record_since_delivery(r));
+	(void)fputc(',', out);
+	csv_text(out, r->detail);
 	(void)fputs("\r\n", out);
 }
 
@@ -969,6 +1135,16 @@ json_hex(FILE *out, const char *name, const ProtobufCBinaryData *b)
 	(void)fprintf(out, ",\"%s\":\"", name);
 	hex_field(out, b);
 	(void)fputc('"', out);
+}
+
+/* A time in ms, or null when the record has none. */
+static void
+json_ms(FILE *out, const char *name, int64_t ms)
+{
+	if (ms >= 0)
+		(void)fprintf(out, ",\"%s\":%" PRId64, name, ms);
+	else
+		(void)fprintf(out, ",\"%s\":null", name);
 }
 
 void
@@ -997,32 +1173,32 @@ audit_write_json_row(FILE *out, const Baton__Store__V1__AuditRecord *r)
 	json_hex(out, "prev_hash", &r->prev_hash);
 	json_hex(out, "hash", &r->hash);
 	json_hex(out, "signature", &r->signature);
+	(void)fprintf(out, ",\"format\":%u", record_format(r));
+	json_str(out, "risk", r->risk);
+	json_str(out, "kind", r->kind);
+	json_ms(out, "since_submit_ms", audit_record_since_submit(r));
+	json_ms(out, "since_delivery_ms", audit_record_since_delivery(r));
+	json_str(out, "detail", r->detail);
 	(void)fputs("}\n", out);
 }
 
 int
-audit_export(struct store *s, const struct audit_filter *f,
-    enum audit_format fmt, FILE *out, uint64_t *matched, char *err,
+audit_walk(struct store *s, int (*each)(void *,
+    const Baton__Store__V1__AuditRecord *), void *arg, char *err,
     size_t errlen)
 {
 	Baton__Store__V1__AuditRecord	*r;
 	struct store_cursor		*c = NULL;
 	const void			*k, *v;
 	size_t				 kl, vl;
-	uint64_t			 n = 0, ks;
+	uint64_t			 ks;
 	int				 rc, ret = -1;
 
-	if (matched != NULL)
-		*matched = 0;
 	if (store_begin(s, 1) != STORE_OK ||
 	    store_cursor_open(s, STORE_AUDIT, &c) != STORE_OK) {
 		errbuf_set(err, errlen, "%s", store_strerror(s));
 		goto fail;
 	}
-	if (fmt == AUDIT_FORMAT_TABLE)
-		write_table_header(out);
-	else if (fmt == AUDIT_FORMAT_CSV)
-		(void)fputs(CSV_HEADER, out);
 	for (rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl);
 	    rc != STORE_NOTFOUND;
 	    rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
@@ -1043,36 +1219,65 @@ audit_export(struct store *s, const struct audit_filter *f,
 			    "not decode (run batonctl audit verify)", ks);
 			goto fail;
 		}
-		if (matches(f, r)) {
-			if (fmt == AUDIT_FORMAT_TABLE)
-				write_table_row(out, r);
-			else if (fmt == AUDIT_FORMAT_CSV)
-				write_csv_row(out, r);
-			else
-				audit_write_json_row(out, r);
-			n++;
-		}
+		rc = each(arg, r);
 		baton__store__v1__audit_record__free_unpacked(r, NULL);
-		if (ferror(out)) {
-			errbuf_set(err, errlen, "write error");
+		if (rc != 0) {
+			ret = rc;
 			goto fail;
 		}
-	}
-	if (fflush(out) == EOF || ferror(out)) {
-		errbuf_set(err, errlen, "write error");
-		goto fail;
 	}
 	ret = 0;
  fail:
 	store_cursor_close(c);
 	if (store_active(s))
 		store_abort(s);
-	if (matched != NULL)
-		*matched = n;
 	return ret;
 }
 
+/* What audit_export's walk carries from record to record. */
+struct export_walk {
+	const struct audit_filter	*f;
+	enum audit_format		 fmt;
+	FILE				*out;
+	uint64_t			 n;
+	char				*err;
+	size_t				 errlen;
+};
 
+static int
+export_each(void *arg, const Baton__Store__V1__AuditRecord *r)
+{
+	struct export_walk	*w = arg;
+
+	if (matches(w->f, r)) {
+		audit_write_row(w->out, w->fmt, r);
+		w->n++;
+	}
+	if (ferror(w->out)) {
+		errbuf_set(w->err, w->errlen, "write error");
+		return -1;
+	}
+	return 0;
+}
+
+int
+audit_export(struct store *s, const struct audit_filter *f,
+    enum audit_format fmt, FILE *out, uint64_t *matched, char *err,
+    size_t errlen)
+{
+	struct export_walk	 w = { f, fmt, out, 0, err, errlen };
+	int			 ret;
+
+	audit_write_header(out, fmt);
+	ret = audit_walk(s, export_each, &w, err, errlen) == 0 ? 0 : -1;
+	if (ret == 0 && (fflush(out) == EOF || ferror(out))) {
+		errbuf_set(err, errlen, "write error");
+		ret = -1;
+	}
+	if (matched != NULL)
+		*matched = w.n;
+	return ret;
+}
 /*
  * For paged readers in the state library (audit_page.c): the filter and
  * the row writers of audit_export, one record at a time.

@@ -1,7 +1,8 @@
 /*
- * audit_verify_int.h - what audit_verify.c (the verifier, the exports) and
- * audit_archive.c (archives read back, planned and written) share. Not for
- * other modules.
+ * audit_verify_int.h - what audit_verify.c (the verifier, the exports),
+ * audit_archive.c (archives read back, planned and written), audit_page.c
+ * and audit_trail.c (other readers of the log) share. Not for other
+ * modules.
  */
 #ifndef BATON_AUDIT_VERIFY_INT_H
 #define BATON_AUDIT_VERIFY_INT_H
@@ -58,6 +59,14 @@ int	audit_verify_cannot(struct audit_verify_report *r, const char *fmt, ...)
  */
 int	audit_verifier_step(struct audit_verifier *v,
 	    const Baton__Store__V1__AuditRecord *rec);
+
+/*
+ * Length of the valid UTF-8 sequence at p and its code point in *cp, or 0
+ * when p does not start one (overlong forms, surrogates and values past
+ * U+10FFFF included). Never reads past a NUL. For every writer of text
+ * read back from the log.
+ */
+int	audit_utf8_seq(const unsigned char *p, uint32_t *cp);
 
 /* Decodes 2n hex digits at s into n bytes at out: 0, or -1 if not hex. */
 int	audit_unhex(const char *s, size_t n, uint8_t *out);

@@ -18,6 +18,9 @@
  * Not here: what the settings mean to the broker (the layers that read
  * struct broker_config), and file checks (batond.c, tls.c, datadir.c).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -122,8 +125,10 @@ static const struct config_key keys[] = {
 	  "when stderr is systemd's journal (JOURNAL_STREAM)",
 	  0, 0, log_formats },
 	{ "metrics", K_STRING, OFF(metrics), NULL, 0, 0, "ADDR:PORT",
-	  "serve Prometheus /metrics and /healthz here (port 0:\n"
-	  "a free one, logged); unset: off", 0, 0, NULL },
+	  "serve Prometheus /metrics and /healthz here, loopback\n"
+	  "only unless metrics-allow-remote (port 0: a free one,\n"
+	  "logged and written to DATA/metrics.port); unset: off",
+	  0, 0, NULL },
 	{ "metrics-allow-remote", K_BOOL, OFF(metrics_allow_remote), "no", 0, 1,
 	  NULL, "let metrics be a non-loopback address (the endpoint\n"
 	  "has no authentication)", 0, 0, NULL },
@@ -554,6 +559,57 @@ apply_flags(struct broker_config *cfg, const struct config_cmdline *cl,
 	}
 }
 
+/*
+ * Splits "ADDR:PORT" (numeric IPv4, or IPv6 in brackets) and says whether
+ * ADDR is loopback. Returns 1 loopback, 0 other, -1 not ADDR:PORT.
+ */
+static int
+addr_loopback(const char *s)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *colon = strrchr(s, ':');
+	unsigned long long port;
+	size_t hl;
+
+	if (colon == NULL || parse_number(colon + 1, 0, &port) == -1 ||
+	    port > 65535 || (hl = (size_t)(colon - s)) >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &a6) != 1)
+			return -1;
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	if (inet_pton(AF_INET, host, &a4) != 1)
+		return -1;
+	return (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/*
+ * The metrics endpoint has no authentication, so it stays on loopback
+ * unless the admin says otherwise (metrics_http.c binds what is checked).
+ */
+static void
+validate_metrics(const struct broker_config *cfg, struct errs *e)
+{
+	int lo;
+
+	if (cfg->metrics == NULL)
+		return;
+	if ((lo = addr_loopback(cfg->metrics)) == -1)
+		add_err(e, "metrics '%s' is not ADDR:PORT (a numeric IPv4 "
+		    "address, or an IPv6 one in brackets, and a port)",
+		    cfg->metrics);
+	else if (lo == 0 && !cfg->metrics_allow_remote)
+		add_err(e, "metrics %s is not a loopback address, and the "
+		    "endpoint has no authentication: set 'metrics-allow-remote "
+		    "yes' to serve it beyond this host", cfg->metrics);
+}
+
 /* The checks that span keys, after file and flags. */
 static void
 validate(const struct broker_config *cfg, int need_required, struct errs *e)
@@ -573,6 +629,7 @@ validate(const struct broker_config *cfg, int need_required, struct errs *e)
 		add_err(e, "max-buffered %zu is smaller than max-frame %u: a "
 		    "frame of the largest size could never be read",
 		    cfg->max_buffered, cfg->max_frame);
+	validate_metrics(cfg, e);
 }
 
 /* Records one settings flag for apply_flags (and a reload). */

@@ -1,7 +1,8 @@
 /*
  * metrics.h - the broker's counters and histograms, and their Prometheus
- * text exposition (format 0.0.4). No libevent: the state layer counts,
- * the event-loop layer (metrics_http.c) serves.
+ * text exposition (format 0.0.4; docs/metrics.md lists every metric). No
+ * libevent: the state layer counts, the event-loop layer (metrics_http.c)
+ * serves.
  *
  * Counters are fed from one place every transition already passes: the
  * audited append (state_audit), by event name and outcome code, so no
@@ -12,9 +13,16 @@
  * (the store filled between two writes of one operation) stays counted;
  * that happens only with the store full, which /healthz reports.
  *
- * Label values with codes come from the broker's own code names; at most
- * METRICS_CODES_MAX distinct values are kept per counter and any others
- * are summed under "other", so a flood cannot grow the exposition.
+ * Nothing here holds handover content or a patient identifier: the
+ * counters see event names and code names only, the queue gauges node
+ * ids and risk levels.
+ *
+ * Bounds, so no client can grow the exposition: at most METRICS_CODES_MAX
+ * distinct codes per counter (any others, and anything that is not a code
+ * name, are summed under "other"); per-node gauges for at most
+ * METRICS_NODES_MAX nodes (those with undecided handovers first; the rest
+ * are counted in baton_queue_nodes_omitted); the text itself is capped at
+ * METRICS_TEXT_MAX bytes.
  */
 #ifndef BATON_METRICS_H
 #define BATON_METRICS_H
@@ -28,15 +36,16 @@ struct queue_view;
 #define METRICS_CODES_MAX	24
 #define METRICS_CODE_LEN	40
 #define METRICS_BUCKETS		12
+#define METRICS_NODES_MAX	1000
 
 /* A counter with a code label. */
 struct metrics_by_code {
 	struct {
 		char	 code[METRICS_CODE_LEN];
 		uint64_t n;
-	}		 c[METRICS_CODES_MAX];
+	}		 c[METRICS_CODES_MAX];	/* in order of first sight */
 	unsigned	 n;
-	uint64_t	 other;		/* codes past METRICS_CODES_MAX */
+	uint64_t	 other;		/* past METRICS_CODES_MAX, or not a code */
 };
 
 /* A histogram over fixed upper bounds (the +Inf bucket is count). */
@@ -48,15 +57,16 @@ struct metrics_hist {
 };
 
 struct metrics {
-	uint64_t		 conn_accepted;
+	uint64_t		 conn_accepted;	/* past TLS and Hello */
 	struct metrics_by_code	 conn_refused;	/* by reason code */
-	uint64_t		 submitted;
+	uint64_t		 submitted;	/* new handovers receipted */
+	uint64_t		 resubmitted;	/* resends given the original receipt */
 	struct metrics_by_code	 submit_refused; /* by code */
-	uint64_t		 delivered;
+	uint64_t		 delivered;	/* redeliveries included */
 	uint64_t		 acked;
 	uint64_t		 accepted, rejected, redirected;
 	uint64_t		 escalated, expired, quarantined;
-	struct metrics_by_code	 request_refused; /* acks, decisions, status reads */
+	struct metrics_by_code	 request_refused; /* acks, decisions, reads, pulls */
 	uint64_t		 pass_handovers; /* submitted since the last commit */
 	struct metrics_hist	 commit_seconds;
 	struct metrics_hist	 commit_handovers;
@@ -86,15 +96,20 @@ void	metrics_count_audit(struct metrics *m, const struct audit_event *ev);
 void	metrics_commit(struct metrics *m, double seconds);
 
 /* A growing text buffer with a hard cap: the exposition never exceeds it. */
-#define METRICS_TEXT_MAX	(4u << 20)
+#define METRICS_TEXT_MAX	(8u << 20)
 struct metrics_text {
 	char	*buf;
-	size_t	 len, cap;
+	size_t	 len, cap;	/* len < cap <= METRICS_TEXT_MAX once used */
 	int	 failed;	/* out of memory or past METRICS_TEXT_MAX */
 };
 
+/* Appends to t; once t has failed, nothing more is added. */
 void	metrics_text_printf(struct metrics_text *t, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	metrics_text_add(struct metrics_text *t, const char *s, size_t n);
+
+/* Empties t, keeping its buffer, and clears failed. */
+void	metrics_text_reset(struct metrics_text *t);
 void	metrics_text_free(struct metrics_text *t);
 
 /*
@@ -104,8 +119,9 @@ void	metrics_text_free(struct metrics_text *t);
 void	metrics_text_label(struct metrics_text *t, const char *s);
 
 /*
- * Writes the whole exposition: counters, histograms, g and the queue view
- * v (NULL: no queue gauges). Returns 0, or -1 when t failed.
+ * Writes the whole exposition: gauges g, counters and histograms of m, and
+ * the queue view v (NULL: no queue gauges). Returns 0, or -1 when t
+ * failed (out of memory or the cap): the text is then not to be served.
  */
 int	metrics_format(struct metrics_text *t, const struct metrics *m,
 	    const struct metrics_gauges *g, const struct queue_view *v);

@@ -19,6 +19,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +379,15 @@ policy_parse(const char *name, const char *text, size_t len, char *err,
 		free(p);
 		return NULL;
 	}
+	/* kept whole, so the copy in force is exactly what was parsed */
+	if ((p->text = malloc(len + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		free(p);
+		return NULL;
+	}
+	memcpy(p->text, text, len);
+	p->text[len] = '\0';
+	p->text_len = len;
 	return p;
 }
 
@@ -415,6 +425,8 @@ policy_load(const char *path, char *err, size_t errlen)
 void
 policy_free(struct policy *p)
 {
+	if (p != NULL)
+		free(p->text);
 	free(p);
 }
 
@@ -452,4 +464,81 @@ policy_sections(const struct policy *p, const char *role)
 	const struct policy_role *r = policy_role(p, role);
 
 	return r != NULL ? r->receive : 0;
+}
+
+/*
+ * Edits from a to b: insert, delete, replace, or swap two neighbours
+ * (optimal string alignment). Both are role names, at most
+ * POLICY_ROLE_MAX bytes; a longer one is "far" (INT_MAX).
+ */
+static int
+edit_distance(const char *a, const char *b)
+{
+	int d[POLICY_ROLE_MAX + 1][POLICY_ROLE_MAX + 1];
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	int cost, v;
+
+	if (la > POLICY_ROLE_MAX || lb > POLICY_ROLE_MAX)
+		return INT_MAX;
+	for (i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (i = 1; i <= la; i++)
+		for (j = 1; j <= lb; j++) {
+			cost = a[i - 1] != b[j - 1];
+			v = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+const char *
+policy_nearest_role(const struct policy *p, const char *role)
+{
+	const char *best = NULL;
+	int i, dist, best_dist, limit;
+
+	if (p == NULL || role == NULL || policy_role(p, role) != NULL)
+		return NULL;
+	limit = (int)(strlen(role) / 3);
+	if (limit < 1)
+		limit = 1;
+	best_dist = limit + 1;
+	for (i = 0; i < p->nroles; i++) {
+		dist = edit_distance(role, p->roles[i].name);
+		if (dist < best_dist) {
+			best_dist = dist;
+			best = p->roles[i].name;
+		}
+	}
+	return best;
+}
+
+char *
+policy_role_list(const struct policy *p, char *buf, size_t len)
+{
+	size_t used = 0;
+	int i, n;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	for (i = 0; p != NULL && i < p->nroles && used + 1 < len; i++) {
+		n = snprintf(buf + used, len - used, "%s%s", i > 0 ? ", " : "",
+		    p->roles[i].name);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	if (p == NULL || p->nroles == 0)
+		snprintf(buf, len, "none");
+	return buf;
 }

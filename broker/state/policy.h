@@ -42,6 +42,10 @@ struct policy {
 	int			 nescalate;
 	int64_t			 retention_ms;	/* undelivered handovers expire */
 	int64_t			 purge_after_ms; /* bodies kept after acknowledgement */
+	char			*text;		/* the bytes it was parsed from
+						   (NUL-terminated), for the copy
+						   in force (policy_in_force.h) */
+	size_t			 text_len;
 };
 
 /*
@@ -77,5 +81,19 @@ const char	*policy_risk_name(int level);
  * (no unit: seconds). Returns milliseconds, or -1.
  */
 int64_t		 policy_parse_duration(const char *s);
+
+/*
+ * The declared role nearest to role, for "did you mean" hints: the one
+ * fewest edits away (insert, delete, replace, or swap two neighbours),
+ * if that is at most a third of role's length (at least 1); the first
+ * declared wins a tie. NULL when none is that near, or role is declared.
+ */
+const char	*policy_nearest_role(const struct policy *p, const char *role);
+
+/*
+ * The declared roles in declaration order, ", " between them, into buf
+ * ("none" when there are none; cut at len). Returns buf.
+ */
+char		*policy_role_list(const struct policy *p, char *buf, size_t len);
 
 #endif

@@ -129,6 +129,14 @@ registry_update(struct store *s, struct registry_node *n, int64_t now_ms)
 }
 
 int
+registry_remove(struct store *s, const char *node_id)
+{
+	if (!validate_node_id(node_id))
+		return STORE_NOTFOUND;
+	return store_del(s, STORE_NODES, node_id, strlen(node_id));
+}
+
+int
 registry_each(struct store *s, int (*fn)(const struct registry_node *, void *),
     void *arg)
 {

@@ -54,6 +54,14 @@ int	registry_add(struct store *s, const struct registry_node *n, int64_t now_ms)
 int	registry_update(struct store *s, struct registry_node *n, int64_t now_ms);
 
 /*
+ * Removes a node's record: it is unknown from then on (a live session is
+ * closed at the broker's next re-check). What it sent or was sent stays
+ * in the store, addressed by its id. STORE_OK, STORE_NOTFOUND, or a store
+ * error.
+ */
+int	registry_remove(struct store *s, const char *node_id);
+
+/*
  * Calls fn for each node in id order until fn returns non-zero (which is
  * returned). Returns STORE_OK at the end, or a store error.
  */

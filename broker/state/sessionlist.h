@@ -8,16 +8,21 @@
  * directory's mode (0700, the broker's user), whereas the metrics
  * endpoint has no authentication and any local user could learn the
  * partners' addresses from it. The broker writes it atomically
- * (common/atomicfile), at most once a second and only when it changed,
- * and removes it at a clean stop; it names the broker's pid, so a file
- * left by a crash is recognised as stale.
+ * (common/atomicfile), at most once a second and only when it changed
+ * (or was removed), and removes it at a clean stop; it names the
+ * broker's pid, so a file left by a crash is recognised as stale.
  *
- * Format, one record per line, fields separated by one space (no field
- * may hold a space or a control byte):
+ * Format, one record per line, fields separated by one space (each
+ * field printable ASCII without spaces; a writer replaces any other with
+ * "?"):
  *   baton-sessions 1
  *   pid PID
  *   written_ms MS
  *   session NODE ROLE PEER SINCE_MS BYTES_IN_FLIGHT UNACKED RECEIVING
+ * NODE is a node id, ROLE a role or "?", PEER address:port, SINCE_MS when
+ * the connection was accepted (Unix ms), RECEIVING 0 or 1. written_ms is
+ * when the file was last rewritten, which is not how fresh it is: an
+ * unchanged list is not rewritten.
  */
 #ifndef BATON_SESSIONLIST_H
 #define BATON_SESSIONLIST_H
@@ -55,12 +60,19 @@ struct session_table {
  */
 int	sessionlist_add(struct session_table *l, const struct session_row *row);
 
-/* Formats l into a malloc'd text (*len bytes); NULL when out of memory. */
+/*
+ * Formats l into a malloc'd text (*len bytes, no NUL); NULL when out of
+ * memory (or a row's field is past its bound, which sessionlist_add
+ * prevents).
+ */
 char	*sessionlist_format(const struct session_table *l, size_t *len);
 
 /* Writes text into DIR/sessions atomically. 0, or -1 with err set. */
 int	sessionlist_write(const char *dir, const char *text, size_t len,
 	    char *err, size_t errlen);
+
+/* 1 when DIR/sessions exists (as anything), else 0. */
+int	sessionlist_present(const char *dir);
 
 /* Removes DIR/sessions (at a clean stop); a missing file is fine. */
 void	sessionlist_remove(const char *dir);
@@ -68,7 +80,9 @@ void	sessionlist_remove(const char *dir);
 /*
  * Reads DIR/sessions into l, every line checked. Returns 0, 1 when there
  * is no such file (no broker running, or one that has not written yet),
- * or -1 with err set (unreadable or malformed, with the line).
+ * or -1 with err set (unreadable, not a regular file, or malformed, with
+ * the line). Whether the broker named by l->pid still runs is the
+ * caller's to find out.
  */
 int	sessionlist_read(const char *dir, struct session_table *l, char *err,
 	    size_t errlen);

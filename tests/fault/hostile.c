@@ -10,7 +10,8 @@
  *   ping-flood      Hello, then Pings as fast as possible, never reading
  *   ping-rtt        Hello, then --count Pings, each waiting for its Pong
  *   submit-burst    Hello, then --count Submits of --json to --to, ids
- *                   --prefix-N, at most --window unreceipted
+ *                   --prefix-N, at most --window unreceipted (with
+ *                   --go-file, not before that file exists)
  *   status-flood    Hello, then --count StatusRequests for --id, windowed
  *   prehello-hold   --conns TLS sessions that never send Hello, held
  *   tcp-hold        --conns bare TCP connections (no TLS bytes), held
@@ -18,6 +19,16 @@
  *                   --length bytes and all of the body but its last byte
  *                   (after Hello with --hello), held
  *   reconnect-loop  --count times: connect, Hello, Welcome, close
+ *   frame-file      Hello, then the bytes of --file (frames as they go on
+ *                   the wire) at once; times the broker's answer (an Error
+ *                   frame, or the close) from the last byte written
+ *   pull-count      Hello, then --count Pulls of --window credit each;
+ *                   counts the Deliver frames that come, never acking,
+ *                   until --interval-ms pass without one (if given)
+ *   submit-trickle  --conns sessions, each Hello, then one Submit of
+ *                   --json to --to (id --prefix-K), all written in step
+ *                   in pieces over --trickle-ms; then waits for each
+ *                   Receipt
  *
  * Every mode ends by itself: at --count or after --seconds (default 10),
  * whichever is first; an alarm at --seconds + 30 is the last resort.
@@ -58,9 +69,9 @@
 
 struct opts {
 	const char	*mode, *broker, *ca, *cert, *key, *server_name, *bind;
-	const char	*prefix, *to, *json, *id;
+	const char	*prefix, *to, *json, *id, *file, *go_file;
 	char		 host[256], port[16];
-	int		 seconds, window, conns, interval_ms, hello;
+	int		 seconds, window, conns, interval_ms, hello, trickle_ms;
 	long		 count;
 	uint32_t	 length;
 };
@@ -101,11 +112,13 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: hostile ping-flood|ping-rtt|submit-burst|"
-	    "status-flood|prehello-hold|tcp-hold|partial-hold|reconnect-loop\n"
+	    "status-flood|prehello-hold|tcp-hold|partial-hold|reconnect-loop|\n"
+	    "    frame-file|pull-count|submit-trickle\n"
 	    "    --broker HOST:PORT --ca FILE --cert FILE --key FILE\n"
 	    "    [--server-name NAME] [--bind ADDR] [--seconds S] [--count N]\n"
 	    "    [--window W] [--conns K] [--interval-ms MS] [--prefix P]\n"
-	    "    [--to NODE] [--json FILE] [--id ID] [--length L] [--hello]\n");
+	    "    [--to NODE] [--json FILE] [--id ID] [--length L] [--hello]\n"
+	    "    [--file FILE] [--trickle-ms MS] [--go-file FILE]\n");
 	exit(2);
 }
 
@@ -143,7 +156,9 @@ parse_opts(struct opts *o, int argc, char **argv)
 		{ "interval-ms", 1, NULL, 'i' }, { "prefix", 1, NULL, 'p' },
 		{ "to", 1, NULL, 't' }, { "json", 1, NULL, 'j' },
 		{ "id", 1, NULL, 'I' }, { "length", 1, NULL, 'L' },
-		{ "hello", 0, NULL, 'H' }, { NULL, 0, NULL, 0 },
+		{ "hello", 0, NULL, 'H' }, { "file", 1, NULL, 'F' },
+		{ "trickle-ms", 1, NULL, 'T' }, { "go-file", 1, NULL, 'G' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
@@ -177,12 +192,16 @@ parse_opts(struct opts *o, int argc, char **argv)
 		case 'I': o->id = optarg; break;
 		case 'L': o->length = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'H': o->hello = 1; break;
+		case 'F': o->file = optarg; break;
+		case 'T': o->trickle_ms = atoi(optarg); break;
+		case 'G': o->go_file = optarg; break;
 		default: usage();
 		}
 	}
 	if (optind != argc || o->broker == NULL || split_broker(o) == -1 ||
 	    o->seconds < 1 || o->count < 1 || o->window < 1 || o->conns < 1 ||
-	    o->conns > MAX_CONNS || o->interval_ms < 0 || o->length < 2)
+	    o->conns > MAX_CONNS || o->interval_ms < 0 || o->length < 2 ||
+	    o->trickle_ms < 0)
 		usage();
 	if (o->server_name == NULL)
 		o->server_name = o->host;
@@ -803,6 +822,15 @@ encode_status(struct run *r, long i, uint8_t **buf, size_t *len, void *arg)
 	return frame_encode(&f, READ_MAX_FRAME, buf, len) == FRAME_OK ? 0 : -1;
 }
 
+/* With --go-file, waits (until the deadline) for that file to exist. */
+static void
+await_go(const struct run *r)
+{
+	while (r->o.go_file != NULL && access(r->o.go_file, F_OK) == -1 &&
+	    now_ms() < r->deadline)
+		usleep(10000);
+}
+
 /* submit-burst, status-flood: count requests, window in flight. */
 static int
 mode_pipeline(struct run *r, int submit)
@@ -818,6 +846,7 @@ mode_pipeline(struct run *r, int submit)
 		return 2;
 	}
 	open_session(r, &c);
+	await_go(r);
 	memset(&t, 0, sizeof(t));
 	pipeline(r, &c, submit ? encode_submit : encode_status, h, &t);
 	print_tally(r, &t, &c);
@@ -936,6 +965,7 @@ mode_hold(struct run *r, int tls, int partial)
 		}
 	}
 	printf("connect_ms=%lld\n", (long long)(now_ms() - r->t0));
+	fflush(stdout);		/* a test may wait for this line */
 	hold(r, cs, n);
 	print_hold(r, cs, n, refused);
 	return 0;
@@ -959,6 +989,266 @@ mode_reconnect(struct run *r)
 	printf("count=%ld\nok=%ld\nfailed=%ld\nelapsed_ms=%lld\n", i, ok, failed,
 	    (long long)(now_ms() - r->t0));
 	print_error(r);
+	return 0;
+}
+
+/* The bytes of path, read whole into memory (free()); NULL if none. */
+static uint8_t *
+read_file(const char *path, size_t *len)
+{
+	uint8_t *buf = NULL;
+	FILE *fp;
+	long n;
+
+	if (path == NULL || (fp = fopen(path, "rb")) == NULL)
+		return NULL;
+	if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) > 0 &&
+	    (unsigned long)n <= 2ul * READ_MAX_FRAME && fseek(fp, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n)) != NULL) {
+		if (fread(buf, 1, (size_t)n, fp) == (size_t)n)
+			*len = (size_t)n;
+		else {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(fp);
+	return buf;
+}
+
+/*
+ * frame-file: after Welcome, the file's bytes in one go; then reads until
+ * the broker closes (or the deadline). Times are from the last byte
+ * written, which is when the broker has all it needs to answer.
+ */
+static int
+mode_frame_file(struct run *r)
+{
+	struct conn c;
+	uint8_t *buf;
+	size_t len;
+	int64_t t_first, t_last = -1, t_error = -1;
+	Frame *in;
+	int written;
+
+	if ((buf = read_file(r->o.file, &len)) == NULL) {
+		fprintf(stderr, "hostile: frame-file needs a readable --file\n");
+		return 2;
+	}
+	open_session(r, &c);
+	t_first = now_ms();
+	written = write_all(&c, buf, len, r->deadline) == 1;
+	if (written)
+		t_last = now_ms();
+	/* at once, so a test can act while the broker has the bytes */
+	printf("bytes=%zu\nwritten=%d\nwrite_ms=%lld\n", len, written,
+	    (long long)((written ? t_last : now_ms()) - t_first));
+	fflush(stdout);
+	while (!c.closed && read_frame(r, &c, r->deadline, &in) == 1) {
+		if (in->body_case == BATON__V1__FRAME__BODY_ERROR && t_error == -1)
+			t_error = now_ms();
+		frame_free(in);
+	}
+	printf("error_after_ms=%lld\n", t_error != -1 && written ?
+	    (long long)(t_error - t_last) : -1LL);
+	printf("closed_after_ms=%lld\nbroker_closed=%d\n", c.closed && written ?
+	    (long long)(c.closed_ms - t_last) : -1LL, c.closed);
+	print_error(r);
+	free(buf);
+	conn_close(&c);
+	return 0;
+}
+
+/* When to stop waiting: interval_ms after the last delivery, if any. */
+static int64_t
+quiet_until(const struct run *r, int64_t last)
+{
+	if (last == -1 || r->o.interval_ms == 0 ||
+	    last + r->o.interval_ms > r->deadline)
+		return r->deadline;
+	return last + r->o.interval_ms;
+}
+
+/*
+ * pull-count: count Pulls of window credit each, then reads until the
+ * deadline, the close or, once deliveries have come, interval_ms without
+ * another; counts deliveries and acks none.
+ */
+static int
+mode_pull_count(struct run *r)
+{
+	Baton__V1__Pull p = BATON__V1__PULL__INIT;
+	Frame f = BATON__V1__FRAME__INIT, *in;
+	struct conn c;
+	long pulls = 0, delivered = 0;
+	int64_t last = -1;
+
+	open_session(r, &c);
+	p.credit = (uint32_t)r->o.window;
+	f.body_case = BATON__V1__FRAME__BODY_PULL;
+	f.pull = &p;
+	while (pulls < r->o.count &&
+	    send_frame(&c, &f, now_ms() + REPLY_WAIT_MS) == 1)
+		pulls++;
+	while (!c.closed && read_frame(r, &c, quiet_until(r, last), &in) == 1) {
+		if (in->body_case == BATON__V1__FRAME__BODY_DELIVER) {
+			delivered++;
+			last = now_ms();
+		}
+		frame_free(in);
+	}
+	printf("pulls=%ld\ncredit_each=%d\ndelivered=%ld\n", pulls,
+	    r->o.window, delivered);
+	printf("last_delivery_ms=%lld\nbroker_closed=%d\n",
+	    last != -1 ? (long long)(last - r->t0) : -1LL, c.closed);
+	print_error(r);
+	conn_close(&c);
+	return 0;
+}
+
+#define TRICKLE_PIECES	50	/* each frame goes out in this many steps */
+
+/* One session of submit-trickle. */
+struct trickle {
+	struct conn	 c;
+	uint8_t		*buf;		/* its Submit frame */
+	size_t		 len, off;	/* frame length; bytes written */
+	size_t		 retry;		/* an SSL_write to repeat as it was, or 0 */
+	int64_t		 done_ms;	/* when the last byte was written; -1 */
+	int64_t		 reply_ms;	/* when its Receipt came; -1 */
+	int		 code;		/* the Receipt's code; -1 none */
+};
+
+/* Writes what is due of t's frame at elapsed ms; never blocks. */
+static void
+trickle_write(struct run *r, struct trickle *t, int64_t elapsed)
+{
+	size_t due = t->len, n, w;
+	int rc, e;
+
+	if (r->o.trickle_ms > 0 && elapsed < r->o.trickle_ms)
+		due = t->len * (size_t)(elapsed * TRICKLE_PIECES /
+		    r->o.trickle_ms + 1) / TRICKLE_PIECES;
+	while (!t->c.closed && t->off < due) {
+		n = t->retry != 0 ? t->retry : due - t->off;
+		if ((rc = SSL_write_ex(t->c.ssl, t->buf + t->off, n, &w)) == 1) {
+			t->off += w;
+			t->retry = 0;
+			continue;
+		}
+		e = SSL_get_error(t->c.ssl, rc);
+		if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+			t->retry = n;	/* the broker is not reading it now */
+		else
+			mark_closed(&t->c);
+		return;
+	}
+	if (t->off == t->len && t->done_ms == -1)
+		t->done_ms = now_ms();
+}
+
+/* Takes whatever the broker has sent t, without waiting. */
+static void
+trickle_read(struct run *r, struct trickle *t)
+{
+	Frame *in;
+
+	while (!t->c.closed && read_frame(r, &t->c, now_ms(), &in) == 1) {
+		if (in->body_case == BATON__V1__FRAME__BODY_RECEIPT &&
+		    t->code == -1) {
+			t->code = in->receipt->code;
+			t->reply_ms = now_ms();
+		}
+		frame_free(in);
+	}
+}
+
+/* 1 if every session has its reply or was closed. */
+static int
+trickle_settled(const struct trickle *ts, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (ts[i].code == -1 && !ts[i].c.closed)
+			return 0;
+	return 1;
+}
+
+static void
+print_trickle(struct run *r, struct trickle *ts, int n, int64_t t0)
+{
+	int64_t dmax = -1, rmin = -1, rmax = -1, d;
+	int i, ok = 0, refused = 0, written = 0, closed = 0;
+
+	for (i = 0; i < n; i++) {
+		written += ts[i].off == ts[i].len;
+		closed += ts[i].c.closed;
+		if (ts[i].done_ms != -1 && ts[i].done_ms - t0 > dmax)
+			dmax = ts[i].done_ms - t0;
+		if (ts[i].code == -1)
+			continue;
+		ok += ts[i].code == BATON__V1__CODE__CODE_OK;
+		refused += ts[i].code != BATON__V1__CODE__CODE_OK;
+		d = ts[i].reply_ms - t0;
+		rmin = rmin == -1 || d < rmin ? d : rmin;
+		rmax = d > rmax ? d : rmax;
+	}
+	printf("opened=%d\nframe_bytes=%zu\nwritten=%d\nwritten_max_ms=%lld\n",
+	    n, n > 0 ? ts[0].len : 0, written, (long long)dmax);
+	printf("ok=%d\nrefused=%d\nno_reply=%d\nclosed=%d\n", ok, refused,
+	    n - ok - refused, closed);
+	printf("reply_min_ms=%lld\nreply_max_ms=%lld\n", (long long)rmin,
+	    (long long)rmax);
+	print_error(r);
+}
+
+/*
+ * submit-trickle: conns sessions, each through Hello, then each writes one
+ * large Submit in TRICKLE_PIECES steps over trickle_ms, all in step; a
+ * session the broker stops reading keeps its place and goes on when it is
+ * read again. Times are from the first byte.
+ */
+static int
+mode_submit_trickle(struct run *r)
+{
+	static struct trickle ts[MAX_CONNS];
+	struct pollfd pf[MAX_CONNS];
+	Baton__V1__Handover *h;
+	int64_t t0;
+	int i, n = r->o.conns;
+
+	if (r->o.to == NULL || (h = load_handover(r->o.json)) == NULL) {
+		fprintf(stderr, "hostile: submit-trickle needs --to and a valid --json\n");
+		return 2;
+	}
+	for (i = 0; i < n; i++) {
+		open_session(r, &ts[i].c);
+		if (encode_submit(r, i, &ts[i].buf, &ts[i].len, h) != 0) {
+			fprintf(stderr, "hostile: cannot encode the Submit\n");
+			return 1;
+		}
+		ts[i].done_ms = ts[i].reply_ms = -1;
+		ts[i].code = -1;
+	}
+	t0 = now_ms();
+	while (now_ms() < r->deadline && !trickle_settled(ts, n)) {
+		for (i = 0; i < n; i++) {
+			trickle_write(r, &ts[i], now_ms() - t0);
+			trickle_read(r, &ts[i]);
+			pf[i].fd = ts[i].c.closed ? -1 : ts[i].c.fd;
+			pf[i].events = POLLIN | (ts[i].retry != 0 ? POLLOUT : 0);
+			pf[i].revents = 0;
+		}
+		/* the next piece is due within trickle_ms / TRICKLE_PIECES */
+		(void)poll(pf, (nfds_t)n, 10);
+	}
+	print_trickle(r, ts, n, t0);
+	for (i = 0; i < n; i++) {
+		free(ts[i].buf);
+		conn_close(&ts[i].c);
+	}
+	protobuf_c_message_free_unpacked(&h->base, NULL);
 	return 0;
 }
 
@@ -996,6 +1286,12 @@ main(int argc, char **argv)
 		return mode_hold(&r, 1, 1);
 	if (strcmp(r.o.mode, "reconnect-loop") == 0)
 		return mode_reconnect(&r);
+	if (strcmp(r.o.mode, "frame-file") == 0)
+		return mode_frame_file(&r);
+	if (strcmp(r.o.mode, "submit-trickle") == 0)
+		return mode_submit_trickle(&r);
+	if (strcmp(r.o.mode, "pull-count") == 0)
+		return mode_pull_count(&r);
 	usage();
 	return 2;
 }

@@ -46,6 +46,31 @@ static const struct seed {
 	    "\"RISK_LEVEL_HIGH\",\"overdue_ms\":\"3600000\",\"attempt\":3}}" },
 	{ "ping", "{\"ping\":{\"nonce\":\"18446744073709551615\"}}" },
 	{ "error", "{\"error\":{\"code\":\"CODE_MALFORMED_FRAME\",\"text\":\"bad\"}}" },
+	/* protocol version 3 */
+	{ "audit_query", "{\"audit_query\":{\"query_id\":\"0123456789abcdef\","
+	    "\"kind\":\"AUDIT_QUERY_KIND_EXPORT\",\"format\":\"AUDIT_FORMAT_CSV\","
+	    "\"since_ms\":\"1741170000000\",\"until_ms\":\"1741256399999\","
+	    "\"nodes\":[\"cmht\"],\"message_ids\":[\"provider/msg-0001\"],"
+	    "\"events\":[\"submitted\",\"accepted\"],"
+	    "\"nhs_number\":\"9434765919\"}}" },
+	{ "audit_chunk", "{\"audit_chunk\":{\"query_id\":\"0123456789abcdef\","
+	    "\"data\":\"MTIzNDphYmMK\"}}" },
+	{ "audit_done", "{\"audit_done\":{\"query_id\":\"0123456789abcdef\","
+	    "\"code\":\"CODE_OK\",\"records\":\"42\",\"head_seq\":\"1234\","
+	    "\"head_hash\":\"9f86d081884c7d659a2feaa0c55ad015"
+	    "a3bf4f1b2b0b822cd15d6c15b0f00a08\"}}" },
+	{ "work_list_request", "{\"work_list_request\":{\"kind\":"
+	    "\"WORK_LIST_KIND_OUTBOX\",\"undecided\":true,\"since_ms\":"
+	    "\"1741170000000\",\"cursor\":\"provider/msg-0001\",\"limit\":2}}" },
+	{ "work_list", "{\"work_list\":{\"kind\":\"WORK_LIST_KIND_INBOX\","
+	    "\"code\":\"CODE_OK\",\"items\":[{\"reference\":"
+	    "\"provider/msg-0001\",\"sender\":\"provider\",\"recipient\":"
+	    "\"cmht\",\"state\":\"acknowledged\",\"risk_level\":"
+	    "\"RISK_LEVEL_HIGH\",\"transition_kind\":\"TRANSITION_KIND_STEP_UP\","
+	    "\"received_at_ms\":\"1741170000200\",\"delivered_at_ms\":"
+	    "\"1741170001000\",\"has_deadline\":true,\"deadline_in_ms\":"
+	    "\"-3600000\",\"escalated\":true,\"hops\":1}],"
+	    "\"next_cursor\":\"provider/msg-0001\"}}" },
 };
 
 static char *

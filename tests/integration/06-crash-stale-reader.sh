@@ -10,6 +10,10 @@
 # receiver acking, bodies purged 1 s after their ack), tests/fault/readerhold opens the store and holds a
 # read transaction, then is killed with SIGKILL. Asserted:
 #  - the pinned reader makes data.mdb grow (so the test can see a leak);
+#  - while it lives, the broker names it: a reader that holds the same
+#    snapshot across two reader checks is warned about ("store: process
+#    PID has held a read transaction for over 30 s (N commits behind)"),
+#    within two periods (plus 10 s of slack) of its start;
 #  - within one reader-check period (30 s, plus 10 s of slack) of the kill
 #    the broker logs "store: cleared 1 stale reader slots", and
 #    `mdb_stat -r` no longer lists the dead process;
@@ -18,7 +22,7 @@
 #    the freed pages are reused;
 #  - every receipted handover is delivered.
 # shellcheck disable=SC2119 # start_broker takes optional args
-: "${BATON_TEST_TIMEOUT:=150}"
+: "${BATON_TEST_TIMEOUT:=170}"
 export BATON_TEST_TIMEOUT
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -99,6 +103,16 @@ log "while a reader was pinned: data.mdb $(kib "$s0") -> $(kib "$s1") over $((r1
 mdb_stat -r "$DATA_DIR" >"$T/readers.before" 2>&1 || true
 grep -qE "^ +$hold_pid " "$T/readers.before" ||
   fail "readerhold (pid $hold_pid) is not in the reader table: $(cat "$T/readers.before")"
+
+# Still alive across two reader checks: the broker warns, naming it.
+warned() {
+  grep -qE "store: process $hold_pid has held a read transaction for over ${READER_CHECK_S} s \([1-9][0-9]* commits behind\)" "$BROKER_LOG"
+}
+t_hold=$SECONDS
+wait_for "the warning about readerhold's long read transaction" \
+  $((2 * READER_CHECK_S + 10 - PHASE_S)) warned
+log "warned about the live reader $((SECONDS - t_hold + PHASE_S)) s after it began: $(grep -oE 'store: process [0-9]+ has held .*behind\)' "$BROKER_LOG" | tail -n 1)"
+kill -0 "$hold_pid" 2>/dev/null || fail "readerhold ended before it was killed"
 
 # Killed: its slot is stale now, and only mdb_reader_check frees it.
 cleared_before=$(count_in_log 'store: cleared 1 stale reader slots')

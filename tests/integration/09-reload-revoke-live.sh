@@ -57,7 +57,8 @@ assert_eq 1 "$(count_lines "$RUN_OUT")" "certificate_changed records"
 assert_json other gp
 assert_json actor batonctl
 assert_json cert_serial "$serial"
-assert_contains "$(json_get reason)" "revoked node reason=keyCompromise" "audit reason"
+assert_contains "$(json_get reason)" "revoked node" "audit reason"
+assert_json detail revocation_reason=keyCompromise
 
 # Nothing changes until the broker reloads.
 sleep 0.5

@@ -37,6 +37,7 @@
 
 #include "audit.h"
 #include "audit_int.h"
+#include "audit_trail.h"
 #include "crc32c.h"
 #include "store.h"
 #include "store.pb-c.h"
@@ -133,6 +134,12 @@ make_event(struct audit_event *ev, uint64_t i, int variant, char *msg,
 	ev->cert_serial = "1a2b3c";
 	ev->cert_sha256 = "ab12";
 	ev->peer = "127.0.0.1:40000";
+	ev->risk = "high";
+	ev->kind = "referral";
+	if (i % 4 == 2) {
+		ev->since_submit_ms = 1000 + (int64_t)i;
+		ev->has_since_submit = 1;
+	}
 }
 
 /*
@@ -1062,8 +1069,25 @@ test_export_formats(void **state)
 	assert_non_null(strstr(out, "reason==cmd|?[31m??"));
 	free(out);
 
+	/* Record format 2's fields, at the end of each format's row. */
+	out = export(f, &flt, AUDIT_FORMAT_JSONL, &n);
+	assert_non_null(strstr(out, "\"format\":2,\"risk\":\"high\","
+	    "\"kind\":\"referral\",\"since_submit_ms\":1002,"
+	    "\"since_delivery_ms\":null,\"detail\":\"\"}\n"));
+	free(out);
+	out = export(f, &flt, AUDIT_FORMAT_CSV, &n);
+	assert_non_null(strstr(out, ",signature,format,risk,kind,"
+	    "since_submit_ms,since_delivery_ms,detail\r\n"));
+	assert_non_null(strstr(out, ",2,\"high\",\"referral\",1002,,\"\"\r\n"));
+	free(out);
+	out = export(f, &flt, AUDIT_FORMAT_TABLE, &n);
+	assert_non_null(strstr(out, " risk=high kind=referral "));
+	assert_non_null(strstr(out, " since_submit=1.002s "));
+	free(out);
+
 	/* Filters. */
-	flt.message_id = "msg-3";
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_MESSAGE,
+	    "msg-3"), 0);
 	out = export(f, &flt, AUDIT_FORMAT_JSONL, &n);
 	assert_int_equal(n, 4);
 	assert_non_null(strstr(out, "\"event\":\"delivered\""));
@@ -1072,14 +1096,18 @@ test_export_formats(void **state)
 	free(out);
 
 	audit_filter_init(&flt);
-	flt.event = AUDIT_DELIVERED;
-	flt.node = "node-b";
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_EVENT,
+	    AUDIT_DELIVERED), 0);
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_NODE, "node-b"),
+	    0);
 	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
 	assert_int_equal(n, 10);
-	flt.event = NULL;
+	flt.nevents = 0;
 	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
 	assert_int_equal(n, 41);	/* as other on 40, as actor on 1 */
-	flt.node = "node";
+	audit_filter_init(&flt);
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_NODE, "node"),
+	    0);
 	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
 	assert_int_equal(n, 0);		/* literal, not a prefix */
 
@@ -1707,7 +1735,8 @@ test_export_100k(void **state)
 
 	memset(&k, 0, sizeof(k));
 	fp = fopencookie(&k, "w", io);
-	flt.event = AUDIT_DELIVERED;
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_EVENT,
+	    AUDIT_DELIVERED), 0);
 	assert_int_equal(audit_export(f->s, &flt, AUDIT_FORMAT_JSONL, fp, &n,
 	    err, sizeof(err)), 0);
 	fclose(fp);
@@ -1717,6 +1746,551 @@ test_export_100k(void **state)
 	print_message("100k append+verify+2 exports: %.1f s\n",
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
+
+/*
+ * Record format 2. The canonical encoding as audit_int.h documents it,
+ * computed here on its own: a format-1 record (format 0 or 1) hashes as
+ * it always did, a format-2 record with its new fields after the old.
+ */
+static void
+doc_u32(EVP_MD_CTX *md, uint32_t v)
+{
+	uint8_t	 b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
+	    (uint8_t)(v >> 8), (uint8_t)v };
+
+	assert_int_equal(EVP_DigestUpdate(md, b, 4), 1);
+}
+
+static void
+doc_u64(EVP_MD_CTX *md, uint64_t v)
+{
+	uint8_t	 b[8];
+
+	store_u64be(b, v);
+	assert_int_equal(EVP_DigestUpdate(md, b, 8), 1);
+}
+
+static void
+doc_str(EVP_MD_CTX *md, const char *s)
+{
+	doc_u32(md, (uint32_t)strlen(s));
+	assert_int_equal(EVP_DigestUpdate(md, s, strlen(s)), 1);
+}
+
+static void
+doc_hash(const Baton__Store__V1__AuditRecord *r, uint8_t out[32])
+{
+	const char	*v1[] = { r->event, r->actor, r->actor_role,
+	    r->actor_org, r->other, r->message_id, r->subject_ref,
+	    r->disclosed, r->withheld, r->outcome, r->reason, r->cert_serial,
+	    r->cert_sha256, r->peer, r->key_id };
+	EVP_MD_CTX	*md = EVP_MD_CTX_new();
+	unsigned int	 n;
+	size_t		 i;
+
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_DigestUpdate(md, "baton-audit-record-v1\n", 22),
+	    1);
+	doc_u64(md, r->seq);
+	doc_u64(md, (uint64_t)r->time_ms);
+	assert_int_equal(EVP_DigestUpdate(md, r->prev_hash.data, 32), 1);
+	for (i = 0; i < 15; i++)
+		doc_str(md, v1[i]);
+	if (r->format >= 2) {
+		doc_u32(md, r->format);
+		doc_str(md, r->risk);
+		doc_str(md, r->kind);
+		doc_u64(md, (uint64_t)r->since_submit_ms);
+		doc_u64(md, (uint64_t)r->since_delivery_ms);
+		doc_str(md, r->detail);
+	}
+	assert_int_equal(EVP_DigestFinal_ex(md, out, &n), 1);
+	EVP_MD_CTX_free(md);
+}
+
+/* Makes seq a format-1 record, as written before format 2 (unhashed). */
+static void
+raw_to_format1(struct raw *r, uint64_t seq)
+{
+	Baton__Store__V1__AuditRecord	*rec;
+	char				*risk, *kind, *detail;
+
+	rec = raw_record(r, seq);
+	risk = rec->risk;
+	kind = rec->kind;
+	detail = rec->detail;
+	rec->format = 0;
+	rec->risk = rec->kind = rec->detail = (char *)"";
+	rec->since_submit_ms = rec->since_delivery_ms = 0;
+	raw_put_record(r, seq, rec);
+	rec->risk = risk;
+	rec->kind = kind;
+	rec->detail = detail;
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+}
+
+/* rechain, from seq 1 (chained onto 32 zero bytes). */
+static void
+rechain_from_1(struct raw *r, uint64_t last)
+{
+	Baton__Store__V1__AuditRecord	*rec;
+	EVP_MD_CTX			*md = EVP_MD_CTX_new();
+	uint8_t				 h[32];
+
+	assert_non_null(md);
+	rec = raw_record(r, 1);
+	memset(rec->prev_hash.data, 0, 32);
+	assert_int_equal(audit_record_hash(md, rec, h), 0);
+	memcpy(rec->hash.data, h, 32);
+	raw_put_record(r, 1, rec);
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	EVP_MD_CTX_free(md);
+	rechain(r, 2, last);
+}
+
+static void
+test_record_format(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_verify_report	 rep;
+	struct audit_event		 ev;
+	struct raw			 r;
+	Baton__Store__V1__AuditRecord	*rec;
+	uint8_t				 h[32];
+
+	/* What audit_append writes: format 2, the times as given. */
+	memset(&ev, 0, sizeof(ev));
+	ev.event = AUDIT_ACCEPTED;
+	ev.actor = "node-b";
+	ev.message_id = "node-a/h1";
+	ev.risk = "critical";
+	ev.kind = "step_up";
+	ev.since_submit_ms = 5000;
+	ev.has_since_submit = 1;
+	ev.since_delivery_ms = -20;	/* the wall clock stepped back */
+	ev.has_since_delivery = 1;
+	ev.detail = "policy_sha256=00ff";
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0), STORE_OK);
+	ev.has_since_submit = ev.has_since_delivery = 0;	/* n/a */
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0 + 1), STORE_OK);
+	assert_int_equal(store_commit(f->s), STORE_OK);
+	raw_open(f, &r);
+	rec = raw_record(&r, 1);
+	assert_int_equal(rec->format, 2);
+	assert_string_equal(rec->risk, "critical");
+	assert_string_equal(rec->kind, "step_up");
+	assert_int_equal(rec->since_submit_ms, 5000);
+	assert_int_equal(rec->since_delivery_ms, 0);
+	assert_string_equal(rec->detail, "policy_sha256=00ff");
+	assert_int_equal(audit_record_since_submit(rec), 5000);
+	doc_hash(rec, h);
+	assert_memory_equal(h, rec->hash.data, 32);
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	rec = raw_record(&r, 2);
+	assert_int_equal(rec->since_submit_ms, -1);
+	assert_int_equal(rec->since_delivery_ms, -1);
+	assert_int_equal(audit_record_since_delivery(rec), -1);
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	raw_close(f, &r);
+	assert_int_equal(verify(f, NULL, &rep), AUDIT_VERIFY_OK);
+}
+
+static void
+test_format_mixed(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_verify_report	 rep;
+	struct raw			 r;
+	Baton__Store__V1__AuditRecord	*rec;
+	uint8_t				 h[32];
+	uint64_t			 seq;
+	char				*saved;
+
+	/*
+	 * Records 1-10 as an older batond wrote them (format 1), 11-30 as
+	 * this one does, in one chain: it verifies, each record by its own
+	 * format, and a format-1 record's times read as none.
+	 */
+	fill(f->s, f->a, 1, 30, 0, 100);
+	raw_open(f, &r);
+	for (seq = 1; seq <= 10; seq++)
+		raw_to_format1(&r, seq);
+	rechain_from_1(&r, 30);
+	rec = raw_record(&r, 6);	/* delivered, but format 1 */
+	assert_int_equal(rec->format, 0);
+	assert_int_equal(audit_record_since_submit(rec), -1);
+	doc_hash(rec, h);
+	assert_memory_equal(h, rec->hash.data, 32);
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	rec = raw_record(&r, 14);
+	assert_int_equal(rec->format, 2);
+	assert_int_equal(audit_record_since_submit(rec), 1014);
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	raw_close(f, &r);
+	assert_int_equal(verify(f, NULL, &rep), AUDIT_VERIFY_OK);
+	assert_int_equal(rep.count, 30);
+
+	/* And it goes on: the next record chains onto them. */
+	fill(f->s, f->a, 31, 32, 0, 100);
+	assert_int_equal(verify(f, NULL, &rep), AUDIT_VERIFY_OK);
+	assert_int_equal(rep.count, 32);
+
+	/* A format-1 record given a risk its hash does not cover. */
+	raw_open(f, &r);
+	rec = raw_record(&r, 4);
+	saved = rec->risk;
+	rec->risk = (char *)"low";
+	raw_put_record(&r, 4, rec);
+	rec->risk = saved;	/* the unpacked one is freed with it */
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	rechain(&r, 4, 32);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 4, "format-1 record");
+}
+
+static void
+test_format_altered(void **state)
+{
+	struct fixture			*f = *state;
+	struct raw			 r;
+	Baton__Store__V1__AuditRecord	*rec;
+
+	/* A changed risk level: the hash no longer fits. */
+	fill(f->s, f->a, 1, 30, 0, 100);
+	raw_open(f, &r);
+	raw_edit(&r, 11, "high", "low ", 1);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 11, "hash mismatch");
+
+	/* Passed off as format 1 (new fields dropped, hash kept). */
+	raw_open(f, &r);
+	raw_edit(&r, 11, "low ", "high", 1);
+	raw_to_format1(&r, 14);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 14, "hash mismatch");
+
+	/* Given a format no one wrote yet, re-hashed by the forger. */
+	raw_open(f, &r);
+	rechain(&r, 14, 30);
+	rec = raw_record(&r, 20);
+	rec->format = 3;
+	raw_put_record(&r, 20, rec);
+	baton__store__v1__audit_record__free_unpacked(rec, NULL);
+	raw_close(f, &r);
+	expect_bad(f, NULL, 20, "record format this program does not know");
+}
+
+static void
+test_filters_or(void **state)
+{
+	struct fixture		*f = *state;
+	struct audit_filter	 flt;
+	char			 desc[256] = "", name[16];
+	uint64_t		 n;
+	int			 i;
+
+	fill(f->s, f->a, 1, 40, 0, 1000);
+	fill(f->s, f->a, 41, 44, 1, 1000);	/* actor node-z */
+
+	/* Two events: either. */
+	audit_filter_init(&flt);
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_EVENT,
+	    AUDIT_DELIVERED), 0);
+	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
+	assert_int_equal(n, 11);
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_EVENT,
+	    AUDIT_ACKNOWLEDGED), 0);
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_EVENT,
+	    AUDIT_DELIVERED), 0);	/* again: kept once */
+	assert_int_equal(flt.nevents, 2);
+	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
+	assert_int_equal(n, 22);
+
+	/* With two messages: both fields must match, each any of its own. */
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_MESSAGE,
+	    "msg-1"), 0);
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_MESSAGE,
+	    "msg-10"), 0);
+	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
+	assert_int_equal(n, 4);
+	audit_filter_describe(&flt, desc, sizeof(desc));
+	assert_string_equal(desc, " message=msg-1,msg-10 "
+	    "event=delivered,acknowledged");
+
+	/* Two nodes: records of either. */
+	audit_filter_init(&flt);
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_NODE, "node-a"),
+	    0);
+	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
+	assert_int_equal(n, 40);
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_NODE, "node-z"),
+	    0);
+	free(export(f, &flt, AUDIT_FORMAT_JSONL, &n));
+	assert_int_equal(n, 44);
+
+	/* What is not a value of its field, and too many values. */
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_EVENT,
+	    "made_up"), -1);
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_NODE,
+	    "Not A Node"), -1);
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_MESSAGE,
+	    "a/b/c"), -1);
+	assert_int_equal(flt.nevents, 0);
+	for (i = 2; i < AUDIT_FILTER_MAX; i++) {
+		(void)snprintf(name, sizeof(name), "node-%d", i);
+		assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_NODE,
+		    name), 0);
+	}
+	assert_int_equal(audit_filter_add(&flt, AUDIT_FILTER_NODE,
+	    "one-more"), AUDIT_FILTER_ERR_FULL);
+	assert_int_equal(flt.nnodes, AUDIT_FILTER_MAX);
+}
+
+
+/*
+ * Rewrites an archive: in line number only (1-based; 0: every line whose
+ * record is of format 1) the members format 2 added are taken out, as an
+ * archive written before it; with replace, that suffix is replaced with
+ * it instead.
+ */
+static FILE *
+archive_edit(FILE *in, int only, const char *replace)
+{
+	FILE	*out = tmpfile();
+	char	*all, *line, *next, *cut;
+	int	 n = 0;
+
+	assert_non_null(out);
+	rewind(in);
+	all = slurp(in);
+	for (line = all; *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		assert_non_null(next);
+		*next++ = '\0';
+		n++;
+		cut = strstr(line, ",\"format\":");
+		assert_non_null(cut);
+		if ((only == 0 && strncmp(cut, ",\"format\":1,", 12) == 0) ||
+		    only == n) {
+			*cut = '\0';
+			fprintf(out, "%s%s\n", line, replace != NULL ? replace :
+			    "}");
+		} else
+			fprintf(out, "%s\n", line);
+	}
+	free(all);
+	rewind(out);
+	return out;
+}
+
+static void
+test_archive_format1(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_verify_report	 r;
+	struct audit_archive_plan	 p;
+	struct raw			 raw;
+	FILE				*arch, *old;
+	uint64_t			 seq;
+
+	/* Records 1-10 of format 1, the rest of format 2, then signed. */
+	fill(f->s, f->a, 1, 30, 0, 100);
+	raw_open(f, &raw);
+	for (seq = 1; seq <= 10; seq++)
+		raw_to_format1(&raw, seq);
+	rechain_from_1(&raw, 30);
+	raw_close(f, &raw);
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_checkpoint(f->a, f->s, T0 + 100), STORE_OK);
+	assert_int_equal(store_commit(f->s), STORE_OK);
+	arch = archive(f, UINT64_MAX, INT64_MAX, &p);
+	assert_int_equal(p.last, 31);
+	assert_int_equal(verify_with(f, &arch, 1, 1, &r), AUDIT_VERIFY_OK);
+
+	/* As written before format 2: its format-1 lines lack the members. */
+	old = archive_edit(arch, 0, NULL);
+	assert_int_equal(verify_with(f, &old, 1, 1, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.count, 33);	/* and the 2 of the removal */
+	fclose(old);
+
+	/* A format-2 line without them reads as format 1: its hash says no. */
+	old = archive_edit(arch, 15, NULL);
+	assert_int_equal(verify_with(f, &old, 1, 0, &r), AUDIT_VERIFY_BAD);
+	assert_non_null(strstr(r.what, "line 15: hash mismatch"));
+	fclose(old);
+	/* With some of them only, it is short of fields. */
+	old = archive_edit(arch, 16, ",\"format\":2,\"risk\":\"high\"}");
+	assert_int_equal(verify_with(f, &old, 1, 0, &r), AUDIT_VERIFY_BAD);
+	assert_non_null(strstr(r.what, "line 16: a field of the record is "
+	    "missing"));
+	fclose(old);
+
+	/* A format-1 line with a time of format 2. */
+	old = archive_edit(arch, 3, ",\"format\":1,\"risk\":\"\",\"kind\":"
+	    "\"\",\"since_submit_ms\":5,\"since_delivery_ms\":null,"
+	    "\"detail\":\"\"}");
+	assert_int_equal(verify_with(f, &old, 1, 0, &r), AUDIT_VERIFY_BAD);
+	assert_non_null(strstr(r.what, "line 3: a format-1 record with "
+	    "times"));
+	fclose(old);
+	fclose(arch);
+}
+
+/* A record for the trail tests, its strings pointing at literals. */
+static void
+trail_rec(Baton__Store__V1__AuditRecord *r, uint64_t seq, const char *event,
+    const char *actor, const char *other, const char *id, const char *ref)
+{
+	Baton__Store__V1__AuditRecord	 init =
+	    BATON__STORE__V1__AUDIT_RECORD__INIT;
+
+	*r = init;
+	r->seq = seq;
+	r->time_ms = T0 + (int64_t)seq * 1000;
+	r->event = (char *)event;
+	r->actor = (char *)actor;
+	r->other = (char *)other;
+	r->message_id = (char *)id;
+	r->subject_ref = (char *)ref;
+	r->outcome = (char *)"ok";
+	r->format = 2;
+	r->risk = (char *)"high";
+	r->kind = (char *)"referral";
+	r->since_submit_ms = r->since_delivery_ms = -1;
+}
+
+static char *
+trail_out(const struct audit_trail *t, int json)
+{
+	FILE	*fp = tmpfile();
+	char	*out;
+
+	assert_non_null(fp);
+	assert_int_equal(audit_trail_write(t, fp, json), 0);
+	out = slurp(fp);
+	fclose(fp);
+	return out;
+}
+
+/* The longest line of s, in characters (UTF-8). */
+static size_t
+widest(const char *s)
+{
+	size_t	 w = 0, max = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '\n')
+			w = 0;
+		else if (((unsigned char)*s & 0xc0) != 0x80 && ++w > max)
+			max = w;
+	}
+	return max;
+}
+
+static void
+test_trail(void **state)
+{
+	Baton__Store__V1__AuditRecord	 r;
+	struct audit_filter		 flt;
+	struct audit_trail		*t;
+	char				 ref[AUDIT_REF_HEX + 1], id[128];
+	char				*out;
+	uint64_t			 seq = 1;
+	int				 i;
+
+	memset(ref, 'a', AUDIT_REF_HEX);
+	ref[AUDIT_REF_HEX] = '\0';
+	audit_filter_init(&flt);
+	flt.subject_ref = ref;
+	assert_non_null(t = audit_trail_new(&flt));
+
+	trail_rec(&r, seq++, AUDIT_SUBMIT_ACCEPTED, "p", "c", "p/h1", ref);
+	r.actor_role = (char *)"provider";
+	r.actor_org = (char *)"Org \x1b[31m one";
+	r.reason = (char *)"referral";
+	assert_int_equal(audit_trail_add(t, &r), 0);
+	trail_rec(&r, seq++, AUDIT_QUEUED, "broker", "c", "p/h1", ref);
+	assert_int_equal(audit_trail_add(t, &r), 0);
+	/* another person's, and a record about nobody */
+	trail_rec(&r, seq++, AUDIT_SUBMIT_ACCEPTED, "p", "c", "p/other",
+	    "bbbb");
+	assert_int_equal(audit_trail_add(t, &r), 0);
+	trail_rec(&r, seq++, AUDIT_CONN_ACCEPTED, "c", "", "", "");
+	assert_int_equal(audit_trail_add(t, &r), 0);
+	trail_rec(&r, seq++, AUDIT_DELIVERED, "c", "p", "p/h1", ref);
+	r.actor_role = (char *)"cmht";
+	r.disclosed = (char *)"subject,risk_summary,safeguarding,crisis_plan,"
+	    "contacts,support_plan,medication_and_physical_health,transition";
+	r.withheld = (char *)"";
+	r.reason = (char *)"attempt 1";
+	r.since_submit_ms = 1500;
+	assert_int_equal(audit_trail_add(t, &r), 0);
+	/* records without the subject, found by the message id */
+	trail_rec(&r, seq++, AUDIT_NOTICE_DELIVERED, "p", "", "p/h1", "");
+	assert_int_equal(audit_trail_add(t, &r), 0);
+	trail_rec(&r, seq++, AUDIT_DECISION_REFUSED, "x", "", "p/h1", "");
+	assert_int_equal(audit_trail_add(t, &r), 0);
+	trail_rec(&r, seq++, AUDIT_STATUS_READ, "p", "", "p/h1", ref);
+	assert_int_equal(audit_trail_add(t, &r), 0);
+	trail_rec(&r, seq++, AUDIT_REJECTED, "c", "p", "p/h1", ref);
+	r.reason = (char *)"wrong_service";
+	r.since_submit_ms = 9000;
+	r.since_delivery_ms = 7500;
+	assert_int_equal(audit_trail_add(t, &r), 0);
+	trail_rec(&r, seq++, AUDIT_LOG_READ, "batonctl", "", "", ref);
+	assert_int_equal(audit_trail_add(t, &r), 0);
+
+	out = trail_out(t, 1);
+	assert_non_null(strstr(out, "\"message_id\":\"p/h1\",\"kind\":"
+	    "\"referral\",\"risk\":\"high\",\"state\":\"rejected\""));
+	assert_null(strstr(out, "p/other"));
+	assert_non_null(strstr(out, "\"sender\":{\"node\":\"p\",\"role\":"
+	    "\"provider\",\"org\":\"Org ?[31m one\"}"));
+	assert_non_null(strstr(out, "\"disclosed\":[\"subject\","
+	    "\"risk_summary\","));
+	assert_non_null(strstr(out, "\"reason\":\"wrong_service\","
+	    "\"disclosed\":[],\"withheld\":[],\"since_submit_ms\":9000,"
+	    "\"since_delivery_ms\":7500}"));
+	assert_non_null(strstr(out, "\"status_reads\":1,\"notices\":"
+	    "{\"queued\":0,\"delivered\":1,\"acknowledged\":0},"
+	    "\"refusals\":1"));
+	assert_non_null(strstr(out, "\"audit_reads\":1"));
+	assert_non_null(strstr(out, "\"truncated\":false"));
+	assert_null(strchr(out, '\x1b'));
+	free(out);
+	out = trail_out(t, 0);
+	assert_true(widest(out) <= AUDIT_TRAIL_WIDTH);
+	assert_non_null(strstr(out, "rejected"));
+	assert_non_null(strstr(out, "wrong_service"));
+	assert_non_null(strstr(out, "disclosed: subject, risk_summary,"));
+	assert_null(strchr(out, '\x1b'));
+	free(out);
+	audit_trail_free(t);
+
+	/* Bounded: more handovers than a trail holds are said to be left out. */
+	assert_non_null(t = audit_trail_new(&flt));
+	for (i = 0; i < AUDIT_TRAIL_MAX_HANDOVERS + 10; i++) {
+		(void)snprintf(id, sizeof(id), "p/a-very-long-message-id-to-"
+		    "wrap-%03d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+		    i);
+		trail_rec(&r, seq++, AUDIT_SUBMIT_ACCEPTED, "p", "c", id, ref);
+		assert_int_equal(audit_trail_add(t, &r), 0);
+		trail_rec(&r, seq++, AUDIT_DELIVERED, "c", "p", id, ref);
+		assert_int_equal(audit_trail_add(t, &r), 0);
+	}
+	out = trail_out(t, 1);
+	assert_non_null(strstr(out, "\"records_left_out\":20,"
+	    "\"truncated\":true"));
+	free(out);
+	out = trail_out(t, 0);
+	assert_true(widest(out) <= AUDIT_TRAIL_WIDTH);
+	assert_non_null(strstr(out, "Not shown: 20 records"));
+	free(out);
+	audit_trail_free(t);
 }
 
 int
@@ -1773,6 +2347,17 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_export_100k, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_record_format, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_format_mixed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_format_altered, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_filters_or, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_archive_format1, setup,
+		    teardown),
+		cmocka_unit_test(test_trail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

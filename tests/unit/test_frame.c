@@ -679,9 +679,37 @@ test_depth_cap(void **state)
 }
 
 /*
+ * How long the issue 9 frame may take to be refused. The issue's bound is
+ * 50 ms; the wire check stops at the second risk_summary, so the real time
+ * is some microseconds whatever the frame's length. AddressSanitizer makes
+ * every load and store several times slower, so a sanitizer build gets ten
+ * times the bound; either is far below the 55 s the merge used to take.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define REFUSE_BOUND_MS	500.0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REFUSE_BOUND_MS	500.0
+#endif
+#endif
+#ifndef REFUSE_BOUND_MS
+#define REFUSE_BOUND_MS	50.0
+#endif
+#define REFUSE_TRIES	3	/* the fastest counts */
+
+static double
+ms_between(const struct timespec *t0, const struct timespec *t1)
+{
+	return (double)(t1->tv_sec - t0->tv_sec) * 1e3 +
+	    (double)(t1->tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/*
  * Issue 9: a Submit repeating risk_summary 595,000 times (4.1 MB) took
- * 55 s to unpack. It is refused at the second occurrence, unread beyond.
- * The time is printed for the record, not asserted.
+ * 55 s to unpack. It is refused at the second occurrence, unread beyond,
+ * within REFUSE_BOUND_MS of wall clock. A miss by less than 20 times the
+ * bound (a preemption on a loaded machine) is tried again, up to
+ * REFUSE_TRIES in all; a decoder that reads the whole frame misses each.
  */
 static void
 test_issue9_repeats_refused(void **state)
@@ -689,18 +717,28 @@ test_issue9_repeats_refused(void **state)
 	struct wbuf b = { NULL, 0, 0 };
 	struct timespec t0, t1;
 	struct wire_fault fault;
+	double ms, best = -1;
 	size_t i;
 
 	for (i = 0; i < 595000; i++)
 		put_risk_summary(&b);
 	wrap_as_submit(&b);
 	assert_true(b.len > 4000000 && b.len <= BATON_MAX_FRAME_DEFAULT);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(decode_status(&b), FRAME_REPEATED_FIELD);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	print_message("issue 9 frame (%zu bytes) refused in %.3f ms\n", b.len,
-	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	/* another try only after a miss that a preemption could explain */
+	for (i = 0; i < REFUSE_TRIES && (best < 0 || (best >= REFUSE_BOUND_MS &&
+	    best < 20 * REFUSE_BOUND_MS)); i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(decode_status(&b), FRAME_REPEATED_FIELD);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = ms_between(&t0, &t1);
+		if (best < 0 || ms < best)
+			best = ms;
+	}
+	print_message("issue 9 frame (%zu bytes) refused in %.3f ms (bound %.0f ms)\n",
+	    b.len, best, REFUSE_BOUND_MS);
+	if (best >= REFUSE_BOUND_MS)
+		fail_msg("the issue 9 frame took %.3f ms to refuse (bound %.0f ms)",
+		    best, REFUSE_BOUND_MS);
 	assert_int_equal(wire_check(&baton__v1__frame__descriptor, b.p, b.len,
 	    BATON_FRAME_MAX_TAGS, &fault), WIRE_REPEATED_FIELD);
 	/* Frame, Submit, Envelope: a tag and a 4-byte length each; then the

@@ -202,8 +202,12 @@ audited(struct lc_fixture *fx, const char *event, const char *ref)
 
 	commit(fx);
 	audit_filter_init(&af);
-	af.event = event;
-	af.message_id = ref;
+	/* NULL: that field is not filtered */
+	if ((event != NULL &&
+	    audit_filter_add(&af, AUDIT_FILTER_EVENT, event) == -1) ||
+	    (ref != NULL && audit_filter_add(&af, AUDIT_FILTER_MESSAGE, ref) == -1))
+		fail_msg("audit_filter_add: %s or %s", event != NULL ? event :
+		    "-", ref != NULL ? ref : "-");
 	assert_non_null(out = fopen("/dev/null", "w"));
 	if (audit_export(fx->st.store, &af, AUDIT_FORMAT_JSONL, out, &matched,
 	    err, sizeof(err)) != 0)

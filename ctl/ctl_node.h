@@ -1,0 +1,123 @@
+/*
+ * ctl_node.h - what batonctl's node commands share: opening the broker's
+ * store for a change and recording it (ctl_node.c), checking a role
+ * against the policy in force (ctl_role.c), and what is known of each
+ * node's certificates (ctl_certview.c). "node remove" is
+ * ctl_node_remove.c.
+ */
+#ifndef BATON_CTL_NODE_H
+#define BATON_CTL_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca.h"
+#include "validate.h"
+
+struct audit;
+struct store;
+
+/*
+ * Opens the store in dir with a transaction begun (read-only or not).
+ * EXIT_SUCCESS, or EXIT_FAILURE with the reason printed.
+ */
+int	ctl_node_store(const char *dir, int readonly, struct store **s);
+
+/*
+ * Refuses a data directory that does not exist (store_open would create
+ * a new, empty one there): EXIT_SUCCESS, or EXIT_FAILURE printed.
+ */
+int	ctl_node_data_exists(const char *dir);
+
+/*
+ * Opens the audit keys (created if missing) and the store in dir with a
+ * write transaction begun. EXIT_SUCCESS, or EXIT_FAILURE printed with
+ * nothing left open.
+ */
+int	ctl_node_open_change(const char *dir, struct audit **au,
+	    struct store **s);
+
+/*
+ * Records a change to node (change: "role cmht -> gp", "removed ...")
+ * with the operator's uid in the open write transaction. STORE_OK or the
+ * store's error (audit_strerror says more).
+ */
+int	ctl_node_audit(struct audit *au, struct store *s, const char *node,
+	    const char *change);
+
+/*
+ * Whether role may be given to node (ctl_role.c). The policy is
+ * policy_file when given, else the copy of the policy in force that the
+ * broker keeps in data. An undeclared role is refused, naming the
+ * declared roles and the nearest; with force it is accepted with a
+ * warning. No policy known (no --policy, no copy: a new deployment) is
+ * refused unless force. Returns EXIT_SUCCESS, or EXIT_FAILURE printed.
+ */
+int	ctl_role_check(const char *data, const char *policy_file,
+	    const char *node, const char *role, int force);
+
+/* ---- what is known of node certificates (ctl_certview.c) ---- */
+
+enum cert_state {
+	CERT_CURRENT,		/* neither revoked nor expired, as far as
+				   the source knows */
+	CERT_EXPIRED,
+	CERT_REVOKED,
+};
+
+struct node_cert {
+	char		 serial[CA_SERIAL_HEX_MAX + 1];
+	enum cert_state	 state;
+	char		 not_after[CA_TIME_LEN + 1];	/* "" unknown */
+	char		 revoked_at[CA_TIME_LEN + 1];	/* "" unless revoked */
+	int		 seen;		/* the broker recorded a connection
+					   with it (audit log only) */
+	int64_t		 expires_ms;	/* 0 unknown (audit log only) */
+};
+
+struct node_certs {
+	char		 node[BATON_NODE_ID_MAX + 1];
+	struct node_cert *v;
+	size_t		 n, cap;
+};
+
+struct cert_view {
+	struct node_certs *nodes;
+	size_t		 n, cap;
+	int		 from_ca;	/* 1: the CA's files; 0: the audit log */
+};
+
+/*
+ * Every node certificate the CA in cadir issued, by node: EXIT_SUCCESS,
+ * or EXIT_FAILURE printed (free v either way).
+ */
+int	ctl_certview_ca(const char *cadir, struct cert_view *v);
+
+/*
+ * What the broker's audit log says of node certificates: issued and
+ * revoked ones recorded by "cert issue|revoke|renew --data"
+ * (certificate_changed) and the ones the broker saw connect
+ * (connection_accepted, with the serial). Walks the whole log in a read
+ * transaction of its own (none may be open on s). EXIT_SUCCESS, or
+ * EXIT_FAILURE printed (free v either way).
+ */
+int	ctl_certview_audit(struct store *s, struct cert_view *v);
+
+/* node's certificates in v, or NULL when none is known. */
+const struct node_certs *ctl_certview_node(const struct cert_view *v,
+	    const char *node);
+
+/* n's certificate with serial (upper-case hex), or NULL. */
+const struct node_cert *ctl_certview_cert(const struct node_certs *n,
+	    const char *serial);
+
+/* "1 current, 1 revoked": the counts by state, or "-" for none. */
+void	ctl_certview_summary(const struct node_certs *n, char *buf,
+	    size_t len);
+
+/* "current", "expired", "revoked". */
+const char *ctl_certview_state_name(enum cert_state st);
+
+void	ctl_certview_free(struct cert_view *v);
+
+#endif
