@@ -1,19 +1,32 @@
 /*
  * audit_query.c - the AuditQuery frame (see audit_query.h): check who
  * asks and what, record the query, then stream the answer from the state
- * library (audit_page.h for list and export, audit_head for the head).
- * Owns the stream's place and the frames; the reading and the formats are
- * the state layer's, the same code batonctl audit uses.
+ * library (audit_page.h for list and export, audit_head for the head,
+ * audit_trail.h and audit_report.h fed page by page for a trail and a
+ * report). Owns the stream's place and the frames; the reading and the
+ * formats are the state layer's, the same code batonctl uses.
+ *
+ * A trail or a report is built from the whole log before any of it can
+ * be written, so its pages are read pass by pass into the builder (its
+ * memory is bounded by the builder: audit_trail.h, audit_report.h), then
+ * its output is written once into a buffer that the stream sends a window
+ * at a time as the client reads, like list and export.
  */
 #include <inttypes.h>
 #include <stdio.h>
+
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
 #include "audit_page.h"
 #include "audit_query.h"
+#include "audit_report.h"
+#include "audit_trail.h"
 #include "log.h"
+#include "policy.h"
+#include "report_store.h"
 #include "validate.h"
 
 #define SID(s)		((unsigned long long)(s)->id)
@@ -24,11 +37,25 @@
 #define PAGES_PER_PASS	8	/* pages one stream reads in one pass */
 #define PAGE_SCAN_MAX	2048	/* records one page reads at most */
 
+/* What a stream answers with. */
+enum stream_mode {
+	STREAM_ROWS = 0,	/* list, export: rows as they are read */
+	STREAM_TRAIL,		/* the log fed to a trail, then its output */
+	STREAM_REPORT,		/* the log fed to a report, then its output */
+};
+
 /* One answer in progress: the query as checked, and how far it has got. */
 struct audit_stream {
 	char			 query_id[BATON_OWN_ID_MAX + 1];
-	const char		*kind;		/* "list", "export", for logs */
-	enum audit_format	 fmt;
+	const char		*kind;		/* "list", "export", ... for logs */
+	enum stream_mode	 mode;
+	enum audit_format	 fmt;		/* rows */
+	int			 json;		/* trail: JSON, not text */
+	enum report_format	 rfmt;		/* report */
+	struct audit_trail	*trail;		/* STREAM_TRAIL, until written */
+	struct report		*report;	/* STREAM_REPORT, until written */
+	char			*out;		/* a trail's or report's output */
+	size_t			 out_len, out_sent;
 	struct audit_filter	 f;		/* subject_ref points below */
 	char			 subject_ref[AUDIT_REF_HEX + 1];
 	struct audit_page	 page;
@@ -130,6 +157,28 @@ pick_format(const Baton__V1__AuditQuery *q, struct audit_stream *as)
 		return 0;
 	case KIND(HEAD):
 		as->kind = "head";
+		return 0;
+	case KIND(TRAIL):
+		as->kind = "trail";
+		as->mode = STREAM_TRAIL;
+		if (q->format == FMT(UNSPECIFIED) || q->format == FMT(TABLE))
+			as->json = 0;
+		else if (q->format == FMT(JSON))
+			as->json = 1;
+		else
+			break;
+		return 0;
+	case KIND(REPORT):
+		as->kind = "report";
+		as->mode = STREAM_REPORT;
+		if (q->format == FMT(UNSPECIFIED) || q->format == FMT(TABLE))
+			as->rfmt = REPORT_TABLE;
+		else if (q->format == FMT(CSV))
+			as->rfmt = REPORT_CSV;
+		else if (q->format == FMT(HTML))
+			as->rfmt = REPORT_HTML;
+		else
+			break;
 		return 0;
 	default:
 		break;
@@ -240,6 +289,68 @@ read_head(struct session *s, struct audit_stream *as, char *text,
 	return -1;
 }
 
+static void
+stream_free(struct audit_stream *as)
+{
+	if (as == NULL)
+		return;
+	audit_trail_free(as->trail);
+	report_free(as->report);
+	free(as->out);
+	free(as);
+}
+
+/*
+ * A report's options: the period asked for, the policy in force (its
+ * deadlines, and the hash of the bytes it was parsed from) and the
+ * registry, read in the pass's transaction when the report is fed.
+ */
+static void
+report_opts_for(struct session *s, const struct audit_stream *as,
+    char sha256[65], struct report_opts *o)
+{
+	const struct policy *p = s->b->st.policy;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	o->since_ms = as->f.since_ms;
+	o->until_ms = as->f.until_ms;
+	o->now_ms = state_now_ms();
+	for (i = 0; i < REPORT_RISKS && i < POLICY_RISK_LEVELS; i++)
+		o->deadline_ms[i] = p->deadline_ms[i];
+	o->policy_name = "the policy in force";
+	sha256[0] = '\0';
+	if (p->text != NULL && EVP_Digest(p->text, p->text_len, md, &mdlen,
+	    EVP_sha256(), NULL) == 1 && mdlen == sizeof(md)) {
+		for (i = 0; i < (int)sizeof(md); i++)
+			snprintf(sha256 + 2 * i, 3, "%02x", md[i]);
+		o->policy_sha256 = sha256;
+	}
+	o->role_of = report_registry_role;
+	o->role_arg = s->b->st.store;
+}
+
+/* The trail or report a stream feeds, if it has one. 0, or -1 (memory). */
+static int
+start_builder(struct session *s, struct audit_stream *as)
+{
+	struct report_opts o;
+	char sha256[65];
+
+	switch (as->mode) {
+	case STREAM_TRAIL:
+		return (as->trail = audit_trail_new(&as->f)) != NULL ? 0 : -1;
+	case STREAM_REPORT:
+		/* report_new copies what it keeps of o */
+		report_opts_for(s, as, sha256, &o);
+		return (as->report = report_new(&o)) != NULL ? 0 : -1;
+	default:
+		return 0;
+	}
+}
+
 void
 audit_query_handle(struct session *s, const Baton__V1__AuditQuery *q)
 {
@@ -268,14 +379,19 @@ audit_query_handle(struct session *s, const Baton__V1__AuditQuery *q)
 		goto done;
 	}
 	if (pick_format(q, as) == -1) {
-		refuse(s, q, CODE(INVALID), q->kind == KIND(TRAIL) ||
-		    q->kind == KIND(REPORT) ? "trail and report are not "
-		    "available over the wire from this broker yet" :
-		    "no such query kind, or a format it does not have");
+		refuse(s, q, CODE(INVALID), "no such query kind, or a format "
+		    "it does not have (trail: table or json; report: table, "
+		    "csv or html; list: table; export: csv or jsonl)");
 		goto done;
 	}
 	if (set_filter(s, q, as, text, sizeof(text)) == -1) {
 		refuse(s, q, CODE(INVALID), text);
+		goto done;
+	}
+	if (as->mode == STREAM_TRAIL && as->f.subject_ref == NULL &&
+	    as->f.nmessage_ids == 0) {
+		refuse(s, q, CODE(INVALID), "a trail is of a person or of "
+		    "handovers: give an NHS number or a message reference");
 		goto done;
 	}
 	if (read_head(s, as, text, sizeof(text)) == -1) {
@@ -297,12 +413,17 @@ audit_query_handle(struct session *s, const Baton__V1__AuditQuery *q)
 		send_done(s, as->query_id, CODE(OK), "", as);
 		goto done;
 	}
+	if (start_builder(s, as) == -1) {
+		/* recorded as asked; the answer says why it stopped */
+		send_done(s, as->query_id, CODE(INTERNAL), "out of memory", as);
+		goto done;
+	}
 	as->page.upto = as->head_seq;
 	s->stream = as;		/* the commit pass pumps it (broker.c) */
 	state_schedule(&s->b->st);
 	return;
 done:
-	free(as);
+	stream_free(as);
 }
 
 /* The bytes a stream may leave queued: half of max-output, at most a window. */
@@ -329,6 +450,81 @@ finish(struct session *s, int code, const char *text)
 		log_warnx("sid=%llu node=%s audit query=%s stopped: %s", SID(s),
 		    s->node_id, as->query_id, text);
 	audit_query_gone(s);
+}
+
+static int
+feed_trail(void *arg, const Baton__Store__V1__AuditRecord *r)
+{
+	return audit_trail_add(arg, r);
+}
+
+static int
+feed_report(void *arg, const Baton__Store__V1__AuditRecord *r)
+{
+	return report_add(arg, r);
+}
+
+/*
+ * The builder's output, once every page is in: what is open now (a
+ * report), then the text into as->out. 0, or -1 with err set.
+ */
+static int
+write_built(struct session *s, struct audit_stream *as, char *err,
+    size_t errlen)
+{
+	FILE *out;
+	int rc;
+
+	if (as->mode == STREAM_REPORT && report_feed_open(as->report,
+	    s->b->st.store, state_now_ms(), state_due_ms(&s->b->st)) !=
+	    STORE_OK) {
+		snprintf(err, errlen, "reading the queues: %s",
+		    store_strerror(s->b->st.store));
+		return -1;
+	}
+	if ((out = open_memstream(&as->out, &as->out_len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = as->mode == STREAM_TRAIL ?
+	    audit_trail_write(as->trail, out, as->json) :
+	    report_write(as->report, out, as->rfmt);
+	if (fclose(out) != 0 || rc != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	audit_trail_free(as->trail);
+	report_free(as->report);
+	as->trail = NULL;
+	as->report = NULL;
+	return 0;
+}
+
+/* Feeds one page to the stream's builder. 0, or -1 with err set. */
+static int
+feed_page(struct session *s, struct audit_stream *as, char *err,
+    size_t errlen)
+{
+	/* every record: a trail and a report pick their own */
+	return audit_page_feed(s->b->st.store, NULL, &as->page, PAGE_SCAN_MAX,
+	    as->mode == STREAM_TRAIL ? feed_trail : feed_report,
+	    as->mode == STREAM_TRAIL ? (void *)as->trail : (void *)as->report,
+	    err, errlen);
+}
+
+/* Sends what of a built output fits the window; 1 once all of it went. */
+static int
+send_built(struct session *s, struct audit_stream *as)
+{
+	size_t n = as->out_len - as->out_sent, room = 0;
+
+	if (session_output_len(s) < stream_window(s))
+		room = stream_window(s) - session_output_len(s);
+	if (n > room)
+		n = room;
+	send_data(s, as->query_id, as->out + as->out_sent, n);
+	as->out_sent += n;
+	return as->out_sent == as->out_len;
 }
 
 /* Reads and sends one page. 0, or -1 with err set. */
@@ -373,6 +569,11 @@ audit_query_pump(struct session *s)
 	if (as == NULL || s->state != SESSION_READY ||
 	    session_output_len(s) >= stream_window(s))
 		return;
+	if (as->out != NULL) {		/* a trail or report, written */
+		if (send_built(s, as) && s->state == SESSION_READY)
+			finish(s, CODE(OK), "");
+		return;
+	}
 	state_touch(&s->b->st);
 	while (session_output_len(s) < stream_window(s)) {
 		if (pages++ == PAGES_PER_PASS) {
@@ -382,12 +583,22 @@ audit_query_pump(struct session *s)
 			state_wake(&s->b->st, s->node_id);
 			return;
 		}
-		if (one_page(s, as, err, sizeof(err)) == -1) {
+		if ((as->mode == STREAM_ROWS ? one_page(s, as, err,
+		    sizeof(err)) : feed_page(s, as, err, sizeof(err))) == -1) {
 			finish(s, CODE(INTERNAL), err);
 			return;
 		}
 		if (s->state != SESSION_READY)
 			return;
+		if (as->page.done && as->mode != STREAM_ROWS) {
+			if (write_built(s, as, err, sizeof(err)) == -1) {
+				finish(s, CODE(INTERNAL), err);
+				return;
+			}
+			if (send_built(s, as) && s->state == SESSION_READY)
+				finish(s, CODE(OK), "");
+			return;
+		}
 		if (as->page.done) {
 			finish(s, CODE(OK), "");
 			return;
@@ -399,6 +610,6 @@ audit_query_pump(struct session *s)
 void
 audit_query_gone(struct session *s)
 {
-	free(s->stream);
+	stream_free(s->stream);
 	s->stream = NULL;
 }

@@ -23,13 +23,35 @@ seek_after(struct store_cursor *c, uint64_t after, const void **k, size_t *kl,
 	return store_cursor_seek(c, key, sizeof(key), k, kl, v, vl);
 }
 
-/* One stored record at seq ks: written if it matches. 0, or -1 (err). */
+/* What a page does with each record that matches. */
+struct page_sink {
+	audit_page_fn	 each;		/* NULL: write a row of fmt to out */
+	void		*arg;
+	enum audit_format fmt;
+	FILE		*out;		/* NULL: no byte budget */
+	long		 start;		/* out's position at the page's start */
+	size_t		 max_bytes;
+};
+
+/* 1 while the page may read on: out has room left, or there is no out. */
 static int
-page_record(const struct audit_filter *f, enum audit_format fmt,
-    struct audit_page *p, uint64_t ks, const void *v, size_t vl, FILE *out,
-    char *err, size_t errlen)
+sink_has_room(const struct page_sink *k)
+{
+	return k->out == NULL || ftell(k->out) - k->start < (long)k->max_bytes;
+}
+
+/*
+ * One stored record at seq ks: handed to the sink if it matches f (NULL:
+ * every record). 0, or -1 with err set (it does not decode, the sink
+ * failed, or out has a write error).
+ */
+static int
+page_record(const struct audit_filter *f, struct page_sink *k,
+    struct audit_page *p, uint64_t ks, const void *v, size_t vl, char *err,
+    size_t errlen)
 {
 	Baton__Store__V1__AuditRecord *r;
+	int rc = 0;
 
 	if ((r = baton__store__v1__audit_record__unpack(NULL, vl, v)) == NULL ||
 	    r->seq != ks) {
@@ -39,24 +61,30 @@ page_record(const struct audit_filter *f, enum audit_format fmt,
 		    "decode (run batonctl audit verify)", ks);
 		return -1;
 	}
-	if (audit_filter_match(f, r)) {
-		audit_write_row(out, fmt, r);
+	if (f == NULL || audit_filter_match(f, r)) {
+		if (k->each != NULL)
+			rc = k->each(k->arg, r);
+		else
+			audit_write_row(k->out, k->fmt, r);
 		p->matched++;
 	}
 	baton__store__v1__audit_record__free_unpacked(r, NULL);
+	if (rc != 0 || (k->out != NULL && ferror(k->out))) {
+		errbuf_set(err, errlen, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
-int
-audit_page_read(struct store *s, const struct audit_filter *f,
-    enum audit_format fmt, struct audit_page *p, size_t max_bytes,
-    unsigned max_scan, FILE *out, char *err, size_t errlen)
+/* The page proper: records past p->after, up to p->upto, to the sink. */
+static int
+page_walk(struct store *s, const struct audit_filter *f, struct audit_page *p,
+    unsigned max_scan, struct page_sink *k, char *err, size_t errlen)
 {
 	struct store_cursor	*c = NULL;
-	const void		*k, *v;
+	const void		*key, *v;
 	size_t			 kl, vl;
 	uint64_t		 ks;
-	long			 start = ftell(out);
 	unsigned		 scanned = 0;
 	int			 rc, ret = -1;
 
@@ -66,11 +94,10 @@ audit_page_read(struct store *s, const struct audit_filter *f,
 		errbuf_set(err, errlen, "%s", store_strerror(s));
 		return -1;
 	}
-	for (rc = seek_after(c, p->after, &k, &kl, &v, &vl);
-	    rc != STORE_NOTFOUND && scanned < max_scan &&
-	    ftell(out) - start < (long)max_bytes;
-	    rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
-		ks = kl == 8 ? store_be64(k) : 0;
+	for (rc = seek_after(c, p->after, &key, &kl, &v, &vl);
+	    rc != STORE_NOTFOUND && scanned < max_scan && sink_has_room(k);
+	    rc = store_cursor_next(c, &key, &kl, &v, &vl)) {
+		ks = kl == 8 ? store_be64(key) : 0;
 		if (rc == STORE_CORRUPT) {
 			errbuf_set(err, errlen, "audit record %" PRIu64 " is "
 			    "damaged (run batonctl audit verify)", ks);
@@ -89,22 +116,38 @@ audit_page_read(struct store *s, const struct audit_filter *f,
 			    "ran", p->after);
 			goto fail;
 		}
-		if (page_record(f, fmt, p, ks, v, vl, out, err, errlen) == -1)
+		if (page_record(f, k, p, ks, v, vl, err, errlen) == -1)
 			goto fail;
 		p->after = ks;
 		scanned++;
-		if (ferror(out)) {
-			errbuf_set(err, errlen, "out of memory");
-			goto fail;
-		}
 	}
 	if (rc == STORE_NOTFOUND || p->after >= p->upto ||
-	    (rc == STORE_OK && kl == 8 && store_be64(k) > p->upto))
+	    (rc == STORE_OK && kl == 8 && store_be64(key) > p->upto))
 		p->done = 1;
 	ret = 0;
  fail:
 	store_cursor_close(c);
 	return ret;
+}
+
+int
+audit_page_read(struct store *s, const struct audit_filter *f,
+    enum audit_format fmt, struct audit_page *p, size_t max_bytes,
+    unsigned max_scan, FILE *out, char *err, size_t errlen)
+{
+	struct page_sink k = { NULL, NULL, fmt, out, ftell(out), max_bytes };
+
+	return page_walk(s, f, p, max_scan, &k, err, errlen);
+}
+
+int
+audit_page_feed(struct store *s, const struct audit_filter *f,
+    struct audit_page *p, unsigned max_scan, audit_page_fn each, void *arg,
+    char *err, size_t errlen)
+{
+	struct page_sink k = { each, arg, AUDIT_FORMAT_JSONL, NULL, 0, 0 };
+
+	return page_walk(s, f, p, max_scan, &k, err, errlen);
 }
 
 void

@@ -46,6 +46,23 @@ int	audit_page_read(struct store *s, const struct audit_filter *f,
 	    enum audit_format fmt, struct audit_page *p, size_t max_bytes,
 	    unsigned max_scan, FILE *out, char *err, size_t errlen);
 
+/*
+ * Takes one decoded record (valid only during the call); 0 to go on, -1
+ * to stop the page with an error (out of memory).
+ */
+typedef int (*audit_page_fn)(void *arg,
+    const struct Baton__Store__V1__AuditRecord *r);
+
+/*
+ * As audit_page_read, but each record that matches f (NULL: every
+ * record) is handed to each instead of written, and only max_scan bounds
+ * a page: for readers that build something from the records (a trail, a
+ * report) rather than print them.
+ */
+int	audit_page_feed(struct store *s, const struct audit_filter *f,
+	    struct audit_page *p, unsigned max_scan, audit_page_fn each,
+	    void *arg, char *err, size_t errlen);
+
 /* The header line of fmt (table, CSV; none for JSON Lines), written first. */
 void	audit_page_header(FILE *out, enum audit_format fmt);
 
