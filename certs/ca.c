@@ -58,6 +58,7 @@
 #include "atomicfile.h"
 #include "ca.h"
 #include "errbuf.h"
+#include "growarray.h"
 #include "validate.h"
 
 #define SERIAL_BYTES	16
@@ -1177,21 +1178,11 @@ struct cert_array {
 	size_t		 n, cap;
 };
 
+/* A new zeroed certificate at the end of a; NULL when out of memory. */
 static struct ca_cert *
 cert_push(struct cert_array *a)
 {
-	struct ca_cert *v;
-	size_t cap;
-
-	if (a->n == a->cap) {
-		cap = a->cap == 0 ? 16 : a->cap * 2;
-		if ((v = reallocarray(a->v, cap, sizeof(*v))) == NULL)
-			return NULL;
-		a->v = v;
-		a->cap = cap;
-	}
-	memset(&a->v[a->n], 0, sizeof(a->v[0]));
-	return &a->v[a->n++];
+	return growarray_push(&a->v, &a->n, &a->cap, sizeof(a->v[0]));
 }
 
 static int
@@ -1591,97 +1582,85 @@ revoke_begin(const char *cadir, int reason, int crl_days, X509 **ca,
 	return 0;
 }
 
-int
-ca_revoke(const char *cadir, const char *node_id, const char *serial,
-    int reason, int crl_days, struct ca_cert **revokedp, size_t *nrevoked,
-    struct ca_crl_info *info, char *err, size_t errlen)
+/*
+ * Picks from the index each of serials this CA issued that is not yet
+ * revoked (a serial given twice: once), appending them to *out. A serial
+ * it did not issue is an error.
+ */
+static int
+select_serials(const char *cadir, struct cert_array *issued,
+    const char *const *serials, size_t n, struct cert_array *out, char *err,
+    size_t errlen)
 {
-	struct cert_array issued = { NULL, 0, 0 }, revoked = { NULL, 0, 0 };
-	struct cert_array chosen = { NULL, 0, 0 };
-	X509 *ca = NULL;
-	EVP_PKEY *cakey = NULL;
-	int lockfd = -1, rc = -1;
-
-	*revokedp = NULL;
-	*nrevoked = 0;
-	if ((node_id == NULL) == (serial == NULL)) {
-		errbuf_set(err, errlen, "give either a node id or a serial");
-		return -1;
-	}
-	if (node_id != NULL && !validate_node_id(node_id)) {
-		errbuf_set(err, errlen, "invalid node id '%s'", node_id);
-		return -1;
-	}
-	if (revoke_begin(cadir, reason, crl_days, &ca, &cakey, &lockfd, err,
-	    errlen) == -1)
-		return -1;
-	if (ca_read(cadir, &issued, &revoked, err, errlen) == -1 ||
-	    revoke_select(cadir, &issued, node_id, serial, &chosen, err,
-	    errlen) == -1)
-		goto fail;
-	if (revoke_chosen(cadir, ca, cakey, &chosen, reason, crl_days, info,
-	    err, errlen) == -1)
-		goto fail;
-	*revokedp = chosen.v;
-	*nrevoked = chosen.n;
-	chosen.v = NULL;
-	rc = 0;
-fail:
-	close(lockfd);
-	free(chosen.v);
-	free(revoked.v);
-	free(issued.v);
-	X509_free(ca);
-	EVP_PKEY_free(cakey);
-	return rc;
-}
-
-int
-ca_revoke_serials(const char *cadir, const char *const *serials, size_t n,
-    int reason, int crl_days, struct ca_cert **revokedp, size_t *nrevoked,
-    struct ca_crl_info *info, char *err, size_t errlen)
-{
-	struct cert_array issued = { NULL, 0, 0 }, revoked = { NULL, 0, 0 };
-	struct cert_array chosen = { NULL, 0, 0 };
 	char norm[CA_SERIAL_HEX_MAX + 1];
 	struct ca_cert *c;
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		if (serial_norm(serials[i], norm) == -1) {
+			errbuf_set(err, errlen, "'%s' is not a certificate "
+			    "serial", serials[i]);
+			return -1;
+		}
+		for (j = 0; j < issued->n; j++)
+			if (strcmp(issued->v[j].serial, norm) == 0)
+				break;
+		if (j == issued->n) {
+			errbuf_set(err, errlen, "serial %s is not in %s/%s: "
+			    "this CA did not issue it", norm, cadir,
+			    CA_INDEX_FILE);
+			return -1;
+		}
+		if (issued->v[j].revoked)
+			continue;
+		issued->v[j].revoked = 1;	/* given twice: once */
+		if ((c = cert_push(out)) == NULL) {
+			errbuf_set(err, errlen, "out of memory");
+			return -1;
+		}
+		*c = issued->v[j];
+		c->revoked = 0;
+	}
+	return 0;
+}
+
+/*
+ * What a revocation is of: node_id's certificates or serial's one
+ * (revoke_select), or, when serials is not NULL, each of the n serials
+ * (select_serials).
+ */
+struct revoke_what {
+	const char		*node_id;
+	const char		*serial;
+	const char *const	*serials;
+	size_t			 n;
+};
+
+/*
+ * The one way certificates are revoked: under the CA lock, the index read,
+ * the certificates picked as w says and, if any were, revoked in one new
+ * CRL. They are handed out in *revokedp (the caller frees it).
+ */
+static int
+revoke_run(const char *cadir, const struct revoke_what *w, int reason,
+    int crl_days, struct ca_cert **revokedp, size_t *nrevoked,
+    struct ca_crl_info *info, char *err, size_t errlen)
+{
+	struct cert_array issued = { NULL, 0, 0 }, revoked = { NULL, 0, 0 };
+	struct cert_array chosen = { NULL, 0, 0 };
 	X509 *ca = NULL;
 	EVP_PKEY *cakey = NULL;
-	size_t i, j;
 	int lockfd = -1, rc = -1;
 
-	*revokedp = NULL;
-	*nrevoked = 0;
 	if (revoke_begin(cadir, reason, crl_days, &ca, &cakey, &lockfd, err,
 	    errlen) == -1)
 		return -1;
 	if (ca_read(cadir, &issued, &revoked, err, errlen) == -1)
 		goto fail;
-	for (i = 0; i < n; i++) {
-		if (serial_norm(serials[i], norm) == -1) {
-			errbuf_set(err, errlen, "'%s' is not a certificate "
-			    "serial", serials[i]);
-			goto fail;
-		}
-		for (j = 0; j < issued.n; j++)
-			if (strcmp(issued.v[j].serial, norm) == 0)
-				break;
-		if (j == issued.n) {
-			errbuf_set(err, errlen, "serial %s is not in %s/%s: "
-			    "this CA did not issue it", norm, cadir,
-			    CA_INDEX_FILE);
-			goto fail;
-		}
-		if (issued.v[j].revoked)
-			continue;
-		issued.v[j].revoked = 1;	/* a serial given twice: once */
-		if ((c = cert_push(&chosen)) == NULL) {
-			errbuf_set(err, errlen, "out of memory");
-			goto fail;
-		}
-		*c = issued.v[j];
-		c->revoked = 0;
-	}
+	if (w->serials != NULL ? select_serials(cadir, &issued, w->serials,
+	    w->n, &chosen, err, errlen) == -1 : revoke_select(cadir, &issued,
+	    w->node_id, w->serial, &chosen, err, errlen) == -1)
+		goto fail;
 	if (chosen.n > 0 && revoke_chosen(cadir, ca, cakey, &chosen, reason,
 	    crl_days, info, err, errlen) == -1)
 		goto fail;
@@ -1699,29 +1678,46 @@ fail:
 	return rc;
 }
 
+int
+ca_revoke(const char *cadir, const char *node_id, const char *serial,
+    int reason, int crl_days, struct ca_cert **revokedp, size_t *nrevoked,
+    struct ca_crl_info *info, char *err, size_t errlen)
+{
+	const struct revoke_what w = { node_id, serial, NULL, 0 };
+
+	*revokedp = NULL;
+	*nrevoked = 0;
+	if ((node_id == NULL) == (serial == NULL)) {
+		errbuf_set(err, errlen, "give either a node id or a serial");
+		return -1;
+	}
+	if (node_id != NULL && !validate_node_id(node_id)) {
+		errbuf_set(err, errlen, "invalid node id '%s'", node_id);
+		return -1;
+	}
+	return revoke_run(cadir, &w, reason, crl_days, revokedp, nrevoked,
+	    info, err, errlen);
+}
+
+int
+ca_revoke_serials(const char *cadir, const char *const *serials, size_t n,
+    int reason, int crl_days, struct ca_cert **revokedp, size_t *nrevoked,
+    struct ca_crl_info *info, char *err, size_t errlen)
+{
+	const struct revoke_what w = { NULL, NULL, serials, n };
+
+	*revokedp = NULL;
+	*nrevoked = 0;
+	return revoke_run(cadir, &w, reason, crl_days, revokedp, nrevoked,
+	    info, err, errlen);
+}
+
 /* ---- renewal ---- */
 
 struct renewal_array {
 	struct ca_renewal	*v;
 	size_t			 n, cap;
 };
-
-static struct ca_renewal *
-renewal_push(struct renewal_array *a)
-{
-	struct ca_renewal *v;
-	size_t cap;
-
-	if (a->n == a->cap) {
-		cap = a->cap == 0 ? 16 : a->cap * 2;
-		if ((v = reallocarray(a->v, cap, sizeof(*v))) == NULL)
-			return NULL;
-		a->v = v;
-		a->cap = cap;
-	}
-	memset(&a->v[a->n], 0, sizeof(a->v[0]));
-	return &a->v[a->n++];
-}
 
 /* A renewals.txt line: old serial, new serial, node id, renewed at. */
 static int
@@ -1736,7 +1732,7 @@ renewal_line(char *line, void *arg, const char *path, unsigned lineno,
 	    strcmp(old, f[0]) != 0 || serial_norm(f[1], new) == -1 ||
 	    strcmp(new, f[1]) != 0 || !validate_node_id(f[2]))
 		goto bad;
-	if ((r = renewal_push(a)) == NULL) {
+	if ((r = growarray_push(&a->v, &a->n, &a->cap, sizeof(*r))) == NULL) {
 		errbuf_set(err, errlen, "out of memory reading %s", path);
 		return -1;
 	}

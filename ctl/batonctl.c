@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "ctl.h"
 #include "validate.h"
@@ -142,6 +145,31 @@ ctl_duration(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
 	else
 		snprintf(buf, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}
+
+void
+ctl_iso_time(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+
+	if (ms <= 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "-");
+}
+
+int
+ctl_json_put(json_t *doc, size_t flags)
+{
+	char *text;
+
+	text = json_dumps(doc, flags | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	if (text == NULL)
+		return ctl_failx("out of memory");
+	puts(text);
+	free(text);
+	return EXIT_SUCCESS;
 }
 
 void

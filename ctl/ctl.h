@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct json_t;		/* jansson's json_t */
+
 #define EXIT_USAGE	2
 #define EXIT_NO_BROKER	3	/* no broker runs on the data directory */
 #define PARSE_RUN	0	/* arguments fine: run the command */
@@ -109,6 +111,20 @@ void	ctl_sanitise(char *s);
  * days.
  */
 void	ctl_duration(int64_t ms, char *buf, size_t len);
+
+/*
+ * A time for a table or a JSON field: "2026-03-01T09:30:00Z" (UTC, to
+ * the second), or "-" when ms is not after 1970.
+ */
+void	ctl_iso_time(int64_t ms, char *buf, size_t len);
+
+/*
+ * Prints doc, whose reference this takes, to stdout in its own key order
+ * with a newline: a document with JSON_INDENT(2), a line with
+ * JSON_COMPACT (flags). EXIT_SUCCESS, or EXIT_FAILURE printed when out
+ * of memory.
+ */
+int	ctl_json_put(struct json_t *doc, size_t flags);
 
 /*
  * Who runs batonctl, for the audit record of an administrative act:

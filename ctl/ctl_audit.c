@@ -44,6 +44,7 @@
 #include "audit_trail.h"
 #include "clockms.h"
 #include "ctl.h"
+#include "ctl_data.h"
 #include "ctl_opts.h"
 #include "store.h"
 #include "validate.h"
@@ -399,20 +400,6 @@ parse(int argc, char **argv, struct args *a)
 	return check_args(a);
 }
 
-static int
-open_store(const char *dir, int readonly, struct store **s)
-{
-	struct store_opts	 so;
-	char			 err[1024];
-
-	memset(&so, 0, sizeof(so));
-	so.dir = dir;
-	so.readonly = readonly;
-	if (store_open(&so, s, err, sizeof(err)) != STORE_OK)
-		return ctl_failx("%s", err);
-	return 0;
-}
-
 /* What to do about a damaged log, after the first bad seq was named. */
 #define DAMAGED_ADVICE \
 	"batonctl: do not archive or repair anything: keep the data directory " \
@@ -543,7 +530,7 @@ run_verify(struct args *a)
 	}
 	rc = verify_archives(a, v, &r);
 	if (rc == AUDIT_VERIFY_OK && a->data != NULL) {
-		if (open_store(a->data, 1, &s) != 0)
+		if (ctl_data_store(a->data, 1, &s) != EXIT_SUCCESS)
 			goto done;
 		rc = audit_verifier_store(v, s);
 	}
@@ -576,7 +563,7 @@ run_head(const struct args *a)
 	uint64_t	 seq;
 	int		 rc;
 
-	if (open_store(a->data, 1, &s) != 0)
+	if (ctl_data_store(a->data, 1, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
 	if (store_begin(s, 1) != STORE_OK) {
 		rc = ctl_failx("%s: %s", a->data, store_strerror(s));
@@ -622,7 +609,6 @@ record_read(const struct args *a, struct audit *au, struct store *s,
 	char			 reason[AUDIT_FIELD_MAX], who[96];
 	char			 since[AUDIT_TIME_LEN + 1];
 	char			 until[AUDIT_TIME_LEN + 1];
-	int			 rc;
 
 	ctl_caller(who, sizeof(who));
 	(void)snprintf(reason, sizeof(reason), "%s uid=%s",
@@ -646,18 +632,7 @@ record_read(const struct args *a, struct audit *au, struct store *s,
 	ev.subject_ref = ref;
 	ev.outcome = "ok";
 	ev.reason = reason;
-	if (store_begin(s, 0) != STORE_OK)
-		return ctl_failx("cannot record this read of the audit log: %s",
-		    store_strerror(s));
-	if ((rc = audit_append(au, s, &ev, clockms_wall())) != STORE_OK) {
-		store_abort(s);
-		return ctl_failx("cannot record this read of the audit log: %s",
-		    audit_strerror(au));
-	}
-	if (store_commit(s) != STORE_OK)
-		return ctl_failx("cannot record this read of the audit log: %s",
-		    store_strerror(s));
-	return 0;
+	return ctl_data_record(au, s, &ev, "this read of the audit log");
 }
 
 /* The trail of a->f from the store, to stdout. 0, or EXIT_FAILURE. */
@@ -705,7 +680,7 @@ run_query(struct args *a)
 		OPENSSL_cleanse(a->nhs, sizeof(a->nhs));
 		a->f.subject_ref = ref;
 	}
-	if (open_store(a->data, 0, &s) != 0 ||
+	if (ctl_data_store(a->data, 0, &s) != EXIT_SUCCESS ||
 	    record_read(a, au, s, a->has_subject ? ref : NULL) != 0)
 		goto done;
 	if (a->verb == TRAIL) {
@@ -909,7 +884,7 @@ run_archive(struct args *a)
 		goto done;
 	}
 	if ((pk = load_pubkey(a, path, sizeof(path))) == NULL ||
-	    open_store(a->data, 0, &s) != 0)
+	    ctl_data_store(a->data, 0, &s) != EXIT_SUCCESS)
 		goto done;
 	cutoff = clockms_wall() - (int64_t)a->keep_days * DAY_MS;
 	if (a->before_ms < cutoff)

@@ -13,6 +13,8 @@
  * issued or revoked certificate (AUDIT_CERT_CHANGED, with its serial) once
  * its files are written.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -110,10 +112,24 @@ static int
 audit_prepare(const char *dir, struct audit **au, struct store **s)
 {
 	struct store_opts so;
-	char err[1024];
+	struct stat st;
+	char err[1024], path[4096];
+	int fresh;
 
-	/* Without create: the keys must be the broker's own, not new ones. */
-	if ((*au = audit_open(dir, 0, err, sizeof(err))) == NULL)
+	/*
+	 * The keys are created only with the store, in a new deployment
+	 * (as node add does): where a store exists, they must be the ones
+	 * its log was written with, and a missing key is an error to report,
+	 * never a reason to make another.
+	 */
+	if (stat(dir, &st) == -1)
+		return ctl_failx("cannot use the data directory %s: %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return ctl_failx("%s is not a directory", dir);
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	fresh = stat(path, &st) == -1 && errno == ENOENT;
+	if ((*au = audit_open(dir, fresh, err, sizeof(err))) == NULL)
 		return ctl_failx("cannot open the audit log: %s", err);
 	memset(&so, 0, sizeof(so));
 	so.dir = dir;

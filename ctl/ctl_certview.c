@@ -25,6 +25,7 @@
 #include "ca.h"
 #include "ctl.h"
 #include "ctl_node.h"
+#include "growarray.h"
 #include "store.h"
 #include "store.pb-c.h"
 #include "validate.h"
@@ -82,23 +83,17 @@ ctl_certview_cert(const struct node_certs *n, const char *serial)
 static struct node_certs *
 node_entry(struct cert_view *v, const char *node)
 {
-	struct node_certs *nodes;
-	size_t i, cap;
+	struct node_certs *n;
+	size_t i;
 
 	for (i = 0; i < v->n; i++)
 		if (strcmp(v->nodes[i].node, node) == 0)
 			return &v->nodes[i];
-	if (v->n == v->cap) {
-		cap = v->cap == 0 ? 16 : v->cap * 2;
-		if ((nodes = reallocarray(v->nodes, cap, sizeof(*nodes))) ==
-		    NULL)
-			return NULL;
-		v->nodes = nodes;
-		v->cap = cap;
-	}
-	memset(&v->nodes[v->n], 0, sizeof(v->nodes[0]));
-	snprintf(v->nodes[v->n].node, sizeof(v->nodes[0].node), "%s", node);
-	return &v->nodes[v->n++];
+	if ((n = growarray_push(&v->nodes, &v->n, &v->cap, sizeof(*n))) ==
+	    NULL)
+		return NULL;
+	snprintf(n->node, sizeof(n->node), "%s", node);
+	return n;
 }
 
 /* n's certificate with serial, added (current) if new; NULL: no memory. */
@@ -106,20 +101,13 @@ static struct node_cert *
 cert_entry(struct node_certs *n, const char *serial)
 {
 	struct node_cert *c;
-	size_t i, cap;
+	size_t i;
 
 	for (i = 0; i < n->n; i++)
 		if (strcmp(n->v[i].serial, serial) == 0)
 			return &n->v[i];
-	if (n->n == n->cap) {
-		cap = n->cap == 0 ? 4 : n->cap * 2;
-		if ((c = reallocarray(n->v, cap, sizeof(*c))) == NULL)
-			return NULL;
-		n->v = c;
-		n->cap = cap;
-	}
-	c = &n->v[n->n++];
-	memset(c, 0, sizeof(*c));
+	if ((c = growarray_push(&n->v, &n->n, &n->cap, sizeof(*c))) == NULL)
+		return NULL;
 	snprintf(c->serial, sizeof(c->serial), "%s", serial);
 	return c;
 }

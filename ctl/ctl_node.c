@@ -22,22 +22,21 @@
  * certificates: from the CA with --ca, else from the audit log
  * (ctl_certview.c).
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "audit.h"
 #include "clockms.h"
 #include "ctl.h"
+#include "ctl_data.h"
 #include "ctl_node.h"
 #include "ctl_opts.h"
+#include "growarray.h"
 #include "policy_in_force.h"
 #include "registry.h"
 #include "store.h"
@@ -85,9 +84,8 @@ printable_utf8(const char *s)
 static int
 check_node_role(const struct command *c, const char *node, const char *role)
 {
-	if (!validate_node_id(node))
-		return ctl_usage_error(c, "invalid node id '%s': %s", node,
-		    CTL_NODE_ID_RULE);
+	if (ctl_opts_node_id(c, node) != PARSE_RUN)
+		return EXIT_USAGE;
 	if (role != NULL && !registry_valid_role(role))
 		return ctl_usage_error(c, CTL_ROLE_RULE_FMT, role,
 		    REGISTRY_ROLE_MAX);
@@ -134,47 +132,13 @@ parse_node_add(const struct command *c, int argc, char **argv,
 }
 
 int
-ctl_node_store(const char *dir, int readonly, struct store **s)
-{
-	struct store_opts so;
-	char err[1024];
-
-	memset(&so, 0, sizeof(so));
-	so.dir = dir;
-	so.readonly = readonly;
-	if (store_open(&so, s, err, sizeof(err)) != STORE_OK)
-		return ctl_failx("%s", err);
-	if (store_begin(*s, readonly) != STORE_OK) {
-		ctl_failx("cannot begin a transaction in %s: %s", dir,
-		    store_strerror(*s));
-		store_close(*s);
-		return EXIT_FAILURE;
-	}
-	return EXIT_SUCCESS;
-}
-
-int
-ctl_node_data_exists(const char *dir)
-{
-	struct stat st;
-
-	/* store_open would create a new, empty store: say what is wrong. */
-	if (stat(dir, &st) == -1)
-		return ctl_failx("cannot use the data directory %s: %s", dir,
-		    strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return ctl_failx("%s is not a directory", dir);
-	return EXIT_SUCCESS;
-}
-
-int
 ctl_node_open_change(const char *dir, struct audit **au, struct store **s)
 {
 	char err[1024];
 
 	if ((*au = audit_open(dir, 1, err, sizeof(err))) == NULL)
 		return ctl_failx("cannot open the audit log: %s", err);
-	if (ctl_node_store(dir, 0, s) != EXIT_SUCCESS) {
+	if (ctl_data_begin(dir, 0, s) != EXIT_SUCCESS) {
 		audit_close(*au);
 		*au = NULL;
 		return EXIT_FAILURE;
@@ -182,8 +146,12 @@ ctl_node_open_change(const char *dir, struct audit **au, struct store **s)
 	return EXIT_SUCCESS;
 }
 
-int
-ctl_node_audit(struct audit *au, struct store *s, const char *node,
+/*
+ * Records a change to node with the operator's uid in the open write
+ * transaction. STORE_OK or the store's error (audit_strerror says more).
+ */
+static int
+node_audit(struct audit *au, struct store *s, const char *node,
     const char *change)
 {
 	struct audit_event ev;
@@ -200,6 +168,43 @@ ctl_node_audit(struct audit *au, struct store *s, const char *node,
 	return audit_append(au, s, &ev, clockms_wall());
 }
 
+int
+ctl_node_commit(struct audit *au, struct store *s, int r, const char *node,
+    const char *change, const char **why)
+{
+	const char *what = "";
+
+	if (r == STORE_OK && (r = node_audit(au, s, node, change)) !=
+	    STORE_OK)
+		what = audit_strerror(au);
+	if (r == STORE_OK)
+		r = store_commit(s);
+	else
+		store_abort(s);
+	if (r == STORE_OK)
+		*why = "";
+	else
+		*why = r == STORE_FULL ? "the store is full" : what != NULL &&
+		    what[0] != '\0' ? what : store_strerror(s);
+	return r;
+}
+
+int
+ctl_node_get(struct store *s, const char *dir, const char *node,
+    struct registry_node *n)
+{
+	int r;
+
+	if ((r = registry_get(s, node, n)) == STORE_OK)
+		return EXIT_SUCCESS;
+	store_abort(s);
+	if (r == STORE_NOTFOUND)
+		return ctl_failx("no node '%s' in the registry in %s", node,
+		    dir);
+	return ctl_failx("cannot read node '%s' from %s: %s", node, dir,
+	    r == STORE_CORRUPT ? "its record is corrupt" : store_strerror(s));
+}
+
 static int
 run_node_add(const struct node_add_args *a)
 {
@@ -207,7 +212,7 @@ run_node_add(const struct node_add_args *a)
 	struct audit *au;
 	struct store *s;
 	char change[REGISTRY_ROLE_MAX + 16];
-	const char *what = "";
+	const char *why;
 	int r;
 
 	memset(&n, 0, sizeof(n));
@@ -220,15 +225,9 @@ run_node_add(const struct node_add_args *a)
 	    EXIT_SUCCESS ||
 	    ctl_node_open_change(a->data, &au, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
-	r = registry_add(s, &n, clockms_wall());
 	/* The node and its audit record commit together or not at all. */
-	if (r == STORE_OK && (r = ctl_node_audit(au, s, a->node,
-	    change)) != STORE_OK)
-		what = audit_strerror(au);
-	if (r == STORE_OK)
-		r = store_commit(s);
-	else
-		store_abort(s);
+	r = ctl_node_commit(au, s, registry_add(s, &n, clockms_wall()),
+	    a->node, change, &why);
 	switch (r) {
 	case STORE_OK:
 		break;
@@ -241,8 +240,7 @@ run_node_add(const struct node_add_args *a)
 		goto done;
 	default:
 		r = ctl_failx("cannot add node '%s' to %s: %s", a->node,
-		    a->data, what != NULL && what[0] != '\0' ? what :
-		    store_strerror(s));
+		    a->data, why);
 		goto done;
 	}
 	printf("added node '%s' with role '%s'\n", a->node, a->role);
@@ -312,28 +310,11 @@ collect_node(const struct registry_node *n, void *arg)
 {
 	struct node_array *a = arg;
 	struct registry_node *v;
-	size_t cap;
 
-	if (a->n == a->cap) {
-		cap = a->cap == 0 ? 16 : a->cap * 2;
-		if ((v = reallocarray(a->v, cap, sizeof(*v))) == NULL)
-			return COLLECT_NOMEM;
-		a->v = v;
-		a->cap = cap;
-	}
-	a->v[a->n++] = *n;
+	if ((v = growarray_push(&a->v, &a->n, &a->cap, sizeof(*v))) == NULL)
+		return COLLECT_NOMEM;
+	*v = *n;
 	return 0;
-}
-
-static void
-iso_time(int64_t ms, char *out, size_t outlen)
-{
-	struct tm tm;
-	time_t t = (time_t)(ms / 1000);
-
-	if (ms <= 0 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, outlen, "-");
 }
 
 /* A node's certificates as a JSON array; NULL when out of memory. */
@@ -371,9 +352,8 @@ print_json(const struct registry_node *n, const struct cert_view *cv)
 {
 	char created[32];
 	json_t *o, *certs;
-	char *line;
 
-	iso_time(n->created_at_ms, created, sizeof(created));
+	ctl_iso_time(n->created_at_ms, created, sizeof(created));
 	if ((certs = certs_json(ctl_certview_node(cv, n->node_id),
 	    cv->from_ca)) == NULL)
 		return ctl_failx("out of memory");
@@ -387,13 +367,7 @@ print_json(const struct registry_node *n, const struct cert_view *cv)
 	if (o == NULL)
 		return ctl_failx("node '%s': a field is not valid UTF-8",
 		    n->node_id);
-	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (line == NULL)
-		return ctl_failx("out of memory");
-	puts(line);
-	free(line);
-	return EXIT_SUCCESS;
+	return ctl_json_put(o, JSON_COMPACT);
 }
 
 static void
@@ -426,7 +400,7 @@ print_table(struct node_array *a, const struct cert_view *cv)
 	    wo, "ORGANISATION", "ENABLED", wc, "CERTIFICATES", "CREATED");
 	for (i = 0; i < a->n; i++) {
 		n = &a->v[i];
-		iso_time(n->created_at_ms, created, sizeof(created));
+		ctl_iso_time(n->created_at_ms, created, sizeof(created));
 		ctl_certview_summary(ctl_certview_node(cv, n->node_id), certs,
 		    sizeof(certs));
 		printf("%-*s  %-*s  %-*s  %-7s  %-*s  %s\n", wn, n->node_id, wr,
@@ -465,7 +439,7 @@ run_node_list(const struct node_list_args *a)
 	int r;
 
 	memset(&cv, 0, sizeof(cv));
-	if (ctl_node_store(a->data, 1, &s) != EXIT_SUCCESS)
+	if (ctl_data_begin(a->data, 1, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
 	if ((r = read_nodes(a->data, s, &nodes)) != EXIT_SUCCESS)
 		goto done;
@@ -581,31 +555,19 @@ run_node_change(const struct node_change_args *a)
 	struct audit *au;
 	struct store *s;
 	char reason[REGISTRY_ROLE_MAX * 2 + 16];
-	const char *what = "";
-	int r, changed;
+	const char *why;
+	int r;
 
-	if (ctl_node_data_exists(a->data) != EXIT_SUCCESS)
+	if (ctl_data_exists(a->data) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
 	if (a->what == CHANGE_ROLE && ctl_role_check(a->data, a->policy,
 	    a->node, a->role, a->force) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
 	if (ctl_node_open_change(a->data, &au, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
-	r = registry_get(s, a->node, &n);
-	if (r == STORE_NOTFOUND) {
-		store_abort(s);
-		r = ctl_failx("no node '%s' in the registry in %s", a->node,
-		    a->data);
+	if ((r = ctl_node_get(s, a->data, a->node, &n)) != EXIT_SUCCESS)
 		goto done;
-	}
-	if (r != STORE_OK) {
-		store_abort(s);
-		r = ctl_failx("cannot read node '%s' from %s: %s", a->node,
-		    a->data, r == STORE_CORRUPT ? "its record is corrupt" :
-		    store_strerror(s));
-		goto done;
-	}
-	if ((changed = apply_change(a, &n, reason, sizeof(reason))) == 0) {
+	if (apply_change(a, &n, reason, sizeof(reason)) == 0) {
 		store_abort(s);
 		if (a->what == CHANGE_ROLE)
 			printf("node '%s' already has role '%s'\n", a->node,
@@ -616,20 +578,10 @@ run_node_change(const struct node_change_args *a)
 		r = EXIT_SUCCESS;
 		goto done;
 	}
-	r = registry_update(s, &n, clockms_wall());
-	/* A change without its audit record must not commit. */
-	if (r == STORE_OK && (r = ctl_node_audit(au, s, a->node,
-	    reason)) != STORE_OK)
-		what = audit_strerror(au);
-	if (r == STORE_OK)
-		r = store_commit(s);
-	else
-		store_abort(s);
-	if (r != STORE_OK) {
+	if (ctl_node_commit(au, s, registry_update(s, &n, clockms_wall()),
+	    a->node, reason, &why) != STORE_OK) {
 		r = ctl_failx("cannot change node '%s' in %s: %s", a->node,
-		    a->data, r == STORE_FULL ? "the store is full" :
-		    what != NULL && what[0] != '\0' ? what :
-		    store_strerror(s));
+		    a->data, why);
 		goto done;
 	}
 	printf("node '%s': %s\n", a->node, reason);

@@ -15,19 +15,8 @@
 #include "validate.h"
 
 struct audit;
+struct registry_node;
 struct store;
-
-/*
- * Opens the store in dir with a transaction begun (read-only or not).
- * EXIT_SUCCESS, or EXIT_FAILURE with the reason printed.
- */
-int	ctl_node_store(const char *dir, int readonly, struct store **s);
-
-/*
- * Refuses a data directory that does not exist (store_open would create
- * a new, empty one there): EXIT_SUCCESS, or EXIT_FAILURE printed.
- */
-int	ctl_node_data_exists(const char *dir);
 
 /*
  * Opens the audit keys (created if missing) and the store in dir with a
@@ -38,12 +27,24 @@ int	ctl_node_open_change(const char *dir, struct audit **au,
 	    struct store **s);
 
 /*
- * Records a change to node (change: "role cmht -> gp", "removed ...")
- * with the operator's uid in the open write transaction. STORE_OK or the
- * store's error (audit_strerror says more).
+ * Reads node into n in the open transaction of the store in dir.
+ * EXIT_SUCCESS, or EXIT_FAILURE printed (no such node, or why it cannot
+ * be read) with the transaction ended.
  */
-int	ctl_node_audit(struct audit *au, struct store *s, const char *node,
-	    const char *change);
+int	ctl_node_get(struct store *s, const char *dir, const char *node,
+	    struct registry_node *n);
+
+/*
+ * Ends the open write transaction of a change to node. When r, the
+ * outcome of the registry write, is STORE_OK, records the change (change:
+ * "role cmht -> gp", "removed ...") with the operator's uid and commits
+ * both; otherwise, or when the record fails, aborts: a change never
+ * commits without its record. Returns STORE_OK or the error, and *why
+ * the reason to print for one: "the store is full", the audit log's or
+ * the store's.
+ */
+int	ctl_node_commit(struct audit *au, struct store *s, int r,
+	    const char *node, const char *change, const char **why);
 
 /*
  * Whether role may be given to node (ctl_role.c). The policy is

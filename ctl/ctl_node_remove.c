@@ -26,6 +26,7 @@
 
 #include "audit.h"
 #include "ctl.h"
+#include "ctl_data.h"
 #include "ctl_node.h"
 #include "ctl_opts.h"
 #include "queue.h"
@@ -75,10 +76,7 @@ parse_node_remove(const struct command *c, int argc, char **argv,
 	if ((r = ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv)) !=
 	    PARSE_RUN)
 		return r;
-	if (!validate_node_id(a->node))
-		return ctl_usage_error(c, "invalid node id '%s': %s", a->node,
-		    CTL_NODE_ID_RULE);
-	return PARSE_RUN;
+	return ctl_opts_node_id(c, a->node);
 }
 
 /*
@@ -148,19 +146,12 @@ remove_node(const struct node_remove_args *a, struct audit *au,
 {
 	struct registry_node n;
 	char change[REGISTRY_ROLE_MAX + 96];
-	const char *what = "";
-	int r;
+	const char *why;
 
-	if ((r = registry_get(s, a->node, &n)) != STORE_OK) {
-		store_abort(s);
-		return r == STORE_NOTFOUND ? ctl_failx("no node '%s' in the "
-		    "registry in %s", a->node, a->data) : ctl_failx("cannot "
-		    "read node '%s' from %s: %s", a->node, a->data,
-		    r == STORE_CORRUPT ? "its record is corrupt" :
-		    store_strerror(s));
-	}
+	if (ctl_node_get(s, a->data, a->node, &n) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
 	snprintf(role, rolelen, "%s", n.role);
-	if ((r = count_backlog(s, a->node, b)) != STORE_OK) {
+	if (count_backlog(s, a->node, b) != STORE_OK) {
 		store_abort(s);
 		return ctl_failx("cannot read the queue of node '%s': %s",
 		    a->node, store_strerror(s));
@@ -178,19 +169,11 @@ remove_node(const struct node_remove_args *a, struct audit *au,
 	snprintf(change, sizeof(change), "removed role=%s queued=%llu "
 	    "in_flight=%llu", n.role, (unsigned long long)b->waiting,
 	    (unsigned long long)b->in_flight);
-	r = registry_remove(s, a->node);
 	/* The removal and its audit record commit together or not at all. */
-	if (r == STORE_OK && (r = ctl_node_audit(au, s, a->node,
-	    change)) != STORE_OK)
-		what = audit_strerror(au);
-	if (r == STORE_OK)
-		r = store_commit(s);
-	else
-		store_abort(s);
-	if (r != STORE_OK)
+	if (ctl_node_commit(au, s, registry_remove(s, a->node), a->node,
+	    change, &why) != STORE_OK)
 		return ctl_failx("cannot remove node '%s' from %s: %s", a->node,
-		    a->data, r == STORE_FULL ? "the store is full" :
-		    what != NULL && what[0] != '\0' ? what : store_strerror(s));
+		    a->data, why);
 	return EXIT_SUCCESS;
 }
 
@@ -203,7 +186,7 @@ run_node_remove(const struct node_remove_args *a)
 	char role[REGISTRY_ROLE_MAX + 1] = "";
 	int r;
 
-	if (ctl_node_data_exists(a->data) != EXIT_SUCCESS ||
+	if (ctl_data_exists(a->data) != EXIT_SUCCESS ||
 	    ctl_node_open_change(a->data, &au, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
 	r = remove_node(a, au, s, &b, role, sizeof(role));

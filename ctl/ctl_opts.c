@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "ctl_opts.h"
+#include "validate.h"
 
 #define OPTS_MAX	32	/* rows in one table */
 #define OPT_VAL		256	/* getopt_long's val for row i: OPT_VAL + i */
@@ -47,6 +48,15 @@ ctl_usage_error(const struct command *c, const char *fmt, ...)
 	fputc('\n', stderr);
 	usage_line(stderr, c);
 	return EXIT_USAGE;
+}
+
+int
+ctl_opts_node_id(const struct command *c, const char *node)
+{
+	if (node != NULL && !validate_node_id(node))
+		return ctl_usage_error(c, "invalid node id '%s': %s", node,
+		    CTL_NODE_ID_RULE);
+	return PARSE_RUN;
 }
 
 static int

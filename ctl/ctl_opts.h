@@ -60,6 +60,12 @@ struct ctl_opt {
 int	ctl_opts_parse(const struct command *c, struct ctl_opt *opts,
 	    size_t nopts, int argc, char **argv);
 
+/*
+ * node, a --node value (NULL: not given), checked as a node id after the
+ * parse: PARSE_RUN, or EXIT_USAGE with the rule printed.
+ */
+int	ctl_opts_node_id(const struct command *c, const char *node);
+
 /* How many times option name was given in the last parse of opts. */
 int	ctl_opts_seen(const struct ctl_opt *opts, size_t nopts,
 	    const char *name);

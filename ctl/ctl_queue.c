@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "clockms.h"
 #include "ctl.h"
+#include "ctl_data.h"
 #include "ctl_opts.h"
 #include "queueview.h"
 #include "store.h"
@@ -81,10 +82,7 @@ parse_queue(const struct command *c, int argc, char **argv,
 	if ((r = ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv)) !=
 	    PARSE_RUN)
 		return r;
-	if (a->node != NULL && !validate_node_id(a->node))
-		return ctl_usage_error(c, "invalid node id '%s': %s", a->node,
-		    CTL_NODE_ID_RULE);
-	return PARSE_RUN;
+	return ctl_opts_node_id(c, a->node);
 }
 
 /* ---- reading ---- */
@@ -96,23 +94,12 @@ parse_queue(const struct command *c, int argc, char **argv,
 static int
 read_queue(const struct queue_args *a, struct queue_view *v)
 {
-	struct store_opts so;
 	struct store *s;
-	char err[1024];
 	int64_t wall, stored;
 	int rc;
 
-	memset(&so, 0, sizeof(so));
-	so.dir = a->data;
-	so.readonly = 1;
-	if (store_open(&so, &s, err, sizeof(err)) != STORE_OK)
-		return ctl_failx("%s", err);
-	if (store_begin(s, 1) != STORE_OK) {
-		rc = ctl_failx("cannot begin a transaction in %s: %s", a->data,
-		    store_strerror(s));
-		store_close(s);
-		return rc;
-	}
+	if (ctl_data_begin(a->data, 1, &s) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
 	wall = clockms_wall();
 	if ((rc = clock_load(s, &stored)) == STORE_OK)
 		rc = queue_view_read(s, wall, stored > wall ? stored : wall,
@@ -392,17 +379,10 @@ static int
 print_json(const struct queue_view *v, const struct view_node *only)
 {
 	json_t *doc;
-	char *text;
 
 	if ((doc = view_json(v, only)) == NULL)
 		return ctl_failx("out of memory");
-	text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(doc);
-	if (text == NULL)
-		return ctl_failx("out of memory");
-	puts(text);
-	free(text);
-	return EXIT_SUCCESS;
+	return ctl_json_put(doc, JSON_INDENT(2));
 }
 
 /* ---- the command ---- */

@@ -21,6 +21,7 @@
 
 #include "clockms.h"
 #include "ctl.h"
+#include "ctl_data.h"
 #include "ctl_opts.h"
 #include "runfile.h"
 
@@ -49,23 +50,6 @@ parse_reload(const struct command *c, int argc, char **argv,
 	return ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv);
 }
 
-/* 1 when pid is a process whose name is batond. */
-static int
-is_batond(pid_t pid)
-{
-	char path[64], comm[32] = "";
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return 0;
-	if (fgets(comm, sizeof(comm), fp) == NULL)
-		comm[0] = '\0';
-	fclose(fp);
-	comm[strcspn(comm, "\n")] = '\0';
-	return strcmp(comm, "batond") == 0;
-}
-
 /* Finds the broker of dir and checks it may be signalled. */
 static int
 find_broker(const char *dir, pid_t *pid)
@@ -78,7 +62,8 @@ find_broker(const char *dir, pid_t *pid)
 		    RUNFILE_PID);
 	if (rc == -1)
 		return ctl_failx("%s", err);
-	if (!is_batond(*pid))
+	/* only a process known to be batond is sent SIGHUP */
+	if (ctl_data_batond((long)*pid) != CTL_BATOND_YES)
 		return ctl_failx("%s/%s names process %ld, which is not a "
 		    "running batond (a stale pid file?)", dir, RUNFILE_PID,
 		    (long)*pid);

@@ -34,7 +34,6 @@
 #include "ctl_node.h"
 #include "ctl_opts.h"
 #include "store.h"
-#include "validate.h"
 
 struct renew_args {
 	const char	*ca;
@@ -93,9 +92,8 @@ parse_renew(const struct command *c, int argc, char **argv,
 	if ((r = ctl_opts_parse(c, opts, CTL_NOPTS(opts), argc, argv)) !=
 	    PARSE_RUN)
 		return r;
-	if (a->node != NULL && !validate_node_id(a->node))
-		return ctl_usage_error(c, "invalid node id '%s': %s", a->node,
-		    CTL_NODE_ID_RULE);
+	if ((r = ctl_opts_node_id(c, a->node)) != PARSE_RUN)
+		return r;
 	if (a->finish) {
 		if (a->data == NULL)
 			return ctl_usage_error(c, "--finish needs --data DIR, "

@@ -6,7 +6,7 @@
  * broker/state/audit_report.c, where the unit test reaches them. This
  * file parses the command line, loads the policy (for the deadlines),
  * feeds the report the audit log one record at a time and what is
- * undecided now (queueview.h), and writes it out.
+ * undecided now (report_store.h), and writes it out.
  *
  * Invariants:
  * - The report is a read of the audit log and is itself audited: an
@@ -34,11 +34,11 @@
 #include "clock.h"
 #include "clockms.h"
 #include "ctl.h"
+#include "ctl_data.h"
 #include "ctl_opts.h"
 #include "policy_file.h"
 #include "policy_in_force.h"
-#include "queueview.h"
-#include "registry.h"
+#include "report_store.h"
 #include "store.h"
 #include "store.pb-c.h"
 
@@ -146,19 +146,6 @@ parse(int argc, char **argv, struct args *a)
 	return check_args(a);
 }
 
-static int
-open_store(const char *dir, struct store **s)
-{
-	struct store_opts	 so;
-	char			 err[1024];
-
-	memset(&so, 0, sizeof(so));
-	so.dir = dir;
-	if (store_open(&so, s, err, sizeof(err)) != STORE_OK)
-		return ctl_failx("%s", err);
-	return 0;
-}
-
 /*
  * The policy the deadlines come from: --policy FILE, with the SHA-256 of
  * its bytes into sha256 (the hash the broker's policy_loaded records
@@ -228,31 +215,7 @@ record_query(const struct args *a, struct audit *au, struct store *s,
 	ev.outcome = "ok";
 	ev.reason = reason;
 	ev.detail = sha256[0] != '\0' ? detail : NULL;
-	if (store_begin(s, 0) != STORE_OK)
-		return ctl_failx("cannot record this report query: %s",
-		    store_strerror(s));
-	if (audit_append(au, s, &ev, clockms_wall()) != STORE_OK) {
-		store_abort(s);
-		return ctl_failx("cannot record this report query: %s",
-		    audit_strerror(au));
-	}
-	if (store_commit(s) != STORE_OK)
-		return ctl_failx("cannot record this report query: %s",
-		    store_strerror(s));
-	return 0;
-}
-
-/* The registry's role of node, for the report (report_role_fn). */
-static int
-role_of(void *arg, const char *node, char *role, size_t len)
-{
-	struct registry_node	 n;
-
-	if (registry_get(arg, node, &n) != STORE_OK ||
-	    strlen(n.role) >= len)
-		return -1;
-	memcpy(role, n.role, strlen(n.role) + 1);
-	return 0;
+	return ctl_data_record(au, s, &ev, "this report query");
 }
 
 /* Feeds every audit record to r. 0, or -1 having said why. */
@@ -305,41 +268,22 @@ feed_log(struct report *r, struct store *s)
 	return ret;
 }
 
-/* Hands r what is undecided now, per node's role and risk level. */
+/* Hands r what is undecided now (report_store.c, as the auditor's report). */
 static int
 feed_open(struct report *r, struct store *s, int64_t now)
 {
-	struct queue_view	 v;
-	char			 role[REGISTRY_ROLE_MAX + 1];
-	const struct view_cell	*cell;
-	int64_t			 stored, due;
-	unsigned		 i;
-	int			 risk, partial;
+	int64_t	 stored;
 
 	if (clock_load(s, &stored) != STORE_OK) {
 		(void)ctl_failx("reading the due clock: %s", store_strerror(s));
 		return -1;
 	}
-	due = stored > now ? stored : now;	/* as the broker starts it */
-	if (queue_view_read(s, now, due, VIEW_SCAN_MAX, &v) != STORE_OK) {
-		queue_view_free(&v);
+	/* the due clock as the broker starts it */
+	if (report_feed_open(r, s, now, stored > now ? stored : now) !=
+	    STORE_OK) {
 		(void)ctl_failx("reading the queues: %s", store_strerror(s));
 		return -1;
 	}
-	partial = v.truncated || v.nodes_dropped > 0;
-	for (i = 0; i < v.n; i++) {
-		if (role_of(s, v.nodes[i].node, role, sizeof(role)) == -1)
-			role[0] = '\0';		/* shown as "?" */
-		for (risk = 0; risk < VIEW_RISKS; risk++) {
-			cell = &v.nodes[i].risk[risk];
-			if (cell->undecided > 0 && report_add_open(r, role,
-			    risk, cell->undecided, cell->overdue,
-			    cell->oldest_undecided_ms) == -1)
-				partial = 1;
-		}
-	}
-	report_open_done(r, partial);
-	queue_view_free(&v);
 	return 0;
 }
 
@@ -413,7 +357,7 @@ report_opts_init(const struct args *a, const struct policy *p,
 		o->deadline_ms[i] = p->deadline_ms[i];
 	o->policy_name = name;
 	o->policy_sha256 = sha256;
-	o->role_of = role_of;
+	o->role_of = report_registry_role;
 	o->role_arg = s;
 }
 
@@ -436,7 +380,8 @@ run(const struct args *a)
 		ctl_failx("%s", err);
 		goto done;
 	}
-	if (open_store(a->data, &s) != 0 || record_query(a, au, s, sha) != 0)
+	if (ctl_data_store(a->data, 0, &s) != EXIT_SUCCESS ||
+	    record_query(a, au, s, sha) != 0)
 		goto done;
 	report_opts_init(a, p, name, sha, s, now, &o);
 	if ((r = report_new(&o)) == NULL) {

@@ -11,20 +11,17 @@
  * "no broker is running" is its own exit status, EXIT_NO_BROKER, so a
  * script can tell it from a failure to read.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "clockms.h"
 #include "ctl.h"
+#include "ctl_data.h"
 #include "ctl_opts.h"
 #include "runfile.h"
 #include "sessionlist.h"
@@ -72,25 +69,13 @@ parse_sessions(const struct command *c, int argc, char **argv,
 }
 
 /*
- * 1 when pid is a live process and, where /proc can tell, a batond (a
- * dead broker's pid may since belong to another program).
+ * 1 when pid is a live process and, where /proc can tell, a batond: alive
+ * without /proc is given the benefit of the doubt, as only a list is read.
  */
 static int
 is_live_batond(long pid)
 {
-	char path[64], comm[32] = "";
-	FILE *fp;
-
-	if (pid <= 0 || (kill((pid_t)pid, 0) == -1 && errno != EPERM))
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return 1;	/* alive; no /proc to say more */
-	if (fgets(comm, sizeof(comm), fp) == NULL)
-		comm[0] = '\0';
-	fclose(fp);
-	comm[strcspn(comm, "\n")] = '\0';
-	return strcmp(comm, "batond") == 0;
+	return ctl_data_batond(pid) != CTL_BATOND_NO;
 }
 
 /*
@@ -120,15 +105,11 @@ no_file(const char *dir)
 static int
 read_sessions(const char *dir, struct session_table *l)
 {
-	struct stat st;
 	char err[4352];
 	int rc;
 
-	if (stat(dir, &st) == -1)
-		return ctl_failx("cannot use the data directory %s: %s", dir,
-		    strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return ctl_failx("%s is not a directory", dir);
+	if (ctl_data_exists(dir) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
 	if ((rc = sessionlist_read(dir, l, err, sizeof(err))) == 1)
 		return no_file(dir);
 	if (rc == -1)
@@ -257,23 +238,12 @@ print_table(const struct session_table *l)
 
 /* ---- JSON ---- */
 
-static void
-iso_time(int64_t ms, char *out, size_t len)
-{
-	struct tm tm;
-	time_t t = (time_t)(ms / 1000);
-
-	if (ms <= 0 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, len, "-");
-}
-
 static json_t *
 row_json(const struct session_row *r, int64_t now)
 {
 	char since[32];
 
-	iso_time(r->since_ms, since, sizeof(since));
+	ctl_iso_time(r->since_ms, since, sizeof(since));
 	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:b}",
 	    "node", r->node, "role", r->role, "peer", r->peer,
 	    "since_ms", (json_int_t)r->since_ms, "since", since,
@@ -290,7 +260,6 @@ print_json(const struct session_table *l)
 {
 	int64_t now = clockms_wall();
 	json_t *doc, *rows, *o;
-	char *text;
 	size_t i;
 
 	if ((doc = json_pack("{s:I, s:I, s:o}", "broker_pid",
@@ -304,13 +273,7 @@ print_json(const struct session_table *l)
 			json_decref(doc);
 			return ctl_failx("out of memory");
 		}
-	text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(doc);
-	if (text == NULL)
-		return ctl_failx("out of memory");
-	puts(text);
-	free(text);
-	return EXIT_SUCCESS;
+	return ctl_json_put(doc, JSON_INDENT(2));
 }
 
 /* ---- the command ---- */

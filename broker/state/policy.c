@@ -27,10 +27,10 @@
 
 #include "names.h"
 #include "policy.h"
+#include "readfile.h"
 #include "registry.h"
 
 #define LINE_MAX_LEN	4096
-#define FILE_MAX_LEN	(1024 * 1024)
 #define MAX_WORDS	64
 
 struct parse {
@@ -394,29 +394,13 @@ policy_parse(const char *name, const char *text, size_t len, char *err,
 struct policy *
 policy_load(const char *path, char *err, size_t errlen)
 {
-	FILE *fp;
+	struct policy *p;
 	char *buf;
 	size_t n;
-	struct policy *p;
 
-	if ((fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if ((buf = readfile_all(path, POLICY_FILE_MAX, &n, err,
+	    errlen)) == NULL)
 		return NULL;
-	}
-	if ((buf = malloc(FILE_MAX_LEN + 1)) == NULL) {
-		fclose(fp);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return NULL;
-	}
-	n = fread(buf, 1, FILE_MAX_LEN + 1, fp);
-	if (ferror(fp) || n > FILE_MAX_LEN) {
-		snprintf(err, errlen, "%s: %s", path, ferror(fp) ?
-		    "read error" : "larger than 1 MiB");
-		fclose(fp);
-		free(buf);
-		return NULL;
-	}
-	fclose(fp);
 	p = policy_parse(path, buf, n, err, errlen);
 	free(buf);
 	return p;

@@ -20,6 +20,8 @@
 #define POLICY_MAX_ESCALATE	8
 #define POLICY_ROLE_MAX		32
 #define POLICY_RISK_LEVELS	5	/* index = baton.v1.RiskLevel value */
+/* A policy file's bytes, at most: a larger one is refused unparsed. */
+#define POLICY_FILE_MAX		(1024 * 1024)
 
 struct policy_route {
 	char		 to_role[POLICY_ROLE_MAX + 1];
@@ -49,8 +51,9 @@ struct policy {
 };
 
 /*
- * Parses a policy file. Returns a new policy, or NULL with err holding
- * every problem found, one "file:line: reason" per line.
+ * Parses a policy file (at most POLICY_FILE_MAX bytes). Returns a new
+ * policy, or NULL with err holding every problem found, one
+ * "file:line: reason" per line.
  */
 struct policy	*policy_load(const char *path, char *err, size_t errlen);
 

@@ -2,7 +2,6 @@
  * policy_file.c - the policy file read once, parsed and hashed (see
  * policy_file.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,39 +9,7 @@
 #include <openssl/evp.h>
 
 #include "policy_file.h"
-
-/*
- * Reads all of path into a new buffer (*len bytes). Returns it, or NULL
- * with err set (cannot open, read error, or more than POLICY_FILE_MAX).
- */
-static char *
-read_all(const char *path, size_t *len, char *err, size_t errlen)
-{
-	FILE	*fp;
-	char	*buf;
-	size_t	 n;
-
-	if ((fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if ((buf = malloc(POLICY_FILE_MAX + 1)) == NULL) {
-		fclose(fp);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return NULL;
-	}
-	n = fread(buf, 1, POLICY_FILE_MAX + 1, fp);
-	if (ferror(fp) || n > POLICY_FILE_MAX) {
-		snprintf(err, errlen, "%s: %s", path, ferror(fp) ?
-		    "read error" : "larger than 1 MiB");
-		fclose(fp);
-		free(buf);
-		return NULL;
-	}
-	fclose(fp);
-	*len = n;
-	return buf;
-}
+#include "readfile.h"
 
 /* Lower-case hex SHA-256 of n bytes at p; 0, or -1. */
 static int
@@ -69,7 +36,8 @@ policy_file_load(const char *path, char sha256[POLICY_SHA256_HEX + 1],
 
 	sha256[0] = '\0';
 	*why = POLICY_FILE_UNREADABLE;
-	if ((buf = read_all(path, &len, err, errlen)) == NULL)
+	if ((buf = readfile_all(path, POLICY_FILE_MAX, &len, err,
+	    errlen)) == NULL)
 		return NULL;
 	if (sha256_hex(buf, len, sha256) == -1) {
 		snprintf(err, errlen, "%s: SHA-256 failed", path);

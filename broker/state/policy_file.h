@@ -15,7 +15,6 @@
 
 #include "policy.h"
 
-#define POLICY_FILE_MAX		(1024 * 1024)	/* as policy_load */
 #define POLICY_SHA256_HEX	64
 
 /* Why a load failed (the outcome of a policy_refused record). */

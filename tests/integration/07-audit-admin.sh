@@ -33,3 +33,21 @@ assert_eq batonctl "$(jq -r 'select(.event != "audit_read") | .actor' <<<"$RUN_O
 
 run "$BATONCTL" audit verify --data "$DATA_DIR"
 assert_rc 0 "audit verify after administrative changes"
+
+# A new deployment: the first command that touches the data directory may
+# be a cert issue with --data (issue 12); it creates the keys and the
+# store as node add does, and its record is the first of the log.
+NEW_DIR=$T/new-data
+mkdir -m 700 "$NEW_DIR"
+ctl "issue into a new data directory" cert issue --ca "$CA_DIR" --node newcomer \
+  --out "$NODE_DIR" --data "$NEW_DIR"
+run "$BATONCTL" audit export --data "$NEW_DIR" --format jsonl --event certificate_changed
+assert_rc 0 "audit export of the new data directory"
+assert_eq "1 newcomer" "$(jq -r '"\(.seq) \(.other)"' <<<"$RUN_OUT")" \
+  "the issue is the new log's first record"
+# where a store exists, a missing key is reported, never made anew
+rm "$NEW_DIR/subject.key"
+run "$BATONCTL" cert issue --ca "$CA_DIR" --node other --out "$NODE_DIR" --data "$NEW_DIR"
+assert_rc 1 "cert issue --data with the store's key missing"
+assert_contains "$RUN_ERR" "subject.key" "the refusal names the missing key"
+[[ ! -e "$NEW_DIR/subject.key" ]] || fail "a missing subject key was made anew"

@@ -64,6 +64,16 @@ sample(const char *text, const char *series)
 	return -1;
 }
 
+/* The value of series in the text formatted last is want (-1: absent). */
+static void
+assert_sample(const char *series, double want)
+{
+	double got = sample(t.buf, series);
+
+	if (got != want)
+		fail_msg("%s: want %g, got %g", series, want, got);
+}
+
 static void
 format(const struct queue_view *v)
 {
@@ -118,20 +128,20 @@ counts_from_audit_events(void **state)
 	assert_int_equal(m.conn_accepted, 1);
 
 	format(NULL);
-	assert_true(sample(t.buf, "baton_handovers_submitted_total") == 3);
-	assert_true(sample(t.buf, "baton_handovers_resubmitted_total") == 1);
-	assert_true(sample(t.buf,
-	    "baton_handovers_refused_total{code=\"ROUTE_NOT_ALLOWED\"}") == 2);
-	assert_true(sample(t.buf,
-	    "baton_handovers_refused_total{code=\"UNKNOWN_RECIPIENT\"}") == 1);
-	assert_true(sample(t.buf,
-	    "baton_connections_refused_total{reason=\"TLS_HANDSHAKE\"}") == 1);
-	assert_true(sample(t.buf,
-	    "baton_requests_refused_total{code=\"NOT_DELIVERED\"}") == 1);
-	assert_true(sample(t.buf,
-	    "baton_handovers_decided_total{decision=\"rejected\"}") == 1);
-	assert_true(sample(t.buf, "baton_handovers_quarantined_total") == 1);
-	assert_true(sample(t.buf, "baton_healthy") == 1);
+	assert_sample("baton_handovers_submitted_total", 3);
+	assert_sample("baton_handovers_resubmitted_total", 1);
+	assert_sample("baton_handovers_refused_total"
+	    "{code=\"ROUTE_NOT_ALLOWED\"}", 2);
+	assert_sample("baton_handovers_refused_total"
+	    "{code=\"UNKNOWN_RECIPIENT\"}", 1);
+	assert_sample("baton_connections_refused_total"
+	    "{reason=\"TLS_HANDSHAKE\"}", 1);
+	assert_sample("baton_requests_refused_total"
+	    "{code=\"NOT_DELIVERED\"}", 1);
+	assert_sample("baton_handovers_decided_total"
+	    "{decision=\"rejected\"}", 1);
+	assert_sample("baton_handovers_quarantined_total", 1);
+	assert_sample("baton_healthy", 1);
 	/* no code was past the limit: no "other" series */
 	assert_null(strstr(t.buf, "\"other\""));
 	/* no queue view: no queue gauges */
@@ -160,14 +170,12 @@ codes_past_the_limit_are_other(void **state)
 	assert_int_equal(m.submit_refused.n, METRICS_CODES_MAX);
 	assert_int_equal(m.submit_refused.other, 3 + 4);
 	format(NULL);
-	assert_true(sample(t.buf,
-	    "baton_handovers_refused_total{code=\"CODE_0\"}") == 2);
+	assert_sample("baton_handovers_refused_total{code=\"CODE_0\"}", 2);
 	snprintf(code, sizeof(code), "{code=\"CODE_%d\"}", METRICS_CODES_MAX - 1);
 	assert_non_null(strstr(t.buf, code));
 	snprintf(code, sizeof(code), "{code=\"CODE_%d\"}", METRICS_CODES_MAX);
 	assert_null(strstr(t.buf, code));
-	assert_true(sample(t.buf,
-	    "baton_handovers_refused_total{code=\"other\"}") == 7);
+	assert_sample("baton_handovers_refused_total{code=\"other\"}", 7);
 	assert_null(strstr(t.buf, "route"));
 }
 
@@ -208,9 +216,9 @@ check_cumulative(const char *name, const uint64_t *want, uint64_t count)
 	assert_int_equal(i, METRICS_BUCKETS + 1);
 	assert_int_equal(prev, count);
 	snprintf(prefix, sizeof(prefix), "%s_bucket{le=\"+Inf\"}", name);
-	assert_true(sample(t.buf, prefix) == (double)count);
+	assert_sample(prefix, (double)count);
 	snprintf(prefix, sizeof(prefix), "%s_count", name);
-	assert_true(sample(t.buf, prefix) == (double)count);
+	assert_sample(prefix, (double)count);
 }
 
 static void
@@ -235,15 +243,13 @@ histogram_buckets_are_cumulative(void **state)
 
 	format(NULL);
 	check_cumulative("baton_commit_duration_seconds", want_s, 5);
-	assert_true(sample(t.buf,
-	    "baton_commit_duration_seconds_bucket{le=\"0.0005\"}") == 2);
-	assert_true(sample(t.buf,
-	    "baton_commit_duration_seconds_bucket{le=\"2.5\"}") == 4);
-	assert_true(sample(t.buf, "baton_commit_duration_seconds_sum") ==
+	assert_sample("baton_commit_duration_seconds_bucket{le=\"0.0005\"}", 2);
+	assert_sample("baton_commit_duration_seconds_bucket{le=\"2.5\"}", 4);
+	assert_sample("baton_commit_duration_seconds_sum",
 	    0.0001 + 0.001 + 0.007 + 9.0);
 	check_cumulative("baton_commit_handovers", want_n, 5);
-	assert_true(sample(t.buf, "baton_commit_handovers_bucket{le=\"2\"}") == 4);
-	assert_true(sample(t.buf, "baton_commit_handovers_sum") == 5);
+	assert_sample("baton_commit_handovers_bucket{le=\"2\"}", 4);
+	assert_sample("baton_commit_handovers_sum", 5);
 }
 
 /* A view of n nodes named prefix-NNNN; every busy-th one has work. */
@@ -290,37 +296,32 @@ queue_gauges_per_node_and_risk(void **state)
 	v.nodes[1].risk[0].overdue = 1;
 
 	format(&v);
-	assert_true(sample(t.buf,
-	    "baton_queue_depth{node=\"node-0000\",risk=\"high\"}") == 3);
-	assert_true(sample(t.buf,
-	    "baton_queue_waiting{node=\"node-0000\",risk=\"high\"}") == 2);
-	assert_true(sample(t.buf,
-	    "baton_queue_in_flight{node=\"node-0000\",risk=\"high\"}") == 1);
-	assert_true(sample(t.buf,
-	    "baton_queue_undecided{node=\"node-0000\",risk=\"high\"}") == 4);
-	assert_true(sample(t.buf,
-	    "baton_queue_overdue{node=\"node-0000\",risk=\"high\"}") == 1);
-	assert_true(sample(t.buf, "baton_queue_oldest_waiting_age_seconds"
-	    "{node=\"node-0000\",risk=\"high\"}") == 60);
-	assert_true(sample(t.buf, "baton_queue_oldest_undecided_age_seconds"
-	    "{node=\"node-0000\",risk=\"high\"}") == 89.5);
+	assert_sample("baton_queue_depth{node=\"node-0000\",risk=\"high\"}", 3);
+	assert_sample("baton_queue_waiting"
+	    "{node=\"node-0000\",risk=\"high\"}", 2);
+	assert_sample("baton_queue_in_flight"
+	    "{node=\"node-0000\",risk=\"high\"}", 1);
+	assert_sample("baton_queue_undecided"
+	    "{node=\"node-0000\",risk=\"high\"}", 4);
+	assert_sample("baton_queue_overdue"
+	    "{node=\"node-0000\",risk=\"high\"}", 1);
+	assert_sample("baton_queue_oldest_waiting_age_seconds"
+	    "{node=\"node-0000\",risk=\"high\"}", 60);
+	assert_sample("baton_queue_oldest_undecided_age_seconds"
+	    "{node=\"node-0000\",risk=\"high\"}", 89.5);
 	/* every level of every node, zero included ... */
-	assert_true(sample(t.buf,
-	    "baton_queue_depth{node=\"node-0000\",risk=\"low\"}") == 0);
-	assert_true(sample(t.buf, "baton_queue_oldest_waiting_age_seconds"
-	    "{node=\"odd\\\"node\",risk=\"critical\"}") == 0);
+	assert_sample("baton_queue_depth{node=\"node-0000\",risk=\"low\"}", 0);
+	assert_sample("baton_queue_oldest_waiting_age_seconds"
+	    "{node=\"odd\\\"node\",risk=\"critical\"}", 0);
 	/* ... but "unspecified" only where it holds something */
-	assert_true(sample(t.buf,
-	    "baton_queue_depth{node=\"node-0000\",risk=\"unspecified\"}") == -1);
-	assert_true(sample(t.buf, "baton_queue_undecided"
-	    "{node=\"node-0001\",risk=\"unspecified\"}") == 1);
-	assert_true(sample(t.buf,
-	    "baton_handovers_overdue{risk=\"high\"}") == 1);
-	assert_true(sample(t.buf,
-	    "baton_handovers_overdue{risk=\"unspecified\"}") == 1);
-	assert_true(sample(t.buf,
-	    "baton_handovers_overdue{risk=\"low\"}") == 0);
-	assert_true(sample(t.buf, "baton_queue_nodes_omitted") == 0);
+	assert_sample("baton_queue_depth"
+	    "{node=\"node-0000\",risk=\"unspecified\"}", -1);
+	assert_sample("baton_queue_undecided"
+	    "{node=\"node-0001\",risk=\"unspecified\"}", 1);
+	assert_sample("baton_handovers_overdue{risk=\"high\"}", 1);
+	assert_sample("baton_handovers_overdue{risk=\"unspecified\"}", 1);
+	assert_sample("baton_handovers_overdue{risk=\"low\"}", 0);
+	assert_sample("baton_queue_nodes_omitted", 0);
 	assert_null(strstr(t.buf, "odd\"node"));
 	queue_view_free(&v);
 }
@@ -385,7 +386,7 @@ largest_view_fits_the_cap(void **state)
 	make_view(&v, VIEW_NODES_MAX, name, 5);
 	format(&v);
 	assert_true(t.len < METRICS_TEXT_MAX);
-	assert_true(sample(t.buf, "baton_queue_nodes_omitted") ==
+	assert_sample("baton_queue_nodes_omitted",
 	    VIEW_NODES_MAX - METRICS_NODES_MAX);
 	assert_int_equal(count_lines("baton_queue_depth{", "risk=\"critical\""),
 	    METRICS_NODES_MAX);
@@ -395,7 +396,7 @@ largest_view_fits_the_cap(void **state)
 	for (i = 0; i < VIEW_NODES_MAX; i += 5) {
 		snprintf(series, sizeof(series), "baton_queue_undecided{node=\""
 		    "%s%04u\",risk=\"critical\"}", name, i);
-		assert_true(sample(t.buf, series) == 1);
+		assert_sample(series, 1);
 	}
 	queue_view_free(&v);
 }
@@ -412,10 +413,10 @@ busy_nodes_first_past_the_limit(void **state)
 	    "risk=\"critical\"} 1"), METRICS_NODES_MAX);
 	assert_int_equal(count_lines("baton_queue_undecided{",
 	    "risk=\"critical\"} 0"), 0);
-	assert_true(sample(t.buf, "baton_queue_undecided"
-	    "{node=\"node-0000\",risk=\"critical\"}") == 1);
-	assert_true(sample(t.buf, "baton_queue_undecided"
-	    "{node=\"node-0001\",risk=\"critical\"}") == -1);
+	assert_sample("baton_queue_undecided"
+	    "{node=\"node-0000\",risk=\"critical\"}", 1);
+	assert_sample("baton_queue_undecided"
+	    "{node=\"node-0001\",risk=\"critical\"}", -1);
 	queue_view_free(&v);
 }
 

@@ -22,6 +22,9 @@
 
 #define T0		1700000000000LL		/* the period starts */
 #define DAY		86400000LL
+#define NOW		(T0 + DAY)		/* the report is made */
+#define POLICY_SHA256	"0123456789abcdef0123456789abcdef" \
+			"0123456789abcdef0123456789abcdef"
 
 /* The stand-in registry: node -> role now. */
 static const char *const registry[][2] = {
@@ -55,16 +58,26 @@ opts(void)
 	memset(&o, 0, sizeof(o));
 	o.since_ms = T0;
 	o.until_ms = T0 + DAY - 1;
-	o.now_ms = T0 + DAY;
+	o.now_ms = NOW;
 	o.deadline_ms[1] = 30000;	/* low */
 	o.deadline_ms[2] = 20000;	/* medium */
 	o.deadline_ms[3] = 10000;	/* high */
 	o.deadline_ms[4] = 5000;	/* critical; unspecified: none */
 	o.policy_name = "policy.conf";
-	o.policy_sha256 = "0123456789abcdef0123456789abcdef"
-	    "0123456789abcdef0123456789abcdef";
+	o.policy_sha256 = POLICY_SHA256;
 	o.role_of = role_of;
 	return o;
+}
+
+/* A new report over opts(): the day from T0, the deadlines above. */
+static struct report *
+new_report(void)
+{
+	struct report_opts o = opts();
+	struct report *r;
+
+	assert_non_null(r = report_new(&o));
+	return r;
 }
 
 /* One record as the broker writes them (format 2). */
@@ -232,12 +245,11 @@ three_high(struct report *r)
 static void
 counts_per_route_and_risk(void **state)
 {
-	struct report_opts o = opts();
 	struct report *r;
 	char *csv;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	three_high(r);
 	csv = output(r, REPORT_CSV);
 	assert_cell(csv, "provider", "cmht", "high", "handovers", "3");
@@ -270,14 +282,13 @@ counts_per_route_and_risk(void **state)
 static void
 outside_period_and_other_records_ignored(void **state)
 {
-	struct report_opts o = opts();
 	Baton__Store__V1__AuditRecord old =
 	    BATON__STORE__V1__AUDIT_RECORD__INIT;
 	struct report *r;
 	char *csv, *table;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	submit(r, "prov1/a", "prov1", "provider", "cmht1", "high", 0);
 	submit(r, "prov1/early", "prov1", "provider", "cmht1", "high", -1);
 	submit(r, "prov1/late", "prov1", "provider", "cmht1", "high", DAY);
@@ -315,12 +326,11 @@ outside_period_and_other_records_ignored(void **state)
 static void
 route_from_records_and_registry(void **state)
 {
-	struct report_opts o = opts();
 	struct report *r;
 	char *csv;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	submit(r, "prov1/a", "prov1", "provider", "cmht1", "critical", 0);
 	/* cmht redirects it to crisis: counted on the route it left */
 	add(r, &(struct ev){ "redirected", 50, "cmht1", "cmht", "crisis1",
@@ -362,12 +372,11 @@ route_from_records_and_registry(void **state)
 static void
 deadline_is_inclusive(void **state)
 {
-	struct report_opts o = opts();
 	struct report *r;
 	char *csv;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	decide(r, "accepted", "prov1/a", "cmht1", "cmht", "critical", 5000,
 	    NULL);
 	decide(r, "accepted", "prov1/b", "cmht1", "cmht", "critical", 5001,
@@ -393,12 +402,11 @@ deadline_is_inclusive(void **state)
 static void
 empty_period(void **state)
 {
-	struct report_opts o = opts();
 	struct report *r;
 	char *text;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	report_open_done(r, 0);
 	text = output(r, REPORT_CSV);
 	assert_int_equal(strlen(text), strcspn(text, "\n") + 1);
@@ -457,7 +465,6 @@ csv_ms(const char *csv, const char *risk, const char *name)
 static void
 quantiles_within_resolution(void **state)
 {
-	struct report_opts o = opts();
 	struct report *r;
 	static int64_t v[2000];
 	uint64_t x = 88172645463325252ULL;
@@ -465,7 +472,7 @@ quantiles_within_resolution(void **state)
 	char *csv;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	for (i = 0; i < n; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
@@ -487,7 +494,6 @@ quantiles_within_resolution(void **state)
 static void
 every_bucket_within_resolution(void **state)
 {
-	struct report_opts o = opts();
 	struct report *r;
 	int64_t v;
 	char *csv;
@@ -498,7 +504,7 @@ every_bucket_within_resolution(void **state)
 		/* 0..15, then both sides of powers of two, then spread */
 		v = k < 16 ? k : k < 80 ? ((int64_t)1 << (k / 2 - 4)) -
 		    (k % 2) : (int64_t)k * k * k * 37 + k;
-		assert_non_null(r = report_new(&o));
+		r = new_report();
 		decide(r, "accepted", "prov1/q", "cmht1", "cmht", "medium", v,
 		    NULL);
 		csv = output(r, REPORT_CSV);
@@ -512,12 +518,11 @@ every_bucket_within_resolution(void **state)
 static void
 rejections_by_reason_and_redirects(void **state)
 {
-	struct report_opts o = opts();
 	struct report *r;
 	char *csv, *table;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	submit(r, "prov1/a", "prov1", "provider", "cmht1", "medium", 0);
 	submit(r, "prov1/b", "prov1", "provider", "cmht1", "medium", 1);
 	add(r, &(struct ev){ "redirected", 5, "cmht1", "cmht", "gp1",
@@ -556,18 +561,17 @@ rejections_by_reason_and_redirects(void **state)
 static void
 undecided_now_from_the_caller(void **state)
 {
-	struct report_opts o = opts();
 	struct report *r;
 	char *csv, *table;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	three_high(r);
 	/* two cmht nodes: their figures add up; the oldest is 25 s old */
 	assert_int_equal(report_add_open(r, "cmht", 3, 2, 1,
-	    o.now_ms - 25000), 0);
+	    NOW - 25000), 0);
 	assert_int_equal(report_add_open(r, "cmht", 3, 1, 0,
-	    o.now_ms - 1000), 0);
+	    NOW - 1000), 0);
 	assert_int_equal(report_add_open(r, "housing", 1, 4, 0, 0), 0);
 	report_open_done(r, 0);
 	csv = output(r, REPORT_CSV);
@@ -590,7 +594,7 @@ undecided_now_from_the_caller(void **state)
 	report_free(r);
 
 	/* not read at all: said so, and the columns stay empty */
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	three_high(r);
 	csv = output(r, REPORT_CSV);
 	assert_cell(csv, "*", "cmht", "high", "undecided_now", "");
@@ -623,16 +627,15 @@ csv_bytes(void **state)
 	    "*,*,critical,1,0,,,0,0,0,,,,,5000,0,0,,,0,0.00,0,0,0,0,\r\n"
 	    "*,*,high,3,3,2015,3007,3,2,1,8063,12031,4031,6015,10000,2,1,"
 	    "66.7,wrong_service:1,0,0.00,0,0,1,1,2000\r\n";
-	struct report_opts o = opts();
 	struct report *r;
 	char *csv;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	three_high(r);
 	submit(r, "gp1/k", "gp1", "gp", "crisis1", "critical", 40);
 	assert_int_equal(report_add_open(r, "cmht", 3, 1, 1,
-	    o.now_ms - 12000), 0);
+	    NOW - 12000), 0);
 	report_open_done(r, 0);
 	csv = output(r, REPORT_CSV);
 	assert_string_equal(csv, want);
@@ -675,12 +678,11 @@ assert_fits_80(const char *text)
 static void
 table_fits_80_columns(void **state)
 {
-	struct report_opts o = opts();
 	struct report *r;
 	char *table, *u;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	three_high(r);
 	decide(r, "rejected", "prov1/z", "cmht1", "cmht", "high", 9 * DAY,
 	    "insufficient_information");
@@ -691,7 +693,7 @@ table_fits_80_columns(void **state)
 	add(r, &(struct ev){ "escalated", 60, "broker", NULL, "crisis1",
 	    "gp1/x", "unspecified", 5001, -1, NULL });
 	assert_int_equal(report_add_open(r, "cmht", 3, 12345, 678,
-	    o.now_ms - 3 * DAY), 0);
+	    NOW - 3 * DAY), 0);
 	report_open_done(r, 1);
 	table = output(r, REPORT_TABLE);
 	assert_fits_80(table);
@@ -714,15 +716,14 @@ table_fits_80_columns(void **state)
 static void
 html_is_self_contained(void **state)
 {
-	struct report_opts o = opts();
 	struct report *r;
 	char *html, *p;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	three_high(r);
 	assert_int_equal(report_add_open(r, "cmht", 3, 2, 1,
-	    o.now_ms - 25000), 0);
+	    NOW - 25000), 0);
 	report_open_done(r, 0);
 	html = output(r, REPORT_HTML);
 	assert_non_null(strstr(html, "<!DOCTYPE html>"));
@@ -762,18 +763,17 @@ no_identifiers_in_any_format(void **state)
 	static const char *const ids[] = { "prov1", "prov2", "cmht1",
 	    "crisis1", "gp1", "prov1/a", "prov1/b", "prov2/c", "9434765919" };
 	enum report_format f;
-	struct report_opts o = opts();
 	struct report *r;
 	char *text;
 	size_t i;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	three_high(r);
 	add(r, &(struct ev){ "escalated", 60, "broker", NULL, "crisis1",
 	    "prov1/a", "high", 50000, -1, "9434765919" });
 	assert_int_equal(report_add_open(r, "cmht", 3, 2, 1,
-	    o.now_ms - 25000), 0);
+	    NOW - 25000), 0);
 	report_open_done(r, 0);
 	for (f = REPORT_TABLE; f <= REPORT_HTML; f++) {
 		text = output(r, f);
@@ -789,13 +789,12 @@ no_identifiers_in_any_format(void **state)
 static void
 cells_are_bounded(void **state)
 {
-	struct report_opts o = opts();
 	struct report *r;
 	char role[16], *table, *csv;
 	int i;
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
+	r = new_report();
 	for (i = 0; i < REPORT_CELLS_MAX + 10; i++) {
 		snprintf(role, sizeof(role), "r%03d", i);
 		submit(r, "prov1/a", "prov1", role, "cmht1", "low", i);
@@ -818,13 +817,12 @@ policy_loaded_compared(void **state)
 {
 	Baton__Store__V1__AuditRecord rec =
 	    BATON__STORE__V1__AUDIT_RECORD__INIT;
-	struct report_opts o = opts();
 	struct report *r;
 	char *table, detail[128];
 
 	(void)state;
-	assert_non_null(r = report_new(&o));
-	snprintf(detail, sizeof(detail), "policy_sha256=%s", o.policy_sha256);
+	r = new_report();
+	snprintf(detail, sizeof(detail), "policy_sha256=%s", POLICY_SHA256);
 	rec.format = 2;
 	rec.time_ms = T0 - DAY;	/* before the period: still in force */
 	rec.event = "policy_loaded";
