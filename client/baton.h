@@ -320,13 +320,17 @@ void	baton_status_free(Baton__V1__Status *s);
  * ---------------------------------------------------------------------- */
 
 #define BATON_WORK_LIST_MAX	100	/* items per page */
+#define BATON_WORK_CURSOR_MAX	512	/* characters of a next_cursor */
 
 /*
  * One page of the handovers this node sent (its outbox), with their
  * current state, recipient and deadline: undecided != 0 keeps those not
  * yet accepted, rejected or expired; since_ms (0: any time) those received
  * at or after it. cursor is NULL or "" for the first page, else the
- * previous page's next_cursor; limit 1..BATON_WORK_LIST_MAX (0: 50). The
+ * previous page's next_cursor (opaque: at most BATON_WORK_CURSOR_MAX
+ * characters, good for this node until the broker restarts); limit
+ * 1..BATON_WORK_LIST_MAX (0: 50). Items come in reference order, and
+ * each page's after the last page's. The
  * broker reads a bounded number of records per page, so a page may hold
  * fewer than limit items (even none) and still have a next_cursor: call
  * again until next_cursor is "". Each handover is on exactly one page.

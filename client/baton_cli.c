@@ -1437,14 +1437,37 @@ print_wl_page(const struct wl_args *a, const Baton__V1__WorkList *wl,
 }
 
 /*
- * Asks for page after page until the broker says there are no more. Each
- * next cursor must lie past the last (references in key order), so a
- * broker that repeats itself cannot keep us here. Returns an exit status.
+ * 1 if every item of wl comes after last (references in key order) and
+ * after the one before it; last then holds the page's last item.
  */
+static int
+wl_page_follows(const Baton__V1__WorkList *wl, char *last, size_t lastlen)
+{
+	size_t i;
+
+	for (i = 0; i < wl->n_items; i++) {
+		if (strlen(wl->items[i]->reference) >= lastlen ||
+		    strcmp(wl->items[i]->reference, last) <= 0)
+			return 0;
+		memcpy(last, wl->items[i]->reference,
+		    strlen(wl->items[i]->reference) + 1);
+	}
+	return 1;
+}
+
+/*
+ * Asks for page after page until the broker says there are no more. The
+ * cursor is the broker's and opaque, so a broker that repeats itself is
+ * caught by the items (each page's must come after the last page's, in
+ * reference order) and by a bound on pages. Returns an exit status.
+ */
+#define WL_PAGES_MAX	100000	/* pages of one listing: 200 M records read */
 static int
 wl_all_pages(baton_client *c, const struct wl_args *a, const char *name)
 {
-	char cursor[BATON_REFERENCE_LEN] = "";
+	char cursor[BATON_WORK_CURSOR_MAX + 1] = "";
+	char last[BATON_REFERENCE_LEN] = "";
+	long pages = 0;
 	Baton__V1__WorkList *wl = NULL;
 	baton_error e;
 	long shown = 0;
@@ -1461,6 +1484,12 @@ wl_all_pages(baton_client *c, const struct wl_args *a, const char *name)
 		}
 		if (rc != BATON_OK)
 			return fail(rc, &e);
+		if (!wl_page_follows(wl, last, sizeof(last))) {
+			warnx_("%s: the broker's page repeats handovers of the "
+			    "last one; stopped", name);
+			baton_work_list_free(wl);
+			return EX_CONNECT;
+		}
 		if (!a->json && !header++)
 			print_wl_header();
 		if (print_wl_page(a, wl, &shown) == -1)
@@ -1468,8 +1497,7 @@ wl_all_pages(baton_client *c, const struct wl_args *a, const char *name)
 		if (wl->next_cursor[0] == '\0')
 			break;
 		if (strlen(wl->next_cursor) >= sizeof(cursor) ||
-		    !validate_reference(wl->next_cursor) ||
-		    strcmp(wl->next_cursor, cursor) <= 0) {
+		    ++pages == WL_PAGES_MAX) {
 			warnx_("%s: the broker's next page does not follow the "
 			    "last one; stopped", name);
 			baton_work_list_free(wl);

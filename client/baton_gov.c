@@ -59,6 +59,20 @@ refused(baton_error *err, int code, const char *what, const char *text)
 	return rc;
 }
 
+/*
+ * A cursor is the broker's, opaque (an inbox's is sealed for this node):
+ * only its length and alphabet are ours to check before it goes back.
+ */
+static int
+cursor_ok(const char *cursor)
+{
+	size_t n = strlen(cursor);
+
+	return n <= BATON_WORK_CURSOR_MAX &&
+	    strspn(cursor, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789/._:-") == n;
+}
+
 static int
 work_list(baton_client *c, int kind, int undecided, int64_t since_ms,
     const char *cursor, unsigned limit, Baton__V1__WorkList **out,
@@ -78,7 +92,7 @@ work_list(baton_client *c, int kind, int undecided, int64_t since_ms,
 	if (out != NULL)
 		*out = NULL;
 	if (c == NULL || out == NULL || limit > BATON_WORK_LIST_MAX ||
-	    (cursor != NULL && *cursor != '\0' && !validate_reference(cursor)))
+	    (cursor != NULL && !cursor_ok(cursor)))
 		return conn_err(err, BATON_E_INVALID_ARG, 0, "baton_%s: no "
 		    "client, or a bad cursor or limit", what);
 	if ((rc = check_v3(c, what, err)) != BATON_OK)

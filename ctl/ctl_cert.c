@@ -123,10 +123,11 @@ audit_prepare(const char *dir, struct audit **au, struct store **s)
 	 * never a reason to make another.
 	 */
 	if (stat(dir, &st) == -1)
-		return ctl_failx("cannot use the data directory %s: %s", dir,
-		    strerror(errno));
+		return ctl_failx("cannot open the audit log: data directory "
+		    "%s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return ctl_failx("%s is not a directory", dir);
+		return ctl_failx("cannot open the audit log: %s is not a "
+		    "directory", dir);
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	fresh = stat(path, &st) == -1 && errno == ENOENT;
 	if ((*au = audit_open(dir, fresh, err, sizeof(err))) == NULL)

@@ -435,12 +435,17 @@ stream_window(const struct session *s)
 	return w < AUDIT_STREAM_WINDOW ? w : AUDIT_STREAM_WINDOW;
 }
 
-/* The answer ended (or failed): AuditDone, and the stream goes. */
+/*
+ * The answer ended (or failed): AuditDone, and the stream goes. It is
+ * taken off the session first: sending can close the session (its output
+ * bound), whose on_gone would free a stream still attached.
+ */
 static void
 finish(struct session *s, int code, const char *text)
 {
 	struct audit_stream *as = s->stream;
 
+	s->stream = NULL;
 	send_done(s, as->query_id, code, text, as);
 	if (code == CODE(OK))
 		log_info("sid=%llu node=%s audit query=%s kind=%s records=%" PRIu64
@@ -449,7 +454,7 @@ finish(struct session *s, int code, const char *text)
 	else
 		log_warnx("sid=%llu node=%s audit query=%s stopped: %s", SID(s),
 		    s->node_id, as->query_id, text);
-	audit_query_gone(s);
+	stream_free(as);
 }
 
 static int
@@ -512,7 +517,11 @@ feed_page(struct session *s, struct audit_stream *as, char *err,
 	    err, errlen);
 }
 
-/* Sends what of a built output fits the window; 1 once all of it went. */
+/*
+ * Sends what of a built output fits the window; 1 once all of it went.
+ * The stream is off the session while it sends (see finish); if sending
+ * closed the session, the stream is freed here and 0 returned.
+ */
 static int
 send_built(struct session *s, struct audit_stream *as)
 {
@@ -522,7 +531,13 @@ send_built(struct session *s, struct audit_stream *as)
 		room = stream_window(s) - session_output_len(s);
 	if (n > room)
 		n = room;
+	s->stream = NULL;
 	send_data(s, as->query_id, as->out + as->out_sent, n);
+	if (s->state != SESSION_READY) {
+		stream_free(as);
+		return 0;
+	}
+	s->stream = as;
 	as->out_sent += n;
 	return as->out_sent == as->out_len;
 }

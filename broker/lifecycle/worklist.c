@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include "audit.h"
 #include "worklist.h"
 
@@ -32,10 +35,108 @@ wanted(const struct worklist_query *q, const char *node, const queue_msg *m)
 	    (m->state == MSTATE(DELIVERED) || m->state == MSTATE(ACKNOWLEDGED));
 }
 
-/* The cursor is a reference; an outbox's must be one of node's own. */
+#define SEAL_NONCE	12
+#define SEAL_TAG	16
+
+/* The key inbox cursors are sealed with: drawn once per process. */
+static const unsigned char *
+seal_key(void)
+{
+	static unsigned char key[32];
+	static int ready;
+
+	if (!ready && RAND_bytes(key, sizeof(key)) == 1)
+		ready = 1;
+	return ready ? key : NULL;
+}
+
+/*
+ * AES-256-GCM over in (inlen bytes) with node as associated data, into
+ * out (outlen bytes, inlen of them): encrypt (enc 1) with nonce, or
+ * decrypt (enc 0) checking tag. 0, or -1 (no key, or the tag is wrong).
+ */
+static int
+seal_crypt(int enc, const char *node, const unsigned char nonce[SEAL_NONCE],
+    const unsigned char *in, int inlen, unsigned char *out,
+    unsigned char tag[SEAL_TAG])
+{
+	const unsigned char *key = seal_key();
+	EVP_CIPHER_CTX *cx;
+	int n, fin, ok;
+
+	if (key == NULL || (cx = EVP_CIPHER_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_CipherInit_ex(cx, EVP_aes_256_gcm(), NULL, key, nonce,
+	    enc) == 1 &&
+	    EVP_CipherUpdate(cx, NULL, &n, (const unsigned char *)node,
+	    (int)strlen(node)) == 1 &&
+	    EVP_CipherUpdate(cx, out, &n, in, inlen) == 1 && n == inlen &&
+	    (enc || EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_SET_TAG, SEAL_TAG,
+	    tag) == 1) &&
+	    EVP_CipherFinal_ex(cx, out + n, &fin) == 1 &&
+	    (!enc || EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_GET_TAG, SEAL_TAG,
+	    tag) == 1);
+	EVP_CIPHER_CTX_free(cx);
+	return ok ? 0 : -1;
+}
+
+/* Seals ref for node into out (hex, WORKLIST_CURSOR_MAX + 1). 0, or -1. */
+static int
+cursor_seal(const char *node, const char *ref, char *out)
+{
+	unsigned char b[SEAL_NONCE + BATON_REFERENCE_MAX + SEAL_TAG];
+	size_t len = strlen(ref), i;
+
+	if (len > BATON_REFERENCE_MAX || RAND_bytes(b, SEAL_NONCE) != 1 ||
+	    seal_crypt(1, node, b, (const unsigned char *)ref, (int)len,
+	    b + SEAL_NONCE, b + SEAL_NONCE + len) == -1)
+		return -1;
+	for (i = 0; i < SEAL_NONCE + len + SEAL_TAG; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Opens a sealed cursor of node into ref (BATON_REFERENCE_MAX + 1). 0, or -1. */
+static int
+cursor_open(const char *node, const char *hex, char *ref)
+{
+	unsigned char b[SEAL_NONCE + BATON_REFERENCE_MAX + SEAL_TAG];
+	size_t hl = strlen(hex), n = hl / 2, len, i;
+	int hi, lo;
+
+	if (hl % 2 != 0 || n <= SEAL_NONCE + SEAL_TAG || n > sizeof(b))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((hi = hexval(hex[2 * i])) == -1 ||
+		    (lo = hexval(hex[2 * i + 1])) == -1)
+			return -1;
+		b[i] = (unsigned char)(hi << 4 | lo);
+	}
+	len = n - SEAL_NONCE - SEAL_TAG;
+	if (seal_crypt(0, node, b, b + SEAL_NONCE, (int)len,
+	    (unsigned char *)ref, b + SEAL_NONCE + len) == -1)
+		return -1;
+	ref[len] = '\0';
+	return validate_reference(ref) ? 0 : -1;
+}
+
+/*
+ * Checks q; an outbox cursor must be one of node's own references, an
+ * inbox cursor must open for node, into ref (its position).
+ */
 static int
 check_query(const struct worklist_query *q, const char *node,
-    struct lc_result *res)
+    char ref[BATON_REFERENCE_MAX + 1], struct lc_result *res)
 {
 	size_t nl = strlen(node);
 
@@ -48,29 +149,39 @@ check_query(const struct worklist_query *q, const char *node,
 		    "%d items", WORKLIST_LIMIT_MAX);
 		return -1;
 	}
+	ref[0] = '\0';
 	if (q->cursor == NULL || q->cursor[0] == '\0')
 		return 0;
-	if (!validate_reference(q->cursor) || (q->kind == WORKLIST_OUTBOX &&
-	    (strncmp(q->cursor, node, nl) != 0 || q->cursor[nl] != '/'))) {
+	if (q->kind == WORKLIST_INBOX) {
+		if (cursor_open(node, q->cursor, ref) == 0)
+			return 0;
+		snprintf(res->text, sizeof(res->text), "the cursor is not one "
+		    "this broker gave this node since it started; ask again "
+		    "from the first page");
+		return -1;
+	}
+	if (!validate_reference(q->cursor) ||
+	    strncmp(q->cursor, node, nl) != 0 || q->cursor[nl] != '/') {
 		snprintf(res->text, sizeof(res->text), "the cursor is not one "
 		    "this work list gave");
 		return -1;
 	}
+	snprintf(ref, BATON_REFERENCE_MAX + 1, "%s", q->cursor);
 	return 0;
 }
 
 /* Where the scan starts: past the cursor, else the node's range or the top. */
 static int
 seek_start(struct store_cursor *c, const struct worklist_query *q,
-    const char *prefix, const void **k, size_t *kl, const void **v,
-    size_t *vl)
+    const char *pos, const char *prefix, const void **k, size_t *kl,
+    const void **v, size_t *vl)
 {
-	const char *from = q->cursor != NULL && q->cursor[0] != '\0' ?
-	    q->cursor : q->kind == WORKLIST_OUTBOX ? prefix : "";
+	const char *from = pos[0] != '\0' ? pos :
+	    q->kind == WORKLIST_OUTBOX ? prefix : "";
 	int rc;
 
 	rc = store_cursor_seek(c, from, strlen(from), k, kl, v, vl);
-	if (rc != STORE_NOTFOUND && from == q->cursor && *kl == strlen(from) &&
+	if (rc != STORE_NOTFOUND && from == pos && *kl == strlen(from) &&
 	    memcmp(*k, from, *kl) == 0)
 		rc = store_cursor_next(c, k, kl, v, vl);
 	return rc;
@@ -103,7 +214,7 @@ take(struct state *st, const struct worklist_query *q, const char *node,
 /* Fills out from the store; the cursor is left where the page ended. */
 static void
 scan(struct state *st, const struct worklist_query *q, const char *node,
-    unsigned limit, struct worklist_page *out)
+    const char *pos, unsigned limit, struct worklist_page *out)
 {
 	struct store_cursor *c;
 	char prefix[BATON_NODE_ID_MAX + 2];
@@ -115,7 +226,7 @@ scan(struct state *st, const struct worklist_query *q, const char *node,
 	pl = (size_t)snprintf(prefix, sizeof(prefix), "%s/", node);
 	if (store_cursor_open(st->store, STORE_MESSAGES, &c) != STORE_OK)
 		state_read_failed(st, "opening the message table");
-	for (rc = seek_start(c, q, prefix, &k, &kl, &v, &vl);
+	for (rc = seek_start(c, q, pos, prefix, &k, &kl, &v, &vl);
 	    rc != STORE_NOTFOUND; rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
 		if (rc == STORE_ERROR)
 			state_read_failed(st, "reading a work list");
@@ -165,13 +276,29 @@ lifecycle_worklist(struct state *st, const struct actor *a,
     const struct worklist_query *q, struct worklist_page *out,
     struct lc_result *res)
 {
+	char pos[BATON_REFERENCE_MAX + 1], last[BATON_REFERENCE_MAX + 1];
+
 	memset(out, 0, sizeof(*out));
 	res->text[0] = '\0';
-	if (check_query(q, a->node_id, res) == -1)
+	if (check_query(q, a->node_id, pos, res) == -1)
 		return res->code = CODE(INVALID);
 	state_touch(st);
-	scan(st, q, a->node_id, q->limit == 0 ? WORKLIST_LIMIT_DEFAULT :
+	scan(st, q, a->node_id, pos, q->limit == 0 ? WORKLIST_LIMIT_DEFAULT :
 	    q->limit, out);
+	if (q->kind == WORKLIST_INBOX && out->next_cursor[0] != '\0') {
+		/* the position may be anyone's handover: sealed (worklist.h) */
+		size_t l = strnlen(out->next_cursor, sizeof(last));
+
+		if (l < sizeof(last))
+			memcpy(last, out->next_cursor, l + 1);
+		if (l >= sizeof(last) ||
+		    cursor_seal(a->node_id, last, out->next_cursor) == -1) {
+			lifecycle_worklist_clear(out);
+			snprintf(res->text, sizeof(res->text), "the next page "
+			    "could not be marked (no random bytes)");
+			return res->code = CODE(INTERNAL);
+		}
+	}
 	out->due_now_ms = state_due_ms(st);
 	record_read(st, a, q, out);
 	return res->code = CODE(OK);

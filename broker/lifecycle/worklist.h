@@ -16,6 +16,15 @@
  * come back short, or empty, with a cursor to go on from. That is linear
  * in all handovers the broker holds; a recipient index is the remedy if
  * inbox listing becomes frequent at scale.
+ *
+ * Cursors. An outbox cursor is the last reference read, always one of the
+ * node's own. An inbox page may end on anyone's handover, and its
+ * reference ("SENDER/ID") is not the asking node's to see, so an inbox
+ * cursor is sealed: AES-256-GCM of the position under a key drawn at the
+ * broker's start, with the asking node's id as associated data. It tells
+ * the holder nothing, opens only for the node it was given to, and cannot
+ * be forged to start a scan elsewhere; after a restart it no longer opens
+ * and the client is told to start from the first page.
  */
 #ifndef BATON_WORKLIST_H
 #define BATON_WORKLIST_H
@@ -28,6 +37,8 @@
 #define WORKLIST_LIMIT_MAX	100	/* items per page */
 #define WORKLIST_LIMIT_DEFAULT	50
 #define WORKLIST_SCAN_MAX	2000	/* state records read per page */
+/* hex of a sealed inbox cursor: nonce, the reference, tag */
+#define WORKLIST_CURSOR_MAX	(2 * (12 + BATON_REFERENCE_MAX + 16))
 
 enum worklist_kind {
 	WORKLIST_OUTBOX = 1,
@@ -45,7 +56,7 @@ struct worklist_query {
 struct worklist_page {
 	queue_msg	*items[WORKLIST_LIMIT_MAX];	/* in reference order */
 	unsigned	 n;
-	char		 next_cursor[BATON_MESSAGE_ID_MAX + 1];	/* "": no more */
+	char		 next_cursor[WORKLIST_CURSOR_MAX + 1];	/* "": no more */
 	int64_t		 due_now_ms;	/* the due clock's now, for deadlines */
 };
 

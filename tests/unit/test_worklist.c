@@ -140,7 +140,7 @@ all_pages(struct lc_fixture *fx, const char *node, enum worklist_kind kind,
     int undecided, unsigned limit, char *buf, size_t len, int *pages)
 {
 	struct worklist_page p;
-	char cursor[BATON_MESSAGE_ID_MAX + 1] = "";
+	char cursor[WORKLIST_CURSOR_MAX + 1] = "";
 	unsigned i;
 
 	buf[0] = '\0';
@@ -155,9 +155,14 @@ all_pages(struct lc_fixture *fx, const char *node, enum worklist_kind kind,
 			strncat(buf, p.items[i]->message_id,
 			    len - strlen(buf) - 1);
 		}
-		/* the cursor moves forward, or the list ends */
-		assert_true(p.next_cursor[0] == '\0' ||
-		    strcmp(p.next_cursor, cursor) > 0);
+		/* an outbox cursor moves forward, or the list ends; an
+		 * inbox cursor is sealed: hex, naming no handover */
+		if (kind == WORKLIST_OUTBOX)
+			assert_true(p.next_cursor[0] == '\0' ||
+			    strcmp(p.next_cursor, cursor) > 0);
+		else
+			assert_int_equal(strspn(p.next_cursor,
+			    "0123456789abcdef"), strlen(p.next_cursor));
 		snprintf(cursor, sizeof(cursor), "%s", p.next_cursor);
 		lifecycle_worklist_clear(&p);
 		assert_true(++*pages < 10000);
@@ -293,7 +298,7 @@ test_paging(void **state)
 {
 	struct lc_fixture *fx = *state;
 	struct worklist_page p;
-	char buf[1024], cursor[BATON_MESSAGE_ID_MAX + 1];
+	char buf[1024], cursor[WORKLIST_CURSOR_MAX + 1];
 	int pages;
 
 	put(fx, "gp-a/a", "team-b", MS(QUEUED), 0);
@@ -345,7 +350,7 @@ test_inbox_scan_bound(void **state)
 {
 	struct lc_fixture *fx = *state;
 	struct worklist_page p;
-	char ref[64], buf[1024];
+	char ref[64], buf[1024], cursor[WORKLIST_CURSOR_MAX + 1];
 	int i, pages;
 
 	for (i = 0; i < WORKLIST_SCAN_MAX + 100; i++) {
@@ -355,10 +360,22 @@ test_inbox_scan_bound(void **state)
 		    MS(QUEUED) : MS(DELIVERED), 0);
 	}
 	lc_commit(fx);
-	assert_int_equal(page(fx, "team-c", WORKLIST_INBOX, 0, 0, "gp-a/00007",
-	    50, &p), CODE(OK));
+	/* the first page ends on team-c's first item, 00007 ... */
+	assert_int_equal(page(fx, "team-c", WORKLIST_INBOX, 0, 0, NULL, 1, &p),
+	    CODE(OK));
+	assert_int_equal(p.n, 1);
+	assert_string_equal(p.items[0]->message_id, "gp-a/00007");
+	snprintf(cursor, sizeof(cursor), "%s", p.next_cursor);
+	lifecycle_worklist_clear(&p);
+	/* ... and the next reads its bound of others' without one of its own */
+	assert_int_equal(page(fx, "team-c", WORKLIST_INBOX, 0, 0, cursor, 50,
+	    &p), CODE(OK));
 	assert_int_equal(p.n, 0);
 	assert_true(p.next_cursor[0] != '\0');
+	/* where it stopped is someone else's handover: the cursor hides it */
+	assert_null(strstr(p.next_cursor, "gp-a"));
+	assert_int_equal(strspn(p.next_cursor, "0123456789abcdef"),
+	    strlen(p.next_cursor));
 	lifecycle_worklist_clear(&p);
 
 	all_pages(fx, "team-c", WORKLIST_INBOX, 0, 20, buf, sizeof(buf),
@@ -393,6 +410,44 @@ test_refusals(void **state)
 	assert_int_equal(page(fx, "gp-a", WORKLIST_INBOX, 0, 0, "a b/c", 0,
 	    &p), CODE(INVALID));
 	assert_int_equal(p.n, 0);
+}
+
+/*
+ * An inbox cursor is sealed for the node it was given to: a reference in
+ * the clear, another node's cursor, or one changed by a bit is refused.
+ */
+static void
+test_inbox_cursor_sealed(void **state)
+{
+	struct lc_fixture *fx = *state;
+	struct worklist_page p;
+	char cursor[WORKLIST_CURSOR_MAX + 1];
+	size_t n;
+
+	scenario(fx);
+	assert_int_equal(page(fx, "team-b", WORKLIST_INBOX, 0, 0, NULL, 1, &p),
+	    CODE(OK));
+	assert_true(p.next_cursor[0] != '\0');
+	snprintf(cursor, sizeof(cursor), "%s", p.next_cursor);
+	lifecycle_worklist_clear(&p);
+	/* it opens for team-b, again and again */
+	assert_int_equal(page(fx, "team-b", WORKLIST_INBOX, 0, 0, cursor, 1,
+	    &p), CODE(OK));
+	lifecycle_worklist_clear(&p);
+	/* not for team-c */
+	assert_int_equal(page(fx, "team-c", WORKLIST_INBOX, 0, 0, cursor, 1,
+	    &p), CODE(INVALID));
+	/* a reference is not a cursor */
+	assert_int_equal(page(fx, "team-b", WORKLIST_INBOX, 0, 0, "gp-a/a", 1,
+	    &p), CODE(INVALID));
+	/* one changed hex digit, and a cut one, are refused */
+	n = strlen(cursor);
+	cursor[n / 2] = cursor[n / 2] == '0' ? '1' : '0';
+	assert_int_equal(page(fx, "team-b", WORKLIST_INBOX, 0, 0, cursor, 1,
+	    &p), CODE(INVALID));
+	cursor[n / 2] = '\0';
+	assert_int_equal(page(fx, "team-b", WORKLIST_INBOX, 0, 0, cursor, 1,
+	    &p), CODE(INVALID));
 }
 
 /* Reads are recorded as status_read by the reader; nothing is consumed. */
@@ -485,6 +540,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_inbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inbox_scan_bound, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_inbox_cursor_sealed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup,
 		    teardown),
