@@ -76,4 +76,6 @@ worklist_handle(struct session *s, const Baton__V1__WorkListRequest *q)
 		    wq.kind == WORKLIST_OUTBOX ? "outbox" : "inbox", page.n,
 		    page.next_cursor[0] != '\0' ? " more" : "");
 	lifecycle_worklist_clear(&page);
+	/* one page's scan per session per pass, however many are queued */
+	session_pass_spent(s);
 }

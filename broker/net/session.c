@@ -190,6 +190,12 @@ reserve_frame(struct session *s, uint32_t len)
 }
 
 void
+session_pass_spent(struct session *s)
+{
+	s->pass_frames = SESSION_FRAMES_PER_PASS;
+}
+
+void
 session_pass_begin(struct session *s)
 {
 	struct broker *b = s->b;

@@ -80,6 +80,14 @@ struct session {
 #define SESSION_READ_BASE	(64u * 1024u)
 #define SESSION_PREHELLO_MAX	(16u * 1024u)
 
+/*
+ * Uses up the rest of s's share of this pass: it is read again only after
+ * the commit pass. For a request that costs a bounded scan of the store
+ * (a work list page reads up to WORKLIST_SCAN_MAX records), so a client
+ * cannot pipeline many of them into one pass and hold the loop.
+ */
+void	session_pass_spent(struct session *s);
+
 /* Every change of a session's state goes through here (logged at debug). */
 void	session_set_state(struct session *s, enum session_state to);
 

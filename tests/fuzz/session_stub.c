@@ -179,3 +179,10 @@ session_audit_refused(struct session *s, const char *code, const char *reason)
 	ev.reason = reason;
 	state_audit(&s->b->st, &ev);
 }
+
+/* No reading to pause here: every frame is handed in by the caller. */
+void
+session_pass_spent(struct session *s)
+{
+	(void)s;
+}
