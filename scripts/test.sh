@@ -19,7 +19,8 @@
 #   BATON_BUILD_TYPE=T      CMAKE_BUILD_TYPE of build/ (default RelWithDebInfo:
 #                           -O2 finds warnings, e.g. maybe-uninitialized,
 #                           that a Debug build does not)
-#   BATON_CTEST_TIMEOUT=S   limit for each whole ctest run (default 900)
+#   BATON_CTEST_TIMEOUT=S   limit for each whole ctest run (default 1500:
+#                           the ASan pass takes 10-13 min on 2 cores)
 #   CC=...                  compiler; for step 3 the default is the first of
 #                           gcc, clang that links an ASan+UBSan program
 # Extra arguments are passed to ctest (e.g. -R it_02 or -R unit_).
@@ -29,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=${BATON_JOBS:-2}
-ctest_timeout=${BATON_CTEST_TIMEOUT:-900}
+ctest_timeout=${BATON_CTEST_TIMEOUT:-1500}
 start=$SECONDS
 
 step() {
