@@ -97,13 +97,13 @@ done
 
 step "Registering the nodes with their roles and organisations"
 "$batonctl" node add --data "$demo/data" --node provider --role provider \
-  --org "Riverside Wellbeing Hub"
+  --policy "$root/deploy/policy.conf" --org "Riverside Wellbeing Hub"
 "$batonctl" node add --data "$demo/data" --node cmht --role cmht \
-  --org "Sampleton Community Mental Health Team"
+  --policy "$root/deploy/policy.conf" --org "Sampleton Community Mental Health Team"
 "$batonctl" node add --data "$demo/data" --node gp --role gp \
-  --org "Example Lane Surgery"
+  --policy "$root/deploy/policy.conf" --org "Example Lane Surgery"
 "$batonctl" node add --data "$demo/data" --node crisis --role crisis \
-  --org "Sampleton Crisis Resolution and Home Treatment Team"
+  --policy "$root/deploy/policy.conf" --org "Sampleton Crisis Resolution and Home Treatment Team"
 "$batonctl" node list --data "$demo/data"
 
 step "Starting the broker on 127.0.0.1 (log: $demo/batond.log)"
