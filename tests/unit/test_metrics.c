@@ -55,12 +55,17 @@ static double
 sample(const char *text, const char *series)
 {
 	size_t n = strlen(series);
-	const char *p;
+	const char *p, *end = text + strlen(text), *nl;
 
-	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'),
-	    p = p != NULL ? p + 1 : NULL)
-		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+	/* memchr over the known length: strchr per line would measure the
+	 * rest of the text each time under ASan's strict_string_checks */
+	for (p = text; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if ((size_t)(nl - p) > n && memcmp(p, series, n) == 0 &&
+		    p[n] == ' ')
 			return strtod(p + n + 1, NULL);
+	}
 	return -1;
 }
 
@@ -358,17 +363,19 @@ text_is_capped(void **state)
 static unsigned
 count_lines(const char *prefix, const char *part)
 {
-	const char *p = t.buf, *end;
+	const char *p, *end = t.buf + strlen(t.buf), *nl;
 	unsigned n = 0;
 	size_t pl = strlen(prefix);
 
-	for (; *p != '\0'; p = *end == '\0' ? end : end + 1) {
-		end = p + strcspn(p, "\n");
-		if (strncmp(p, prefix, pl) == 0) {
-			const char *q = strstr(p, part);
-
-			n += q != NULL && q < end;
-		}
+	/* line by line over the known length, looking within the line
+	 * only: str* calls per line would measure the rest of the text
+	 * each time (quadratic; minutes under ASan's strict_string_checks) */
+	for (p = t.buf; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if ((size_t)(nl - p) >= pl && memcmp(p, prefix, pl) == 0 &&
+		    memmem(p, (size_t)(nl - p), part, strlen(part)) != NULL)
+			n++;
 	}
 	return n;
 }
