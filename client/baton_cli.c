@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "baton.h"
+#include "clockms.h"
 #include "frame.h"
 #include "json.h"
 #include "jsonl.h"
@@ -869,7 +870,6 @@ cmd_recv(const struct opts *o, int argc, char **argv)
 	baton_incoming *in;
 	baton_error e;
 	int64_t deadline = 0, left;
-	struct timespec ts;
 	long max = 0, got = 0;
 	char *line;
 	int ch, rc, ex, wait_ms = 0, ack = 1, refused = 0;
@@ -906,18 +906,13 @@ cmd_recv(const struct opts *o, int argc, char **argv)
 		window = (unsigned)max;
 	if ((ex = connect_broker(o, window, &c)) != EX_OK)
 		return ex;
-	if (wait_ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-		    wait_ms;
-	}
+	if (wait_ms > 0)
+		deadline = clockms_mono() + wait_ms;
 	for (;;) {
 		if (max > 0 && got >= max)
 			break;
 		if (wait_ms > 0) {
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			left = deadline - ((int64_t)ts.tv_sec * 1000 +
-			    ts.tv_nsec / 1000000);
+			left = deadline - clockms_mono();
 			if (left <= 0)
 				break;
 		} else
