@@ -2,6 +2,7 @@
  * readfile.c - a whole file of bounded size into memory (readfile.h).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,10 @@ readfile_all(const char *path, size_t max, size_t *len, char *err,
 	char *buf;
 	size_t n;
 
+	if (max == SIZE_MAX) {		/* max + 1 below must not wrap */
+		errbuf_set(err, errlen, "%s: no bound given for its size", path);
+		return NULL;
+	}
 	if ((fp = fopen(path, "r")) == NULL) {
 		errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;

@@ -58,6 +58,9 @@ sessionlist_add(struct session_table *l, const struct session_row *row)
 	field_copy(r->node, sizeof(r->node), row->node);
 	field_copy(r->role, sizeof(r->role), row->role);
 	field_copy(r->peer, sizeof(r->peer), row->peer);
+	/* a wall clock set before 1970 would write what the reader refuses */
+	if (r->since_ms < 0)
+		r->since_ms = 0;
 	return 0;
 }
 
