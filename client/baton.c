@@ -852,6 +852,7 @@ check_submit(const char *to, const char *message_id, char *idbuf,
 {
 	int rc;
 
+	*id = NULL;	/* set on BATON_OK only; -O3 cannot see conn_err's rc */
 	if (!validate_node_id(to))
 		return conn_err(err, BATON_E_INVALID_ARG, 0,
 		    "recipient \"%.64s\" is not a node id ([a-z0-9._-], at "

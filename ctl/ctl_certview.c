@@ -79,12 +79,15 @@ ctl_certview_cert(const struct node_certs *n, const char *serial)
 	return NULL;
 }
 
-/* node's entry in v, added if new; NULL when out of memory. */
+/*
+ * node's entry in v, added if new; NULL when out of memory. node is a
+ * valid node id (every caller checks), so it fits n->node.
+ */
 static struct node_certs *
 node_entry(struct cert_view *v, const char *node)
 {
 	struct node_certs *n;
-	size_t i;
+	size_t i, len = strnlen(node, sizeof(n->node) - 1);
 
 	for (i = 0; i < v->n; i++)
 		if (strcmp(v->nodes[i].node, node) == 0)
@@ -92,7 +95,8 @@ node_entry(struct cert_view *v, const char *node)
 	if ((n = growarray_push(&v->nodes, &v->n, &v->cap, sizeof(*n))) ==
 	    NULL)
 		return NULL;
-	snprintf(n->node, sizeof(n->node), "%s", node);
+	memcpy(n->node, node, len);
+	n->node[len] = '\0';
 	return n;
 }
 
