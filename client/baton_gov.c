@@ -14,13 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/rand.h>
 
 #include "baton.h"
 #include "conn.h"
 #include "exchange.h"
+#include "utctime.h"
 #include "validate.h"
 
 #define BODY(x)	BATON__V1__FRAME__BODY_##x
@@ -292,88 +292,11 @@ baton_audit_query(baton_client *c, const baton_audit_request *r,
 	return read_stream(c, id, resp, fn, arg, out, err);
 }
 
-/* Two decimal digits at p into *v; -1 if they are not. */
-static int
-two_digits(const char *p, int *v)
-{
-	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
-		return -1;
-	*v = (p[0] - '0') * 10 + (p[1] - '0');
-	return 0;
-}
-
-/* "[:SS[.mmm]]" at *pp: seconds and milliseconds, *pp moved past them. */
-static int
-parse_seconds(const char **pp, int *ss, int64_t *ms)
-{
-	const char *p = *pp;
-	int digits;
-
-	if (*p != ':')
-		return 0;
-	if (two_digits(p + 1, ss) == -1 || *ss > 59)
-		return -1;
-	p += 3;
-	if (*p == '.') {
-		for (p++, digits = 0; *p >= '0' && *p <= '9' && digits < 3;
-		    digits++, p++)
-			*ms = *ms * 10 + (*p - '0');
-		if (digits == 0 || (*p >= '0' && *p <= '9'))
-			return -1;
-		for (; digits < 3; digits++)
-			*ms *= 10;
-	}
-	*pp = p;
-	return 0;
-}
-
-/*
- * The same syntax as the broker's audit_time_parse (broker/state/audit.h),
- * which batonctl audit uses, so an auditor's times mean the same on both.
- */
 int
 baton_parse_time(const char *s, int end_of, int64_t *out_ms)
 {
-	struct tm tm;
-	char date[11];
-	const char *p;
-	int64_t ms = 0, extra = 0;
-	time_t t;
-	int hh = 0, mi = 0, ss = 0;
-
-	if (s == NULL || out_ms == NULL || strlen(s) < 10)
+	if (s == NULL || out_ms == NULL || utctime_parse(s, end_of,
+	    out_ms) == -1)
 		return BATON_E_INVALID_ARG;
-	memcpy(date, s, 10);
-	date[10] = '\0';
-	if (!validate_date(date))
-		return BATON_E_INVALID_ARG;
-	p = s + 10;
-	if (*p == '\0')
-		extra = end_of ? 86400000 - 1 : 0;
-	else {
-		if (*p != 'T' && *p != 't' && *p != ' ')
-			return BATON_E_INVALID_ARG;
-		p++;
-		if (two_digits(p, &hh) == -1 || p[2] != ':' ||
-		    two_digits(p + 3, &mi) == -1 || hh > 23 || mi > 59)
-			return BATON_E_INVALID_ARG;
-		p += 5;
-		if (parse_seconds(&p, &ss, &ms) == -1)
-			return BATON_E_INVALID_ARG;
-		if (*p == 'Z' || *p == 'z')
-			p++;
-		if (*p != '\0')
-			return BATON_E_INVALID_ARG;
-	}
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = atoi(date) - 1900;
-	tm.tm_mon = (date[5] - '0') * 10 + (date[6] - '0') - 1;
-	tm.tm_mday = (date[8] - '0') * 10 + (date[9] - '0');
-	tm.tm_hour = hh;
-	tm.tm_min = mi;
-	tm.tm_sec = ss;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return BATON_E_INVALID_ARG;
-	*out_ms = (int64_t)t * 1000 + ms + extra;
 	return BATON_OK;
 }
