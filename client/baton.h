@@ -426,7 +426,7 @@ typedef int (*baton_chunk_fn)(void *arg, const void *data, size_t len);
  * Returns BATON_OK with *out (may be NULL) filled once the whole answer
  * was handed over; BATON_E_REFUSED with the broker's code (NOT_PERMITTED:
  * this node is not an auditor; INVALID: a bad filter, NHS number or
- * format, or a kind this broker does not answer yet; STORE_FULL: the
+ * format, or a kind an older broker does not answer; STORE_FULL: the
  * query could not be recorded, so it was not run; INTERNAL: the log could
  * not be read, text says why - then the chunks handed over so far are
  * not the whole answer); BATON_E_INVALID_ARG; BATON_E_PROTOCOL (the

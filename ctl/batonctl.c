@@ -108,7 +108,7 @@ static const struct command commands[] = {
 	{ "reload", NULL, "--data DIR [--timeout SECONDS]",
 	  "reload the running broker; exit 1 if it refused", ctl_reload, 0 },
 	{ "report", NULL,
-	  "--data DIR --since T --until T --policy FILE\n"
+	  "--data DIR --since T --until T [--policy FILE]\n"
 	  "                       [--format table|csv|html] [--out FILE]",
 	  "governance report: times, on time, bouncing (audited)",
 	  ctl_report, 0 },

@@ -242,8 +242,9 @@ check_args(struct args *a)
 		    "or HASH (64 hex digits), as printed by 'batonctl audit "
 		    "head'");
 	if (a->verb == TRAIL && a->has_subject == (a->nmessages > 0))
-		return ctl_usage_error(c, "give --subject or --message, not "
-		    "both");
+		return ctl_usage_error(c, a->has_subject ? "give --subject "
+		    "or --message, not both" : "give --subject or --message: "
+		    "a trail is of a person or of handovers");
 	a->fmt = AUDIT_FORMAT_TABLE;
 	if (a->verb == CTL_AUDIT_EXPORT) {
 		if (a->format == NULL)

@@ -13,8 +13,6 @@
  * issued or revoked certificate (AUDIT_CERT_CHANGED, with its serial) once
  * its files are written.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -29,10 +27,11 @@
 #include "audit.h"
 #include "ca.h"
 #include "atomicfile.h"
-#include "clockms.h"
 #include "ctl.h"
 #include "ctl_cert.h"
+#include "ctl_data.h"
 #include "ctl_opts.h"
+#include "readfile.h"
 #include "store.h"
 #include "validate.h"
 
@@ -104,61 +103,26 @@ ctl_ca_init(const struct command *c, int argc, char **argv)
 
 /* ---- audit of certificate changes ---- */
 
-/*
- * Opens the audit log and the store of data dir, before anything is
- * revoked. EXIT_SUCCESS, or EXIT_FAILURE with the reason printed.
- */
-static int
-audit_prepare(const char *dir, struct audit **au, struct store **s)
+int
+ctl_cert_audit_open(const char *dir, struct audit **au, struct store **s)
 {
-	struct store_opts so;
-	struct stat st;
-	char err[1024], path[4096];
-	int fresh;
-
-	/*
-	 * The keys are created only with the store, in a new deployment
-	 * (as node add does): where a store exists, they must be the ones
-	 * its log was written with, and a missing key is an error to report,
-	 * never a reason to make another.
-	 */
-	if (stat(dir, &st) == -1)
-		return ctl_failx("cannot open the audit log: data directory "
-		    "%s: %s", dir, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return ctl_failx("cannot open the audit log: %s is not a "
-		    "directory", dir);
-	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	fresh = stat(path, &st) == -1 && errno == ENOENT;
-	if ((*au = audit_open(dir, fresh, err, sizeof(err))) == NULL)
-		return ctl_failx("cannot open the audit log: %s", err);
-	memset(&so, 0, sizeof(so));
-	so.dir = dir;
-	if (store_open(&so, s, err, sizeof(err)) != STORE_OK) {
+	if (ctl_data_audit_open(dir, 0, au) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
+	if (ctl_data_store(dir, 0, s) != EXIT_SUCCESS) {
 		audit_close(*au);
 		*au = NULL;
-		return ctl_failx("%s", err);
+		return EXIT_FAILURE;
 	}
 	return EXIT_SUCCESS;
 }
 
-/*
- * Records one certificate change (AUDIT_CERT_CHANGED: what, e.g. "issued
- * node" or "revoked node", with the Unix user, and detail, one more fact
- * as key=value or NULL, e.g. "revocation_reason=keyCompromise": one key
- * per field, never a second reason= inside the reason) in its own write
- * transaction. EXIT_SUCCESS, or EXIT_FAILURE with the reason printed.
- */
-static int
-audit_cert_change(struct audit *au, struct store *s, const char *id,
+int
+ctl_cert_audit(struct audit *au, struct store *s, const char *id,
     const char *serial, const char *what, const char *detail)
 {
 	struct audit_event ev;
 	char reason[160], who[96];
 
-	if (store_begin(s, 0) != STORE_OK)
-		return ctl_failx("cannot record the change in the audit "
-		    "log: %s", store_strerror(s));
 	ctl_caller(who, sizeof(who));
 	snprintf(reason, sizeof(reason), "%s uid=%s", what, who);
 	memset(&ev, 0, sizeof(ev));
@@ -169,28 +133,7 @@ audit_cert_change(struct audit *au, struct store *s, const char *id,
 	ev.outcome = "ok";
 	ev.reason = reason;
 	ev.detail = detail;
-	if (audit_append(au, s, &ev, clockms_wall()) != STORE_OK) {
-		store_abort(s);
-		return ctl_failx("cannot record the change in the audit "
-		    "log: %s", audit_strerror(au));
-	}
-	if (store_commit(s) != STORE_OK)
-		return ctl_failx("cannot record the change in the audit "
-		    "log: %s", store_strerror(s));
-	return EXIT_SUCCESS;
-}
-
-int
-ctl_cert_audit_open(const char *dir, struct audit **au, struct store **s)
-{
-	return audit_prepare(dir, au, s);
-}
-
-int
-ctl_cert_audit(struct audit *au, struct store *s, const char *id,
-    const char *serial, const char *what, const char *detail)
-{
-	return audit_cert_change(au, s, id, serial, what, detail);
+	return ctl_data_record(au, s, &ev, "the change in the audit log");
 }
 
 /* Serial (upper-case hex) of the certificate in path, for the audit log. */
@@ -300,7 +243,7 @@ run_cert_issue(const struct cert_issue_args *a)
 	int r = EXIT_FAILURE;
 
 	/* A log that cannot be opened stops us before anything is issued. */
-	if (a->data != NULL && audit_prepare(a->data, &au, &s) != EXIT_SUCCESS)
+	if (a->data != NULL && ctl_cert_audit_open(a->data, &au, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
 	if (a->server) {
 		if (ca_issue_server(a->ca, a->dns, a->n_dns, a->ip, a->n_ip,
@@ -325,7 +268,7 @@ run_cert_issue(const struct cert_issue_args *a)
 			strcpy(serial, "-");
 		snprintf(what, sizeof(what), "issued %s, %d days",
 		    a->server ? "server" : "node", a->days);
-		if (audit_cert_change(au, s, a->server ? a->dns[0] ? a->dns[0] :
+		if (ctl_cert_audit(au, s, a->server ? a->dns[0] ? a->dns[0] :
 		    a->ip[0] : a->node, serial, what, NULL) != EXIT_SUCCESS) {
 			ctl_failx("the certificate is issued but not in the "
 			    "audit log");
@@ -421,7 +364,7 @@ run_cert_revoke(const struct cert_revoke_args *a)
 	int r = EXIT_FAILURE;
 
 	/* A log that cannot be opened stops us before anything changes. */
-	if (a->data != NULL && audit_prepare(a->data, &au, &s) != EXIT_SUCCESS)
+	if (a->data != NULL && ctl_cert_audit_open(a->data, &au, &s) != EXIT_SUCCESS)
 		return EXIT_FAILURE;
 	if (ca_revoke(a->ca, a->node, a->serial, a->reason, a->crl_days, &v,
 	    &n, &info, err, sizeof(err)) == -1) {
@@ -443,7 +386,7 @@ run_cert_revoke(const struct cert_revoke_args *a)
 		snprintf(what, sizeof(what), "revoked %s", v[i].kind);
 		snprintf(detail, sizeof(detail), "revocation_reason=%s",
 		    ca_reason_name(v[i].reason));
-		if (audit_cert_change(au, s, v[i].id, v[i].serial, what,
+		if (ctl_cert_audit(au, s, v[i].id, v[i].serial, what,
 		    detail) != EXIT_SUCCESS) {
 			ctl_failx("the revocation stands (the CRL is written) "
 			    "but is not in the audit log");
@@ -627,25 +570,15 @@ parse_crl(const struct command *c, int argc, char **argv, struct crl_args *a)
 static int
 copy_crl(const char *cadir, const char *path)
 {
-	char src[4096], err[1024], *buf = NULL;
-	size_t len = 0;
-	FILE *in;
+	char src[4096], err[1024], *buf;
+	size_t len;
 	int r;
 
 	snprintf(src, sizeof(src), "%s/%s", cadir, CA_CRL_FILE);
-	if ((in = fopen(src, "re")) == NULL)
-		return ctl_failx("cannot read %s: %s", src, strerror(errno));
 	/* a CRL lists every revoked serial: bounded, but not small */
-	if ((buf = malloc(CRL_COPY_MAX)) != NULL)
-		len = fread(buf, 1, CRL_COPY_MAX, in);
-	if (buf == NULL || ferror(in) || len == CRL_COPY_MAX) {
-		fclose(in);
-		free(buf);
-		return ctl_failx("cannot read %s: %s", src, buf == NULL ?
-		    "out of memory" : len == CRL_COPY_MAX ? "larger than 16 MiB" :
-		    "read error");
-	}
-	fclose(in);
+	if ((buf = readfile_all(src, CRL_COPY_MAX, &len, err,
+	    sizeof(err))) == NULL)
+		return ctl_failx("cannot read %s", err);
 	r = atomicfile_write_buf(path, 0644, ATOMICFILE_REPLACE, buf, len, err,
 	    sizeof(err)) == ATOMICFILE_OK ? EXIT_SUCCESS :
 	    ctl_failx("the CRL is re-signed in %s but not copied: %s", cadir,

@@ -10,9 +10,9 @@ struct audit;
 struct store;
 
 /*
- * Opens the audit keys (never creating them: they must be the broker's)
- * and the store of the broker's data directory dir, before anything is
- * changed. EXIT_SUCCESS, or EXIT_FAILURE printed.
+ * Opens the audit keys (created only with the store, in a new deployment:
+ * ctl_data_audit_open) and the store of the broker's data directory dir,
+ * before anything is changed. EXIT_SUCCESS, or EXIT_FAILURE printed.
  */
 int	ctl_cert_audit_open(const char *dir, struct audit **au,
 	    struct store **s);

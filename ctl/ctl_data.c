@@ -35,6 +35,22 @@ ctl_data_exists(const char *dir)
 }
 
 int
+ctl_data_audit_open(const char *dir, int new_dir, struct audit **au)
+{
+	struct stat st;
+	char err[1024];
+	int have;
+
+	if (!new_dir && stat(dir, &st) == -1)
+		return ctl_failx("cannot open the audit log: data directory "
+		    "%s: %s", dir, strerror(errno));
+	if ((have = store_exists(dir, err, sizeof(err))) == -1 ||
+	    (*au = audit_open(dir, have == 0, err, sizeof(err))) == NULL)
+		return ctl_failx("cannot open the audit log: %s", err);
+	return EXIT_SUCCESS;
+}
+
+int
 ctl_data_store(const char *dir, int readonly, struct store **s)
 {
 	struct store_opts so;

@@ -18,6 +18,18 @@ struct store;
 int	ctl_data_exists(const char *dir);
 
 /*
+ * Opens the audit keys of data directory dir for a change batonctl will
+ * record. They are created only with the store, in a new deployment (no
+ * store yet): where a store exists they must be the ones its log was
+ * written with, and a missing key is reported, never made anew. With
+ * new_dir, dir itself may be missing and is then made (node add starts a
+ * deployment); without, a missing dir is refused (a certificate change
+ * names an existing broker's directory, and a typo must not start a new
+ * one). EXIT_SUCCESS, or EXIT_FAILURE with the reason printed.
+ */
+int	ctl_data_audit_open(const char *dir, int new_dir, struct audit **au);
+
+/*
  * Opens the store in dir (read-only or not). EXIT_SUCCESS, or
  * EXIT_FAILURE with the reason printed.
  */

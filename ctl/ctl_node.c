@@ -55,8 +55,9 @@ struct node_add_args {
 /* --policy and --force of add and set-role: the same words for both. */
 #define ROLE_POLICY_HELP \
 	"check the role against this policy file instead of the one\n" \
-	"the broker has in force (DIR/" POLICY_IN_FORCE_FILE "); needed " \
-	"before\nthe broker's first start, unless --force"
+	"the broker has in force (DIR/" POLICY_IN_FORCE_FILE "); before\n" \
+	"the broker's first start there is none, and the role is only\n" \
+	"checked if this is given"
 #define ROLE_FORCE_HELP \
 	"register a role the policy does not declare (to pre-stage a\n" \
 	"node for a coming policy; it can do nothing until then), or\n" \
@@ -134,10 +135,8 @@ parse_node_add(const struct command *c, int argc, char **argv,
 int
 ctl_node_open_change(const char *dir, struct audit **au, struct store **s)
 {
-	char err[1024];
-
-	if ((*au = audit_open(dir, 1, err, sizeof(err))) == NULL)
-		return ctl_failx("cannot open the audit log: %s", err);
+	if (ctl_data_audit_open(dir, 1, au) != EXIT_SUCCESS)
+		return EXIT_FAILURE;
 	if (ctl_data_begin(dir, 0, s) != EXIT_SUCCESS) {
 		audit_close(*au);
 		*au = NULL;

@@ -51,8 +51,9 @@ int	ctl_node_commit(struct audit *au, struct store *s, int r,
  * policy_file when given, else the copy of the policy in force that the
  * broker keeps in data. An undeclared role is refused, naming the
  * declared roles and the nearest; with force it is accepted with a
- * warning. No policy known (no --policy, no copy: a new deployment) is
- * refused unless force. Returns EXIT_SUCCESS, or EXIT_FAILURE printed.
+ * warning. With no policy known (no --policy, no copy: a new deployment)
+ * the role is registered unchecked with a warning. Returns EXIT_SUCCESS,
+ * or EXIT_FAILURE printed.
  */
 int	ctl_role_check(const char *data, const char *policy_file,
 	    const char *node, const char *role, int force);

@@ -527,6 +527,25 @@ open_tables(struct store *s, char *err, size_t errlen)
 }
 
 int
+store_exists(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	char path[PATH_MAX];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+	    sizeof(path)) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		return -1;
+	}
+	if (stat(path, &st) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	return -1;
+}
+
+int
 store_open(const struct store_opts *opts, struct store **out, char *err,
     size_t errlen)
 {

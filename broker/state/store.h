@@ -63,6 +63,12 @@ struct store_opts {
  * Runs mdb_reader_check once. Returns STORE_OK and *out, or STORE_ERROR
  * with err set to a sentence naming the directory and the cause.
  */
+/*
+ * 1 if dir holds a store (its data file exists), 0 if not (a new
+ * deployment), -1 when that cannot be told (err set).
+ */
+int	 store_exists(const char *dir, char *err, size_t errlen);
+
 int	 store_open(const struct store_opts *opts, struct store **out,
 	    char *err, size_t errlen);
 /* Aborts any open transaction and closes the environment. NULL is fine. */
