@@ -448,8 +448,9 @@ main(int argc, char **argv)
 	{
 		struct session *s;
 
+		/* killed first, so the layers above let go (on_gone) */
 		while ((s = TAILQ_FIRST(&d.b.sessions)) != NULL) {
-			session_set_state(s, SESSION_DEAD);
+			session_kill(s);
 			session_destroy(s);
 		}
 	}

@@ -74,13 +74,13 @@ broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 	struct broker *b = arg;
 	struct session *s, *next;
 	struct wake_set woken;
-	int drop;
+	int drop, again = 0;
 
 	/* receivers of nodes that have new work, and those that asked */
 	state_wake_take(&b->st, &woken);
 	TAILQ_FOREACH(s, &b->sessions, entry) {
 		if (s->stream != NULL)		/* an audit answer in progress */
-			audit_query_pump(s);
+			again |= audit_query_pump(s);
 		if (s->want_pump || (s->receiving && wake_set_has(&woken, s->node_id)))
 			deliver_pump(s);
 	}
@@ -109,8 +109,9 @@ broker_commit_pass(evutil_socket_t fd, short what, void *arg)
 	}
 	b->resume_pending = 0;
 	deadline_rearm(b);
-	/* work the pumps queued for nodes already passed over */
-	if (state_wake_pending(&b->st))
+	/* work the pumps queued for nodes already passed over, and audit
+	 * answers that used their share of this pass */
+	if (again || state_wake_pending(&b->st))
 		broker_schedule(b);
 	if (b->stopping && b->nsessions == 0)
 		event_base_loopbreak(b->base);

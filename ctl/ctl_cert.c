@@ -121,7 +121,7 @@ ctl_cert_audit(struct audit *au, struct store *s, const char *id,
     const char *serial, const char *what, const char *detail)
 {
 	struct audit_event ev;
-	char reason[160], who[96];
+	char reason[256], who[96];
 
 	ctl_caller(who, sizeof(who));
 	snprintf(reason, sizeof(reason), "%s uid=%s", what, who);

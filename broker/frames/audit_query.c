@@ -34,7 +34,12 @@
 #define KIND(x)		BATON__V1__AUDIT_QUERY_KIND__AUDIT_QUERY_KIND_##x
 #define FMT(x)		BATON__V1__AUDIT_FORMAT__AUDIT_FORMAT_##x
 
-#define PAGES_PER_PASS	8	/* pages one stream reads in one pass */
+/*
+ * Pages one stream reads in one pass. The pass's receipts wait for its
+ * commit, so a long query reads one page (at most PAGE_SCAN_MAX records)
+ * and is taken up again in the next pass, not eight.
+ */
+#define PAGES_PER_PASS	1
 #define PAGE_SCAN_MAX	2048	/* records one page reads at most */
 
 /* What a stream answers with. */
@@ -124,7 +129,6 @@ refuse(struct session *s, const Baton__V1__AuditQuery *q, int code,
 
 	snprintf(reason, sizeof(reason), "audit query: %s", text);
 	session_audit_actor(s, &ev);
-	ev.since_submit_ms = ev.since_delivery_ms = -1;	/* not a handover's */
 	ev.event = AUDIT_STATUS_REFUSED;
 	ev.outcome = frame_code_name(code);
 	ev.reason = reason;
@@ -266,7 +270,6 @@ record_query(struct session *s, const struct audit_stream *as)
 	if (n > 0 && (size_t)n < sizeof(reason))
 		audit_filter_describe(&as->f, reason, sizeof(reason));
 	session_audit_actor(s, &ev);
-	ev.since_submit_ms = ev.since_delivery_ms = -1;	/* not a handover's */
 	ev.event = AUDIT_LOG_READ;
 	ev.message_id = as->f.nmessage_ids == 1 ? as->f.message_ids[0] : NULL;
 	ev.subject_ref = as->f.subject_ref;	/* a person: the reference only */
@@ -420,6 +423,7 @@ audit_query_handle(struct session *s, const Baton__V1__AuditQuery *q)
 	}
 	as->page.upto = as->head_seq;
 	s->stream = as;		/* the commit pass pumps it (broker.c) */
+	s->want_drain = 1;	/* and the write callback, once the window drains */
 	state_schedule(&s->b->st);
 	return;
 done:
@@ -446,6 +450,7 @@ finish(struct session *s, int code, const char *text)
 	struct audit_stream *as = s->stream;
 
 	s->stream = NULL;
+	s->want_drain = 0;
 	send_done(s, as->query_id, code, text, as);
 	if (code == CODE(OK))
 		log_info("sid=%llu node=%s audit query=%s kind=%s records=%" PRIu64
@@ -572,7 +577,7 @@ one_page(struct session *s, struct audit_stream *as, char *err,
 	return rc;
 }
 
-void
+int
 audit_query_pump(struct session *s)
 {
 	struct audit_stream *as = s->stream;
@@ -583,43 +588,39 @@ audit_query_pump(struct session *s)
 	 * pass that reads nothing opens no transaction */
 	if (as == NULL || s->state != SESSION_READY ||
 	    session_output_len(s) >= stream_window(s))
-		return;
+		return 0;
 	if (as->out != NULL) {		/* a trail or report, written */
 		if (send_built(s, as) && s->state == SESSION_READY)
 			finish(s, CODE(OK), "");
-		return;
+		return 0;
 	}
 	state_touch(&s->b->st);
 	while (session_output_len(s) < stream_window(s)) {
-		if (pages++ == PAGES_PER_PASS) {
-			/* its share of this pass is used: more in the next.
-			 * A wake (not state_schedule, which this pass would
-			 * swallow) makes the commit pass run again */
-			state_wake(&s->b->st, s->node_id);
-			return;
-		}
+		if (pages++ == PAGES_PER_PASS)
+			return 1;	/* its share of this pass is used */
 		if ((as->mode == STREAM_ROWS ? one_page(s, as, err,
 		    sizeof(err)) : feed_page(s, as, err, sizeof(err))) == -1) {
 			finish(s, CODE(INTERNAL), err);
-			return;
+			return 0;
 		}
 		if (s->state != SESSION_READY)
-			return;
+			return 0;
 		if (as->page.done && as->mode != STREAM_ROWS) {
 			if (write_built(s, as, err, sizeof(err)) == -1) {
 				finish(s, CODE(INTERNAL), err);
-				return;
+				return 0;
 			}
 			if (send_built(s, as) && s->state == SESSION_READY)
 				finish(s, CODE(OK), "");
-			return;
+			return 0;
 		}
 		if (as->page.done) {
 			finish(s, CODE(OK), "");
-			return;
+			return 0;
 		}
 	}
 	/* the window is full: the session's write callback resumes it */
+	return 0;
 }
 
 void
@@ -627,4 +628,5 @@ audit_query_gone(struct session *s)
 {
 	stream_free(s->stream);
 	s->stream = NULL;
+	s->want_drain = 0;
 }

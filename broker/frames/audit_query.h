@@ -5,9 +5,10 @@
  *
  * Who may: a node whose registry role is exactly "auditor" (the fixed rule
  * AUDIT_QUERY_ROLE; DESIGN.md ships that role as "reads the audit log
- * only"). The same rule refuses such a node every frame that would show
- * or move a handover (Submit, Pull, Decision: frames/dispatch.c), so it
- * never sees a handover body whatever the policy says it may receive.
+ * only"). The same rule refuses such a node a Pull (frames/dispatch.c),
+ * so it never receives a handover body whatever the policy says; its
+ * Submit, Decision and Status meet the policy's usual refusals (the
+ * auditor role has no routes and may see no section).
  * Every query is recorded (audit_read, the auditor as actor, the filters
  * in reason, a person as subject_ref only); refusals are recorded as
  * status_refused, under the broker-wide limit on refusal records.
@@ -36,8 +37,12 @@ int	audit_query_is_auditor(const struct session *s);
 /* An AuditQuery from s (dispatch has checked the node and the version). */
 void	audit_query_handle(struct session *s, const Baton__V1__AuditQuery *q);
 
-/* Sends more of s's answer while its output has room (the commit pass). */
-void	audit_query_pump(struct session *s);
+/*
+ * Sends more of s's answer while its output has room (the commit pass).
+ * Returns 1 when it stopped only because its share of this pass was used
+ * (the caller runs another pass), else 0.
+ */
+int	audit_query_pump(struct session *s);
 
 /* s is closing or gone: drops its answer in progress, if any. */
 void	audit_query_gone(struct session *s);

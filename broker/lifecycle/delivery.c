@@ -165,7 +165,7 @@ record_delivery(struct state *st, const struct actor *r, queue_msg *m,
 	/* the first delivery to this recipient: its decision counts from it */
 	if (m->attempts == 1)
 		m->delivered_at_ms = now;
-	snprintf(attempt, sizeof(attempt), "attempt %u", m->attempts);
+	snprintf(attempt, sizeof(attempt), AUDIT_REASON_ATTEMPT, m->attempts);
 	if (lifecycle_event(m, now, "delivered", "broker",
 	    r->node_id, "ok", attempt, NULL) == -1)
 		fatalx("out of memory");

@@ -175,7 +175,7 @@ answer_existing(struct state *st, const struct actor *a, const queue_msg *m,
 	if (strcmp(m->sender, a->node_id) == 0 &&
 	    memcmp(m->content_sha256.data, hash, 32) == 0) {
 		audit_msg(st, a, AUDIT_SUBMIT_ACCEPTED, m, m->recipient, "ok",
-		    "resubmitted: original receipt returned");
+		    AUDIT_REASON_RESUBMITTED);
 		out->duplicate = 1;
 		out->received_at_ms = m->received_at_ms;
 		return answer(res, CODE(OK), "already received");

@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "audit.h"
+#include "hex.h"
 #include "worklist.h"
 
 #define CODE(x)		BATON__V1__CODE__CODE_##x
@@ -85,25 +86,14 @@ static int
 cursor_seal(const char *node, const char *ref, char *out)
 {
 	unsigned char b[SEAL_NONCE + BATON_REFERENCE_MAX + SEAL_TAG];
-	size_t len = strlen(ref), i;
+	size_t len = strlen(ref);
 
 	if (len > BATON_REFERENCE_MAX || RAND_bytes(b, SEAL_NONCE) != 1 ||
 	    seal_crypt(1, node, b, (const unsigned char *)ref, (int)len,
 	    b + SEAL_NONCE, b + SEAL_NONCE + len) == -1)
 		return -1;
-	for (i = 0; i < SEAL_NONCE + len + SEAL_TAG; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	hex_encode(b, SEAL_NONCE + len + SEAL_TAG, out);
 	return 0;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* Opens a sealed cursor of node into ref (BATON_REFERENCE_MAX + 1). 0, or -1. */
@@ -111,17 +101,11 @@ static int
 cursor_open(const char *node, const char *hex, char *ref)
 {
 	unsigned char b[SEAL_NONCE + BATON_REFERENCE_MAX + SEAL_TAG];
-	size_t hl = strlen(hex), n = hl / 2, len, i;
-	int hi, lo;
+	size_t hl = strlen(hex), n = hl / 2, len;
 
-	if (hl % 2 != 0 || n <= SEAL_NONCE + SEAL_TAG || n > sizeof(b))
+	if (hl % 2 != 0 || n <= SEAL_NONCE + SEAL_TAG || n > sizeof(b) ||
+	    hex_decode(hex, n, b) == -1)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if ((hi = hexval(hex[2 * i])) == -1 ||
-		    (lo = hexval(hex[2 * i + 1])) == -1)
-			return -1;
-		b[i] = (unsigned char)(hi << 4 | lo);
-	}
 	len = n - SEAL_NONCE - SEAL_TAG;
 	if (seal_crypt(0, node, b, b + SEAL_NONCE, (int)len,
 	    (unsigned char *)ref, b + SEAL_NONCE + len) == -1)
@@ -264,7 +248,6 @@ record_read(struct state *st, const struct actor *a,
 	    q->undecided ? " undecided" : "", out->n,
 	    out->next_cursor[0] != '\0' ? " more" : "");
 	lifecycle_audit_actor(a, &ev);
-	ev.since_submit_ms = ev.since_delivery_ms = -1;	/* no one handover */
 	ev.event = AUDIT_STATUS_READ;
 	ev.outcome = "ok";
 	ev.reason = reason;
@@ -287,12 +270,9 @@ lifecycle_worklist(struct state *st, const struct actor *a,
 	    q->limit, out);
 	if (q->kind == WORKLIST_INBOX && out->next_cursor[0] != '\0') {
 		/* the position may be anyone's handover: sealed (worklist.h) */
-		size_t l = strnlen(out->next_cursor, sizeof(last));
-
-		if (l < sizeof(last))
-			memcpy(last, out->next_cursor, l + 1);
-		if (l >= sizeof(last) ||
-		    cursor_seal(a->node_id, last, out->next_cursor) == -1) {
+		/* scan() leaves a reference there, which fits last */
+		memcpy(last, out->next_cursor, strlen(out->next_cursor) + 1);
+		if (cursor_seal(a->node_id, last, out->next_cursor) == -1) {
 			lifecycle_worklist_clear(out);
 			snprintf(res->text, sizeof(res->text), "the next page "
 			    "could not be marked (no random bytes)");

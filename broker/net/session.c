@@ -396,8 +396,6 @@ session_destroy(struct session *s)
 		b->buffered -= s->reserved;
 	if (s->want_reserve != 0)
 		b->budget_waiters--;
-	if (s->stream != NULL)		/* stopping: the layer above frees it */
-		b->net.on_gone(s);
 	TAILQ_REMOVE(&b->sessions, s, entry);
 	b->nsessions--;
 	if (s->close_timer != NULL)
@@ -578,8 +576,8 @@ session_write_cb(struct bufferevent *bev, void *arg)
 		s->read_paused = 0;
 		read_resume(s);
 	}
-	if (s->receiving || s->stream != NULL) {
-		/* a delivery or an audit answer may go on now */
+	if (s->receiving || s->want_drain) {
+		/* a delivery, or what the layer above waits to send, goes on */
 		s->want_pump = 1;
 		state_schedule(&s->b->st);
 	}

@@ -63,6 +63,8 @@ struct session {
 	int			 lingering;	/* CLOSING: our side shut, draining input */
 	int64_t		 partial_since_ms; /* a frame has been arriving since */
 	uint32_t		 proto;		/* protocol version its Hello asked for */
+	int			 want_drain;	/* the layer above has more to send once
+					   the output drains: pump it then */
 	struct audit_stream	*stream;	/* an audit query being answered, or NULL
 					   (frames/audit_query.c; freed by on_gone) */
 };

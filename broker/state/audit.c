@@ -60,6 +60,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "hex.h"
 #include "atomicfile.h"
 #include "audit.h"
 #include "audit_int.h"
@@ -92,19 +93,6 @@ aerr(struct audit *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(a->err, sizeof(a->err), fmt, ap);
 	va_end(ap);
-}
-
-void
-audit_hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t	 i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 0xf];
-	}
-	out[2 * n] = '\0';
 }
 
 static int
@@ -240,7 +228,7 @@ audit_checkpoint_text(uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
 	char	 hex[AUDIT_REF_HEX + 1];
 	int	 n;
 
-	audit_hex(hash, AUDIT_HASH_LEN, hex);
+	hex_encode(hash, AUDIT_HASH_LEN, hex);
 	n = snprintf(out, outlen, "%s\n%" PRIu64 "\n%s\n", AUDIT_SIG_TAG, seq,
 	    hex);
 	if (n < 0 || (size_t)n >= outlen)
@@ -259,7 +247,7 @@ audit_key_id(EVP_PKEY *pk, char out[AUDIT_REF_HEX + 1])
 	    EVP_Digest(raw, len, h, &n, EVP_sha256(), NULL) != 1 ||
 	    n != AUDIT_HASH_LEN)
 		return -1;
-	audit_hex(h, AUDIT_HASH_LEN, out);
+	hex_encode(h, AUDIT_HASH_LEN, out);
 	return 0;
 }
 
@@ -621,7 +609,7 @@ audit_subject_ref(const struct audit *a, const char *nhs_number,
 		return -1;
 	}
 	OPENSSL_cleanse(norm, sizeof(norm));
-	audit_hex(mac, AUDIT_HASH_LEN, out);
+	hex_encode(mac, AUDIT_HASH_LEN, out);
 	return 0;
 }
 
@@ -715,7 +703,7 @@ audit_head(struct store *s, uint64_t *seq, char hash_hex[AUDIT_REF_HEX + 1])
 	int	 rc;
 
 	rc = audit_read_head(s, seq, h);
-	audit_hex(h, AUDIT_HASH_LEN, hash_hex);
+	hex_encode(h, AUDIT_HASH_LEN, hash_hex);
 	return rc;
 }
 

@@ -75,6 +75,14 @@ struct Baton__Store__V1__AuditRecord;	/* a stored record (store.proto) */
 #define AUDIT_ARCHIVED		"audit_archived"	/* batonctl audit archive */
 
 /*
+ * Reason texts that readers of the log count by (metrics.c, the report):
+ * written and matched through these, never retyped.
+ */
+#define AUDIT_REASON_RESUBMITTED	"resubmitted: original receipt returned"
+#define AUDIT_REASON_ATTEMPT		"attempt %u"	/* delivered: the Nth try */
+#define AUDIT_REASON_FIRST_ATTEMPT	"attempt 1"
+
+/*
  * One event. Unused fields are NULL (stored as empty). Strings are
  * identifiers and codes only; the audit module cannot tell them from
  * clinical text, so callers must never pass any. A string longer than

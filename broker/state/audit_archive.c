@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 
+#include "hex.h"
 #include "audit.h"
 #include "audit_int.h"
 #include "audit_verify_int.h"
@@ -209,7 +210,7 @@ json_hex_bytes(const char *hex, uint8_t *buf, size_t max,
 {
 	size_t	 n = strlen(hex);
 
-	if (n % 2 != 0 || n / 2 > max || audit_unhex(hex, n / 2, buf) == -1)
+	if (n % 2 != 0 || n / 2 > max || hex_decode(hex, n / 2, buf) == -1)
 		return -1;
 	out->data = n > 0 ? buf : NULL;
 	out->len = n / 2;
@@ -491,7 +492,7 @@ audit_verifier_archive(struct audit_verifier *v, FILE *in, const char *name)
 	else if (EVP_DigestFinal_ex(sha, h, &hl) != 1)
 		ret = cannot(r, "SHA-256 failed");
 	else
-		audit_hex(h, AUDIT_HASH_LEN, r->archive_sha256);
+		hex_encode(h, AUDIT_HASH_LEN, r->archive_sha256);
  done:
 	EVP_MD_CTX_free(sha);
 	free(buf);
@@ -606,7 +607,7 @@ audit_archive_write(struct store *s, const struct audit_pubkey *pk,
 	audit_verifier_free(v);
 	if (ret != AUDIT_VERIFY_OK)
 		return ret;
-	audit_hex(p->last_hash, AUDIT_HASH_LEN, hex);
+	hex_encode(p->last_hash, AUDIT_HASH_LEN, hex);
 	if (r->first_seq != p->first || r->head_seq != p->last ||
 	    strcmp(r->head_hash, hex) != 0)
 		return cannot(r, "the log changed since it was verified "

@@ -49,9 +49,6 @@
 #define AUDIT_SIG_TAG		"baton-audit-v1"
 #define AUDIT_SIG_TEXT_MAX	128
 
-/* Lower-case hex of n bytes into out (2n + 1 bytes). */
-void	audit_hex(const uint8_t *p, size_t n, char *out);
-
 /*
  * SHA-256 of r's canonical encoding (r->prev_hash must be 32 bytes); -1
  * also for a format it does not know.

@@ -64,7 +64,6 @@ static const struct {
 #define POLICY_DETAIL	"policy_sha256="
 
 /* The reason the first delivery to a recipient carries (delivery.c). */
-#define FIRST_ATTEMPT	"attempt 1"
 
 int
 report_risk_index(const char *name)
@@ -369,7 +368,7 @@ count_event(struct report *r, struct report_cell *c, enum ev ev,
 	case EV_DELIVERED:
 		/* a redelivery after a reconnect is not a second arrival */
 		if (rec->reason == NULL ||
-		    strcmp(rec->reason, FIRST_ATTEMPT) != 0)
+		    strcmp(rec->reason, AUDIT_REASON_FIRST_ATTEMPT) != 0)
 			break;
 		c->delivered++;
 		if (audit_record_since_submit(rec) >= 0)

@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "hex.h"
 #include "audit.h"
 #include "audit_int.h"
 #include "audit_verify_int.h"
@@ -119,22 +120,6 @@ audit_pubkey_free(struct audit_pubkey *k)
 }
 
 int
-audit_unhex(const char *s, size_t n, uint8_t *out)
-{
-	size_t	 i;
-	int	 hi, lo;
-
-	for (i = 0; i < n; i++) {
-		hi = OPENSSL_hexchar2int((unsigned char)s[2 * i]);
-		lo = OPENSSL_hexchar2int((unsigned char)s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
-int
 audit_anchor_parse(const char *s, struct audit_anchor *out)
 {
 	const char	*colon, *h = s;
@@ -157,7 +142,7 @@ audit_anchor_parse(const char *s, struct audit_anchor *out)
 			return -1;
 		h = colon + 1;
 	}
-	if (strlen(h) != AUDIT_REF_HEX || audit_unhex(h, AUDIT_HASH_LEN,
+	if (strlen(h) != AUDIT_REF_HEX || hex_decode(h, AUDIT_HASH_LEN,
 	    out->hash) == -1)
 		return -1;
 	out->seq = v;
@@ -346,7 +331,7 @@ audit_verifier_step(struct audit_verifier *v,
 	if (r->count++ == 0)
 		r->first_seq = v->want;
 	r->head_seq = v->want;
-	audit_hex(h, AUDIT_HASH_LEN, r->head_hash);
+	hex_encode(h, AUDIT_HASH_LEN, r->head_hash);
 	memcpy(v->prev, h, AUDIT_HASH_LEN);
 	v->want++;
 	if (v->each != NULL && v->each(v->arg, rec, cp) != 0)

@@ -68,9 +68,6 @@ int	audit_verifier_step(struct audit_verifier *v,
  */
 int	audit_utf8_seq(const unsigned char *p, uint32_t *cp);
 
-/* Decodes 2n hex digits at s into n bytes at out: 0, or -1 if not hex. */
-int	audit_unhex(const char *s, size_t n, uint8_t *out);
-
 /* Writes rec as one JSON line, as audit export --format jsonl does. */
 void	audit_write_json_row(FILE *out,
 	    const Baton__Store__V1__AuditRecord *rec);

@@ -18,7 +18,6 @@
  * this reason; it is no new handover. 11-ops-metrics checks the two stay
  * in step.
  */
-#define RESUBMIT_REASON		"resubmitted"
 
 /* Commit latency: fsync dominates, from well under a millisecond to seconds. */
 static const double commit_seconds_bounds[METRICS_BUCKETS] = {
@@ -105,8 +104,8 @@ event_counter(struct metrics *m, const char *e)
 static void
 count_submitted(struct metrics *m, const struct audit_event *ev)
 {
-	if (ev->reason != NULL && strncmp(ev->reason, RESUBMIT_REASON,
-	    strlen(RESUBMIT_REASON)) == 0) {
+	if (ev->reason != NULL &&
+	    strcmp(ev->reason, AUDIT_REASON_RESUBMITTED) == 0) {
 		m->resubmitted++;
 		return;
 	}
