@@ -14,8 +14,6 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
-
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -310,11 +308,9 @@ stream_free(struct audit_stream *as)
  */
 static void
 report_opts_for(struct session *s, const struct audit_stream *as,
-    char sha256[65], struct report_opts *o)
+    struct report_opts *o)
 {
 	const struct policy *p = s->b->st.policy;
-	unsigned char md[32];
-	unsigned int mdlen = 0;
 	int i;
 
 	memset(o, 0, sizeof(*o));
@@ -324,13 +320,7 @@ report_opts_for(struct session *s, const struct audit_stream *as,
 	for (i = 0; i < REPORT_RISKS && i < POLICY_RISK_LEVELS; i++)
 		o->deadline_ms[i] = p->deadline_ms[i];
 	o->policy_name = "the policy in force";
-	sha256[0] = '\0';
-	if (p->text != NULL && EVP_Digest(p->text, p->text_len, md, &mdlen,
-	    EVP_sha256(), NULL) == 1 && mdlen == sizeof(md)) {
-		for (i = 0; i < (int)sizeof(md); i++)
-			snprintf(sha256 + 2 * i, 3, "%02x", md[i]);
-		o->policy_sha256 = sha256;
-	}
+	o->policy_sha256 = p->sha256[0] != '\0' ? p->sha256 : NULL;
 	o->role_of = report_registry_role;
 	o->role_arg = s->b->st.store;
 }
@@ -340,14 +330,13 @@ static int
 start_builder(struct session *s, struct audit_stream *as)
 {
 	struct report_opts o;
-	char sha256[65];
 
 	switch (as->mode) {
 	case STREAM_TRAIL:
 		return (as->trail = audit_trail_new(&as->f)) != NULL ? 0 : -1;
 	case STREAM_REPORT:
 		/* report_new copies what it keeps of o */
-		report_opts_for(s, as, sha256, &o);
+		report_opts_for(s, as, &o);
 		return (as->report = report_new(&o)) != NULL ? 0 : -1;
 	default:
 		return 0;

@@ -48,6 +48,9 @@ struct policy {
 						   (NUL-terminated), for the copy
 						   in force (policy_in_force.h) */
 	size_t			 text_len;
+	char			 sha256[65];	/* hex SHA-256 of the file's bytes
+						   (policy_file_load); "" when
+						   parsed from memory */
 };
 
 /*

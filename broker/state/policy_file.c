@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "policy_file.h"
+#include "hex.h"
 #include "readfile.h"
 
 /* Lower-case hex SHA-256 of n bytes at p; 0, or -1. */
@@ -16,13 +17,12 @@ static int
 sha256_hex(const char *p, size_t n, char out[POLICY_SHA256_HEX + 1])
 {
 	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0, i;
+	unsigned int	 mdlen = 0;
 
 	if (EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen * 2 != POLICY_SHA256_HEX)
 		return -1;
-	for (i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, mdlen, out);
 	return 0;
 }
 
@@ -39,13 +39,14 @@ policy_file_load(const char *path, char sha256[POLICY_SHA256_HEX + 1],
 	if ((buf = readfile_all(path, POLICY_FILE_MAX, &len, err,
 	    errlen)) == NULL)
 		return NULL;
-	if (sha256_hex(buf, len, sha256) == -1) {
+	if (sha256_hex(buf, len, sha256) == -1) {	/* also for a refusal */
 		snprintf(err, errlen, "%s: SHA-256 failed", path);
 		free(buf);
 		return NULL;
 	}
 	*why = POLICY_FILE_INVALID;
-	p = policy_parse(path, buf, len, err, errlen);
+	if ((p = policy_parse(path, buf, len, err, errlen)) != NULL)
+		memcpy(p->sha256, sha256, POLICY_SHA256_HEX + 1);
 	free(buf);
 	return p;
 }
