@@ -34,6 +34,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "pbarena.h"
 #include "policy.h"
 #include "policy_file.h"
 #include "policy_in_force.h"
@@ -48,6 +49,7 @@
 
 #define READER_CHECK_S	30	/* how often stale LMDB reader slots are cleared */
 #define RECHECK_S	2	/* how often live sessions are checked against the registry */
+#define PBARENA_BYTES	(256 * 1024)	/* a few handovers unpacked at once */
 #define STOP_GRACE_S	5	/* how long clients may take to read final replies */
 
 /*
@@ -93,7 +95,24 @@ struct daemon {
 	struct metrics			 metrics;	/* counters (state/metrics.h) */
 	struct metrics_http		*metrics_http;	/* NULL: metrics off */
 	struct sessionfile		*sessionfile;	/* DATA/sessions */
+	struct event			*log_ev;	/* writes buffered log lines */
 };
+
+/* Log lines of a pass are written once, after the pass's I/O. */
+static void
+log_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_flush();
+}
+
+static void
+log_schedule_flush(void *arg)
+{
+	event_active(arg, EV_TIMEOUT, 0);
+}
 
 /* Tells systemd (Type=notify); a failure is logged and otherwise ignored. */
 static void
@@ -393,6 +412,9 @@ main(int argc, char **argv)
 		strcpy(d.b.broker_id, "batond");
 	load_all(&d.b, &cfg, policy_sha256);
 
+	/* frames, stored handovers and registry records live for one callback */
+	if (pbarena_enable(PBARENA_BYTES) == -1)
+		fatalx("cannot allocate the unpacking arena");
 	if ((d.b.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	/* 0: unused, 1: all I/O and timers, 2: the commit pass, after them */
@@ -401,6 +423,10 @@ main(int argc, char **argv)
 	d.b.commit_ev = event_new(d.b.base, -1, 0, broker_commit_pass, &d.b);
 	if (d.b.commit_ev == NULL || event_priority_set(d.b.commit_ev, 2) != 0)
 		fatalx("cannot create the commit event");
+	d.log_ev = event_new(d.b.base, -1, 0, log_flush_cb, NULL);
+	if (d.log_ev == NULL || event_priority_set(d.log_ev, 2) != 0)
+		fatalx("cannot create the log event");
+	log_set_buffered(log_schedule_flush, d.log_ev);
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(d.b.base, signums[i], signal_cb, &d);
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
@@ -471,6 +497,8 @@ main(int argc, char **argv)
 	deadline_stop(&d.b);
 	policy_free(d.b.st.policy);
 	event_free(d.b.commit_ev);
+	log_set_buffered(NULL, NULL);
+	event_free(d.log_ev);
 	event_base_free(d.b.base);
 	audit_close(d.b.st.audit);
 	store_close(d.b.st.store);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "pbarena.h"
 #include "wire_check.h"
 
 int
@@ -114,18 +115,18 @@ frame_decode(const uint8_t *body, size_t len, int *status)
 		*status = wire_to_frame_status(wst);
 		return NULL;
 	}
-	f = baton__v1__frame__unpack(NULL, len, body);
+	f = baton__v1__frame__unpack(&pbarena, len, body);
 	if (f == NULL) {
 		*status = FRAME_MALFORMED;
 		return NULL;
 	}
 	if (f->body_case == BATON__V1__FRAME__BODY__NOT_SET) {
-		baton__v1__frame__free_unpacked(f, NULL);
+		baton__v1__frame__free_unpacked(f, &pbarena);
 		*status = FRAME_NO_BODY;
 		return NULL;
 	}
 	if (has_unknown_fields(&f->base)) {
-		baton__v1__frame__free_unpacked(f, NULL);
+		baton__v1__frame__free_unpacked(f, &pbarena);
 		*status = FRAME_MALFORMED;
 		return NULL;
 	}
@@ -158,7 +159,7 @@ void
 frame_free(Frame *f)
 {
 	if (f != NULL)
-		baton__v1__frame__free_unpacked(f, NULL);
+		baton__v1__frame__free_unpacked(f, &pbarena);
 }
 
 const char *

@@ -10,6 +10,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "pbarena.h"
 #include "sections.h"
 
 static const ProtobufCMessageDescriptor *
@@ -79,7 +80,7 @@ sections_redact(Baton__V1__Handover *h, section_mask allowed)
 
 		if (*slot == NULL || (allowed & ((section_mask)1u << i)))
 			continue;
-		protobuf_c_message_free_unpacked(*slot, NULL);
+		protobuf_c_message_free_unpacked(*slot, &pbarena);
 		*slot = NULL;
 		removed |= (section_mask)1u << i;
 	}

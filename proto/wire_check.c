@@ -121,6 +121,35 @@ read_value(const uint8_t *buf, size_t *pos, size_t end, struct value *v)
 	return 0;
 }
 
+int
+wire_find(const uint8_t *buf, size_t len, uint32_t number,
+    const uint8_t **val, size_t *vlen, uint64_t *varint)
+{
+	struct value v;
+	size_t pos = 0, p;
+	uint64_t x;
+
+	do {
+		if (pos >= len || read_value(buf, &pos, len, &v) == -1)
+			return -1;
+	} while (v.number != number);
+	if (v.wire_type == WIRE_LEN) {
+		if (val != NULL)
+			*val = buf + v.start;
+		if (vlen != NULL)
+			*vlen = v.end - v.start;
+		return 0;
+	}
+	if (v.wire_type != WIRE_VARINT)
+		return -1;
+	p = v.start;
+	if (read_varint(buf, &p, v.end, VARINT_MAX_BYTES, &x) != 0)
+		return -1;
+	if (varint != NULL)
+		*varint = x;
+	return 0;
+}
+
 /* The wire type a protobuf-c encoder uses for one value of type t. */
 static unsigned
 wire_type_of(ProtobufCType t)

@@ -64,6 +64,18 @@ enum wire_status wire_check(const ProtobufCMessageDescriptor *d,
 	    const uint8_t *buf, size_t len, size_t max_tags,
 	    struct wire_fault *fault);
 
+/*
+ * Finds the first top-level occurrence of field number in buf[0..len),
+ * without unpacking: *val and *vlen get a length-delimited field's
+ * payload, *varint a varint field's value (either pointer may be NULL).
+ * Returns 0, or -1 if the field is absent or the bytes before it are
+ * malformed. For bytes this program packed (protobuf-c writes each field
+ * once), read on a hot path where unpacking the whole message would
+ * allocate every string in it only to read one field.
+ */
+int	wire_find(const uint8_t *buf, size_t len, uint32_t number,
+	    const uint8_t **val, size_t *vlen, uint64_t *varint);
+
 /* Short, stable text for a wire_status ("a field occurs more than once"). */
 const char	*wire_status_text(enum wire_status status);
 

@@ -218,7 +218,8 @@ decide_apply(struct state *st, const struct actor *a,
 		return queue_msg_put(s, m);
 
 	/* the same stored handover, queued for the new recipient */
-	past = realloc(m->past_recipients, (m->n_past_recipients + 1) * sizeof(*past));
+	past = pbarena_array_grow(m->past_recipients, m->n_past_recipients,
+	    sizeof(*past));
 	if (past == NULL)
 		fatalx("out of memory");
 	m->past_recipients = past;

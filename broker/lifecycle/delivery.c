@@ -238,7 +238,7 @@ deliver_handover(struct state *st, const struct actor *r, struct delivery *d)
 	result = LC_DELIVER_SENT;
 done:
 	if (env != NULL)
-		baton__v1__envelope__free_unpacked(env, NULL);
+		baton__v1__envelope__free_unpacked(env, &pbarena);
 	queue_msg_free(m);
 	return result;
 }
@@ -310,7 +310,7 @@ void
 lifecycle_delivery_clear(struct delivery *d)
 {
 	if (d->deliver.envelope != NULL)
-		baton__v1__envelope__free_unpacked(d->deliver.envelope, NULL);
+		baton__v1__envelope__free_unpacked(d->deliver.envelope, &pbarena);
 	notice_free(d->notice);
 	memset(d, 0, sizeof(*d));
 	baton__v1__deliver__init(&d->deliver);

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "lifecycle.h"
 #include "names.h"
+#include "pbarena.h"
 #include "policy.h"
 
 static char *
@@ -22,7 +23,7 @@ dup_or_empty(const char *s)
 static void
 history_event_free(Baton__V1__LifecycleEvent *e)
 {
-	baton__v1__lifecycle_event__free_unpacked(e, NULL);
+	baton__v1__lifecycle_event__free_unpacked(e, &pbarena);
 }
 
 int
@@ -50,7 +51,7 @@ lifecycle_event(queue_msg *m, int64_t at_ms, const char *event,
 		history_event_free(e);
 		return -1;
 	}
-	grown = realloc(m->events, (m->n_events + 1) * sizeof(*grown));
+	grown = pbarena_array_grow(m->events, m->n_events, sizeof(*grown));
 	if (grown == NULL) {
 		history_event_free(e);
 		return -1;
@@ -67,7 +68,7 @@ lifecycle_events_clear(queue_msg *m)
 
 	for (i = 0; i < m->n_events; i++)
 		history_event_free(m->events[i]);
-	free(m->events);
+	pbarena.free(pbarena.allocator_data, m->events);
 	m->events = NULL;
 	m->n_events = 0;
 }

@@ -26,6 +26,7 @@
 #include "registry.h"
 #include "submit.h"
 #include "validate.h"
+#include "wire_check.h"
 
 #define CODE(x)	BATON__V1__CODE__CODE_##x
 #define ENVELOPE_HANDOVER_FIELD	5	/* baton.v1.Envelope.handover */
@@ -83,66 +84,6 @@ refuse(struct state *st, const struct actor *a, int code, const char *text,
 	return answer(res, code, text);
 }
 
-/* Reads a varint at *p (below end); 0, or -1 if it runs past end. */
-static int
-get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	int shift;
-
-	*v = 0;
-	for (shift = 0; *p < end && shift < 64; shift += 7) {
-		*v |= (uint64_t)(**p & 0x7f) << shift;
-		if ((*(*p)++ & 0x80) == 0)
-			return 0;
-	}
-	return -1;
-}
-
-/*
- * Finds field number field (length-delimited) among the top-level fields
- * of packed bytes b. Returns 0 with *p and *n, or -1 if absent.
- */
-static int
-find_field(const uint8_t *b, size_t len, uint64_t field, const uint8_t **p,
-    size_t *n)
-{
-	const uint8_t *q = b, *end = b + len;
-	uint64_t tag, v;
-
-	while (q < end) {
-		if (get_varint(&q, end, &tag) == -1)
-			return -1;
-		switch (tag & 7) {
-		case 0:
-			if (get_varint(&q, end, &v) == -1)
-				return -1;
-			break;
-		case 1:
-			v = 8;
-			goto skip;
-		case 5:
-			v = 4;
-			goto skip;
-		case 2:
-			if (get_varint(&q, end, &v) == -1)
-				return -1;
-			if (tag >> 3 == field && v <= (uint64_t)(end - q)) {
-				*p = q;
-				*n = (size_t)v;
-				return 0;
-			}
- skip:
-			if (v > (uint64_t)(end - q))
-				return -1;
-			q += v;
-			break;
-		default:
-			return -1;
-		}
-	}
-	return -1;
-}
-
 /*
  * The content hash that detects reuse of an id: SHA-256 of the packed
  * handover. Those bytes are already inside the packed body (protobuf-c
@@ -157,7 +98,7 @@ handover_hash(const uint8_t *body, size_t len, uint8_t out[32])
 	unsigned int n = 32;
 
 	/* an empty handover packs to nothing, so absent is the same bytes */
-	if (find_field(body, len, ENVELOPE_HANDOVER_FIELD, &h, &hl) == -1)
+	if (wire_find(body, len, ENVELOPE_HANDOVER_FIELD, &h, &hl, NULL) == -1)
 		hl = 0;
 	if (EVP_Digest(h, hl, out, &n, EVP_sha256(), NULL) != 1)
 		fatalx("EVP_Digest sha256 failed");

@@ -56,7 +56,7 @@
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
@@ -66,11 +66,15 @@
 #include "audit_int.h"
 #include "store.pb-c.h"
 #include "validate.h"
+#include "wire_check.h"
 
 #define SUBJECT_KEY_FILE	"subject.key"
 #define SIGNING_KEY_FILE	"audit-signing.key"
 #define SIGNING_PUB_FILE	"audit-signing.pub"
 #define SUBJECT_KEY_LEN		32
+/* AuditRecord field numbers (store.proto) the head is read by. */
+#define AUDIT_FIELD_SEQ		1
+#define AUDIT_FIELD_HASH	19
 #define KEY_FILE_MAX		8192	/* a PEM Ed25519 key is ~120 bytes */
 
 struct audit {
@@ -78,6 +82,7 @@ struct audit {
 	EVP_PKEY	*sign;		/* Ed25519 private key */
 	char		 key_id[AUDIT_REF_HEX + 1];
 	EVP_MD_CTX	*md;		/* reused for every record hash */
+	EVP_MAC_CTX	*subject_mac;	/* HMAC-SHA256 keyed with subject_key */
 	char		 err[512];	/* last failure, for audit_strerror */
 };
 
@@ -95,8 +100,44 @@ aerr(struct audit *a, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int
-put_u32(EVP_MD_CTX *md, uint32_t v)
+/*
+ * The chain hash's input is gathered here and given to the digest in a
+ * few large updates: one EVP_DigestUpdate per field (two per string) cost
+ * more than the hashing itself for records of short fields.
+ */
+struct hash_in {
+	EVP_MD_CTX	*md;
+	size_t		 n;
+	int		 failed;
+	uint8_t		 buf[4096];
+};
+
+static void
+hash_flush(struct hash_in *h)
+{
+	if (h->n > 0 && EVP_DigestUpdate(h->md, h->buf, h->n) != 1)
+		h->failed = 1;
+	h->n = 0;
+}
+
+static void
+hash_put(struct hash_in *h, const void *p, size_t len)
+{
+	if (len == 0)
+		return;
+	if (len > sizeof(h->buf) - h->n)
+		hash_flush(h);
+	if (len > sizeof(h->buf)) {
+		if (EVP_DigestUpdate(h->md, p, len) != 1)
+			h->failed = 1;
+		return;
+	}
+	memcpy(h->buf + h->n, p, len);
+	h->n += len;
+}
+
+static void
+put_u32(struct hash_in *h, uint32_t v)
 {
 	uint8_t	 b[4];
 
@@ -104,41 +145,41 @@ put_u32(EVP_MD_CTX *md, uint32_t v)
 	b[1] = (uint8_t)(v >> 16);
 	b[2] = (uint8_t)(v >> 8);
 	b[3] = (uint8_t)v;
-	return EVP_DigestUpdate(md, b, sizeof(b)) == 1 ? 0 : -1;
+	hash_put(h, b, sizeof(b));
 }
 
-static int
-put_str(EVP_MD_CTX *md, const char *s)
+static void
+put_str(struct hash_in *h, const char *s)
 {
 	size_t	 n = s != NULL ? strlen(s) : 0;
 
-	if (n > UINT32_MAX || put_u32(md, (uint32_t)n) == -1)
-		return -1;
-	if (n > 0 && EVP_DigestUpdate(md, s, n) != 1)
-		return -1;
-	return 0;
+	if (n > UINT32_MAX) {
+		h->failed = 1;
+		return;
+	}
+	put_u32(h, (uint32_t)n);
+	hash_put(h, s, n);
 }
 
-static int
-put_i64(EVP_MD_CTX *md, int64_t v)
+static void
+put_i64(struct hash_in *h, int64_t v)
 {
 	uint8_t	 b[8];
 
 	store_u64be(b, (uint64_t)v);
-	return EVP_DigestUpdate(md, b, sizeof(b)) == 1 ? 0 : -1;
+	hash_put(h, b, sizeof(b));
 }
 
 /* The fields format 2 adds, after those of format 1 (audit_int.h). */
-static int
-put_format2(EVP_MD_CTX *md, const Baton__Store__V1__AuditRecord *r)
+static void
+put_format2(struct hash_in *h, const Baton__Store__V1__AuditRecord *r)
 {
-	if (put_u32(md, r->format) == -1 || put_str(md, r->risk) == -1 ||
-	    put_str(md, r->kind) == -1 ||
-	    put_i64(md, r->since_submit_ms) == -1 ||
-	    put_i64(md, r->since_delivery_ms) == -1 ||
-	    put_str(md, r->detail) == -1)
-		return -1;
-	return 0;
+	put_u32(h, r->format);
+	put_str(h, r->risk);
+	put_str(h, r->kind);
+	put_i64(h, r->since_submit_ms);
+	put_i64(h, r->since_delivery_ms);
+	put_str(h, r->detail);
 }
 
 int
@@ -179,6 +220,7 @@ audit_record_hash(EVP_MD_CTX *md, const Baton__Store__V1__AuditRecord *r,
     uint8_t out[AUDIT_HASH_LEN])
 {
 	const char	*fields[AUDIT_NFIELDS];
+	struct hash_in	 h;
 	uint8_t		 b[8];
 	unsigned int	 n;
 	size_t		 i;
@@ -201,22 +243,24 @@ audit_record_hash(EVP_MD_CTX *md, const Baton__Store__V1__AuditRecord *r,
 	fields[13] = r->peer;
 	fields[14] = r->key_id;
 
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(md, AUDIT_ENC_TAG, sizeof(AUDIT_ENC_TAG) - 1) != 1)
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
 		return -1;
+	h.md = md;
+	h.n = 0;
+	h.failed = 0;
+	hash_put(&h, AUDIT_ENC_TAG, sizeof(AUDIT_ENC_TAG) - 1);
 	store_u64be(b, r->seq);
-	if (EVP_DigestUpdate(md, b, sizeof(b)) != 1)
-		return -1;
+	hash_put(&h, b, sizeof(b));
 	store_u64be(b, (uint64_t)r->time_ms);
-	if (EVP_DigestUpdate(md, b, sizeof(b)) != 1 ||
-	    EVP_DigestUpdate(md, r->prev_hash.data, AUDIT_HASH_LEN) != 1)
-		return -1;
+	hash_put(&h, b, sizeof(b));
+	hash_put(&h, r->prev_hash.data, AUDIT_HASH_LEN);
 	for (i = 0; i < AUDIT_NFIELDS; i++)
-		if (put_str(md, fields[i]) == -1)
-			return -1;
-	if (r->format >= AUDIT_FORMAT_2 && put_format2(md, r) == -1)
-		return -1;
-	if (EVP_DigestFinal_ex(md, out, &n) != 1 || n != AUDIT_HASH_LEN)
+		put_str(&h, fields[i]);
+	if (r->format >= AUDIT_FORMAT_2)
+		put_format2(&h, r);
+	hash_flush(&h);
+	if (h.failed || EVP_DigestFinal_ex(md, out, &n) != 1 ||
+	    n != AUDIT_HASH_LEN)
 		return -1;
 	return 0;
 }
@@ -395,6 +439,31 @@ load_subject_key(struct audit *a, const char *dir, int create)
 }
 
 /* An encrypted key is refused, never prompted for on a terminal. */
+/*
+ * Keys the subject reference's HMAC once: every handover asks for one,
+ * and a one-shot HMAC() fetched SHA-256 and scheduled the key each time.
+ */
+static int
+key_subject_mac(struct audit *a)
+{
+	EVP_MAC		*mac;
+	OSSL_PARAM	 params[2];
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (a->subject_mac = EVP_MAC_CTX_new(mac)) == NULL ||
+	    EVP_MAC_init(a->subject_mac, a->subject_key, SUBJECT_KEY_LEN,
+	    params) != 1) {
+		EVP_MAC_free(mac);
+		aerr(a, "audit: HMAC-SHA256 is not available");
+		return -1;
+	}
+	EVP_MAC_free(mac);	/* the context holds its own reference */
+	return 0;
+}
+
 static int
 no_passphrase(char *buf, int size, int rwflag, void *u)
 {
@@ -561,6 +630,7 @@ audit_open(const char *data_dir, int create, char *err, size_t errlen)
 		goto fail;
 	}
 	if (load_subject_key(a, data_dir, create) == -1 ||
+	    key_subject_mac(a) == -1 ||
 	    load_signing_key(a, data_dir, create) == -1)
 		goto fail;
 	return a;
@@ -579,6 +649,7 @@ audit_close(struct audit *a)
 	OPENSSL_cleanse(a->subject_key, sizeof(a->subject_key));
 	EVP_PKEY_free(a->sign);
 	EVP_MD_CTX_free(a->md);
+	EVP_MAC_CTX_free(a->subject_mac);
 	free(a);
 }
 
@@ -596,19 +667,22 @@ audit_subject_ref(const struct audit *a, const char *nhs_number,
 {
 	char		 norm[BATON_NHS_NUMBER_LEN + 1];
 	uint8_t		 mac[EVP_MAX_MD_SIZE];
-	unsigned int	 n = 0;
+	size_t		 n = 0;
+	int		 ok;
 
 	out[0] = '\0';
 	if (a == NULL || nhs_number == NULL ||
 	    !validate_nhs_number(nhs_number, norm))
 		return -1;
-	if (HMAC(EVP_sha256(), a->subject_key, SUBJECT_KEY_LEN,
-	    (const unsigned char *)norm, BATON_NHS_NUMBER_LEN, mac,
-	    &n) == NULL || n != AUDIT_HASH_LEN) {
-		OPENSSL_cleanse(norm, sizeof(norm));
-		return -1;
-	}
+	/* a NULL key restarts the MAC with the key it already holds */
+	ok = EVP_MAC_init(a->subject_mac, NULL, 0, NULL) == 1 &&
+	    EVP_MAC_update(a->subject_mac, (const unsigned char *)norm,
+	    BATON_NHS_NUMBER_LEN) == 1 &&
+	    EVP_MAC_final(a->subject_mac, mac, &n, sizeof(mac)) == 1 &&
+	    n == AUDIT_HASH_LEN;
 	OPENSSL_cleanse(norm, sizeof(norm));
+	if (!ok)
+		return -1;
 	hex_encode(mac, AUDIT_HASH_LEN, out);
 	return 0;
 }
@@ -660,14 +734,20 @@ anchor_head(struct store *s, uint64_t *seq, uint8_t hash[AUDIT_HASH_LEN])
 
 /* The head. */
 
+/*
+ * Reads the head's seq and hash from the record's bytes (fields 1 and 19)
+ * without unpacking it: every append reads the head, and unpacking
+ * allocated each of the record's strings only to free them again.
+ */
 int
 audit_read_head(struct store *s, uint64_t *seq, uint8_t hash[AUDIT_HASH_LEN])
 {
-	Baton__Store__V1__AuditRecord	*r;
-	struct store_cursor		*c;
-	const void			*k, *v;
-	size_t				 kl, vl;
-	int				 rc;
+	struct store_cursor	*c;
+	const void		*k, *v;
+	const uint8_t		*h;
+	size_t			 kl, vl, hl;
+	uint64_t		 rseq;
+	int			 rc;
 
 	*seq = 0;
 	memset(hash, 0, AUDIT_HASH_LEN);
@@ -682,16 +762,15 @@ audit_read_head(struct store *s, uint64_t *seq, uint8_t hash[AUDIT_HASH_LEN])
 		store_cursor_close(c);
 		return rc;
 	}
-	r = baton__store__v1__audit_record__unpack(NULL, vl, v);
 	rc = STORE_CORRUPT;
-	if (r != NULL && kl == 8 && r->seq == store_be64(k) && r->seq > 0 &&
-	    r->hash.len == AUDIT_HASH_LEN) {
-		*seq = r->seq;
-		memcpy(hash, r->hash.data, AUDIT_HASH_LEN);
+	if (kl == 8 && wire_find(v, vl, AUDIT_FIELD_SEQ, NULL, NULL,
+	    &rseq) == 0 && rseq == store_be64(k) && rseq > 0 &&
+	    wire_find(v, vl, AUDIT_FIELD_HASH, &h, &hl, NULL) == 0 &&
+	    hl == AUDIT_HASH_LEN) {
+		*seq = rseq;
+		memcpy(hash, h, AUDIT_HASH_LEN);
 		rc = STORE_OK;
 	}
-	if (r != NULL)
-		baton__store__v1__audit_record__free_unpacked(r, NULL);
 	store_cursor_close(c);
 	return rc;
 }

@@ -12,12 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static const char *log_prog = "batond";
 static int log_min = LOG_LEVEL_INFO;
 static int log_journal;		/* "<N>" prefixes instead of the time */
+
+/* A message is at most 8 KiB; a line adds its prefix. */
+#define LOG_MSG_MAX	8192
+#define LOG_LINE_MAX	(LOG_MSG_MAX + 128)
+
+/* Buffered lines (log_set_buffered) and who is asked to flush them. */
+static char log_buf[64 * 1024];
+static size_t log_len;
+static int log_pending;		/* a flush has been asked for */
+static void (*log_schedule)(void *);
+static void *log_schedule_arg;
 
 void
 log_init(const char *progname, int level)
@@ -50,24 +62,96 @@ log_priority(int level)
 	}
 }
 
-/* Writes one event: the prefix, then text up to its end or a newline. */
+/* Writes len bytes to stderr, whole (a log line is never half written). */
+static void
+log_write_all(const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(STDERR_FILENO, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;	/* nowhere left to say it */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void
+log_flush(void)
+{
+	log_pending = 0;
+	if (log_len > 0)
+		log_write_all(log_buf, log_len);
+	log_len = 0;
+}
+
+void
+log_set_buffered(void (*schedule)(void *), void *arg)
+{
+	static int registered;
+
+	log_flush();
+	log_schedule = schedule;
+	log_schedule_arg = arg;
+	if (schedule != NULL && !registered && atexit(log_flush) == 0)
+		registered = 1;
+}
+
+/*
+ * Keeps a formatted line: buffered for info and debug while a flush can
+ * be scheduled, else written at once after whatever is buffered.
+ */
+static void
+log_emit(int level, const char *line, size_t len)
+{
+	if (log_schedule == NULL || level >= LOG_LEVEL_WARN) {
+		log_flush();
+		log_write_all(line, len);
+		return;
+	}
+	if (len > sizeof(log_buf) - log_len)
+		log_flush();
+	if (len > sizeof(log_buf)) {
+		log_write_all(line, len);
+		return;
+	}
+	memcpy(log_buf + log_len, line, len);
+	log_len += len;
+	if (!log_pending) {
+		log_pending = 1;
+		log_schedule(log_schedule_arg);
+	}
+}
+
+/* Formats one event: the prefix, then text up to its end or a newline. */
 static void
 log_line(int level, const char *tag, const char *text, size_t len)
 {
 	struct timespec ts;
 	struct tm tm;
-	char when[32];
+	char when[32], line[LOG_LINE_MAX];
+	int n;
 
 	if (log_journal) {
-		fprintf(stderr, "<%d>%s %s: %.*s\n", log_priority(level),
-		    log_prog, tag, (int)len, text);
-		return;
+		n = snprintf(line, sizeof(line), "<%d>%s %s: %.*s\n",
+		    log_priority(level), log_prog, tag, (int)len, text);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(line, sizeof(line), "%s.%03ldZ %s %s: %.*s\n",
+		    when, ts.tv_nsec / 1000000L, log_prog, tag, (int)len, text);
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s %s: %.*s\n", when, ts.tv_nsec / 1000000L,
-	    log_prog, tag, (int)len, text);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	log_emit(level, line, (size_t)n);
 }
 
 static void log_vwrite(int, const char *, const char *, const char *, va_list)
@@ -77,7 +161,7 @@ static void
 log_vwrite(int level, const char *tag, const char *errtext, const char *fmt,
     va_list ap)
 {
-	char msg[8192];
+	char msg[LOG_MSG_MAX];
 	const char *p, *nl;
 	int n;
 
@@ -97,7 +181,6 @@ log_vwrite(int level, const char *tag, const char *errtext, const char *fmt,
 			log_line(level, tag, p, (size_t)(nl - p));
 	if (*p != '\0' || p == msg)
 		log_line(level, tag, p, strlen(p));
-	fflush(stderr);
 }
 
 #define LOG_BODY(level, tag, errtext) do {			\

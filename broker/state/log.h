@@ -27,6 +27,19 @@ void	log_set_level(int level);
  */
 void	log_set_journal(int on);
 
+/*
+ * Buffers info and debug lines until log_flush, and asks schedule(arg) to
+ * run log_flush soon after the first line is buffered (the broker: an
+ * event after the loop's I/O), so the lines of a busy pass reach stderr in
+ * one write rather than one each. Warnings and worse are written at once,
+ * after what is buffered. schedule NULL: every line at once (the default).
+ * The buffer is also flushed when full and at exit.
+ */
+void	log_set_buffered(void (*schedule)(void *), void *arg);
+
+/* Writes the buffered lines now. */
+void	log_flush(void);
+
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

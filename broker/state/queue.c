@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbarena.h"
 #include "queue.h"
 
 #define QKEY_MAX (BATON_NODE_ID_MAX + 1 + 8)
@@ -28,7 +29,7 @@ void
 queue_msg_free(queue_msg *m)
 {
 	if (m != NULL)
-		baton__store__v1__message__free_unpacked(m, NULL);
+		baton__store__v1__message__free_unpacked(m, &pbarena);
 }
 
 int
@@ -42,7 +43,7 @@ queue_msg_get(struct store *s, const char *message_id, queue_msg **out)
 	rc = store_get(s, STORE_MESSAGES, message_id, strlen(message_id), &v, &vl);
 	if (rc != STORE_OK)
 		return rc;
-	if ((m = baton__store__v1__message__unpack(NULL, vl, v)) == NULL)
+	if ((m = baton__store__v1__message__unpack(&pbarena, vl, v)) == NULL)
 		return STORE_CORRUPT;
 	if (strcmp(m->message_id, message_id) != 0 ||
 	    !validate_node_id(m->sender) || !validate_node_id(m->recipient) ||
@@ -192,10 +193,10 @@ queue_body_get(struct store *s, const char *message_id,
 	rc = store_get(s, STORE_BODIES, message_id, strlen(message_id), &v, &vl);
 	if (rc != STORE_OK)
 		return rc;
-	if ((e = baton__v1__envelope__unpack(NULL, vl, v)) == NULL)
+	if ((e = baton__v1__envelope__unpack(&pbarena, vl, v)) == NULL)
 		return STORE_CORRUPT;
 	if (strcmp(e->message_id, message_id) != 0) {
-		baton__v1__envelope__free_unpacked(e, NULL);
+		baton__v1__envelope__free_unpacked(e, &pbarena);
 		return STORE_CORRUPT;
 	}
 	*out = e;

@@ -33,7 +33,9 @@ enum queue_kind {
 /*
  * Reads a message's state record. STORE_OK with *out (free with
  * queue_msg_free), STORE_NOTFOUND, STORE_CORRUPT (record or its contents
- * fail their checks) or STORE_ERROR.
+ * fail their checks) or STORE_ERROR. *out is unpacked with pbarena: its
+ * strings change with pbstr_set and its arrays grow with
+ * pbarena_array_grow, never by free or realloc.
  */
 int	queue_msg_get(struct store *s, const char *message_id, queue_msg **out);
 /* Writes a message's state record back. */
@@ -69,8 +71,9 @@ int	queue_next(struct store *s, const char *recipient, uint64_t after,
 int	queue_remove(struct store *s, const char *recipient, uint64_t seq);
 
 /*
- * Reads and unpacks a stored envelope. STORE_OK with *out (free with
- * baton__v1__envelope__free_unpacked), STORE_NOTFOUND, STORE_CORRUPT.
+ * Reads and unpacks a stored envelope. STORE_OK with *out (unpacked with
+ * pbarena: free with baton__v1__envelope__free_unpacked(e, &pbarena)),
+ * STORE_NOTFOUND, STORE_CORRUPT.
  */
 int	queue_body_get(struct store *s, const char *message_id,
 	    Baton__V1__Envelope **out);

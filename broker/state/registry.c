@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "baton.pb-c.h"
+#include "pbarena.h"
 #include "registry.h"
 #include "store.pb-c.h"
 
@@ -49,7 +50,7 @@ node_decode(const char *key, const void *val, size_t vlen,
 	Baton__Store__V1__Node *rec;
 	int rc = STORE_CORRUPT;
 
-	rec = baton__store__v1__node__unpack(NULL, vlen, val);
+	rec = baton__store__v1__node__unpack(&pbarena, vlen, val);
 	if (rec == NULL)
 		return STORE_CORRUPT;
 	if (strcmp(rec->node_id, key) != 0 ||
@@ -63,7 +64,7 @@ node_decode(const char *key, const void *val, size_t vlen,
 	out->updated_at_ms = rec->updated_at_ms;
 	rc = STORE_OK;
 done:
-	baton__store__v1__node__free_unpacked(rec, NULL);
+	baton__store__v1__node__free_unpacked(rec, &pbarena);
 	return rc;
 }
 

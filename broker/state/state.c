@@ -103,10 +103,14 @@ is_refusal(const char *event)
 	    strcmp(event, AUDIT_PULL_REFUSED) == 0;
 }
 
+#define DISK_FRESH_MS	100
+#define DISK_SLACK	(64ull << 20)
+
 int
 state_store_low(struct state *st, uint64_t need)
 {
 	uint64_t map_reserve, disk_reserve, frame_cap, map_free, disk_free;
+	int64_t now;
 
 	map_reserve = st->space.map_size / 10;
 	if (map_reserve < (1u << 20))
@@ -116,8 +120,15 @@ state_store_low(struct state *st, uint64_t need)
 	map_free = st->space.map_free > st->space_taken ?
 	    st->space.map_free - st->space_taken : 0;
 	/* the disk is shared with everything else on the machine, so it is
-	 * measured afresh (statvfs is cheap), not from the last second */
-	st->space.disk_avail = store_disk_avail(st->store);
+	 * measured afresh: every DISK_FRESH_MS, and at every call once it is
+	 * within DISK_SLACK of the reserve (more than a burst writes between
+	 * two measurements) */
+	now = state_mono_ms();
+	if (now - st->disk_at_ms >= DISK_FRESH_MS || st->disk_at_ms == 0 ||
+	    st->space.disk_avail < disk_reserve + need + DISK_SLACK) {
+		st->space.disk_avail = store_disk_avail(st->store);
+		st->disk_at_ms = now;
+	}
 	disk_free = st->space.disk_avail;
 	if (map_free < map_reserve + need)
 		return STORE_LOW_MAP;
@@ -126,23 +137,25 @@ state_store_low(struct state *st, uint64_t need)
 	return 0;
 }
 
-/* Appends in a nested operation; see state_audit. */
+/* Appends in an operation (its own or the caller's); see state_audit. */
 static int
 audit_in_op(struct state *st, const struct audit_event *ev)
 {
-	int rc;
+	int rc, own;
 
 	state_touch(st);
-	if ((rc = store_op_begin(st->store)) != STORE_OK) {
+	/* inside a caller's operation the record commits or aborts with it
+	 * (a failed append fails that operation): a nested transaction of
+	 * its own there would only copy pages the caller already holds */
+	own = !store_in_op(st->store);
+	if (own && (rc = store_op_begin(st->store)) != STORE_OK) {
 		log_crit("audit: cannot begin an operation for %s: %s; stopping",
 		    ev->event, store_strerror(st->store));
 		exit(1);
 	}
 	rc = audit_append(st->audit, st->store, ev, state_now_ms());
-	if (rc == STORE_OK)
-		rc = store_op_commit(st->store);
-	else
-		store_op_abort(st->store);
+	if (own)
+		rc = store_op_end(st->store, rc);
 	if (rc != STORE_OK && rc != STORE_FULL) {
 		log_crit("audit: cannot append %s: %s; stopping", ev->event,
 		    audit_strerror(st->audit));

@@ -45,6 +45,7 @@ struct state {
 	struct store_space	 space;		/* last measured room in the store */
 	int64_t			 space_at_ms;	/* when it was measured (monotonic) */
 	uint64_t		 space_taken;	/* bytes accepted since */
+	int64_t			 disk_at_ms;	/* free disk last measured (monotonic) */
 	struct record_limit	 read_limit;	/* per-node read and connection records */
 	int64_t			 summaries_at_ms; /* last flush of counted records */
 	int64_t			 refusal_second;	/* refusal records: the current second, */
@@ -102,10 +103,11 @@ void	state_read_failed(struct state *st, const char *what)
 	    __attribute__((noreturn));
 
 /*
- * Appends an audit record in a nested operation of its own inside the
- * current transaction (opening the pass's transaction if needed), so a full
- * store fails this record alone; inside a caller's operation it commits or
- * aborts with that operation. Refusals (events recording something that
+ * Appends an audit record in the current transaction (opening the pass's
+ * transaction if needed): outside any operation in a nested operation of
+ * its own, so a full store fails this record alone; inside a caller's
+ * operation as part of it, committed or aborted with it (a full store
+ * fails the caller's operation, which then aborts). Refusals (events recording something that
  * was not done) are limited to AUDIT_REFUSALS_PER_S a second and are not
  * written at all while the store is inside its reserve; reads and
  * connections are limited per node (recordlimit.h). Both are counted and

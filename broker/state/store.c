@@ -801,6 +801,12 @@ store_op_commit(struct store *s)
 	return rc;
 }
 
+int
+store_in_op(const struct store *s)
+{
+	return s->depth >= 2;
+}
+
 void
 store_op_abort(struct store *s)
 {

@@ -100,6 +100,8 @@ void	 store_abort(struct store *s);
 int	 store_op_begin(struct store *s);
 int	 store_op_commit(struct store *s);
 void	 store_op_abort(struct store *s);
+/* Whether an operation (a nested transaction) is open. */
+int	 store_in_op(const struct store *s);
 /*
  * Ends the innermost operation by the outcome of its work: commits it when
  * rc is STORE_OK (returning the commit's result), aborts it otherwise

@@ -33,6 +33,7 @@
 #include <lmdb.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include "audit.h"
@@ -848,6 +849,32 @@ test_subject_ref(void **state)
 	assert_string_equal(a, b);
 	assert_int_equal(audit_subject_ref(f->a, " 943 476-5919 ", b), 0);
 	assert_string_equal(a, b);
+
+	/* HMAC-SHA256 of the ten digits under subject.key, as every earlier
+	 * record holds it, computed here on its own */
+	{
+		uint8_t	 key[64], mac[32];
+		unsigned n = 0;
+		char	 path[128], hex[AUDIT_REF_HEX + 1];
+		ssize_t	 kl;
+		int	 fd;
+		size_t	 i;
+
+		(void)snprintf(path, sizeof(path), "%s/subject.key", f->dir);
+		assert_true((fd = open(path, O_RDONLY)) >= 0);
+		kl = read(fd, key, sizeof(key));
+		close(fd);
+		assert_int_equal(kl, 32);
+		assert_non_null(HMAC(EVP_sha256(), key, (int)kl,
+		    (const unsigned char *)"9434765919", 10, mac, &n));
+		assert_int_equal(n, 32);
+		for (i = 0; i < 32; i++)
+			(void)snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+		assert_string_equal(a, hex);
+		/* and again: the keyed context restarts cleanly */
+		assert_int_equal(audit_subject_ref(f->a, "9434765919", b), 0);
+		assert_string_equal(hex, b);
+	}
 
 	/* Invalid numbers: wrong check digit, length, letters. */
 	assert_int_equal(audit_subject_ref(f->a, "9434765918", b), -1);

@@ -580,6 +580,41 @@ test_packed_and_unpacked_accepted(void **state)
 	assert_int_equal(NUMS("\x10\x01"), WIRE_MALFORMED);
 }
 
+/* wire_find reads one field of packed bytes as unpacking would see it. */
+static void
+test_wire_find(void **state)
+{
+	Baton__V1__Ping ping = BATON__V1__PING__INIT;
+	Baton__V1__Envelope env = BATON__V1__ENVELOPE__INIT;
+	uint8_t buf[256];
+	const uint8_t *p;
+	size_t len, n;
+	uint64_t v;
+
+	(void)state;
+	ping.nonce = 300;	/* a two-byte varint */
+	len = baton__v1__ping__pack(&ping, buf);
+	assert_int_equal(wire_find(buf, len, 1, NULL, NULL, &v), 0);
+	assert_int_equal(v, 300);
+	assert_int_equal(wire_find(buf, len, 2, NULL, NULL, &v), -1);
+
+	env.message_id = "m-1";
+	env.to = "cmht";
+	len = baton__v1__envelope__pack(&env, buf);
+	assert_int_equal(wire_find(buf, len, 1, &p, &n, NULL), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(p, "m-1", 3);
+	assert_int_equal(wire_find(buf, len, 3, &p, &n, NULL), 0);
+	assert_int_equal(n, 4);
+	assert_memory_equal(p, "cmht", 4);
+	/* absent, cut short before it, empty, an unterminated varint */
+	assert_int_equal(wire_find(buf, len, 9, &p, &n, NULL), -1);
+	assert_int_equal(wire_find(buf, 3, 3, &p, &n, NULL), -1);
+	assert_int_equal(wire_find(buf, 0, 1, &p, &n, NULL), -1);
+	assert_int_equal(wire_find((const uint8_t *)"\x08\x80", 2, 1, NULL,
+	    NULL, &v), -1);
+}
+
 static void
 test_malformed_wire_refused(void **state)
 {
@@ -770,6 +805,7 @@ main(void)
 		cmocka_unit_test(test_repeated_fields_accepted),
 		cmocka_unit_test(test_packed_and_unpacked_accepted),
 		cmocka_unit_test(test_malformed_wire_refused),
+		cmocka_unit_test(test_wire_find),
 		cmocka_unit_test(test_tag_budget),
 		cmocka_unit_test(test_depth_cap),
 		cmocka_unit_test(test_issue9_repeats_refused),

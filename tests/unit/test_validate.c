@@ -11,6 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "pbarena.h"
+#include "pbstr.h"
 #include "sections.h"
 #include "validate.h"
 
@@ -198,6 +200,72 @@ test_sections(void **state)
 	baton__v1__handover__free_unpacked(h, NULL);
 }
 
+/* Packs the minimal handover with a family name n bytes long. */
+static size_t
+packed_handover(uint8_t *buf, size_t n)
+{
+	Baton__V1__Handover *h = minimal_handover();
+	size_t len;
+
+	free(h->subject->family_name);
+	h->subject->family_name = malloc(n + 1);
+	memset(h->subject->family_name, 'x', n);
+	h->subject->family_name[n] = '\0';
+	len = baton__v1__handover__pack(h, buf);
+	baton__v1__handover__free_unpacked(h, NULL);
+	return len;
+}
+
+/*
+ * Messages unpacked with pbarena are carved from its buffer, may have
+ * fields replaced (pbstr_set) and sections redacted, and the buffer is
+ * reused once the last of them is freed; what does not fit comes from
+ * malloc and is told apart on free.
+ */
+static void
+test_pbarena(void **state)
+{
+	static uint8_t buf[8192];
+	Baton__V1__Handover *a, *b;
+	size_t len, big;
+
+	(void)state;
+	assert_int_equal(pbarena_enable(4096), 0);
+	len = packed_handover(buf, 8);
+	a = baton__v1__handover__unpack(&pbarena, len, buf);
+	assert_non_null(a);
+	if (pbarena_live() == 0) {
+		pbarena_enable(0);
+		skip();	/* a sanitizer build: the arena stays off */
+	}
+	assert_true(pbarena_used() > 0);
+	assert_string_equal(a->subject->family_name, "xxxxxxxx");
+	/* a replaced string: the arena's copy released, a malloc'd one kept */
+	assert_int_equal(pbstr_set(&a->subject->family_name, "Other"), 0);
+	assert_int_equal(sections_redact(a, sections_bit("subject") |
+	    sections_bit("transition")), sections_bit("risk_summary"));
+	assert_int_equal(pbarena_enable(0), -1);	/* a is live */
+
+	/* b does not fit in what is left: partly or wholly from malloc */
+	big = packed_handover(buf, 6000);
+	b = baton__v1__handover__unpack(&pbarena, big, buf);
+	assert_non_null(b);
+	assert_int_equal(strlen(b->subject->family_name), 6000);
+	baton__v1__handover__free_unpacked(a, &pbarena);
+	assert_true(pbarena_live() > 0);	/* b's small parts */
+	baton__v1__handover__free_unpacked(b, &pbarena);
+	assert_int_equal(pbarena_live(), 0);
+	assert_int_equal(pbarena_used(), 0);	/* reused from the start */
+
+	len = packed_handover(buf, 8);
+	a = baton__v1__handover__unpack(&pbarena, len, buf);
+	assert_non_null(a);
+	assert_true(pbarena_live() > 0);
+	baton__v1__handover__free_unpacked(a, &pbarena);
+	assert_int_equal(pbarena_live(), 0);
+	assert_int_equal(pbarena_enable(0), 0);
+}
+
 int
 main(void)
 {
@@ -209,6 +277,7 @@ main(void)
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_handover),
 		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_pbarena),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
