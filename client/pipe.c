@@ -14,6 +14,7 @@
 
 #include "frame.h"
 #include "pipe.h"
+#include "wire_write.h"
 
 int64_t
 pipe_now_us(void)
@@ -180,54 +181,6 @@ pipe_take(struct pipe *p)
 	return op;
 }
 
-/* Protobuf wire helpers for pipe_submit_frame. */
-static size_t
-varint_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static uint8_t *
-put_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-/* A length-delimited field: tag, length, bytes. */
-static size_t
-ld_len(size_t len)
-{
-	return 1 + varint_len(len) + len;
-}
-
-/* The tag and length of a length-delimited field; its bytes follow. */
-static uint8_t *
-put_head(uint8_t *p, uint8_t tag, size_t len)
-{
-	*p++ = tag;
-	return put_varint(p, len);
-}
-
-static uint8_t *
-put_ld(uint8_t *p, uint8_t tag, const void *v, size_t len)
-{
-	p = put_head(p, tag, len);
-	if (len > 0)
-		memcpy(p, v, len);
-	return p + len;
-}
-
 /*
  * Fields in field-number order, as protobuf-c packs them, proto3 style
  * (empty and zero fields left out): Frame.submit (3) > Submit.envelope (1)
@@ -241,31 +194,27 @@ pipe_submit_frame(const char *id, const char *to, int64_t created_ms,
 	size_t idl = strlen(id), tol = strlen(to), env, sub, body;
 	uint8_t *buf, *p;
 
-	env = (idl > 0 ? ld_len(idl) : 0) + (tol > 0 ? ld_len(tol) : 0) +
-	    (created_ms != 0 ? 1 + varint_len((uint64_t)created_ms) : 0) +
-	    ld_len(hlen);
-	sub = ld_len(env);
-	body = ld_len(sub);
+	env = (idl > 0 ? wire_ld_len(idl) : 0) + (tol > 0 ? wire_ld_len(tol) : 0) +
+	    (created_ms != 0 ? 1 + wire_varint_len((uint64_t)created_ms) : 0) +
+	    wire_ld_len(hlen);
+	sub = wire_ld_len(env);
+	body = wire_ld_len(sub);
 	if (hlen > max_frame || body > max_frame)
 		return FRAME_TOO_LARGE;
-	if ((buf = malloc(BATON_FRAME_HDR + body)) == NULL)
+	if ((buf = frame_buffer(body)) == NULL)
 		return FRAME_NOMEM;
-	buf[0] = (uint8_t)(body >> 24);
-	buf[1] = (uint8_t)(body >> 16);
-	buf[2] = (uint8_t)(body >> 8);
-	buf[3] = (uint8_t)body;
 	p = buf + BATON_FRAME_HDR;
-	p = put_head(p, 0x1a, sub);			/* Frame.submit */
-	p = put_head(p, 0x0a, env);			/* Submit.envelope */
+	p = wire_put_head(p, WIRE_TAG_LEN(3), sub);	/* Frame.submit */
+	p = wire_put_head(p, WIRE_TAG_LEN(1), env);	/* Submit.envelope */
 	if (idl > 0)
-		p = put_ld(p, 0x0a, id, idl);		/* message_id */
+		p = wire_put_ld(p, WIRE_TAG_LEN(1), id, idl);	/* message_id */
 	if (tol > 0)
-		p = put_ld(p, 0x1a, to, tol);		/* to */
+		p = wire_put_ld(p, WIRE_TAG_LEN(3), to, tol);	/* to */
 	if (created_ms != 0) {
-		*p++ = 0x20;				/* created_at_ms */
-		p = put_varint(p, (uint64_t)created_ms);
+		*p++ = WIRE_TAG_VARINT(4);			/* created_at_ms */
+		p = wire_put_varint(p, (uint64_t)created_ms);
 	}
-	p = put_ld(p, 0x2a, h, hlen);			/* handover */
+	p = wire_put_ld(p, WIRE_TAG_LEN(5), h, hlen);	/* handover */
 	*out = buf;
 	*outlen = (size_t)(p - buf);
 	return FRAME_OK;

@@ -13,6 +13,7 @@
 #include "frame.h"
 #include "pbarena.h"
 #include "wire_check.h"
+#include "wire_write.h"
 
 int
 frame_parse_header(const uint8_t *hdr, size_t avail, uint32_t max_frame,
@@ -134,6 +135,20 @@ frame_decode(const uint8_t *body, size_t len, int *status)
 	return f;
 }
 
+uint8_t *
+frame_buffer(size_t n)
+{
+	uint8_t *buf;
+
+	if ((buf = malloc(BATON_FRAME_HDR + n)) == NULL)
+		return NULL;
+	buf[0] = (uint8_t)(n >> 24);
+	buf[1] = (uint8_t)(n >> 16);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	return buf;
+}
+
 int
 frame_encode(const Frame *f, uint32_t max_frame, uint8_t **out, size_t *outlen)
 {
@@ -143,13 +158,37 @@ frame_encode(const Frame *f, uint32_t max_frame, uint8_t **out, size_t *outlen)
 	n = baton__v1__frame__get_packed_size(f);
 	if (n == 0 || n > max_frame)
 		return FRAME_TOO_LARGE;
-	if ((buf = malloc(BATON_FRAME_HDR + n)) == NULL)
+	if ((buf = frame_buffer(n)) == NULL)
 		return FRAME_NOMEM;
-	buf[0] = (uint8_t)(n >> 24);
-	buf[1] = (uint8_t)(n >> 16);
-	buf[2] = (uint8_t)(n >> 8);
-	buf[3] = (uint8_t)n;
 	baton__v1__frame__pack(f, buf + BATON_FRAME_HDR);
+	*out = buf;
+	*outlen = BATON_FRAME_HDR + n;
+	return FRAME_OK;
+}
+
+#define FRAME_DELIVER_FIELD	6	/* baton.v1.Frame.deliver */
+#define DELIVER_ENVELOPE_FIELD	1	/* baton.v1.Deliver.envelope */
+
+int
+frame_encode_deliver(const Baton__V1__Deliver *d, const uint8_t *env,
+    size_t envlen, uint32_t max_frame, uint8_t **out, size_t *outlen)
+{
+	size_t rest, dlen, n;
+	uint8_t *buf, *p;
+
+	if (d->envelope != NULL)
+		return FRAME_TOO_LARGE;	/* a caller's mistake; never sent */
+	rest = baton__v1__deliver__get_packed_size(d);
+	dlen = wire_ld_len(envlen) + rest;
+	n = wire_ld_len(dlen);
+	if (envlen > max_frame || n > max_frame)
+		return FRAME_TOO_LARGE;
+	if ((buf = frame_buffer(n)) == NULL)
+		return FRAME_NOMEM;
+	p = wire_put_head(buf + BATON_FRAME_HDR, WIRE_TAG_LEN(FRAME_DELIVER_FIELD),
+	    dlen);
+	p = wire_put_ld(p, WIRE_TAG_LEN(DELIVER_ENVELOPE_FIELD), env, envlen);
+	baton__v1__deliver__pack(d, p);
 	*out = buf;
 	*outlen = BATON_FRAME_HDR + n;
 	return FRAME_OK;

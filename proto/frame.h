@@ -75,12 +75,27 @@ int	frame_parse_header(const uint8_t *hdr, size_t avail, uint32_t max_frame,
 Frame	*frame_decode(const uint8_t *body, size_t len, int *status);
 
 /*
+ * A new buffer (free()) for a frame of n body bytes, its header written:
+ * the body goes at BATON_FRAME_HDR. NULL on out of memory.
+ */
+uint8_t	*frame_buffer(size_t n);
+
+/*
  * Encodes f as header + body into a new buffer (*out, *outlen; free()).
  * Returns FRAME_OK, FRAME_TOO_LARGE when the packed body exceeds max_frame,
  * or FRAME_NOMEM.
  */
 int	frame_encode(const Frame *f, uint32_t max_frame, uint8_t **out,
 	    size_t *outlen);
+
+/*
+ * Encodes a Deliver frame whose envelope is already packed: env[0..envlen)
+ * (a stored handover's bytes, sent as they are) goes in as the envelope,
+ * followed by d's other fields (d->envelope must be NULL). The same
+ * results as frame_encode.
+ */
+int	frame_encode_deliver(const Baton__V1__Deliver *d, const uint8_t *env,
+	    size_t envlen, uint32_t max_frame, uint8_t **out, size_t *outlen);
 
 void	frame_free(Frame *f);
 

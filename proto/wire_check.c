@@ -122,32 +122,54 @@ read_value(const uint8_t *buf, size_t *pos, size_t end, struct value *v)
 }
 
 int
-wire_find(const uint8_t *buf, size_t len, uint32_t number,
+wire_next(const uint8_t *buf, size_t len, size_t *pos, uint32_t *number,
     const uint8_t **val, size_t *vlen, uint64_t *varint)
 {
 	struct value v;
-	size_t pos = 0, p;
-	uint64_t x;
+	size_t p;
+	uint64_t x = 0;
 
-	do {
-		if (pos >= len || read_value(buf, &pos, len, &v) == -1)
-			return -1;
-	} while (v.number != number);
-	if (v.wire_type == WIRE_LEN) {
-		if (val != NULL)
-			*val = buf + v.start;
-		if (vlen != NULL)
-			*vlen = v.end - v.start;
+	if (*pos >= len)
 		return 0;
+	if (read_value(buf, pos, len, &v) == -1)
+		return -1;
+	*number = v.number;
+	if (val != NULL)
+		*val = v.wire_type == WIRE_LEN ? buf + v.start : NULL;
+	if (vlen != NULL)
+		*vlen = v.wire_type == WIRE_LEN ? v.end - v.start : 0;
+	if (v.wire_type == WIRE_VARINT) {
+		p = v.start;
+		if (read_varint(buf, &p, v.end, VARINT_MAX_BYTES, &x) != 0)
+			return -1;
 	}
-	if (v.wire_type != WIRE_VARINT)
-		return -1;
-	p = v.start;
-	if (read_varint(buf, &p, v.end, VARINT_MAX_BYTES, &x) != 0)
-		return -1;
 	if (varint != NULL)
 		*varint = x;
-	return 0;
+	return 1;
+}
+
+int
+wire_find(const uint8_t *buf, size_t len, uint32_t number,
+    const uint8_t **val, size_t *vlen, uint64_t *varint)
+{
+	const uint8_t *p;
+	size_t pos = 0, n;
+	uint32_t num;
+	uint64_t x;
+	int rc;
+
+	while ((rc = wire_next(buf, len, &pos, &num, &p, &n, &x)) == 1) {
+		if (num != number)
+			continue;
+		if (val != NULL)
+			*val = p;
+		if (vlen != NULL)
+			*vlen = n;
+		if (varint != NULL)
+			*varint = x;
+		return 0;
+	}
+	return -1;
 }
 
 /* The wire type a protobuf-c encoder uses for one value of type t. */

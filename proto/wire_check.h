@@ -76,6 +76,17 @@ enum wire_status wire_check(const ProtobufCMessageDescriptor *d,
 int	wire_find(const uint8_t *buf, size_t len, uint32_t number,
 	    const uint8_t **val, size_t *vlen, uint64_t *varint);
 
+/*
+ * Steps over the top-level field at *pos of buf[0..len): returns 1 with
+ * its number, and *val and *vlen for a length-delimited field's payload
+ * (NULL and 0 otherwise), *varint for a varint's value (0 otherwise); 0
+ * at the end; -1 if the bytes there are malformed. Any output pointer may
+ * be NULL.
+ */
+int	wire_next(const uint8_t *buf, size_t len, size_t *pos,
+	    uint32_t *number, const uint8_t **val, size_t *vlen,
+	    uint64_t *varint);
+
 /* Short, stable text for a wire_status ("a field occurs more than once"). */
 const char	*wire_status_text(enum wire_status status);
 

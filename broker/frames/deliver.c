@@ -55,7 +55,8 @@ send_item(struct session *s, struct delivery *d)
 	}
 	f.body_case = BATON__V1__FRAME__BODY_DELIVER;
 	f.deliver = &d->deliver;
-	if (session_send(s, &f) == 0)
+	if ((d->body != NULL ? session_send_deliver(s, &d->deliver, d->body,
+	    d->body_len) : session_send(s, &f)) == 0)
 		log_info("sid=%llu node=%s deliver id=%s from=%s attempt=%u "
 		    "withheld=%zu", SID(s), s->node_id, d->id, d->other,
 		    d->deliver.attempt, d->deliver.n_withheld);

@@ -11,6 +11,7 @@
 
 #include "audit.h"
 #include "delivery.h"
+#include "frame.h"
 #include "log.h"
 #include "notice.h"
 #include "pbstr.h"
@@ -19,8 +20,15 @@
 #include "registry.h"
 #include "sections.h"
 #include "store.h"
+#include "wire_check.h"
 
 #define MS(x)	BATON__STORE__V1__MESSAGE_STATE__MESSAGE_STATE_##x
+
+/* baton.v1.Envelope's field numbers that delivery reads from its bytes */
+#define ENVELOPE_ID			1
+#define ENVELOPE_TO			3
+#define ENVELOPE_HANDOVER		5
+#define ENVELOPE_REDIRECTED_FROM	6
 
 /*
  * Records the quarantine of id from node's queue; m is its state record
@@ -146,10 +154,10 @@ allowed_sections(struct state *st, const char *node)
 	return 0;
 }
 
-/* Records the delivery of m with env as redacted (removed: withheld). */
+/* Records the delivery of m: the sections disclosed, and those withheld. */
 static int
 record_delivery(struct state *st, const struct actor *r, queue_msg *m,
-    const Baton__V1__Envelope *env, section_mask removed)
+    section_mask disclosed, section_mask removed)
 {
 	char attempt[16], disclosed_list[256], withheld_list[256];
 	struct audit_event ev = { 0 };
@@ -174,8 +182,8 @@ record_delivery(struct state *st, const struct actor *r, queue_msg *m,
 	lifecycle_audit_times(m, &ev, now, 0);
 	ev.event = AUDIT_DELIVERED;
 	ev.other = m->sender;
-	ev.disclosed = sections_format(sections_present(env->handover),
-	    disclosed_list, sizeof(disclosed_list));
+	ev.disclosed = sections_format(disclosed, disclosed_list,
+	    sizeof(disclosed_list));
 	ev.withheld = sections_format(removed, withheld_list, sizeof(withheld_list));
 	ev.outcome = "ok";
 	ev.reason = attempt;
@@ -185,14 +193,99 @@ record_delivery(struct state *st, const struct actor *r, queue_msg *m,
 	return store_op_end(st->store, rc);
 }
 
+/* Whether field bytes p[0..n) (absent: NULL, 0) say s. */
+static int
+field_is(const uint8_t *p, size_t n, const char *s)
+{
+	return strlen(s) == n && (n == 0 || memcmp(p, s, n) == 0);
+}
+
+/*
+ * Reads what deliver_handover needs from a stored envelope's bytes
+ * without unpacking it: 0 if they are a well-formed envelope for id with
+ * a handover, with the sections present in *present, and *as_is 1 if
+ * the bytes may go to m's recipient unchanged (addressed to it, passed on
+ * by whom m says, nothing in them that allowed withholds); -1 if the body
+ * is damaged.
+ */
+static int
+body_read(const uint8_t *b, size_t len, const char *id, const queue_msg *m,
+    section_mask allowed, section_mask *present, int *as_is)
+{
+	const uint8_t *v, *h = NULL, *to = NULL, *from = NULL;
+	size_t n, hl = 0, tl = 0, fl = 0, pos = 0;
+	uint32_t num;
+	int rc, named = 0;
+
+	*present = 0;
+	*as_is = 0;
+	if (wire_check(&baton__v1__envelope__descriptor, b, len,
+	    BATON_FRAME_MAX_TAGS, NULL) != WIRE_OK)
+		return -1;
+	while ((rc = wire_next(b, len, &pos, &num, &v, &n, NULL)) == 1) {
+		switch (num) {
+		case ENVELOPE_ID:
+			named = field_is(v, n, id);
+			break;
+		case ENVELOPE_TO:
+			to = v, tl = n;
+			break;
+		case ENVELOPE_HANDOVER:
+			h = v, hl = n;
+			break;
+		case ENVELOPE_REDIRECTED_FROM:
+			from = v, fl = n;
+			break;
+		}
+	}
+	if (rc != 0 || !named || h == NULL)
+		return -1;
+	for (pos = 0; (rc = wire_next(h, hl, &pos, &num, NULL, NULL,
+	    NULL)) == 1;)
+		if (num >= 1 && num <= SECTION_COUNT)
+			*present |= (section_mask)1u << (num - 1);
+	if (rc != 0)
+		return -1;
+	*as_is = (*present & ~allowed) == 0 && field_is(to, tl, m->recipient) &&
+	    field_is(from, fl, m->redirected_from);
+	return 0;
+}
+
+/*
+ * The slow way, for a handover redacted or redirected: unpacked, sections
+ * withheld, addressed anew; *env for the Deliver. -1 if it does not
+ * unpack (body_read has already refused what would not).
+ */
+static int
+body_redact(const uint8_t *b, size_t len, const queue_msg *m,
+    section_mask allowed, Baton__V1__Envelope **env, section_mask *removed)
+{
+	Baton__V1__Envelope *e;
+
+	if ((e = baton__v1__envelope__unpack(&pbarena, len, b)) == NULL ||
+	    e->handover == NULL) {
+		if (e != NULL)
+			baton__v1__envelope__free_unpacked(e, &pbarena);
+		return -1;
+	}
+	*removed = sections_redact(e->handover, allowed);
+	/* the envelope says where it is now, and who passed it on */
+	if (pbstr_set(&e->to, m->recipient) == -1 ||
+	    pbstr_set(&e->redirected_from, m->redirected_from) == -1)
+		fatalx("out of memory");
+	*env = e;
+	return 0;
+}
+
 static int
 deliver_handover(struct state *st, const struct actor *r, struct delivery *d)
 {
 	Baton__V1__Envelope *env = NULL;
 	queue_msg *m = NULL;
-	section_mask removed, allowed;
-	size_t i;
-	int rc, result = LC_DELIVER_BLOCKED;
+	section_mask present, removed = 0, allowed;
+	uint8_t *body = NULL;
+	size_t i, len = 0;
+	int rc, as_is, result = LC_DELIVER_BLOCKED;
 
 	rc = queue_msg_get(st->store, d->id, &m);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT)
@@ -205,40 +298,49 @@ deliver_handover(struct state *st, const struct actor *r, struct delivery *d)
 		result = remove_stale(st, r->node_id, m, d);
 		goto done;
 	}
-	rc = queue_body_get(st->store, d->id, &env);
-	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT ||
-	    (rc == STORE_OK && env->handover == NULL)) {
-		result = quarantine_body(st, r->node_id, m, d);
-		goto done;
-	}
-	if (rc != STORE_OK)
+	rc = queue_body_copy(st->store, d->id, &body, &len);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
 		state_read_failed(st, "read body");
 	/* nothing may go to this node now: it stays queued, and a role
 	 * change or policy reload wakes the pump again */
-	if ((allowed = allowed_sections(st, r->node_id)) == 0)
+	allowed = rc == STORE_OK ? allowed_sections(st, r->node_id) : 0;
+	if (rc != STORE_OK || body_read(body, len, d->id, m, allowed, &present,
+	    &as_is) == -1) {
+		result = quarantine_body(st, r->node_id, m, d);
 		goto done;
-	removed = sections_redact(env->handover, allowed);
-	/* the envelope says where it is now, and who passed it on */
-	if (pbstr_set(&env->to, m->recipient) == -1 ||
-	    pbstr_set(&env->redirected_from, m->redirected_from) == -1)
-		fatalx("out of memory");
-	if ((rc = record_delivery(st, r, m, env, removed)) != STORE_OK) {
+	}
+	if (allowed == 0)
+		goto done;
+	if (!as_is && body_redact(body, len, m, allowed, &env, &removed) == -1) {
+		result = quarantine_body(st, r->node_id, m, d);
+		goto done;
+	}
+	if ((rc = record_delivery(st, r, m, present & ~removed,
+	    removed)) != STORE_OK) {
 		state_store_failed(st, "record delivery", rc);
 		goto done;
 	}
 	for (i = 0; i < SECTION_COUNT; i++)
 		if (removed & ((section_mask)1u << i))
 			d->withheld[d->deliver.n_withheld++] = (char *)sections_name(i);
-	d->deliver.envelope = env;
+	/* a body that goes as it is stored is sent as those bytes */
+	if (as_is) {
+		d->body = body;
+		d->body_len = len;
+		body = NULL;
+	} else {
+		d->deliver.envelope = env;
+		env = NULL;
+	}
 	d->deliver.withheld = d->withheld;
 	d->deliver.attempt = m->attempts;
 	d->deliver.received_at_ms = m->received_at_ms;
 	snprintf(d->other, sizeof(d->other), "%s", m->sender);
-	env = NULL;
 	result = LC_DELIVER_SENT;
 done:
 	if (env != NULL)
 		baton__v1__envelope__free_unpacked(env, &pbarena);
+	free(body);
 	queue_msg_free(m);
 	return result;
 }
@@ -311,6 +413,7 @@ lifecycle_delivery_clear(struct delivery *d)
 {
 	if (d->deliver.envelope != NULL)
 		baton__v1__envelope__free_unpacked(d->deliver.envelope, &pbarena);
+	free(d->body);
 	notice_free(d->notice);
 	memset(d, 0, sizeof(*d));
 	baton__v1__deliver__init(&d->deliver);

@@ -48,8 +48,15 @@ struct delivery {
 	/* LC_SKIP_STALE: where it lives now; LC_SKIP_QUARANTINED and a
 	 * handover sent: its sender */
 	char			 other[BATON_NODE_ID_MAX + 1];
-	/* LC_DELIVER_SENT, a handover: the Deliver message, redacted */
+	/*
+	 * LC_DELIVER_SENT, a handover: the Deliver message; its envelope
+	 * either unpacked and redacted (deliver.envelope), or, when the
+	 * recipient may see all of it as stored, those bytes (body; then
+	 * deliver.envelope is NULL and frame_encode_deliver sends them)
+	 */
 	Baton__V1__Deliver	 deliver;
+	uint8_t			*body;
+	size_t			 body_len;
 	char			*withheld[SECTION_COUNT]; /* names, static */
 	/* LC_DELIVER_SENT, a notice */
 	stored_notice		*notice;

@@ -223,21 +223,17 @@ session_output_len(const struct session *s)
 	    evbuffer_get_length(s->pending);
 }
 
-int
-session_send(struct session *s, const Frame *f)
+/*
+ * Queues an encoded frame of type body (what: its name) for the client;
+ * rc is its encoder's result.
+ */
+static int
+session_queue(struct session *s, int body, const char *what, int rc,
+    uint8_t *buf, size_t len)
 {
-	uint8_t *buf;
-	size_t len;
-	int rc;
-
-	if (s->state == SESSION_DEAD)
-		return -1;
-	/* submits leave ENVELOPE_HEADROOM for what the broker adds, and
-	 * notes are bounded, so every reply fits the client's max_frame */
-	rc = frame_encode(f, s->b->cfg->max_frame, &buf, &len);
 	if (rc != FRAME_OK) {
 		log_warnx("sid=%llu node=%s cannot encode %s frame: %s",
-		    (unsigned long long)s->id, s->node_id, frame_name(f),
+		    (unsigned long long)s->id, s->node_id, what,
 		    frame_status_text(rc));
 		session_kill(s);
 		return -1;
@@ -255,9 +251,9 @@ session_send(struct session *s, const Frame *f)
 	 * their answers, which no client does that means well */
 	if (s->state != SESSION_CLOSING &&
 	    session_output_len(s) > s->b->cfg->max_output) {
-		if (f->body_case != BATON__V1__FRAME__BODY_DELIVER &&
-		    f->body_case != BATON__V1__FRAME__BODY_NOTICE &&
-		    f->body_case != BATON__V1__FRAME__BODY_ERROR) {
+		if (body != BATON__V1__FRAME__BODY_DELIVER &&
+		    body != BATON__V1__FRAME__BODY_NOTICE &&
+		    body != BATON__V1__FRAME__BODY_ERROR) {
 			session_fail(s, BATON__V1__CODE__CODE_LIMIT_EXCEEDED,
 			    "%zu bytes of replies are waiting for this client to "
 			    "read (limit %zu): it sends requests without reading "
@@ -272,6 +268,37 @@ session_send(struct session *s, const Frame *f)
 	}
 	state_schedule(&s->b->st);
 	return 0;
+}
+
+int
+session_send(struct session *s, const Frame *f)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (s->state == SESSION_DEAD)
+		return -1;
+	/* submits leave ENVELOPE_HEADROOM for what the broker adds, and
+	 * notes are bounded, so every reply fits the client's max_frame */
+	rc = frame_encode(f, s->b->cfg->max_frame, &buf, &len);
+	return session_queue(s, f->body_case, frame_name(f), rc, buf, len);
+}
+
+int
+session_send_deliver(struct session *s, const Baton__V1__Deliver *d,
+    const uint8_t *env, size_t envlen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (s->state == SESSION_DEAD)
+		return -1;
+	rc = frame_encode_deliver(d, env, envlen, s->b->cfg->max_frame, &buf,
+	    &len);
+	return session_queue(s, BATON__V1__FRAME__BODY_DELIVER, "Deliver", rc,
+	    buf, len);
 }
 
 void

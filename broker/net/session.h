@@ -125,6 +125,14 @@ unsigned session_count_preauth(struct broker *b, const char *addr);
  */
 int	session_send(struct session *s, const Frame *f);
 
+/*
+ * Sends a Deliver whose envelope is the packed bytes env[0..envlen)
+ * (d->envelope NULL): as session_send, without unpacking and packing a
+ * stored handover again (frame_encode_deliver).
+ */
+int	session_send_deliver(struct session *s, const Baton__V1__Deliver *d,
+	    const uint8_t *env, size_t envlen);
+
 /* Sends Error{code,text} as the last frame, then closes. Logs once. */
 void	session_fail(struct session *s, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

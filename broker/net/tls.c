@@ -150,6 +150,8 @@ tls_server_ctx(const struct broker_config *cfg, char *err, size_t errlen)
 	    SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_max_early_data(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* an idle session holds no 16 KiB record buffers (most are idle) */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1) {
 		ssl_errtext(e, sizeof(e));
 		snprintf(err, errlen, "%s: cannot load certificate: %s",

@@ -83,6 +83,16 @@ struct audit {
 	char		 key_id[AUDIT_REF_HEX + 1];
 	EVP_MD_CTX	*md;		/* reused for every record hash */
 	EVP_MAC_CTX	*subject_mac;	/* HMAC-SHA256 keyed with subject_key */
+	/*
+	 * The head as this process last appended it, good while the store's
+	 * view is the one it was appended in (store_view): every record
+	 * chains onto the head, and reading it back from the store cost a
+	 * cursor and a checksum per record.
+	 */
+	const struct store *head_store;
+	uint64_t	 head_view;
+	uint64_t	 head_seq;
+	uint8_t		 head_hash[AUDIT_HASH_LEN];
 	char		 err[512];	/* last failure, for audit_strerror */
 };
 
@@ -901,7 +911,13 @@ append_one(struct audit *a, struct store *s, const struct audit_event *ev,
 		return STORE_ERROR;
 	}
 	cp = strcmp(ev->event, AUDIT_CHECKPOINT) == 0;
-	rc = audit_read_head(s, &head, prev);
+	if (a->head_store == s && a->head_view == store_view(s)) {
+		head = a->head_seq;
+		memcpy(prev, a->head_hash, AUDIT_HASH_LEN);
+		rc = STORE_OK;
+	} else
+		rc = audit_read_head(s, &head, prev);
+	a->head_store = NULL;	/* set again once this record is in */
 	if (rc == STORE_CORRUPT) {
 		aerr(a, "audit_append: the last audit record is damaged; "
 		    "refusing to chain onto it (run batonctl audit verify)");
@@ -993,6 +1009,10 @@ append_one(struct audit *a, struct store *s, const struct audit_event *ev,
 	    len)) != STORE_OK)
 		goto fail;
 	*out_seq = r.seq;
+	a->head_store = s;
+	a->head_view = store_view(s);
+	a->head_seq = r.seq;
+	memcpy(a->head_hash, h, AUDIT_HASH_LEN);
  fail:
 	EVP_MD_CTX_free(sctx);
 	free(sig);
@@ -1122,6 +1142,7 @@ audit_archive_remove(struct audit *a, struct store *s,
 	uint64_t	 seq;
 	int		 rc;
 
+	a->head_store = NULL;	/* the table changes under the head */
 	if (p->last == 0 || p->first == 0 || p->first > p->last ||
 	    ev == NULL || ev->event == NULL ||
 	    strcmp(ev->event, AUDIT_ARCHIVED) != 0) {

@@ -182,24 +182,21 @@ queue_remove(struct store *s, const char *recipient, uint64_t seq)
 }
 
 int
-queue_body_get(struct store *s, const char *message_id,
-    Baton__V1__Envelope **out)
+queue_body_copy(struct store *s, const char *message_id, uint8_t **out,
+    size_t *len)
 {
 	const void *v;
 	size_t vl;
-	Baton__V1__Envelope *e;
 	int rc;
 
 	rc = store_get(s, STORE_BODIES, message_id, strlen(message_id), &v, &vl);
 	if (rc != STORE_OK)
 		return rc;
-	if ((e = baton__v1__envelope__unpack(&pbarena, vl, v)) == NULL)
-		return STORE_CORRUPT;
-	if (strcmp(e->message_id, message_id) != 0) {
-		baton__v1__envelope__free_unpacked(e, &pbarena);
-		return STORE_CORRUPT;
-	}
-	*out = e;
+	if ((*out = malloc(vl > 0 ? vl : 1)) == NULL)
+		return STORE_ERROR;
+	if (vl > 0)
+		memcpy(*out, v, vl);
+	*len = vl;
 	return STORE_OK;
 }
 

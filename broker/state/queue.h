@@ -71,12 +71,13 @@ int	queue_next(struct store *s, const char *recipient, uint64_t after,
 int	queue_remove(struct store *s, const char *recipient, uint64_t seq);
 
 /*
- * Reads and unpacks a stored envelope. STORE_OK with *out (unpacked with
- * pbarena: free with baton__v1__envelope__free_unpacked(e, &pbarena)),
- * STORE_NOTFOUND, STORE_CORRUPT.
+ * Reads a stored envelope's packed bytes into a new buffer (*out, *len;
+ * free()): they outlive the next write in the transaction, as the
+ * store's own pointer would not. STORE_OK, STORE_NOTFOUND, STORE_CORRUPT
+ * (the record fails its checksum) or STORE_ERROR.
  */
-int	queue_body_get(struct store *s, const char *message_id,
-	    Baton__V1__Envelope **out);
+int	queue_body_copy(struct store *s, const char *message_id, uint8_t **out,
+	    size_t *len);
 
 /* Number of queue entries for recipient (for stats and tests). */
 int	queue_depth(struct store *s, const char *recipient, uint64_t *out);

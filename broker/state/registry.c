@@ -68,6 +68,27 @@ done:
 	return rc;
 }
 
+/*
+ * Records read in the store's current view (store_view): a handover asks
+ * for its sender's, its recipient's and their roles several times in one
+ * pass, and only this process's own registry writes, which empty the
+ * cache, can change them within one view.
+ */
+#define CACHED_NODES	8
+
+static struct cached_node {
+	const struct store	*s;
+	uint64_t		 view;
+	struct registry_node	 n;
+} cache[CACHED_NODES];
+static unsigned cache_next;
+
+static void
+cache_forget(void)
+{
+	memset(cache, 0, sizeof(cache));
+}
+
 static int
 node_write(struct store *s, const struct registry_node *n, int only_new)
 {
@@ -76,6 +97,7 @@ node_write(struct store *s, const struct registry_node *n, int only_new)
 	size_t len;
 	int rc;
 
+	cache_forget();
 	rec.node_id = (char *)n->node_id;
 	rec.role = (char *)n->role;
 	rec.organisation = (char *)n->organisation;
@@ -99,16 +121,33 @@ node_write(struct store *s, const struct registry_node *n, int only_new)
 int
 registry_get(struct store *s, const char *node_id, struct registry_node *out)
 {
+	struct cached_node *c;
 	const void *val;
 	size_t vlen;
+	uint64_t view = store_view(s);
+	unsigned i;
 	int rc;
 
 	if (!validate_node_id(node_id))
 		return STORE_NOTFOUND;
+	for (i = 0; i < CACHED_NODES; i++) {
+		c = &cache[i];
+		if (c->s == s && c->view == view &&
+		    strcmp(c->n.node_id, node_id) == 0) {
+			*out = c->n;
+			return STORE_OK;
+		}
+	}
 	rc = store_get(s, STORE_NODES, node_id, strlen(node_id), &val, &vlen);
 	if (rc != STORE_OK)
 		return rc;
-	return node_decode(node_id, val, vlen, out);
+	if ((rc = node_decode(node_id, val, vlen, out)) != STORE_OK)
+		return rc;
+	c = &cache[cache_next++ % CACHED_NODES];
+	c->s = s;
+	c->view = view;
+	c->n = *out;
+	return STORE_OK;
 }
 
 int
@@ -134,6 +173,7 @@ registry_remove(struct store *s, const char *node_id)
 {
 	if (!validate_node_id(node_id))
 		return STORE_NOTFOUND;
+	cache_forget();
 	return store_del(s, STORE_NODES, node_id, strlen(node_id));
 }
 

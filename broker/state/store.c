@@ -108,10 +108,26 @@ struct store {
 	 * poison its parent, so store_op_commit aborts it instead.
 	 */
 	int		 failed[STORE_MAXDEPTH];
+	uint64_t	 view;		/* store_view */
 
 	LIST_HEAD(, store_cursor) cursors;
 	char		 err[256];	/* last error, for store_strerror */
 };
+
+/* Every view id of every store handle in the process is different. */
+static uint64_t views;
+
+static void
+new_view(struct store *s)
+{
+	s->view = ++views;
+}
+
+uint64_t
+store_view(const struct store *s)
+{
+	return s->view;
+}
 
 static void
 seterr(struct store *s, const char *fmt, ...)
@@ -696,6 +712,7 @@ store_begin(struct store *s, int readonly)
 	s->depth = 1;
 	s->txn_rdonly = flags != 0;
 	s->failed[0] = 0;
+	new_view(s);
 	return STORE_OK;
 }
 
@@ -733,6 +750,7 @@ store_commit(struct store *s)
 		rc = lmdb_fail(s, rc, "mdb_txn_commit", NULL);
 	s->depth = 0;
 	s->failed[0] = 0;
+	new_view(s);
 	return rc;
 }
 
@@ -751,6 +769,7 @@ store_abort(struct store *s)
 		s->failed[i] = 0;
 	}
 	s->depth = 0;
+	new_view(s);
 }
 
 int
@@ -798,6 +817,8 @@ store_op_commit(struct store *s)
 	s->txn[lvl] = NULL;
 	s->failed[lvl] = 0;
 	s->depth--;
+	if (rc != 0)
+		new_view(s);	/* LMDB undid the operation */
 	return rc;
 }
 
@@ -820,6 +841,7 @@ store_op_abort(struct store *s)
 	s->txn[lvl] = NULL;
 	s->failed[lvl] = 0;
 	s->depth--;
+	new_view(s);
 }
 
 int

@@ -100,6 +100,16 @@ void	 store_abort(struct store *s);
 int	 store_op_begin(struct store *s);
 int	 store_op_commit(struct store *s);
 void	 store_op_abort(struct store *s);
+/*
+ * An id of what reads through s can see now, unique in the process: it
+ * changes whenever that may have changed other than by the caller's own
+ * writes since (a transaction begun, committed or aborted, an operation
+ * aborted). A value read under one id may be kept and reused while the id
+ * is the same, by a reader that forgets it when it writes that value
+ * itself (the registry's and the audit head's caches).
+ */
+uint64_t store_view(const struct store *s);
+
 /* Whether an operation (a nested transaction) is open. */
 int	 store_in_op(const struct store *s);
 /*

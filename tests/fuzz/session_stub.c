@@ -81,6 +81,36 @@ session_send(struct session *s, const Frame *f)
 	return 0;
 }
 
+int
+session_send_deliver(struct session *s, const Baton__V1__Deliver *d,
+    const uint8_t *env, size_t envlen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	Frame *f;
+	int st;
+
+	if (s->state == SESSION_DEAD)
+		return -1;
+	if (frame_encode_deliver(d, env, envlen, s->b->cfg->max_frame, &buf,
+	    &len) != FRAME_OK) {
+		free(buf);
+		s->state = SESSION_CLOSING;
+		return -1;
+	}
+	stub_output[slot(s)] += len;
+	/* what the client would read: the frame decoded, as any other */
+	if (stub_on_send != NULL) {
+		f = frame_decode(buf + BATON_FRAME_HDR, len - BATON_FRAME_HDR, &st);
+		if (f == NULL)
+			abort();	/* the broker sent what no client can read */
+		stub_on_send(s, f, len);
+		frame_free(f);
+	}
+	free(buf);
+	return 0;
+}
+
 void
 session_fail(struct session *s, int code, const char *fmt, ...)
 {

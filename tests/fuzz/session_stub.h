@@ -4,8 +4,8 @@
  * the delivery pump run without libevent, sockets or TLS.
  *
  * A stub session is a struct session whose libevent fields stay NULL. What
- * the frames layer calls on it (session_send, session_fail, session_ready,
- * the counts and the actor) is defined in session_stub.c with the same
+ * the frames layer calls on it (session_send, session_send_deliver,
+ * session_fail, session_ready, the counts and the actor) is defined in session_stub.c with the same
  * meaning as the real one: a reply is encoded as it would be for the wire
  * and handed to a hook instead of a socket; a failed session is CLOSING
  * and gets no more frames until stub_session_reset reconnects it.

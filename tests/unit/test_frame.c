@@ -580,6 +580,62 @@ test_packed_and_unpacked_accepted(void **state)
 	assert_int_equal(NUMS("\x10\x01"), WIRE_MALFORMED);
 }
 
+/*
+ * A Deliver sent with its envelope as stored bytes is the same frame,
+ * byte for byte, as one packed from the unpacked envelope.
+ */
+static void
+test_encode_deliver_as_is(void **state)
+{
+	Baton__V1__Envelope env = BATON__V1__ENVELOPE__INIT;
+	Baton__V1__Handover h = BATON__V1__HANDOVER__INIT;
+	Baton__V1__Subject subj = BATON__V1__SUBJECT__INIT;
+	Baton__V1__Deliver d = BATON__V1__DELIVER__INIT;
+	Frame f = BATON__V1__FRAME__INIT, *got;
+	char *withheld[] = { "safeguarding" };
+	uint8_t packed[512], *a, *b;
+	size_t plen, alen, blen;
+	int st;
+
+	(void)state;
+	subj.nhs_number = "9434765919";
+	h.subject = &subj;
+	env.message_id = "provider/m-1";
+	env.from = "provider";
+	env.to = "cmht";
+	env.handover = &h;
+	plen = baton__v1__envelope__pack(&env, packed);
+	d.envelope = &env;
+	d.n_withheld = 1;
+	d.withheld = withheld;
+	d.attempt = 2;
+	d.received_at_ms = 1700000000123;
+	f.body_case = BATON__V1__FRAME__BODY_DELIVER;
+	f.deliver = &d;
+	assert_int_equal(frame_encode(&f, 1 << 20, &a, &alen), FRAME_OK);
+	/* refused while the envelope is also set: it would go twice */
+	assert_int_not_equal(frame_encode_deliver(&d, packed, plen, 1 << 20,
+	    &b, &blen), FRAME_OK);
+	d.envelope = NULL;
+	assert_int_equal(frame_encode_deliver(&d, packed, plen, 1 << 20, &b,
+	    &blen), FRAME_OK);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+	got = frame_decode(b + BATON_FRAME_HDR, blen - BATON_FRAME_HDR, &st);
+	assert_non_null(got);
+	assert_int_equal(got->body_case, BATON__V1__FRAME__BODY_DELIVER);
+	assert_string_equal(got->deliver->envelope->message_id, "provider/m-1");
+	assert_string_equal(got->deliver->envelope->handover->subject->nhs_number,
+	    "9434765919");
+	assert_int_equal(got->deliver->attempt, 2);
+	frame_free(got);
+	free(a);
+	free(b);
+	/* over max_frame, as frame_encode says */
+	assert_int_equal(frame_encode_deliver(&d, packed, plen, 16, &b, &blen),
+	    FRAME_TOO_LARGE);
+}
+
 /* wire_find reads one field of packed bytes as unpacking would see it. */
 static void
 test_wire_find(void **state)
@@ -607,6 +663,20 @@ test_wire_find(void **state)
 	assert_int_equal(wire_find(buf, len, 3, &p, &n, NULL), 0);
 	assert_int_equal(n, 4);
 	assert_memory_equal(p, "cmht", 4);
+	/* wire_next walks the fields in order, then says the end */
+	{
+		size_t pos = 0;
+		uint32_t num;
+
+		assert_int_equal(wire_next(buf, len, &pos, &num, &p, &n, &v), 1);
+		assert_int_equal(num, 1);
+		assert_int_equal(n, 3);
+		assert_int_equal(wire_next(buf, len, &pos, &num, &p, &n, &v), 1);
+		assert_int_equal(num, 3);
+		assert_int_equal(wire_next(buf, len, &pos, &num, &p, &n, &v), 0);
+		pos = 0;
+		assert_int_equal(wire_next(buf, 3, &pos, &num, &p, &n, &v), -1);
+	}
 	/* absent, cut short before it, empty, an unterminated varint */
 	assert_int_equal(wire_find(buf, len, 9, &p, &n, NULL), -1);
 	assert_int_equal(wire_find(buf, 3, 3, &p, &n, NULL), -1);
@@ -806,6 +876,7 @@ main(void)
 		cmocka_unit_test(test_packed_and_unpacked_accepted),
 		cmocka_unit_test(test_malformed_wire_refused),
 		cmocka_unit_test(test_wire_find),
+		cmocka_unit_test(test_encode_deliver_as_is),
 		cmocka_unit_test(test_tag_budget),
 		cmocka_unit_test(test_depth_cap),
 		cmocka_unit_test(test_issue9_repeats_refused),
