@@ -235,8 +235,10 @@ test_pbarena(void **state)
 	a = baton__v1__handover__unpack(&pbarena, len, buf);
 	assert_non_null(a);
 	if (pbarena_live() == 0) {
+		/* a sanitizer build: the arena stays off, a came from malloc */
+		baton__v1__handover__free_unpacked(a, &pbarena);
 		pbarena_enable(0);
-		skip();	/* a sanitizer build: the arena stays off */
+		skip();
 	}
 	assert_true(pbarena_used() > 0);
 	assert_string_equal(a->subject->family_name, "xxxxxxxx");
