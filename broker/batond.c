@@ -467,6 +467,7 @@ main(int argc, char **argv)
 	log_info("batond ready data=%s max_frame=%u", cfg.data_dir, cfg.max_frame);
 	snprintf(ready, sizeof(ready), "READY=1\nSTATUS=serving on %s",
 	    cfg.listen);
+	log_flush();	/* the ready line before systemd hears READY=1 */
 	notify(ready);
 	event_base_dispatch(d.b.base);
 

@@ -448,7 +448,6 @@ load_subject_key(struct audit *a, const char *dir, int create)
 	return -1;
 }
 
-/* An encrypted key is refused, never prompted for on a terminal. */
 /*
  * Keys the subject reference's HMAC once: every handover asks for one,
  * and a one-shot HMAC() fetched SHA-256 and scheduled the key each time.
@@ -474,6 +473,7 @@ key_subject_mac(struct audit *a)
 	return 0;
 }
 
+/* An encrypted key is refused, never prompted for on a terminal. */
 static int
 no_passphrase(char *buf, int size, int rwflag, void *u)
 {

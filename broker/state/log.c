@@ -107,15 +107,19 @@ log_set_buffered(void (*schedule)(void *), void *arg)
 static void
 log_emit(int level, const char *line, size_t len)
 {
+	int saved = errno;	/* logging never changes what a caller sees */
+
 	if (log_schedule == NULL || level >= LOG_LEVEL_WARN) {
 		log_flush();
 		log_write_all(line, len);
+		errno = saved;
 		return;
 	}
 	if (len > sizeof(log_buf) - log_len)
 		log_flush();
 	if (len > sizeof(log_buf)) {
 		log_write_all(line, len);
+		errno = saved;
 		return;
 	}
 	memcpy(log_buf + log_len, line, len);
@@ -124,6 +128,7 @@ log_emit(int level, const char *line, size_t len)
 		log_pending = 1;
 		log_schedule(log_schedule_arg);
 	}
+	errno = saved;
 }
 
 /* Formats one event: the prefix, then text up to its end or a newline. */
