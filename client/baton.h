@@ -50,7 +50,7 @@ extern "C" {
 
 #define BATON_CLIENT_NAME		"libbaton/0.1"
 #define BATON_DEFAULT_TIMEOUT_MS	10000
-#define BATON_DEFAULT_WINDOW		32
+#define BATON_DEFAULT_WINDOW		256
 #define BATON_MAX_WINDOW		1024
 #define BATON_DEFAULT_PIPELINE		64	/* submits outstanding */
 #define BATON_MAX_PIPELINE		4096

@@ -192,7 +192,7 @@ reserve_frame(struct session *s, uint32_t len)
 void
 session_pass_spent(struct session *s)
 {
-	s->pass_frames = SESSION_FRAMES_PER_PASS;
+	s->pass_frames = SESSION_PASS_SHARE;
 }
 
 void
@@ -544,11 +544,11 @@ session_read_frames(struct session *s)
 			reserve_frame(s, len);
 			return;
 		}
-		if (s->pass_frames >= SESSION_FRAMES_PER_PASS) {
+		if (s->pass_frames >= SESSION_PASS_SHARE) {
 			pause_for_pass(s);
 			return;
 		}
-		s->pass_frames++;
+		s->pass_frames += 1 + len / 1024;
 		evbuffer_drain(in, BATON_FRAME_HDR);
 		body = evbuffer_pullup(in, len);
 		f = body ? frame_decode(body, len, &rc) : NULL;

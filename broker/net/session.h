@@ -53,7 +53,7 @@ struct session {
 	int			 want_pump;	/* look for deliverable work */
 	int			 idle_pinged;	/* a Ping is outstanding */
 	int			 read_paused;	/* output over max_output */
-	unsigned		 pass_frames;	/* frames handled in this pass */
+	unsigned		 pass_frames;	/* the share used in this pass */
 	int			 pass_paused;	/* its share of this pass is used */
 	uint32_t		 reserved;	/* partial-frame budget it holds */
 	uint32_t		 want_reserve;	/* waiting for this much budget */
@@ -71,14 +71,18 @@ struct session {
 
 /*
  * Fairness and memory bounds on reading (docs/limits.md, "Delivery and
- * memory"): a session handles at most SESSION_FRAMES_PER_PASS frames in one
- * event-loop pass and is then not read until the commit pass has run; its
+ * memory"): a session handles frames worth at most SESSION_PASS_SHARE in
+ * one event-loop pass, each frame 1 plus 1 per whole KiB of it
+ * (session_frame_cost), and is then not read until the commit pass has
+ * run: a receiver's small acknowledgements go four times as fast as a
+ * sender's handovers of some 4 KiB, so one receiver keeps up with several
+ * senders. Its
  * read buffer holds SESSION_READ_BASE bytes unless a frame larger than that
  * is arriving, for which it first takes the frame's length from the
  * broker's budget for partial frames (max_buffered), waiting if the budget
  * is spent; before Hello no frame may exceed SESSION_PREHELLO_MAX.
  */
-#define SESSION_FRAMES_PER_PASS	64
+#define SESSION_PASS_SHARE	256
 #define SESSION_READ_BASE	(64u * 1024u)
 #define SESSION_PREHELLO_MAX	(16u * 1024u)
 

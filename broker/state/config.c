@@ -85,7 +85,7 @@ static const struct config_key keys[] = {
 	  NULL },
 	{ "max-frame", K_U32, OFF(max_frame), "4194304", 1024, 64u << 20,
 	  "BYTES", "largest frame accepted", 0, 0, NULL },
-	{ "max-unacked", K_U32, OFF(max_unacked), "64", 1, 65535, "N",
+	{ "max-unacked", K_U32, OFF(max_unacked), "256", 1, 65535, "N",
 	  "deliveries in flight per session", 0, 0, NULL },
 	{ "map-size", K_SIZE, OFF(map_size), "1073741824", 1u << 20, 1ull << 40,
 	  "BYTES", "LMDB map size: the most the store may hold", 0, 0, NULL },

@@ -135,7 +135,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 	o->count = 5000;
 	o->receivers = 1;
 	o->window = 64;
-	o->credit = 64;
+	o->credit = 256;
 	o->seconds = 300;
 	o->lib = HAVE_LIB_DRIVER;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {

@@ -8,7 +8,7 @@
 #
 # bench options (defaults): --senders 4 --count 5000 --size 0 (the
 # example handover as it is; S > 0 pads or trims it to S packed bytes)
-# --receivers 1 --window 64 --credit 64 --rate 0 (closed loop) --seconds 300.
+# --receivers 1 --window 64 --credit 256 --rate 0 (closed loop) --seconds 300.
 # Senders are nodes bs1..bsN (role provider), receivers br1..brR (role
 # cmht). The broker runs with the LD_PRELOAD shim that counts its
 # fdatasync calls (commits). Environment:

@@ -49,7 +49,7 @@ test_defaults(void **state)
 	broker_config_defaults(&cfg);
 	assert_string_equal(cfg.listen, "127.0.0.1:7400");
 	assert_int_equal(cfg.max_frame, BATON_MAX_FRAME_DEFAULT);
-	assert_int_equal(cfg.max_unacked, 64);
+	assert_int_equal(cfg.max_unacked, 256);
 	assert_int_equal(cfg.map_size, (size_t)1 << 30);
 	assert_int_equal(cfg.idle_timeout_s, 120);
 	assert_int_equal(cfg.max_buffered, (size_t)128 << 20);
