@@ -2320,11 +2320,57 @@ test_trail(void **state)
 	audit_trail_free(t);
 }
 
+/*
+ * The head an append chains onto is the store's, whatever was appended
+ * and undone in between: an aborted operation, an aborted transaction,
+ * and a record added behind this audit's back (as batonctl does, from
+ * another process) between two transactions.
+ */
+static void
+test_head_after_undo(void **state)
+{
+	struct fixture			*f = *state;
+	struct audit_verify_report	 r;
+	struct audit_event		 ev;
+	struct audit			*other;
+	char				 msg[64], ref[AUDIT_REF_HEX + 1], err[512];
+
+	assert_int_equal(audit_subject_ref(f->a, NHS, ref), 0);
+	make_event(&ev, 1, 0, msg, sizeof(msg), ref);
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0 + 1), STORE_OK);
+	/* appended in an operation that is then aborted */
+	assert_int_equal(store_op_begin(f->s), STORE_OK);
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0 + 2), STORE_OK);
+	store_op_abort(f->s);
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0 + 3), STORE_OK);
+	assert_int_equal(store_commit(f->s), STORE_OK);
+	/* appended in a transaction that is then aborted */
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0 + 4), STORE_OK);
+	store_abort(f->s);
+	/* another writer's record between two transactions */
+	other = audit_open(f->dir, 0, err, sizeof(err));
+	assert_non_null(other);
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_append(other, f->s, &ev, T0 + 5), STORE_OK);
+	assert_int_equal(store_commit(f->s), STORE_OK);
+	audit_close(other);
+	assert_int_equal(store_begin(f->s, 0), STORE_OK);
+	assert_int_equal(audit_append(f->a, f->s, &ev, T0 + 6), STORE_OK);
+	assert_int_equal(store_commit(f->s), STORE_OK);
+
+	assert_int_equal(verify(f, NULL, &r), AUDIT_VERIFY_OK);
+	assert_int_equal(r.head_seq, 4);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_head_after_undo, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_altered_rewrapped, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_altered_raw, setup,

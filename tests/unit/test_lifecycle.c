@@ -558,6 +558,9 @@ test_deliver_redacted_by_role(void **state)
 	assert_int_equal(d.deliver.n_withheld, 0);
 	assert_int_equal(d.deliver.attempt, 1);
 	assert_string_equal(d.other, "gp-a");
+	/* all of it may go: the stored bytes as they are */
+	assert_non_null(d.body);
+	assert_null(d.deliver.envelope);
 	h = sent_envelope(&d)->handover;
 	assert_non_null(h->safeguarding);
 	assert_non_null(h->risk_summary);
@@ -573,8 +576,11 @@ test_deliver_redacted_by_role(void **state)
 	assert_string_equal(m->events[m->n_events - 1]->event, "delivered");
 	queue_msg_free(m);
 
-	/* desk may see the subject and the transition only */
+	/* desk may see the subject and the transition only: unpacked and
+	 * redacted */
 	assert_int_equal(next(fx, "desk-e", 0, &d), LC_DELIVER_SENT);
+	assert_null(d.body);
+	assert_non_null(d.deliver.envelope);
 	h = sent_envelope(&d)->handover;
 	assert_non_null(h->subject);
 	assert_non_null(h->transition);

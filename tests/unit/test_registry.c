@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "policy_in_force.h"
 #include "registry.h"
+#include "store.pb-c.h"
 
 struct fixture {
 	char		 dir[64];
@@ -114,6 +115,61 @@ test_add_get_update(void **state)
 	assert_string_equal(got.role, "crisis");
 	assert_int_equal(got.updated_at_ms, 3000);
 	assert_int_equal(got.created_at_ms, 1000);
+	store_abort(fx->s);
+}
+
+/*
+ * Records kept for the store's view are never stale: a write of this
+ * process replaces them, an aborted operation or transaction undoes what
+ * was read in it, and a change made behind its back (another process's)
+ * shows at the next transaction.
+ */
+static void
+test_cache_follows_the_store(void **state)
+{
+	struct fixture *fx = *state;
+	struct registry_node n = node("gp", "gp", "Riverside Surgery"), got;
+	Baton__Store__V1__Node rec = BATON__STORE__V1__NODE__INIT;
+	uint8_t buf[256];
+	size_t len;
+
+	assert_int_equal(store_begin(fx->s, 0), STORE_OK);
+	assert_int_equal(registry_add(fx->s, &n, 1000), STORE_OK);
+	assert_int_equal(registry_get(fx->s, "gp", &got), STORE_OK);
+	/* this process's own write */
+	strcpy(got.role, "crisis");
+	assert_int_equal(registry_update(fx->s, &got, 2000), STORE_OK);
+	assert_int_equal(registry_get(fx->s, "gp", &got), STORE_OK);
+	assert_string_equal(got.role, "crisis");
+	/* a change in an operation that is aborted */
+	assert_int_equal(store_op_begin(fx->s), STORE_OK);
+	strcpy(got.role, "housing");
+	assert_int_equal(registry_update(fx->s, &got, 3000), STORE_OK);
+	assert_int_equal(registry_get(fx->s, "gp", &got), STORE_OK);
+	assert_string_equal(got.role, "housing");
+	store_op_abort(fx->s);
+	assert_int_equal(registry_get(fx->s, "gp", &got), STORE_OK);
+	assert_string_equal(got.role, "crisis");
+	assert_int_equal(store_commit(fx->s), STORE_OK);
+
+	/* another writer (batonctl, between two of the broker's
+	 * transactions) changes the record underneath the cache */
+	assert_int_equal(store_begin(fx->s, 1), STORE_OK);
+	assert_int_equal(registry_get(fx->s, "gp", &got), STORE_OK);
+	assert_string_equal(got.role, "crisis");
+	store_abort(fx->s);
+	rec.node_id = "gp";
+	rec.role = "cmht";
+	rec.organisation = "Riverside Surgery";
+	rec.enabled = 1;
+	len = baton__store__v1__node__pack(&rec, buf);
+	assert_int_equal(store_begin(fx->s, 0), STORE_OK);
+	assert_int_equal(store_put(fx->s, STORE_NODES, "gp", 2, buf, len),
+	    STORE_OK);
+	assert_int_equal(store_commit(fx->s), STORE_OK);
+	assert_int_equal(store_begin(fx->s, 1), STORE_OK);
+	assert_int_equal(registry_get(fx->s, "gp", &got), STORE_OK);
+	assert_string_equal(got.role, "cmht");
 	store_abort(fx->s);
 }
 
@@ -368,6 +424,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_add_get_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_each_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_follows_the_store, setup,
+		    teardown),
 		cmocka_unit_test(test_roles),
 		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
 		cmocka_unit_test(test_nearest_role),
