@@ -189,6 +189,12 @@ reserve_frame(struct session *s, uint32_t len)
 	bufferevent_setwatermark(s->bev, EV_READ, 0, (size_t)len + BATON_FRAME_HDR);
 }
 
+unsigned
+session_frame_cost(uint32_t len)
+{
+	return 1 + len / 1024;
+}
+
 void
 session_pass_spent(struct session *s)
 {
@@ -548,7 +554,7 @@ session_read_frames(struct session *s)
 			pause_for_pass(s);
 			return;
 		}
-		s->pass_frames += 1 + len / 1024;
+		s->pass_frames += session_frame_cost(len);
 		evbuffer_drain(in, BATON_FRAME_HDR);
 		body = evbuffer_pullup(in, len);
 		f = body ? frame_decode(body, len, &rc) : NULL;

@@ -83,6 +83,9 @@ struct session {
  * is spent; before Hello no frame may exceed SESSION_PREHELLO_MAX.
  */
 #define SESSION_PASS_SHARE	256
+
+/* What a frame of len body bytes costs of a session's pass share. */
+unsigned session_frame_cost(uint32_t len);
 #define SESSION_READ_BASE	(64u * 1024u)
 #define SESSION_PREHELLO_MAX	(16u * 1024u)
 

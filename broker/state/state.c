@@ -124,7 +124,7 @@ state_store_low(struct state *st, uint64_t need)
 	 * within DISK_SLACK of the reserve (more than a burst writes between
 	 * two measurements) */
 	now = state_mono_ms();
-	if (now - st->disk_at_ms >= DISK_FRESH_MS || st->disk_at_ms == 0 ||
+	if (now - st->disk_at_ms >= DISK_FRESH_MS ||
 	    st->space.disk_avail < disk_reserve + need + DISK_SLACK) {
 		st->space.disk_avail = store_disk_avail(st->store);
 		st->disk_at_ms = now;
