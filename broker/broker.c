@@ -28,6 +28,7 @@
 #include "tls.h"
 #include "deadline.h"
 #include "deliver.h"
+#include "held.h"
 #include "dispatch.h"
 #include "session.h"
 #include "store.h"
@@ -161,8 +162,10 @@ reload_policy(struct broker *b, char *first, size_t firstlen)
 	b->st.policy = np;
 	record_policy(b, AUDIT_POLICY_LOADED, "ok", b->cfg->policy_file, sha);
 	policy_in_force_apply(&b->st, b->cfg->data_dir, b->cfg->policy_file);
-	/* the new policy may let receivers have more */
+	/* the new policy may let receivers have more, and held handovers
+	 * cross where a route no longer needs an agreement */
 	state_wake_all(&b->st);
+	b->st.agreements_seen = 0;
 	log_info("reload: policy %s loaded (%d roles) sha256=%s",
 	    b->cfg->policy_file, np->nroles, sha);
 	return 0;
@@ -248,6 +251,7 @@ broker_second_tick(struct broker *b)
 {
 	state_measure_space(&b->st);
 	state_flush_record_summaries(&b->st, 0);
+	lifecycle_agreements_review(&b->st);
 }
 
 void

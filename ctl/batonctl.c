@@ -5,7 +5,8 @@
  *
  * Commands live one area per file: ctl_cert.c (CA, certificates, CRL),
  * ctl_renew.c (certificate renewal), ctl_node.c and ctl_node_remove.c
- * (the node registry), ctl_audit.c (the audit log),
+ * (the node registry), ctl_agreement.c (data-sharing agreements
+ * between organisations), ctl_audit.c (the audit log),
  * ctl_reload.c (reloading the running broker), ctl_queue.c and
  * ctl_sessions.c (what the broker holds and who is connected). Each
  * reads its options through one table for ctl_opts.c, which also prints
@@ -81,6 +82,18 @@ static const struct command commands[] = {
 	{ "node", "remove", "--data DIR --node ID [--force]",
 	  "take a node out of the registry; its history stays",
 	  ctl_node_remove, 0 },
+	{ "agreement", "add",
+	  "--data DIR --between ORG --and ORG --ref DOCUMENT\n"
+	  "                          --from DATE --until DATE "
+	  "[--sections NAME[,NAME...]]",
+	  "record a data-sharing agreement between two organisations",
+	  ctl_agreement_add, 0 },
+	{ "agreement", "list", "--data DIR [--json] [--all]",
+	  "show the agreements: pending, in force (ended, lapsed: --all)",
+	  ctl_agreement_list, 0 },
+	{ "agreement", "end", "--data DIR --id ag-N [--reason TEXT]",
+	  "end an agreement early; its routes' handovers are held",
+	  ctl_agreement_end, 0 },
 	{ "audit", "verify",
 	  "[--data DIR] [--archive FILE...] [--pubkey FILE]\n"
 	  "                      [--expect-head SEQ:HASH | HASH]",

@@ -82,6 +82,10 @@ int	ctl_reload(const struct command *, int, char **); /* ctl_reload.c */
 int	ctl_report(const struct command *, int, char **); /* ctl_report.c */
 int	ctl_queue(const struct command *, int, char **); /* ctl_queue.c */
 int	ctl_sessions(const struct command *, int, char **); /* ctl_sessions.c */
+int	ctl_agreement_add(const struct command *, int, char **);
+					/* ctl_agreement.c */
+int	ctl_agreement_list(const struct command *, int, char **);
+int	ctl_agreement_end(const struct command *, int, char **);
 
 /* Prints "batonctl: message" to stderr; returns EXIT_FAILURE. */
 int	ctl_failx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -246,6 +246,50 @@ frame_status_text(int status)
 	return "unknown frame status";
 }
 
+static int
+code_for_version(int code, uint32_t proto)
+{
+	if (proto < 4 && (code == BATON__V1__CODE__CODE_NO_AGREEMENT ||
+	    code == BATON__V1__CODE__CODE_NO_LAWFUL_BASIS))
+		return BATON__V1__CODE__CODE_ROUTE_NOT_ALLOWED;
+	return code;
+}
+
+void
+frame_for_version(Frame *f, uint32_t proto)
+{
+	Baton__V1__Envelope *e;
+
+	if (proto >= 4)
+		return;
+	switch (f->body_case) {
+	case BATON__V1__FRAME__BODY_RECEIPT:
+		f->receipt->code = code_for_version(f->receipt->code, proto);
+		break;
+	case BATON__V1__FRAME__BODY_DECISION_RESULT:
+		f->decision_result->code = code_for_version(
+		    f->decision_result->code, proto);
+		break;
+	case BATON__V1__FRAME__BODY_ERROR:
+		f->error->code = code_for_version(f->error->code, proto);
+		break;
+	case BATON__V1__FRAME__BODY_NOTICE:
+		if (f->notice->kind == BATON__V1__NOTICE_KIND__NOTICE_KIND_HELD)
+			f->notice->kind =
+			    BATON__V1__NOTICE_KIND__NOTICE_KIND_UNSPECIFIED;
+		break;
+	case BATON__V1__FRAME__BODY_DELIVER:
+		e = f->deliver->envelope;
+		if (e != NULL && e->handover != NULL &&
+		    e->handover->transition != NULL)
+			e->handover->transition->lawful_basis =
+			    BATON__V1__LAWFUL_BASIS__LAWFUL_BASIS_UNSPECIFIED;
+		break;
+	default:
+		break;
+	}
+}
+
 const char *
 frame_code_name(int code)
 {

@@ -20,9 +20,12 @@
 /*
  * 2: message ids belong to their sender; handovers are named by reference.
  * 3: AuditQuery/AuditChunk/AuditDone (auditor nodes), WorkListRequest/
- * WorkList. The broker speaks BATON_PROTOCOL_MIN to BATON_PROTOCOL_VERSION.
+ * WorkList.
+ * 4: Transition.lawful_basis, CODE_NO_AGREEMENT, CODE_NO_LAWFUL_BASIS,
+ * NOTICE_KIND_HELD (frame_for_version keeps them from older sessions).
+ * The broker speaks BATON_PROTOCOL_MIN to BATON_PROTOCOL_VERSION.
  */
-#define BATON_PROTOCOL_VERSION	3
+#define BATON_PROTOCOL_VERSION	4
 #define BATON_PROTOCOL_MIN	2
 
 /*
@@ -96,6 +99,16 @@ int	frame_encode(const Frame *f, uint32_t max_frame, uint8_t **out,
  */
 int	frame_encode_deliver(const Baton__V1__Deliver *d, const uint8_t *env,
 	    size_t envlen, uint32_t max_frame, uint8_t **out, size_t *outlen);
+
+/*
+ * Makes f, about to go to a session of protocol version proto, say only
+ * what that version knows (in place: f is a reply built to be sent and
+ * freed). Before 4: CODE_NO_AGREEMENT and CODE_NO_LAWFUL_BASIS become
+ * CODE_ROUTE_NOT_ALLOWED (the text still says which), NOTICE_KIND_HELD
+ * becomes NOTICE_KIND_UNSPECIFIED (its note says what happened), and a
+ * delivered handover loses transition.lawful_basis.
+ */
+void	frame_for_version(Frame *f, uint32_t proto);
 
 void	frame_free(Frame *f);
 

@@ -35,6 +35,11 @@ log_skip(const struct session *s, const struct delivery *d)
 		    "moved to quarantine, sender %s told", SID(s), s->node_id,
 		    d->id, d->other);
 		break;
+	case LC_SKIP_HELD:
+		log_warnx("sid=%llu node=%s handover id=%s held: the agreement its "
+		    "route needs is not in force; sender %s told", SID(s),
+		    s->node_id, d->id, d->other);
+		break;
 	}
 }
 

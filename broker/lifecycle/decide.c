@@ -15,6 +15,7 @@
 #include "decide.h"
 #include "due.h"
 #include "frame.h"
+#include "held.h"
 #include "log.h"
 #include "notice.h"
 #include "pbstr.h"
@@ -65,6 +66,44 @@ refuse(struct state *st, const struct actor *a, const char *ref, int code,
 }
 
 /* Checks that refuse a decision; returns 0 when it may proceed. */
+
+/*
+ * The terms of the redirecting node's route: the basis the sender stated
+ * must be one it accepts, and the handover crosses to another
+ * organisation only under an agreement in force (held.h).
+ */
+static int
+redirect_terms_check(struct state *st, const struct actor *a,
+    const queue_msg *m, const struct registry_node *to, char *text,
+    size_t len)
+{
+	struct policy_terms t;
+	struct crossing c;
+	char bases[128];
+
+	policy_route_terms(st->policy, a->role, to->role, m->transition_kind,
+	    &t);
+	if (t.basis != 0 && (m->lawful_basis <= 0 ||
+	    m->lawful_basis >= POLICY_BASES ||
+	    !(t.basis & (1u << m->lawful_basis)))) {
+		snprintf(text, len, "role '%s' may pass %s handovers to role '%s' "
+		    "only on a lawful basis of %s, and this one states %s",
+		    a->role, policy_kind_name(m->transition_kind), to->role,
+		    policy_basis_list(t.basis, bases, sizeof(bases)),
+		    m->lawful_basis > 0 ? policy_basis_name(m->lawful_basis) :
+		    "none");
+		return CODE(NO_LAWFUL_BASIS);
+	}
+	lifecycle_crossing(st, a->role, a->org != NULL ? a->org : "", to,
+	    m->transition_kind, &c);
+	if (c.need && !c.found) {
+		lifecycle_crossing_text(&c, a->role, to->role,
+		    m->transition_kind, text, len);
+		return CODE(NO_AGREEMENT);
+	}
+	return 0;
+}
+
 static int
 decide_check(struct state *st, const struct actor *a,
     const Baton__V1__Decision *d, const queue_msg *m, struct registry_node *to,
@@ -141,7 +180,7 @@ decide_check(struct state *st, const struct actor *a,
 		    policy_kind_name(m->transition_kind), to->role, to->node_id);
 		return CODE(ROUTE_NOT_ALLOWED);
 	}
-	return 0;
+	return redirect_terms_check(st, a, m, to, text, len);
 }
 
 /*
@@ -226,8 +265,10 @@ decide_apply(struct state *st, const struct actor *a,
 	if ((past[m->n_past_recipients] = strdup(m->recipient)) == NULL)
 		fatalx("out of memory");
 	m->n_past_recipients++;
+	/* delivery names the agreement the new hop crosses under */
 	if (pbstr_set(&m->redirected_from, m->recipient) == -1 ||
-	    pbstr_set(&m->recipient, to->node_id) == -1)
+	    pbstr_set(&m->recipient, to->node_id) == -1 ||
+	    pbstr_set(&m->agreement_id, "") == -1)
 		fatalx("out of memory");
 	m->hops++;
 	m->attempts = 0;

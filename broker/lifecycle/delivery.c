@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "delivery.h"
 #include "frame.h"
+#include "held.h"
 #include "log.h"
 #include "notice.h"
 #include "pbstr.h"
@@ -139,18 +140,54 @@ remove_stale(struct state *st, const char *node, const queue_msg *m,
 	return LC_DELIVER_SKIPPED;
 }
 
-/* The sections node may receive now (0: none, or not an enabled node). */
+/*
+ * The sections node may receive now (0: none, or not an enabled node),
+ * with its record in *me.
+ */
 static section_mask
-allowed_sections(struct state *st, const char *node)
+allowed_sections(struct state *st, const char *node, struct registry_node *me)
 {
-	struct registry_node me;
 	int rc;
 
-	rc = registry_get(st->store, node, &me);
-	if (rc == STORE_OK && me.enabled)
-		return policy_sections(st->policy, me.role);
+	rc = registry_get(st->store, node, me);
+	if (rc == STORE_OK && me->enabled)
+		return policy_sections(st->policy, me->role);
 	if (rc != STORE_NOTFOUND && rc != STORE_CORRUPT && rc != STORE_OK)
 		state_read_failed(st, "read registry");
+	return 0;
+}
+
+/*
+ * Whether m may cross to its recipient me now (held.h): 0 with *allowed
+ * narrowed by the agreement it crosses under, and m naming that
+ * agreement; 1 if it was held instead (d says so); -1 if holding it
+ * failed for a full store (it stays queued: a later pass tries again).
+ */
+static int
+crossing_check(struct state *st, const struct registry_node *me, queue_msg *m,
+    struct delivery *d, section_mask *allowed)
+{
+	struct crossing c;
+	int rc;
+
+	if ((st->policy == NULL || !st->policy->gated) &&
+	    m->agreement_id[0] == '\0')
+		return 0;
+	lifecycle_crossing_of(st, m, me, &c);
+	if (c.need && !c.found) {
+		if ((rc = lifecycle_hold(st, me->node_id, m, d->seq, &c)) !=
+		    STORE_OK) {
+			state_store_failed(st, "hold handover", rc);
+			return -1;
+		}
+		d->skip = LC_SKIP_HELD;
+		snprintf(d->other, sizeof(d->other), "%s", m->sender);
+		return 1;
+	}
+	if (c.found && c.ag.sections != 0)
+		*allowed &= c.ag.sections;
+	if (pbstr_set(&m->agreement_id, c.found ? c.ag.id : "") == -1)
+		fatalx("out of memory");
 	return 0;
 }
 
@@ -281,11 +318,12 @@ static int
 deliver_handover(struct state *st, const struct actor *r, struct delivery *d)
 {
 	Baton__V1__Envelope *env = NULL;
+	struct registry_node me;
 	queue_msg *m = NULL;
-	section_mask present, removed = 0, allowed;
+	section_mask present, removed = 0, allowed, role_allowed;
 	uint8_t *body = NULL;
 	size_t i, len = 0;
-	int rc, as_is, result = LC_DELIVER_BLOCKED;
+	int rc, as_is, held, result = LC_DELIVER_BLOCKED;
 
 	rc = queue_msg_get(st->store, d->id, &m);
 	if (rc == STORE_NOTFOUND || rc == STORE_CORRUPT)
@@ -303,13 +341,21 @@ deliver_handover(struct state *st, const struct actor *r, struct delivery *d)
 		state_read_failed(st, "read body");
 	/* nothing may go to this node now: it stays queued, and a role
 	 * change or policy reload wakes the pump again */
-	allowed = rc == STORE_OK ? allowed_sections(st, r->node_id) : 0;
+	role_allowed = allowed = rc == STORE_OK ?
+	    allowed_sections(st, r->node_id, &me) : 0;
+	/* an agreement may narrow it further, even to nothing: the recipient
+	 * then learns only that a handover came */
+	if (role_allowed != 0 && (held = crossing_check(st, &me, m, d,
+	    &allowed)) != 0) {
+		result = held == 1 ? LC_DELIVER_SKIPPED : LC_DELIVER_BLOCKED;
+		goto done;
+	}
 	if (rc != STORE_OK || body_read(body, len, d->id, m, allowed, &present,
 	    &as_is) == -1) {
 		result = quarantine_body(st, r->node_id, m, d);
 		goto done;
 	}
-	if (allowed == 0)
+	if (role_allowed == 0)
 		goto done;
 	if (!as_is && body_redact(body, len, m, allowed, &env, &removed) == -1) {
 		result = quarantine_body(st, r->node_id, m, d);

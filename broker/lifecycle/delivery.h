@@ -35,6 +35,8 @@ enum lc_skip {
 	LC_SKIP_STALE = 1,	/* the handover now lives in another's queue */
 	LC_SKIP_DROPPED,	/* its records are missing or damaged: quarantined */
 	LC_SKIP_QUARANTINED,	/* its body is: quarantined, the sender told */
+	LC_SKIP_HELD,		/* no agreement its route needs is in force:
+				   held (held.h), the sender told */
 };
 
 /* One item of a receiver's queue (clear with lifecycle_delivery_clear). */
@@ -45,8 +47,8 @@ struct delivery {
 	/* LC_DELIVER_SKIPPED */
 	enum lc_skip		 skip;
 	const char		*why;		/* LC_SKIP_DROPPED: what was wrong */
-	/* LC_SKIP_STALE: where it lives now; LC_SKIP_QUARANTINED and a
-	 * handover sent: its sender */
+	/* LC_SKIP_STALE: where it lives now; LC_SKIP_QUARANTINED,
+	 * LC_SKIP_HELD and a handover sent: its sender */
 	char			 other[BATON_NODE_ID_MAX + 1];
 	/*
 	 * LC_DELIVER_SENT, a handover: the Deliver message; its envelope

@@ -105,9 +105,14 @@ due_expire(struct state *st, queue_msg *m, const struct due_now *t)
 
 	/* a redirect gives the new hop its own expiry: an older entry for the
 	 * same message is stale once expires_at_ms has moved past it */
-	if (m->state != MS(QUEUED) || m->attempts != 0 || t->due < m->expires_at_ms)
+	if ((m->state != MS(QUEUED) && m->state != MS(HELD)) ||
+	    m->attempts != 0 || t->due < m->expires_at_ms)
 		return STORE_NOTFOUND;
-	rc = queue_remove(st->store, m->recipient, m->queue_seq);
+	if (m->state == MS(HELD))
+		rc = store_del(st->store, STORE_HELD, m->message_id,
+		    strlen(m->message_id));
+	else
+		rc = queue_remove(st->store, m->recipient, m->queue_seq);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	m->state = MS(EXPIRED);

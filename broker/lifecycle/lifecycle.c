@@ -5,6 +5,7 @@
  * The history is bounded (LIFECYCLE_MAX_EVENTS) so a state record stays
  * small; the audit log is the complete record.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,10 +138,21 @@ lifecycle_audit_actor(const struct actor *a, struct audit_event *ev)
 void
 lifecycle_audit_handover(const queue_msg *m, struct audit_event *ev)
 {
+	const char *ag = m->agreement_id != NULL ? m->agreement_id : "";
+
 	ev->message_id = m->message_id;
 	ev->subject_ref = m->subject_ref;
 	ev->risk = policy_risk_name(m->risk_level);
 	ev->kind = policy_kind_name(m->transition_kind);
+	/* IG asks under which agreement and on what basis it was shared */
+	if (m->lawful_basis > 0 || ag[0] != '\0') {
+		snprintf(ev->detail_buf, sizeof(ev->detail_buf), "%s%s%s%s%s",
+		    m->lawful_basis > 0 ? "lawful_basis=" : "",
+		    m->lawful_basis > 0 ? policy_basis_name(m->lawful_basis) : "",
+		    m->lawful_basis > 0 && ag[0] != '\0' ? " " : "",
+		    ag[0] != '\0' ? "agreement=" : "", ag);
+		ev->detail = ev->detail_buf;
+	}
 }
 
 void

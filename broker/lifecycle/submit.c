@@ -19,6 +19,7 @@
 #include "audit.h"
 #include "due.h"
 #include "frame.h"
+#include "held.h"
 #include "log.h"
 #include "notice.h"
 #include "policy.h"
@@ -156,13 +157,55 @@ submit_check(struct state *st, const Baton__V1__Envelope *env, int named,
 	return 0;
 }
 
+/*
+ * What the route asks beyond being allowed: a lawful basis the handover
+ * states, and an agreement in force between the two organisations (its
+ * id into agreement_id, "" when none is needed).
+ */
+static int
+terms_check(struct state *st, const struct actor *a,
+    const struct registry_node *to, const Baton__V1__Transition *tr,
+    char agreement_id[AGREEMENT_ID_MAX + 1], char *text, size_t len)
+{
+	struct policy_terms t;
+	struct crossing c;
+	char bases[128];
+
+	agreement_id[0] = '\0';
+	policy_route_terms(st->policy, a->role, to->role, tr->kind, &t);
+	if (t.basis != 0 && (tr->lawful_basis <= 0 ||
+	    tr->lawful_basis >= POLICY_BASES ||
+	    !(t.basis & (1u << tr->lawful_basis)))) {
+		snprintf(text, len, "role '%s' may send %s handovers to role '%s' "
+		    "only on a lawful basis of %s; this handover states %s%s%s "
+		    "(transition.lawful_basis)", a->role,
+		    policy_kind_name(tr->kind), to->role,
+		    policy_basis_list(t.basis, bases, sizeof(bases)),
+		    tr->lawful_basis > 0 ? "'" : "none",
+		    tr->lawful_basis > 0 ? policy_basis_name(tr->lawful_basis) :
+		    "", tr->lawful_basis > 0 ? "'" : "");
+		return CODE(NO_LAWFUL_BASIS);
+	}
+	lifecycle_crossing(st, a->role, a->org != NULL ? a->org : "", to,
+	    tr->kind, &c);
+	if (c.need && !c.found) {
+		lifecycle_crossing_text(&c, a->role, to->role, tr->kind, text,
+		    len);
+		return CODE(NO_AGREEMENT);
+	}
+	if (c.found)
+		snprintf(agreement_id, AGREEMENT_ID_MAX + 1, "%s", c.ag.id);
+	return 0;
+}
+
 /* The recipient and the route, after a resent id has been answered. */
 static int
 route_check(struct state *st, const struct actor *a,
-    const Baton__V1__Envelope *env, size_t env_len, char *text, size_t len)
+    const Baton__V1__Envelope *env, size_t env_len,
+    char agreement_id[AGREEMENT_ID_MAX + 1], char *text, size_t len)
 {
 	struct registry_node to;
-	int rc;
+	int rc, code;
 
 	rc = registry_get(st->store, env->to, &to);
 	if (rc != STORE_OK || !to.enabled) {
@@ -178,6 +221,9 @@ route_check(struct state *st, const struct actor *a,
 		    to.node_id);
 		return CODE(ROUTE_NOT_ALLOWED);
 	}
+	if ((code = terms_check(st, a, &to, env->handover->transition,
+	    agreement_id, text, len)) != 0)
+		return code;
 	if (!state_has_room(st, env_len, text, len))
 		return CODE(STORE_FULL);
 	return 0;
@@ -187,7 +233,7 @@ route_check(struct state *st, const struct actor *a,
 static void
 submit_record(struct state *st, const struct actor *a,
     const Baton__V1__Envelope *env, const char *ref, const uint8_t hash[32],
-    char subject_ref[AUDIT_REF_HEX + 1], queue_msg *m)
+    char subject_ref[AUDIT_REF_HEX + 1], char *agreement_id, queue_msg *m)
 {
 	const struct policy *p = st->policy;
 
@@ -202,8 +248,10 @@ submit_record(struct state *st, const struct actor *a,
 	    subject_ref) == -1)
 		fatalx("audit: subject reference failed for a validated NHS number");
 	m->subject_ref = subject_ref;
+	m->agreement_id = agreement_id;
 	m->risk_level = env->handover->risk_summary->level;
 	m->transition_kind = env->handover->transition->kind;
+	m->lawful_basis = env->handover->transition->lawful_basis;
 	if (m->risk_level > 0 && m->risk_level < POLICY_RISK_LEVELS &&
 	    p->deadline_ms[m->risk_level] > 0)
 		m->deadline_at_ms = state_due_ms(st) + p->deadline_ms[m->risk_level];
@@ -266,6 +314,7 @@ lifecycle_submit(struct state *st, const struct actor *a,
 {
 	queue_msg m = BATON__STORE__V1__MESSAGE__INIT, *old = NULL;
 	char text[sizeof(res->text)], subject_ref[AUDIT_REF_HEX + 1];
+	char agreement_id[AGREEMENT_ID_MAX + 1];
 	uint8_t hash[32], *body;
 	size_t len, env_len = 0;
 	int rc, code, named;
@@ -296,12 +345,14 @@ lifecycle_submit(struct state *st, const struct actor *a,
 	}
 	if (rc != STORE_NOTFOUND)
 		state_read_failed(st, "read message");
-	if ((code = route_check(st, a, env, env_len, text, sizeof(text))) != 0) {
+	if ((code = route_check(st, a, env, env_len, agreement_id, text,
+	    sizeof(text))) != 0) {
 		free(body);
 		return refuse(st, a, code, text, res, out);
 	}
 
-	submit_record(st, a, env, out->reference, hash, subject_ref, &m);
+	submit_record(st, a, env, out->reference, hash, subject_ref,
+	    agreement_id, &m);
 	rc = submit_store(st, a, &m, body, len);
 	lifecycle_events_clear(&m);
 	free(body);

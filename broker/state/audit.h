@@ -73,6 +73,13 @@ struct Baton__Store__V1__AuditRecord;	/* a stored record (store.proto) */
 #define AUDIT_LOG_READ		"audit_read"		/* batonctl audit list/export */
 #define AUDIT_SUPPRESSED	"audit_suppressed"	/* refusals counted, not each recorded */
 #define AUDIT_ARCHIVED		"audit_archived"	/* batonctl audit archive */
+/* Data-sharing agreements (agreement.h); detail agreement=ID */
+#define AUDIT_AGREEMENT_ADDED	"agreement_added"	/* batonctl agreement add */
+#define AUDIT_AGREEMENT_ENDED	"agreement_ended"	/* batonctl agreement end */
+#define AUDIT_AGREEMENT_LAPSING	"agreement_lapsing"	/* broker: lapses within 30 days */
+#define AUDIT_AGREEMENT_LAPSED	"agreement_lapsed"	/* broker: lapsed or ended */
+#define AUDIT_HELD		"held"			/* its agreement is not in force */
+#define AUDIT_RELEASED		"released"		/* queued again under one */
 
 /*
  * Reason texts that readers of the log count by (metrics.c, the report):
@@ -118,7 +125,10 @@ struct audit_event {
 					       the node deciding */
 	int		 has_since_submit;  /* 1: since_submit_ms applies */
 	int		 has_since_delivery; /* 1: since_delivery_ms applies */
-	const char	*detail;	/* one key=value, e.g. policy_sha256=HEX */
+	const char	*detail;	/* key=value facts, blank between them,
+					   e.g. policy_sha256=HEX */
+	char		 detail_buf[96]; /* room for a detail built with the
+					   event (lifecycle_audit_handover) */
 };
 
 struct audit;

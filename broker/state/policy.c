@@ -10,7 +10,12 @@
  *   purge     DURATION           bodies removed this long after acknowledgement
  *   role      NAME               starts a role's block
  *     receive SECTION... | all | none
- *     send    ROLE KIND... | send ROLE any
+ *     send    ROLE KIND...|any [with agreement] [basis BASIS...|any]
+ *
+ * "with agreement": those kinds cross from one organisation to another
+ * only under a data-sharing agreement in force (agreement.h); "basis":
+ * the handover must state one of those lawful bases (consent,
+ * direct_care, safeguarding, vital_interests; any: one of them).
  *
  * The parser is bounded: lines over 4 KiB, more than POLICY_MAX_ROLES
  * roles or routes, and unknown words are errors. All errors are reported,
@@ -97,6 +102,47 @@ kind_value(const char *name)
 {
 	return names_enum_value(&baton__v1__transition_kind__descriptor,
 	    "TRANSITION_KIND_", name);
+}
+
+const char *
+policy_basis_name(int basis)
+{
+	static char names[POLICY_BASES][32];
+
+	if (basis < 0 || basis >= POLICY_BASES)
+		return "unknown";
+	return names_enum_short(&baton__v1__lawful_basis__descriptor, basis,
+	    "LAWFUL_BASIS_", names[basis], sizeof(names[basis]));
+}
+
+static int
+basis_value(const char *name)
+{
+	return names_enum_value(&baton__v1__lawful_basis__descriptor,
+	    "LAWFUL_BASIS_", name);
+}
+
+char *
+policy_basis_list(unsigned mask, char *buf, size_t len)
+{
+	size_t used = 0;
+	int b, n;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	for (b = 1; b < POLICY_BASES; b++) {
+		if (!(mask & (1u << b)) || used + 1 >= len)
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+		    policy_basis_name(b));
+		if (n < 0)
+			break;
+		used += (size_t)n;
+		if (used >= len)
+			used = len - 1;
+	}
+	return buf;
 }
 
 static int
@@ -197,11 +243,82 @@ stmt_receive(struct parse *ps, struct policy_role *r, char **w, int n)
 	}
 }
 
+/*
+ * The words after a send's kinds: "with agreement" and "basis NAME...".
+ * Returns 0, or -1 with the error reported.
+ */
+static int
+send_terms(struct parse *ps, char **w, int n, int *agreement,
+    unsigned *basis)
+{
+	int i, b;
+
+	*agreement = 0;
+	*basis = 0;
+	for (i = 0; i < n; i++) {
+		if (strcmp(w[i], "with") == 0) {
+			if (i + 1 >= n || strcmp(w[i + 1], "agreement") != 0) {
+				perr(ps, "'with' must be followed by 'agreement'");
+				return -1;
+			}
+			*agreement = 1;
+			i++;
+			continue;
+		}
+		if (strcmp(w[i], "basis") != 0) {
+			perr(ps, "'%.40s' after the kinds: expected 'with "
+			    "agreement' or 'basis'", w[i]);
+			return -1;
+		}
+		if (i + 1 >= n) {
+			perr(ps, "'basis' needs lawful bases (consent, direct_care, "
+			    "safeguarding, vital_interests, any)");
+			return -1;
+		}
+		for (i++; i < n && strcmp(w[i], "with") != 0; i++) {
+			if (strcmp(w[i], "any") == 0) {
+				*basis |= POLICY_BASIS_ANY;
+				continue;
+			}
+			if ((b = basis_value(w[i])) <= 0) {
+				perr(ps, "'%.40s' is not a lawful basis (consent, "
+				    "direct_care, safeguarding, vital_interests, "
+				    "any)", w[i]);
+				return -1;
+			}
+			*basis |= 1u << b;
+		}
+		i--;
+	}
+	return 0;
+}
+
+/* Gives kind k of route rt its terms; a kind declared twice must agree. */
 static void
-stmt_send(struct parse *ps, struct policy_role *r, char **w, int n)
+route_kind_terms(struct parse *ps, struct policy_route *rt, int k,
+    int agreement, unsigned basis)
+{
+	if ((rt->kinds & (1u << k)) &&
+	    (((rt->agreement >> k) & 1u) != (unsigned)agreement ||
+	    rt->basis[k] != basis)) {
+		perr(ps, "%s handovers to role '%s' are already allowed with "
+		    "other terms (agreement, basis)", policy_kind_name(k),
+		    rt->to_role);
+		return;
+	}
+	rt->kinds |= 1u << k;
+	if (agreement)
+		rt->agreement |= 1u << k;
+	rt->basis[k] = (uint8_t)basis;
+}
+
+static void
+stmt_send(struct parse *ps, struct policy *p, struct policy_role *r,
+    char **w, int n)
 {
 	struct policy_route *rt = NULL;
-	int i, k;
+	unsigned basis;
+	int i, k, nkinds, agreement;
 
 	if (n < 3) {
 		perr(ps, "'send' needs a recipient role and kinds (or 'any')");
@@ -211,6 +328,15 @@ stmt_send(struct parse *ps, struct policy_role *r, char **w, int n)
 		perr(ps, "'%.40s' is not a role name", w[1]);
 		return;
 	}
+	for (nkinds = 2; nkinds < n && strcmp(w[nkinds], "with") != 0 &&
+	    strcmp(w[nkinds], "basis") != 0; nkinds++)
+		;
+	if (nkinds == 2) {
+		perr(ps, "'send' needs kinds (or 'any') before 'with' or 'basis'");
+		return;
+	}
+	if (send_terms(ps, w + nkinds, n - nkinds, &agreement, &basis) == -1)
+		return;
 	for (i = 0; i < r->nroutes; i++)
 		if (strcmp(r->routes[i].to_role, w[1]) == 0)
 			rt = &r->routes[i];
@@ -224,17 +350,20 @@ stmt_send(struct parse *ps, struct policy_role *r, char **w, int n)
 		snprintf(rt->to_role, sizeof(rt->to_role), "%s", w[1]);
 		rt->line = ps->line;
 	}
-	for (i = 2; i < n; i++) {
+	if (agreement)
+		p->gated = 1;
+	for (i = 2; i < nkinds; i++) {
 		if (strcmp(w[i], "any") == 0) {
-			rt->kinds |= 0xfeu;	/* every defined kind, never 0 */
+			for (k = 1; k < POLICY_KINDS - 1; k++)
+				route_kind_terms(ps, rt, k, agreement, basis);
 			continue;
 		}
-		if ((k = kind_value(w[i])) < 0) {
+		if ((k = kind_value(w[i])) <= 0) {
 			perr(ps, "'%.40s' is not a transition kind (referral, discharge, "
 			    "step_down, step_up, crisis_handover, transfer, any)", w[i]);
 			continue;
 		}
-		rt->kinds |= 1u << k;
+		route_kind_terms(ps, rt, k, agreement, basis);
 	}
 }
 
@@ -361,7 +490,7 @@ policy_parse(const char *name, const char *text, size_t len, char *err,
 			if (w[0][0] == 'r')
 				stmt_receive(&ps, cur, w, n);
 			else
-				stmt_send(&ps, cur, w, n);
+				stmt_send(&ps, p, cur, w, n);
 		} else {
 			cur = NULL;	/* top-level statements end a role block */
 			stmt_top(&ps, p, w, n);
@@ -440,6 +569,23 @@ policy_route_allowed(const struct policy *p, const char *from_role,
 		if (strcmp(r->routes[i].to_role, to_role) == 0)
 			return (r->routes[i].kinds & (1u << kind)) != 0;
 	return 0;
+}
+
+void
+policy_route_terms(const struct policy *p, const char *from_role,
+    const char *to_role, int kind, struct policy_terms *t)
+{
+	const struct policy_role *r = policy_role(p, from_role);
+	int i;
+
+	memset(t, 0, sizeof(*t));
+	if (r == NULL || !policy_route_allowed(p, from_role, to_role, kind))
+		return;
+	for (i = 0; i < r->nroutes; i++)
+		if (strcmp(r->routes[i].to_role, to_role) == 0) {
+			t->agreement = (r->routes[i].agreement >> kind) & 1u;
+			t->basis = r->routes[i].basis[kind];
+		}
 }
 
 section_mask

@@ -23,10 +23,26 @@
 /* A policy file's bytes, at most: a larger one is refused unparsed. */
 #define POLICY_FILE_MAX		(1024 * 1024)
 
+#define POLICY_KINDS		8	/* index = baton.v1.TransitionKind value */
+#define POLICY_BASES		5	/* index = baton.v1.LawfulBasis value */
+#define POLICY_BASIS_ANY	0x1eu	/* every defined basis, never 0 */
+
 struct policy_route {
 	char		 to_role[POLICY_ROLE_MAX + 1];
 	uint32_t	 kinds;		/* bit n = TransitionKind value n */
+	uint32_t	 agreement;	/* bit n: kind n needs an agreement in
+					   force between the organisations */
+	uint8_t		 basis[POLICY_KINDS];	/* per kind, bit b: LawfulBasis
+					   b is accepted; 0: none is needed */
 	int		 line;		/* of its first 'send', for errors */
+};
+
+/* What a route asks of a handover beyond being allowed. */
+struct policy_terms {
+	int		 agreement;	/* an agreement between the two
+					   organisations must be in force */
+	unsigned	 basis;		/* bit b: LawfulBasis b will do;
+					   0: no basis is needed */
 };
 
 struct policy_role {
@@ -39,6 +55,7 @@ struct policy_role {
 struct policy {
 	struct policy_role	 roles[POLICY_MAX_ROLES];
 	int			 nroles;
+	int			 gated;		/* some route needs an agreement */
 	int64_t			 deadline_ms[POLICY_RISK_LEVELS];	/* 0 = none */
 	char			 escalate[POLICY_MAX_ESCALATE][BATON_NODE_ID_MAX + 1];
 	int			 nescalate;
@@ -72,6 +89,19 @@ const struct policy_role *policy_role(const struct policy *p, const char *role);
 /* 1 when from_role may send a handover of transition kind to to_role. */
 int		 policy_route_allowed(const struct policy *p, const char *from_role,
 		    const char *to_role, int kind);
+
+/*
+ * The terms of the route from_role -> to_role for kind into *t: none
+ * when the route is not allowed (policy_route_allowed says whether).
+ */
+void		 policy_route_terms(const struct policy *p, const char *from_role,
+		    const char *to_role, int kind, struct policy_terms *t);
+
+/* Short lowercase name of a lawful basis ("direct_care"), or "unknown". */
+const char	*policy_basis_name(int basis);
+
+/* Names of the bases in mask, ", " between them, into buf. Returns buf. */
+char		*policy_basis_list(unsigned mask, char *buf, size_t len);
 
 /* Sections role may receive; 0 for an unknown role or a NULL policy. */
 section_mask	 policy_sections(const struct policy *p, const char *role);

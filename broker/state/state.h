@@ -54,6 +54,9 @@ struct state {
 	struct wake_set		 wake;		/* nodes with new work since the last take */
 	int64_t			 earliest_due_ms; /* earliest due entry added, 0 = none */
 	struct metrics		*metrics;	/* counters fed by state_audit; NULL: none */
+	uint64_t		 agreements_fp;	/* agreements in force at the last
+						   review (held.h) */
+	int			 agreements_seen; /* 0: review every held one */
 	void			(*schedule)(void *); /* the layer above: run a pass */
 	void			*schedule_arg;
 };

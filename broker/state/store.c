@@ -80,7 +80,17 @@ static const char *const table_names[STORE_TABLE_COUNT] = {
 	[STORE_DEADLINES] = "deadlines",
 	[STORE_NOTICES] = "notices",
 	[STORE_QUARANTINE] = "quarantine",
+	[STORE_AGREEMENTS] = "agreements",
+	[STORE_HELD] = "held",
 };
+
+/*
+ * Tables added after the first release: a store no broker of this
+ * version has opened yet lacks them, and a read-only opener cannot
+ * create them, so there they read as empty (store_get: STORE_NOTFOUND,
+ * store_cursor_open: STORE_NOTFOUND).
+ */
+#define STORE_FIRST_LATER_TABLE	STORE_AGREEMENTS
 
 struct store_cursor {
 	struct store		*s;	/* NULL once the store is closed */
@@ -97,6 +107,7 @@ struct store {
 	int		 rdonly;	/* environment opened MDB_RDONLY */
 	pid_t		 pid;		/* process that opened env */
 	int		 maxkey;	/* mdb_env_get_maxkeysize */
+	unsigned	 absent;	/* bit t: read-only, table t not yet made */
 
 	MDB_txn		*txn[STORE_MAXDEPTH];	/* see the file comment */
 	int		 depth;		/* number of open levels */
@@ -362,6 +373,8 @@ raw_get(struct store *s, MDB_txn *txn, enum store_table t, const void *key,
 
 	k.mv_data = (void *)(uintptr_t)key;
 	k.mv_size = klen;
+	if (s->absent & (1u << t))
+		return STORE_NOTFOUND;
 	if ((rc = mdb_get(txn, s->dbi[t], &k, &v)) == MDB_NOTFOUND)
 		return STORE_NOTFOUND;
 	if (rc != 0)
@@ -479,6 +492,11 @@ open_tables(struct store *s, char *err, size_t errlen)
 	for (i = 0; i < STORE_TABLE_COUNT; i++) {
 		rc = mdb_dbi_open(txn, table_names[i],
 		    s->rdonly ? 0 : MDB_CREATE, &s->dbi[i]);
+		if (rc == MDB_NOTFOUND && s->rdonly &&
+		    i >= STORE_FIRST_LATER_TABLE) {
+			s->absent |= 1u << i;
+			continue;
+		}
 		if (rc == MDB_NOTFOUND && s->rdonly) {
 			openerr(err, errlen, "no Baton data in %s", s->dir);
 			goto fail;
@@ -980,6 +998,8 @@ store_cursor_open(struct store *s, enum store_table t,
 	}
 	if ((txn = cur_txn(s, 0, "store_cursor_open")) == NULL)
 		return STORE_ERROR;
+	if (s->absent & (1u << t))
+		return STORE_NOTFOUND;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		seterr(s, "store_cursor_open: %s", strerror(errno));
 		return STORE_ERROR;

@@ -37,6 +37,8 @@ enum store_table {
 	STORE_DEADLINES,	/* u64be due_ms \0 message id -> kind */
 	STORE_NOTICES,		/* notice id -> baton.v1.Notice */
 	STORE_QUARANTINE,	/* table name \0 key -> raw value that failed its check */
+	STORE_AGREEMENTS,	/* agreement id -> baton.store.v1.Agreement */
+	STORE_HELD,		/* reference -> "" while the handover is held */
 	STORE_TABLE_COUNT
 };
 
@@ -157,6 +159,8 @@ int	 store_quarantine(struct store *s, enum store_table t, const void *key,
  * with key and verified payload pointers (valid as for store_get),
  * STORE_NOTFOUND at the end, STORE_CORRUPT for a bad record (key is still
  * set so the caller can quarantine it and step on), or STORE_ERROR.
+ * store_cursor_open gives STORE_NOTFOUND (and no cursor) for a table a
+ * read-only store does not have yet: it is empty.
  */
 int	 store_cursor_open(struct store *s, enum store_table t,
 	    struct store_cursor **out);
