@@ -400,6 +400,63 @@ test_every_frame_kind_decodes(void **state)
 	}
 }
 
+/* An older session is told only what its version knows. */
+static void
+test_for_version(void **state)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Receipt r = BATON__V1__RECEIPT__INIT;
+	Baton__V1__Notice n = BATON__V1__NOTICE__INIT;
+	Baton__V1__Deliver d = BATON__V1__DELIVER__INIT;
+	Baton__V1__Envelope e = BATON__V1__ENVELOPE__INIT;
+	Baton__V1__Handover h = BATON__V1__HANDOVER__INIT;
+	Baton__V1__Transition t = BATON__V1__TRANSITION__INIT;
+
+	(void)state;
+	f.body_case = BATON__V1__FRAME__BODY_RECEIPT;
+	f.receipt = &r;
+	r.code = BATON__V1__CODE__CODE_NO_AGREEMENT;
+	frame_for_version(&f, 4);
+	assert_int_equal(r.code, BATON__V1__CODE__CODE_NO_AGREEMENT);
+	frame_for_version(&f, 3);
+	assert_int_equal(r.code, BATON__V1__CODE__CODE_ROUTE_NOT_ALLOWED);
+	r.code = BATON__V1__CODE__CODE_NO_LAWFUL_BASIS;
+	frame_for_version(&f, 2);
+	assert_int_equal(r.code, BATON__V1__CODE__CODE_ROUTE_NOT_ALLOWED);
+	r.code = BATON__V1__CODE__CODE_DUPLICATE;
+	frame_for_version(&f, 2);
+	assert_int_equal(r.code, BATON__V1__CODE__CODE_DUPLICATE);
+
+	f.body_case = BATON__V1__FRAME__BODY_NOTICE;
+	f.notice = &n;
+	n.kind = BATON__V1__NOTICE_KIND__NOTICE_KIND_HELD;
+	frame_for_version(&f, 4);
+	assert_int_equal(n.kind, BATON__V1__NOTICE_KIND__NOTICE_KIND_HELD);
+	frame_for_version(&f, 3);
+	assert_int_equal(n.kind, BATON__V1__NOTICE_KIND__NOTICE_KIND_UNSPECIFIED);
+	n.kind = BATON__V1__NOTICE_KIND__NOTICE_KIND_EXPIRED;
+	frame_for_version(&f, 3);
+	assert_int_equal(n.kind, BATON__V1__NOTICE_KIND__NOTICE_KIND_EXPIRED);
+
+	f.body_case = BATON__V1__FRAME__BODY_DELIVER;
+	f.deliver = &d;
+	d.envelope = &e;
+	e.handover = &h;
+	h.transition = &t;
+	t.kind = BATON__V1__TRANSITION_KIND__TRANSITION_KIND_REFERRAL;
+	t.lawful_basis = BATON__V1__LAWFUL_BASIS__LAWFUL_BASIS_CONSENT;
+	frame_for_version(&f, 4);
+	assert_int_equal(t.lawful_basis,
+	    BATON__V1__LAWFUL_BASIS__LAWFUL_BASIS_CONSENT);
+	frame_for_version(&f, 3);
+	assert_int_equal(t.lawful_basis,
+	    BATON__V1__LAWFUL_BASIS__LAWFUL_BASIS_UNSPECIFIED);
+	assert_int_equal(t.kind, BATON__V1__TRANSITION_KIND__TRANSITION_KIND_REFERRAL);
+	/* a redacted handover may have no transition at all */
+	h.transition = NULL;
+	frame_for_version(&f, 3);
+}
+
 /* A handover at validation's limits (256 per list) is far under budget. */
 static void
 test_maximal_handover_within_budget(void **state)
@@ -866,6 +923,7 @@ main(void)
 		cmocka_unit_test(test_unknown_field_refused),
 		cmocka_unit_test(test_encode_too_large),
 		cmocka_unit_test(test_code_names),
+		cmocka_unit_test(test_for_version),
 		cmocka_unit_test(test_schema_within_caps),
 		cmocka_unit_test(test_every_frame_kind_decodes),
 		cmocka_unit_test(test_maximal_handover_within_budget),

@@ -97,6 +97,108 @@ test_errors_with_lines(void **state)
 	assert_non_null(strstr(err, "test.conf:3: role 'a' sends to undeclared role 'b'"));
 }
 
+#define B(x) (1u << BATON__V1__LAWFUL_BASIS__LAWFUL_BASIS_##x)
+
+/* "with agreement" and "basis": per route and kind, read by route_terms. */
+static void
+test_route_terms(void **state)
+{
+	char err[1024], list[128];
+	struct policy_terms t;
+	struct policy *p = parse(
+	    "role provider\n"
+	    "  receive all\n"
+	    "  send housing referral transfer with agreement basis consent "
+	    "direct_care\n"
+	    "  send housing discharge\n"
+	    "  send cmht any basis any\n"
+	    "  send cmht referral basis any\n"	/* again, same terms: fine */
+	    "role housing\n"
+	    "  receive subject\n"
+	    "  send provider crisis_handover basis vital_interests with "
+	    "agreement\n"
+	    "role cmht\n"
+	    "  receive all\n", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(p);
+	assert_true(p->gated);
+	policy_route_terms(p, "provider", "housing", K(REFERRAL), &t);
+	assert_true(t.agreement);
+	assert_int_equal(t.basis, B(CONSENT) | B(DIRECT_CARE));
+	policy_route_terms(p, "provider", "housing", K(TRANSFER), &t);
+	assert_true(t.agreement);
+	/* the same route, another line: no terms */
+	policy_route_terms(p, "provider", "housing", K(DISCHARGE), &t);
+	assert_false(t.agreement);
+	assert_int_equal(t.basis, 0);
+	/* a kind not allowed at all has no terms either */
+	assert_false(policy_route_allowed(p, "provider", "housing", K(STEP_UP)));
+	policy_route_terms(p, "provider", "housing", K(STEP_UP), &t);
+	assert_false(t.agreement);
+	policy_route_terms(p, "provider", "cmht", K(STEP_DOWN), &t);
+	assert_false(t.agreement);
+	assert_int_equal(t.basis, POLICY_BASIS_ANY);
+	/* the terms may come in either order */
+	policy_route_terms(p, "housing", "provider", K(CRISIS_HANDOVER), &t);
+	assert_true(t.agreement);
+	assert_int_equal(t.basis, B(VITAL_INTERESTS));
+	assert_string_equal(policy_basis_list(B(CONSENT) | B(DIRECT_CARE),
+	    list, sizeof(list)), "consent, direct_care");
+	assert_string_equal(policy_basis_name(1),
+	    "consent");
+	assert_string_equal(policy_basis_name(4), "vital_interests");
+	assert_string_equal(policy_basis_name(9), "unknown");
+	policy_free(p);
+
+	/* a policy with no gated route says so: delivery skips the check */
+	p = parse("role a\n  receive all\n  send a any basis consent\n", err,
+	    sizeof(err));
+	assert_non_null(p);
+	assert_false(p->gated);
+	policy_free(p);
+}
+
+static void
+test_route_terms_errors(void **state)
+{
+	char err[2048];
+	struct policy *p = parse(
+	    "role a\n"					/* 1 */
+	    "  receive all\n"				/* 2 */
+	    "  send b referral with\n"			/* 3 */
+	    "  send b referral with consent\n"		/* 4 */
+	    "  send b referral basis\n"			/* 5 */
+	    "  send b referral basis gossip\n"		/* 6 */
+	    "  send b referral quickly\n"		/* 7 */
+	    "  send b with agreement\n"			/* 8 */
+	    "  send b discharge with agreement\n"	/* 9 */
+	    "  send b discharge\n"			/* 10: other terms */
+	    "  send b step_up basis consent\n"		/* 11 */
+	    "  send b step_up basis safeguarding\n"	/* 12: other terms */
+	    "role b\n"
+	    "  receive all\n", err, sizeof(err));
+
+	(void)state;
+	assert_null(p);
+	assert_non_null(strstr(err, "test.conf:3: 'with' must be followed by "
+	    "'agreement'"));
+	assert_non_null(strstr(err, "test.conf:4: 'with' must be followed by "
+	    "'agreement'"));
+	assert_non_null(strstr(err, "test.conf:5: 'basis' needs lawful bases"));
+	assert_non_null(strstr(err, "test.conf:6: 'gossip' is not a lawful "
+	    "basis"));
+	assert_non_null(strstr(err, "test.conf:7: 'quickly' is not a transition "
+	    "kind"));
+	assert_non_null(strstr(err, "test.conf:8: 'send' needs kinds"));
+	assert_null(strstr(err, "test.conf:9:"));
+	assert_non_null(strstr(err, "test.conf:10: discharge handovers to role "
+	    "'b' are already allowed with other terms"));
+	assert_null(strstr(err, "test.conf:11:"));
+	assert_non_null(strstr(err, "test.conf:12: step_up handovers to role "
+	    "'b' are already allowed with other terms"));
+}
+
 static void
 test_empty_denies(void **state)
 {
@@ -176,6 +278,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_errors_with_lines),
+		cmocka_unit_test(test_route_terms),
+		cmocka_unit_test(test_route_terms_errors),
 		cmocka_unit_test(test_empty_denies),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_durations),
