@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #
-# ctl_agreement: batonctl agreement add / list / end on a fresh data
+# 13-pathway-agreement-ctl: batonctl agreement add / list / end on a fresh data
 # directory (no broker runs; the store is made by node add):
 #  - add prints the id and the period; dates mean whole UTC days (--until
 #    to the end of its day), instants exactly; an organisation no node
