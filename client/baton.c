@@ -853,7 +853,8 @@ check_submit(const char *to, const char *message_id, char *idbuf,
 	int rc;
 
 	*id = NULL;	/* set on BATON_OK only; -O3 cannot see conn_err's rc */
-	if (!validate_node_id(to))
+	/* "": a correction, which the broker sends to the case's holder */
+	if (*to != '\0' && !validate_node_id(to))
 		return conn_err(err, BATON_E_INVALID_ARG, 0,
 		    "recipient \"%.64s\" is not a node id ([a-z0-9._-], at "
 		    "most 64)", to);
@@ -905,8 +906,8 @@ check_packed(const void *h, size_t len, baton_error *err)
 /* Encodes a Submit of h (struct) or hp/hlen (packed) into *buf. */
 static int
 encode_submit(const baton_client *c, const char *to, const char *id,
-    const Baton__V1__Handover *h, const void *hp, size_t hlen,
-    uint8_t **buf, size_t *len, baton_error *err)
+    const char *replaces, const Baton__V1__Handover *h, const void *hp,
+    size_t hlen, uint8_t **buf, size_t *len, baton_error *err)
 {
 	Frame f = BATON__V1__FRAME__INIT;
 	Baton__V1__Submit s = BATON__V1__SUBMIT__INIT;
@@ -919,6 +920,8 @@ encode_submit(const baton_client *c, const char *to, const char *id,
 		env.to = (char *)to;
 		env.created_at_ms = clockms_wall();
 		env.handover = (Baton__V1__Handover *)h;
+		if (replaces != NULL)
+			env.replaces = (char *)replaces;
 		s.envelope = &env;
 		f.body_case = BATON__V1__FRAME__BODY_SUBMIT;
 		f.submit = &s;
@@ -939,11 +942,14 @@ encode_submit(const baton_client *c, const char *to, const char *id,
 	    c->conn.max_frame);
 }
 
-/* baton_submit and baton_submit_packed: h, or the packed hp/hlen. */
+/*
+ * baton_submit, baton_submit_packed and baton_correct: h, or the packed
+ * hp/hlen; replaces NULL but for a correction.
+ */
 static int
-submit_blocking(baton_client *c, const char *to, const Baton__V1__Handover *h,
-    const void *hp, size_t hlen, const char *message_id, baton_receipt *out,
-    baton_error *err)
+submit_blocking(baton_client *c, const char *to, const char *replaces,
+    const Baton__V1__Handover *h, const void *hp, size_t hlen,
+    const char *message_id, baton_receipt *out, baton_error *err)
 {
 	Baton__V1__Receipt *r;
 	Frame *resp = NULL;
@@ -960,8 +966,8 @@ submit_blocking(baton_client *c, const char *to, const Baton__V1__Handover *h,
 		return rc;
 	snprintf(out->message_id, sizeof(out->message_id), "%s", id);
 	if ((rc = check_live(c, err)) != BATON_OK ||
-	    (rc = encode_submit(c, to, id, h, hp, hlen, &buf, &len, err)) !=
-	    BATON_OK)
+	    (rc = encode_submit(c, to, id, replaces, h, hp, hlen, &buf, &len,
+	    err)) != BATON_OK)
 		return rc;
 	rc = request(c, NULL, buf, len, BATON__V1__FRAME__BODY_RECEIPT,
 	    "receipt", id, conn_now() + c->timeout_ms, &resp, err);
@@ -998,7 +1004,10 @@ baton_submit(baton_client *c, const char *to, const Baton__V1__Handover *h,
 	if (c == NULL || h == NULL || to == NULL)
 		return conn_err(err, BATON_E_INVALID_ARG, 0,
 		    "baton_submit: NULL argument");
-	return submit_blocking(c, to, h, NULL, 0, message_id, out, err);
+	if (*to == '\0')
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_submit: no recipient");
+	return submit_blocking(c, to, NULL, h, NULL, 0, message_id, out, err);
 }
 
 int
@@ -1021,8 +1030,11 @@ baton_submit_packed(baton_client *c, const char *to, const void *handover,
 		    "baton_submit_packed: NULL argument");
 	if ((rc = check_packed(handover, len, err)) != BATON_OK)
 		return rc;
-	return submit_blocking(c, to, NULL, handover, len, message_id, out,
-	    err);
+	if (*to == '\0')
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_submit_packed: no recipient");
+	return submit_blocking(c, to, NULL, NULL, handover, len, message_id,
+	    out, err);
 }
 
 int
@@ -1052,6 +1064,66 @@ baton_submit_json(baton_client *c, const char *to, const char *json,
 		    jerr[0] ? jerr : "cannot parse the handover JSON");
 	rc = baton_submit(c, to, (const Baton__V1__Handover *)m, message_id,
 	    out, err);
+	protobuf_c_message_free_unpacked(m, NULL);
+	return rc;
+}
+
+int
+baton_correct(baton_client *c, const char *replaces,
+    const Baton__V1__Handover *h, const char *message_id, baton_receipt *out,
+    baton_error *err)
+{
+	baton_error lerr;
+	baton_receipt lrec;
+
+	if (err == NULL)
+		err = &lerr;
+	if (out == NULL)
+		out = &lrec;
+	clear_err(err);
+	memset(out, 0, sizeof(*out));
+	out->code_name = "";
+	if (c == NULL || h == NULL || replaces == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_correct: NULL argument");
+	if (!validate_message_id(replaces))
+		return conn_err(err, BATON_E_INVALID_ARG, 0, "replaces "
+		    "\"%.128s\" is neither a message id nor a reference",
+		    replaces);
+	if (c->proto != 0 && c->proto < 4)
+		return conn_err(err, BATON_E_PROTOCOL, 0, "broker %s speaks "
+		    "protocol %u; corrections need 4", c->conn.peer, c->proto);
+	return submit_blocking(c, "", replaces, h, NULL, 0, message_id, out,
+	    err);
+}
+
+int
+baton_correct_json(baton_client *c, const char *replaces, const char *json,
+    size_t len, const char *message_id, baton_receipt *out, baton_error *err)
+{
+	ProtobufCMessage *m;
+	baton_error lerr;
+	char jerr[256];
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (out != NULL) {
+		memset(out, 0, sizeof(*out));
+		out->code_name = "";
+	}
+	if (json == NULL)
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_correct_json: NULL argument");
+	jerr[0] = '\0';
+	m = baton_json_parse(json, len, &baton__v1__handover__descriptor, jerr,
+	    sizeof(jerr));
+	if (m == NULL)
+		return conn_err(err, BATON_E_JSON, 0, "%s",
+		    jerr[0] ? jerr : "cannot parse the handover JSON");
+	rc = baton_correct(c, replaces, (const Baton__V1__Handover *)m,
+	    message_id, out, err);
 	protobuf_c_message_free_unpacked(m, NULL);
 	return rc;
 }
@@ -1237,6 +1309,8 @@ baton_incoming_to_json(const baton_incoming *in)
 		    *e->redirected_from != '\0')
 			bad |= set_str(o, "redirected_from",
 			    e->redirected_from);
+		if (e != NULL && e->replaces != NULL && *e->replaces != '\0')
+			bad |= set_str(o, "replaces", e->replaces);
 		bad |= json_object_set_new(o, "attempt",
 		    json_integer(in->attempt));
 		if (e != NULL)
@@ -1430,8 +1504,8 @@ submit_async(baton_client *c, const char *to, const Baton__V1__Handover *h,
 	    err)) != BATON_OK ||
 	    (rc = check_not_outstanding(c, BATON_RESULT_RECEIPT, id, err)) !=
 	    BATON_OK ||
-	    (rc = encode_submit(c, to, id, h, hp, hlen, &buf, &len, err)) !=
-	    BATON_OK)
+	    (rc = encode_submit(c, to, id, NULL, h, hp, hlen, &buf, &len,
+	    err)) != BATON_OK)
 		return rc;
 	rc = queue_op(c, BATON_RESULT_RECEIPT, id, 0, user, buf, len, err);
 	free(buf);

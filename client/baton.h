@@ -247,6 +247,30 @@ int	baton_submit_json(baton_client *c, const char *to, const char *json,
 	    baton_error *err);
 
 /*
+ * Submits a corrected version of one of our own handovers (protocol 4):
+ * replaces names the version it corrects, by our own message id or its
+ * reference, and must be the latest one. The broker sends it to the team
+ * that holds the case (the earlier version's current recipient): before
+ * a decision the earlier one is withdrawn (superseded; the recipient that
+ * already had it gets the new one with envelope->replaces set), after
+ * acceptance it arrives as an update. Redaction, routes and deadlines
+ * apply to it as to any handover; out->text says where it went. Returns
+ * as baton_submit; refusals include UNKNOWN_MESSAGE (no such handover of
+ * ours), NOT_PERMITTED (another sender's), NOT_LATEST_VERSION (already
+ * corrected: correct the latest) and LIMIT_EXCEEDED (the chain is at its
+ * most, 16 versions); BATON_E_PROTOCOL if the broker speaks an older
+ * protocol.
+ */
+int	baton_correct(baton_client *c, const char *replaces,
+	    const Baton__V1__Handover *h, const char *message_id,
+	    baton_receipt *out, baton_error *err);
+
+/* Same as baton_correct, with the handover as JSON (as baton_submit_json). */
+int	baton_correct_json(baton_client *c, const char *replaces,
+	    const char *json, size_t len, const char *message_id,
+	    baton_receipt *out, baton_error *err);
+
+/*
  * Returns the next delivery or notice, waiting up to timeout_ms (0: only
  * what is already here or arrives at once, never waiting: the form for an
  * event loop, after baton_process). The first call grants the broker

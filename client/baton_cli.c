@@ -77,9 +77,15 @@ static const char usage_text[] =
 "      the broker). Without --id a random UUID is used; resending with the\n"
 "      same --id is safe. Ids are this node's own: another node may use\n"
 "      the same one. Prints {\"message_id\",\"reference\",\"code\":\"OK\",\n"
-"      \"duplicate\",\"received_at\"}, or on refusal {\"message_id\",\"code\",\n"
-"      \"text\"}. The reference, NODE/MESSAGE_ID, is how the recipient\n"
-"      names the handover.\n"
+"      \"duplicate\",\"received_at\",\"text\"}, or on refusal {\"message_id\",\n"
+"      \"code\",\"text\"}. The reference, NODE/MESSAGE_ID, is how the\n"
+"      recipient names the handover.\n"
+"  send --replaces REFERENCE --json FILE [--id MESSAGE_ID] [--no-check]\n"
+"      Submit a corrected version of one of this node's handovers (its\n"
+"      reference or own id; the latest version). The broker sends it to\n"
+"      the team that holds the case (\"text\" says which): before a\n"
+"      decision the earlier version is withdrawn (superseded), after\n"
+"      acceptance the new one arrives as an update, with \"replaces\".\n"
 "  send --jsonl FILE [--to NODE] [--window N] [--id-prefix PREFIX]\n"
 "       [--no-check]\n"
 "      Submit many handovers, one JSON object per line of FILE (- reads\n"
@@ -697,9 +703,11 @@ cmd_send(const struct opts *o, int argc, char **argv)
 		{ "jsonl", required_argument, NULL, 'l' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "id-prefix", required_argument, NULL, 'p' },
+		{ "replaces", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *to = NULL, *file = NULL, *id = NULL, *shown;
+	const char *replaces = NULL;
 	const char *jsonl = NULL, *prefix = NULL;
 	long window = SEND_WINDOW;
 	Baton__V1__Handover *h = NULL;
@@ -739,6 +747,9 @@ cmd_send(const struct opts *o, int argc, char **argv)
 		case 'p':
 			prefix = optarg;
 			break;
+		case 'r':
+			replaces = optarg;
+			break;
 		default:
 			return bad_option("send", argv);
 		}
@@ -746,6 +757,13 @@ cmd_send(const struct opts *o, int argc, char **argv)
 	if (optind != argc)
 		return usage_error("send: unexpected argument %s",
 		    argv[optind]);
+	if (replaces != NULL && (jsonl != NULL || to != NULL))
+		return usage_error("send: --replaces takes neither --to (a "
+		    "correction goes to the team that holds the case) nor "
+		    "--jsonl");
+	if (replaces != NULL && !validate_message_id(replaces))
+		return usage_error("send: --replaces %s is neither a message id "
+		    "nor a reference", replaces);
 	if (jsonl != NULL) {
 		if (file != NULL || id != NULL)
 			return usage_error("send: --jsonl takes neither --json "
@@ -761,10 +779,10 @@ cmd_send(const struct opts *o, int argc, char **argv)
 		return cmd_send_jsonl(o, jsonl, to, prefix, (unsigned)window,
 		    check);
 	}
-	if (to == NULL || file == NULL)
-		return usage_error("send: --to NODE and --json FILE are "
-		    "required");
-	if (!validate_node_id(to))
+	if ((to == NULL && replaces == NULL) || file == NULL)
+		return usage_error("send: --to NODE (or --replaces REFERENCE) "
+		    "and --json FILE are required");
+	if (to != NULL && !validate_node_id(to))
 		return usage_error("send: --to %s is not a node id", to);
 	if (id != NULL && !validate_own_id(id))
 		return usage_error("send: --id must be 1 to 128 of "
@@ -788,14 +806,15 @@ cmd_send(const struct opts *o, int argc, char **argv)
 
 	if ((ex = connect_broker(o, 0, &c)) != EX_OK)
 		goto done;
-	rc = baton_submit(c, to, h, id, &r, &e);
+	rc = replaces != NULL ? baton_correct(c, replaces, h, id, &r, &e) :
+	    baton_submit(c, to, h, id, &r, &e);
 	if (rc == BATON_OK) {
 		baton_format_time(r.received_at_ms, tbuf, sizeof(tbuf));
-		out = json_pack("{s:s, s:s, s:s, s:b, s:o}", "message_id",
+		out = json_pack("{s:s, s:s, s:s, s:b, s:o, s:s}", "message_id",
 		    r.message_id, "reference", r.reference, "code",
 		    r.code_name, "duplicate", r.duplicate, "received_at",
 		    r.received_at_ms != 0 && tbuf[0] != '\0' ?
-		    json_string(tbuf) : json_null());
+		    json_string(tbuf) : json_null(), "text", r.text);
 		ex = print_json(out) == 0 ? EX_OK : EX_LOCAL;
 	} else if (rc == BATON_E_REFUSED) {
 		out = json_pack("{s:s, s:s, s:s}", "message_id",
@@ -1098,6 +1117,12 @@ print_status_text(const Baton__V1__Status *s)
 	size_t i;
 
 	printf("handover %s: %s\n", s->message_id, s->state);
+	if (s->n_versions > 0) {
+		fputs("  versions:", stdout);
+		for (i = 0; i < s->n_versions; i++)
+			printf("%s %s", i > 0 ? " ->" : "", s->versions[i]);
+		putchar('\n');
+	}
 	for (i = 0; i < s->n_events; i++) {
 		const Baton__V1__LifecycleEvent *e = s->events[i];
 

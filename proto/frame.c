@@ -252,6 +252,8 @@ code_for_version(int code, uint32_t proto)
 	if (proto < 4 && (code == BATON__V1__CODE__CODE_NO_AGREEMENT ||
 	    code == BATON__V1__CODE__CODE_NO_LAWFUL_BASIS))
 		return BATON__V1__CODE__CODE_ROUTE_NOT_ALLOWED;
+	if (proto < 4 && code == BATON__V1__CODE__CODE_NOT_LATEST_VERSION)
+		return BATON__V1__CODE__CODE_INVALID;
 	return code;
 }
 
@@ -280,10 +282,19 @@ frame_for_version(Frame *f, uint32_t proto)
 		break;
 	case BATON__V1__FRAME__BODY_DELIVER:
 		e = f->deliver->envelope;
+		if (e != NULL && e->replaces != NULL &&
+		    e->replaces != protobuf_c_empty_string) {
+			pbarena.free(pbarena.allocator_data, e->replaces);
+			e->replaces = (char *)protobuf_c_empty_string;
+		}
 		if (e != NULL && e->handover != NULL &&
 		    e->handover->transition != NULL)
 			e->handover->transition->lawful_basis =
 			    BATON__V1__LAWFUL_BASIS__LAWFUL_BASIS_UNSPECIFIED;
+		break;
+	case BATON__V1__FRAME__BODY_STATUS:
+		f->status->code = code_for_version(f->status->code, proto);
+		f->status->n_versions = 0;
 		break;
 	default:
 		break;

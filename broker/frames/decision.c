@@ -4,9 +4,11 @@
  * transition, its history, audit records and notices) and the result into
  * a reply and a log line.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "decide.h"
+#include "correct.h"
 #include "decision.h"
 #include "frame.h"
 #include "lifecycle.h"
@@ -68,6 +70,8 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 	struct actor a;
 	struct lc_result res;
 	struct status_out out;
+	char **versions = NULL;
+	size_t i, nversions = 0;
 
 	st.message_id = (char *)(validate_message_id(q->message_id) ?
 	    q->message_id : "");
@@ -81,9 +85,17 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 		st.state = (char *)lifecycle_state_name(out.m->state);
 		st.events = out.m->events;
 		st.n_events = out.nvisible;
+		if (lifecycle_versions(&s->b->st, out.m, &versions,
+		    &nversions) == -1)
+			fatalx("out of memory");
+		st.versions = versions;
+		st.n_versions = nversions;
 	}
 	f.body_case = BATON__V1__FRAME__BODY_STATUS;
 	f.status = &st;
 	session_send(s, &f);
+	for (i = 0; i < nversions; i++)
+		free(versions[i]);
+	free(versions);
 	queue_msg_free(out.m);
 }

@@ -116,6 +116,11 @@ decide_check(struct state *st, const struct actor *a,
 		    "handover");
 		return CODE(NOT_RECIPIENT);
 	}
+	if (m->state == MS(SUPERSEDED)) {
+		snprintf(text, len, "its sender corrected this handover: decide "
+		    "on the latest version (%.200s)", m->superseded_by);
+		return CODE(NOT_LATEST_VERSION);
+	}
 	if (m->state == MS(QUEUED)) {
 		snprintf(text, len, "this handover has not been delivered to you yet");
 		return CODE(NOT_DELIVERED);

@@ -331,8 +331,9 @@ deliver_handover(struct state *st, const struct actor *r, struct delivery *d)
 		    "no state record" : "state record corrupt");
 	if (rc != STORE_OK)
 		state_read_failed(st, "read message");
-	if (strcmp(m->recipient, r->node_id) != 0) {
-		/* a stale entry: the handover lives on elsewhere, untouched */
+	if (strcmp(m->recipient, r->node_id) != 0 || m->state == MS(SUPERSEDED)) {
+		/* a stale entry: the handover lives on elsewhere, or a newer
+		 * version took its place; untouched */
 		result = remove_stale(st, r->node_id, m, d);
 		goto done;
 	}

@@ -64,7 +64,8 @@ due_escalate(struct state *st, queue_msg *m, const struct due_now *t)
 	int64_t overdue = t->due - m->deadline_at_ms;
 
 	if (m->escalated || m->state == MS(ACCEPTED) || m->state == MS(REJECTED) ||
-	    m->state == MS(EXPIRED) || m->state == MS(QUARANTINED))
+	    m->state == MS(EXPIRED) || m->state == MS(QUARANTINED) ||
+	    m->state == MS(SUPERSEDED))
 		return STORE_NOTFOUND;
 	m->escalated = 1;
 	snprintf(why, sizeof(why), "%s risk, not accepted by its deadline",

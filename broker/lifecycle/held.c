@@ -24,6 +24,8 @@
 #define NK(x)	BATON__V1__NOTICE_KIND__NOTICE_KIND_##x
 /* Held handovers one review looks at; more wait for the next change. */
 #define HELD_REVIEW_MAX		10000
+/* Held handovers are looked at again this often even if nothing changed. */
+#define HELD_REVIEW_EVERY_MS	60000
 /* Agreements whose warning or lapse one review records. */
 #define REVIEW_MARK_MAX		32
 
@@ -314,8 +316,14 @@ review_held(struct state *st, const char *ref)
 		queue_msg_free(m);
 		return;
 	}
+	/*
+	 * A disabled recipient's handover is released to its queue as any
+	 * other waits there: were it skipped, the review (which looks again
+	 * only when the agreements in force change) would leave it held
+	 * after the node is enabled. Delivery checks the crossing again.
+	 */
 	rc = registry_get(st->store, m->recipient, &to);
-	if (rc == STORE_OK && to.enabled) {
+	if (rc == STORE_OK) {
 		lifecycle_crossing_of(st, m, &to, &c);
 		if ((!c.need || c.found) &&
 		    (rc = release(st, m, &c)) != STORE_OK)
@@ -381,10 +389,14 @@ lifecycle_agreements_review(struct state *st)
 		state_read_failed(st, "read agreements");
 	for (i = 0; i < (size_t)r.nmark; i++)
 		review_mark(st, r.mark[i], r.now);
-	if (st->agreements_seen && r.fingerprint == st->agreements_fp)
+	/* a node's new role or organisation can free a held one too: look
+	 * again now and then, not only when the agreements change */
+	if (st->agreements_seen && r.fingerprint == st->agreements_fp &&
+	    state_mono_ms() - st->held_review_ms < HELD_REVIEW_EVERY_MS)
 		return;
 	st->agreements_seen = 1;
 	st->agreements_fp = r.fingerprint;
+	st->held_review_ms = state_mono_ms();
 	refs = held_list(st, &n);
 	for (i = 0; i < n; i++) {
 		review_held(st, refs[i]);

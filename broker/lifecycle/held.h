@@ -72,7 +72,8 @@ int	lifecycle_hold(struct state *st, const char *node, queue_msg *m,
  * Once a second from the event-loop layer: warns (log and audit, once) of
  * agreements that lapse within AGREEMENT_WARN_MS, records those that have
  * lapsed or were ended (once), and, when the agreements in force have
- * changed, queues again the held handovers that may now cross. Stops the
+ * changed (or a minute has passed: a node's role or organisation may have
+ * changed), queues again the held handovers that may now cross. Stops the
  * process on a store error other than a full store (then it tries again
  * at the next call).
  */

@@ -135,22 +135,43 @@ lifecycle_audit_actor(const struct actor *a, struct audit_event *ev)
 	ev->peer = a->peer;
 }
 
+/* One blank between words, none at the ends. */
+static void
+squeeze_blanks(char *s)
+{
+	char *w = s, *r;
+
+	for (r = s; *r != '\0'; r++)
+		if (*r != ' ' || (w > s && w[-1] != ' '))
+			*w++ = *r;
+	if (w > s && w[-1] == ' ')
+		w--;
+	*w = '\0';
+}
+
 void
 lifecycle_audit_handover(const queue_msg *m, struct audit_event *ev)
 {
 	const char *ag = m->agreement_id != NULL ? m->agreement_id : "";
+	const char *rep = m->replaces != NULL ? m->replaces : "";
+	const char *sup = m->superseded_by != NULL ? m->superseded_by : "";
 
 	ev->message_id = m->message_id;
 	ev->subject_ref = m->subject_ref;
 	ev->risk = policy_risk_name(m->risk_level);
 	ev->kind = policy_kind_name(m->transition_kind);
-	/* IG asks under which agreement and on what basis it was shared */
-	if (m->lawful_basis > 0 || ag[0] != '\0') {
-		snprintf(ev->detail_buf, sizeof(ev->detail_buf), "%s%s%s%s%s",
+	/* IG asks under which agreement and on what basis it was shared,
+	 * and which version of the truth it was */
+	if (m->lawful_basis > 0 || ag[0] != '\0' || rep[0] != '\0' ||
+	    sup[0] != '\0') {
+		snprintf(ev->detail_buf, sizeof(ev->detail_buf),
+		    "%s%s %s%s %s%s %s%s",
 		    m->lawful_basis > 0 ? "lawful_basis=" : "",
 		    m->lawful_basis > 0 ? policy_basis_name(m->lawful_basis) : "",
-		    m->lawful_basis > 0 && ag[0] != '\0' ? " " : "",
-		    ag[0] != '\0' ? "agreement=" : "", ag);
+		    ag[0] != '\0' ? "agreement=" : "", ag,
+		    rep[0] != '\0' ? "replaces=" : "", rep,
+		    sup[0] != '\0' ? "superseded_by=" : "", sup);
+		squeeze_blanks(ev->detail_buf);
 		ev->detail = ev->detail_buf;
 	}
 }

@@ -53,8 +53,9 @@ void	lifecycle_audit_actor(const struct actor *a, struct audit_event *ev);
  * Fills the fields of an audit event that name handover m: its reference,
  * subject reference, risk level and transition kind (the names
  * policy_risk_name and policy_kind_name give), and the detail
- * "lawful_basis=NAME agreement=ID" (either part only when m has it) in
- * ev's own detail_buf: ev must not be copied after.
+ * "lawful_basis=NAME agreement=ID replaces=REF superseded_by=REF" (each
+ * part only when m has it) in ev's own detail_buf: ev must not be
+ * copied after.
  */
 void	lifecycle_audit_handover(const queue_msg *m, struct audit_event *ev);
 

@@ -18,6 +18,7 @@
 
 #include "audit.h"
 #include "due.h"
+#include "correct.h"
 #include "frame.h"
 #include "held.h"
 #include "log.h"
@@ -201,16 +202,18 @@ terms_check(struct state *st, const struct actor *a,
 /* The recipient and the route, after a resent id has been answered. */
 static int
 route_check(struct state *st, const struct actor *a,
-    const Baton__V1__Envelope *env, size_t env_len,
+    const Baton__V1__Envelope *env, const char *to_id, size_t env_len,
     char agreement_id[AGREEMENT_ID_MAX + 1], char *text, size_t len)
 {
 	struct registry_node to;
 	int rc, code;
 
-	rc = registry_get(st->store, env->to, &to);
+	rc = registry_get(st->store, to_id, &to);
 	if (rc != STORE_OK || !to.enabled) {
-		snprintf(text, len, "no enabled node '%.64s' in the registry",
-		    validate_node_id(env->to) ? env->to : "?");
+		snprintf(text, len, "no enabled node '%.64s' in the registry%s",
+		    validate_node_id(to_id) ? to_id : "?",
+		    env->replaces[0] != '\0' ? " to take the correction (it "
+		    "goes to the team that holds the case)" : "");
 		return CODE(UNKNOWN_RECIPIENT);
 	}
 	if (!policy_route_allowed(st->policy, a->role, to.role,
@@ -233,13 +236,18 @@ route_check(struct state *st, const struct actor *a,
 static void
 submit_record(struct state *st, const struct actor *a,
     const Baton__V1__Envelope *env, const char *ref, const uint8_t hash[32],
-    char subject_ref[AUDIT_REF_HEX + 1], char *agreement_id, queue_msg *m)
+    char subject_ref[AUDIT_REF_HEX + 1], char *agreement_id,
+    const queue_msg *prev, queue_msg *m)
 {
 	const struct policy *p = st->policy;
 
 	m->message_id = (char *)ref;
 	m->sender = (char *)a->node_id;
-	m->recipient = env->to;
+	m->recipient = prev != NULL ? prev->recipient : env->to;
+	if (prev != NULL) {
+		m->replaces = prev->message_id;
+		m->version = (prev->version > 0 ? prev->version : 1) + 1;
+	}
 	m->received_at_ms = state_now_ms();
 	m->content_sha256.data = (uint8_t *)hash;
 	m->content_sha256.len = 32;
@@ -258,6 +266,8 @@ submit_record(struct state *st, const struct actor *a,
 	m->expires_at_ms = state_due_ms(st) + p->retention_ms;
 	if (lifecycle_event(m, m->received_at_ms, "submitted", a->node_id,
 	    m->recipient, "ok", policy_kind_name(m->transition_kind), NULL) == -1 ||
+	    (prev != NULL && lifecycle_event(m, m->received_at_ms, "corrects",
+	    a->node_id, prev->message_id, "ok", NULL, NULL) == -1) ||
 	    lifecycle_event(m, m->received_at_ms, "queued", "broker", m->recipient,
 	    "ok", NULL, NULL) == -1)
 		fatalx("out of memory");
@@ -266,13 +276,16 @@ submit_record(struct state *st, const struct actor *a,
 /* Stores m with body, due entries and audit records in one operation. */
 static int
 submit_store(struct state *st, const struct actor *a, queue_msg *m,
-    const uint8_t *body, size_t len)
+    queue_msg *prev, const uint8_t *body, size_t len)
 {
 	int rc;
 
 	if ((rc = store_op_begin(st->store)) != STORE_OK)
 		return rc;
 	rc = queue_insert(st->store, m, body, len);
+	/* the new version and the earlier one's new state are one change */
+	if (rc == STORE_OK && prev != NULL)
+		rc = lifecycle_supersede(st, a, prev, m);
 	if (rc == STORE_OK)
 		rc = due_add(st, m->deadline_at_ms, DEADLINE_ACCEPT, m->message_id);
 	if (rc == STORE_OK)
@@ -292,7 +305,7 @@ submit_store(struct state *st, const struct actor *a, queue_msg *m,
 /* Packs what the recipient gets: the sender is who the certificate says. */
 static uint8_t *
 submit_body(const struct actor *a, const Baton__V1__Envelope *env,
-    const char *ref, size_t *len)
+    const char *ref, const queue_msg *prev, size_t *len)
 {
 	Baton__V1__Envelope copy = *env;
 	uint8_t *body;
@@ -300,6 +313,9 @@ submit_body(const struct actor *a, const Baton__V1__Envelope *env,
 	copy.message_id = (char *)ref;	/* what the recipient acks and decides by */
 	copy.from = (char *)a->node_id;
 	copy.redirected_from = (char *)"";
+	/* a correction goes to the holder, naming what it corrects in full */
+	copy.to = prev != NULL ? prev->recipient : env->to;
+	copy.replaces = prev != NULL ? prev->message_id : (char *)"";
 	*len = baton__v1__envelope__get_packed_size(&copy);
 	if ((body = malloc(*len ? *len : 1)) == NULL)
 		fatalx("out of memory");
@@ -312,7 +328,7 @@ lifecycle_submit(struct state *st, const struct actor *a,
     const Baton__V1__Envelope *env, struct lc_result *res,
     struct submit_out *out)
 {
-	queue_msg m = BATON__STORE__V1__MESSAGE__INIT, *old = NULL;
+	queue_msg m = BATON__STORE__V1__MESSAGE__INIT, *old = NULL, *prev = NULL;
 	char text[sizeof(res->text)], subject_ref[AUDIT_REF_HEX + 1];
 	char agreement_id[AGREEMENT_ID_MAX + 1];
 	uint8_t hash[32], *body;
@@ -329,7 +345,7 @@ lifecycle_submit(struct state *st, const struct actor *a,
 	if ((code = submit_check(st, env, named, &env_len, text,
 	    sizeof(text))) != 0)
 		return refuse(st, a, code, text, res, out);
-	body = submit_body(a, env, out->reference, &len);
+	body = submit_body(a, env, out->reference, NULL, &len);
 	handover_hash(body, len, hash);
 	rc = queue_msg_get(st->store, out->reference, &old);
 	if (rc == STORE_OK) {
@@ -345,25 +361,44 @@ lifecycle_submit(struct state *st, const struct actor *a,
 	}
 	if (rc != STORE_NOTFOUND)
 		state_read_failed(st, "read message");
-	if ((code = route_check(st, a, env, env_len, agreement_id, text,
-	    sizeof(text))) != 0) {
+	if (env->replaces[0] != '\0') {
 		free(body);
+		if ((code = lifecycle_correction_check(st, a, env->replaces,
+		    &prev, text, sizeof(text))) != 0)
+			return refuse(st, a, code, text, res, out);
+		body = submit_body(a, env, out->reference, prev, &len);
+	}
+	if ((code = route_check(st, a, env, prev != NULL ? prev->recipient :
+	    env->to, env_len, agreement_id, text, sizeof(text))) != 0) {
+		free(body);
+		queue_msg_free(prev);
 		return refuse(st, a, code, text, res, out);
 	}
 
 	submit_record(st, a, env, out->reference, hash, subject_ref,
-	    agreement_id, &m);
-	rc = submit_store(st, a, &m, body, len);
+	    agreement_id, prev, &m);
+	rc = submit_store(st, a, &m, prev, body, len);
 	lifecycle_events_clear(&m);
 	free(body);
+	if (prev != NULL && rc == STORE_OK)
+		snprintf(text, sizeof(text), "queued as version %u, correcting "
+		    "%.120s, for %s (the team that holds the case)", m.version,
+		    prev->message_id, m.recipient);
+	else
+		snprintf(text, sizeof(text), "queued");
+	if (rc != STORE_OK && rc != STORE_FULL)
+		state_store_failed(st, "queue message", rc);
+	/* m's recipient and replaces point into prev until here */
+	if (rc == STORE_OK) {
+		out->received_at_ms = m.received_at_ms;
+		out->queue_seq = m.queue_seq;
+		snprintf(out->recipient, sizeof(out->recipient), "%s",
+		    m.recipient);
+		state_wake(st, m.recipient);
+	}
+	queue_msg_free(prev);
 	if (rc == STORE_FULL)
 		return refuse(st, a, CODE(STORE_FULL), "the broker's store is full; "
 		    "retry later with the same message id", res, out);
-	if (rc != STORE_OK)
-		state_store_failed(st, "queue message", rc);
-	out->received_at_ms = m.received_at_ms;
-	out->queue_seq = m.queue_seq;
-	snprintf(out->recipient, sizeof(out->recipient), "%s", m.recipient);
-	state_wake(st, m.recipient);
-	return answer(res, CODE(OK), "queued");
+	return answer(res, CODE(OK), text);
 }

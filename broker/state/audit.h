@@ -80,6 +80,7 @@ struct Baton__Store__V1__AuditRecord;	/* a stored record (store.proto) */
 #define AUDIT_AGREEMENT_LAPSED	"agreement_lapsed"	/* broker: lapsed or ended */
 #define AUDIT_HELD		"held"			/* its agreement is not in force */
 #define AUDIT_RELEASED		"released"		/* queued again under one */
+#define AUDIT_SUPERSEDED	"superseded"		/* corrected by a new version */
 
 /*
  * Reason texts that readers of the log count by (metrics.c, the report):
@@ -127,7 +128,7 @@ struct audit_event {
 	int		 has_since_delivery; /* 1: since_delivery_ms applies */
 	const char	*detail;	/* key=value facts, blank between them,
 					   e.g. policy_sha256=HEX */
-	char		 detail_buf[96]; /* room for a detail built with the
+	char		 detail_buf[320]; /* room for a detail built with the
 					   event (lifecycle_audit_handover) */
 };
 

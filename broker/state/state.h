@@ -57,6 +57,7 @@ struct state {
 	uint64_t		 agreements_fp;	/* agreements in force at the last
 						   review (held.h) */
 	int			 agreements_seen; /* 0: review every held one */
+	int64_t			 held_review_ms; /* when they were (monotonic) */
 	void			(*schedule)(void *); /* the layer above: run a pass */
 	void			*schedule_arg;
 };
