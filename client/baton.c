@@ -1386,6 +1386,52 @@ done:
 }
 
 int
+baton_checkin(baton_client *c, const Baton__V1__CheckIn *ci, uint32_t *index,
+    baton_error *err)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__CheckInResult *r;
+	baton_error lerr;
+	Frame *resp = NULL;
+	int rc;
+
+	if (err == NULL)
+		err = &lerr;
+	clear_err(err);
+	if (index != NULL)
+		*index = 0;
+	if (c == NULL || ci == NULL || !validate_message_id(ci->message_id))
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "baton_checkin: no check-in or no valid message id");
+	if (c->proto != 0 && c->proto < 4)
+		return conn_err(err, BATON_E_PROTOCOL, 0, "broker %s speaks "
+		    "protocol %u; check-ins need 4", c->conn.peer, c->proto);
+	f.body_case = BATON__V1__FRAME__BODY_CHECK_IN;
+	f.check_in = (Baton__V1__CheckIn *)ci;
+	rc = request(c, &f, NULL, 0, BATON__V1__FRAME__BODY_CHECK_IN_RESULT,
+	    "check-in result", ci->message_id, conn_now() + c->timeout_ms,
+	    &resp, err);
+	if (rc != BATON_OK)
+		return rc;
+	r = resp->check_in_result;
+	if ((rc = check_answer_id(c, r->message_id, ci->message_id,
+	    "check-in result", err)) != BATON_OK)
+		goto done;
+	if (r->code == BATON__V1__CODE__CODE_OK) {
+		rc = BATON_OK;
+		if (index != NULL)
+			*index = r->index;
+	} else
+		rc = broker_said(err, conn_err(err, BATON_E_REFUSED,
+		    r->code, "broker refused the check-in of %s: %s: %s",
+		    ci->message_id, frame_code_name(r->code), nz(r->text)),
+		    r->text);
+done:
+	frame_free(resp);
+	return rc;
+}
+
+int
 baton_status(baton_client *c, const char *message_id, Baton__V1__Status **out,
     baton_error *err)
 {

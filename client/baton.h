@@ -310,6 +310,21 @@ int	baton_ack(baton_client *c, const baton_incoming *in, baton_error *err);
 char	*baton_incoming_to_json(const baton_incoming *in);
 
 /*
+ * Records a check-in of a handover we accepted (protocol 4): ci->message_id
+ * its reference, ci->index the check-in (0: the earliest pending one; see
+ * Status.checkins), ci->outcome MADE, MISSED (the broker then tells the
+ * lead and the sender, and by its policy the escalation nodes) or
+ * RESCHEDULED (to ci->rescheduled_to_ms, in the future), ci->note at most
+ * 1,024 bytes. *index (may be NULL) gets the check-in recorded. Returns
+ * BATON_OK, BATON_E_REFUSED with the broker's code (NOT_RECIPIENT: not the
+ * team that accepted it; ALREADY_DECIDED: already recorded; INVALID,
+ * UNKNOWN_MESSAGE), BATON_E_PROTOCOL if the broker speaks an older
+ * protocol, BATON_E_INVALID_ARG, or a connection error as for baton_ack.
+ */
+int	baton_checkin(baton_client *c, const Baton__V1__CheckIn *ci,
+	    uint32_t *index, baton_error *err);
+
+/*
  * Recipient's decision on a delivered handover (accept, reject with a
  * reason, or redirect to another node), waiting for the DecisionResult.
  * d->message_id is the handover's reference (baton_incoming.reference).

@@ -97,6 +97,12 @@ static const char usage_text[] =
 "      lost) is printed with \"code\":\"NO_RECEIPT\": resend it with the\n"
 "      same id. A line that cannot be sent (bad JSON, invalid) is named on\n"
 "      stderr and skipped.\n"
+"  checkin REFERENCE --outcome made|missed|rescheduled [--index N]\n"
+"          [--at TIME] [--note TEXT]\n"
+"      Record a check-in of a handover this node accepted (status shows\n"
+"      the schedule; without --index the earliest pending one). missed\n"
+"      tells the lead and the sender (and, by the policy, the escalation\n"
+"      nodes); rescheduled moves it to --at TIME (UTC, in the future).\n"
 "  recv [--wait SECONDS] [--max N] [--no-ack]\n"
 "      Print deliveries and notices, one JSON object per line, each\n"
 "      acknowledged only after it is written to stdout (acks are\n"
@@ -1100,6 +1106,98 @@ cmd_decide(const struct opts *o, int outcome, const char *name, int argc,
 	return ex;
 }
 
+/* baton checkin REFERENCE --outcome made|missed|rescheduled [--index N]
+ * [--at TIME] [--note TEXT] */
+static int
+cmd_checkin(const struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "outcome", required_argument, NULL, 'o' },
+		{ "index", required_argument, NULL, 'i' },
+		{ "at", required_argument, NULL, 'a' },
+		{ "note", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	Baton__V1__CheckIn ci = BATON__V1__CHECK_IN__INIT;
+	const char *outcome = NULL, *at = NULL, *note = NULL;
+	baton_client *c = NULL;
+	baton_error e;
+	json_t *out;
+	uint32_t index = 0;
+	long n = 0;
+	int ch, rc, ex;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			outcome = optarg;
+			break;
+		case 'i':
+			if (parse_count(optarg, 64, &n) == -1)
+				return usage_error("checkin: --index takes 1 to "
+				    "64 (see status)");
+			break;
+		case 'a':
+			at = optarg;
+			break;
+		case 'n':
+			note = optarg;
+			break;
+		default:
+			return bad_option("checkin", argv);
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("checkin: give exactly one REFERENCE");
+	if (!validate_message_id(argv[optind]))
+		return usage_error("checkin: %s is not a reference "
+		    "(NODE/MESSAGE_ID)", argv[optind]);
+	if (outcome == NULL)
+		return usage_error("checkin: --outcome made|missed|rescheduled "
+		    "is required");
+	if (strcmp(outcome, "made") == 0)
+		ci.outcome = BATON__V1__CHECK_IN_OUTCOME__CHECK_IN_OUTCOME_MADE;
+	else if (strcmp(outcome, "missed") == 0)
+		ci.outcome = BATON__V1__CHECK_IN_OUTCOME__CHECK_IN_OUTCOME_MISSED;
+	else if (strcmp(outcome, "rescheduled") == 0)
+		ci.outcome =
+		    BATON__V1__CHECK_IN_OUTCOME__CHECK_IN_OUTCOME_RESCHEDULED;
+	else
+		return usage_error("checkin: --outcome is made, missed or "
+		    "rescheduled, not %s", outcome);
+	if ((at != NULL) != (strcmp(outcome, "rescheduled") == 0))
+		return usage_error("checkin: --at TIME goes with --outcome "
+		    "rescheduled, and only with it");
+	if (at != NULL && baton_parse_time(at, 0, &ci.rescheduled_to_ms) !=
+	    BATON_OK)
+		return usage_error("checkin: --at %s is not a time "
+		    "(YYYY-MM-DDTHH:MM[:SS]Z)", at);
+	ci.message_id = argv[optind];
+	ci.index = (uint32_t)n;
+	if (note != NULL)
+		ci.note = (char *)note;
+
+	if ((ex = connect_broker(o, 0, &c)) != EX_OK)
+		return ex;
+	rc = baton_checkin(c, &ci, &index, &e);
+	if (rc == BATON_OK) {
+		out = json_pack("{s:s, s:s, s:i}", "message_id", ci.message_id,
+		    "code", "OK", "index", (int)index);
+		ex = print_json(out) == 0 ? EX_OK : EX_LOCAL;
+	} else if (rc == BATON_E_REFUSED) {
+		out = json_pack("{s:s, s:s, s:s}", "message_id", ci.message_id,
+		    "code", e.code_name, "text", e.broker_text);
+		(void)print_json(out);
+		warnx_("checkin refused: %s: %s", e.code_name, e.broker_text);
+		ex = EX_REFUSED;
+	} else
+		ex = fail(rc, &e);
+	baton_close(c);
+	return ex;
+}
+
 /* Prints s with control characters shown as '?': notes are free text
  * from another organisation and must not drive the terminal. */
 static void
@@ -1121,6 +1219,23 @@ print_status_text(const Baton__V1__Status *s)
 		fputs("  versions:", stdout);
 		for (i = 0; i < s->n_versions; i++)
 			printf("%s %s", i > 0 ? " ->" : "", s->versions[i]);
+		putchar('\n');
+	}
+	for (i = 0; i < s->n_checkins; i++) {
+		const Baton__V1__CheckInInfo *ck = s->checkins[i];
+
+		baton_format_time(ck->due_at_ms, tbuf, sizeof(tbuf));
+		printf("  %-7s %2u due %s  %s", ck->kind, ck->index, tbuf,
+		    ck->state);
+		if (*ck->recorded_by)
+			printf(" (%s)", ck->recorded_by);
+		if (ck->rescheduled > 0)
+			printf(" rescheduled %u time%s", ck->rescheduled,
+			    ck->rescheduled == 1 ? "" : "s");
+		if (*ck->note) {
+			fputs("  note: ", stdout);
+			print_plain(ck->note);
+		}
 		putchar('\n');
 	}
 	for (i = 0; i < s->n_events; i++) {
@@ -1976,7 +2091,8 @@ main(int argc, char **argv)
 	    strcmp(cmd, "status") != 0 && strcmp(cmd, "accept") != 0 &&
 	    strcmp(cmd, "reject") != 0 && strcmp(cmd, "redirect") != 0 &&
 	    strcmp(cmd, "whoami") != 0 && strcmp(cmd, "outbox") != 0 &&
-	    strcmp(cmd, "inbox") != 0 && strcmp(cmd, "audit") != 0)
+	    strcmp(cmd, "inbox") != 0 && strcmp(cmd, "audit") != 0 &&
+	    strcmp(cmd, "checkin") != 0)
 		return usage_error("unknown command %s", cmd);
 
 	o.broker = from_env(o.broker, "BATON_BROKER");
@@ -2017,6 +2133,8 @@ main(int argc, char **argv)
 		return cmd_worklist(&o, strcmp(cmd, "inbox") == 0, argc, argv);
 	if (strcmp(cmd, "audit") == 0)
 		return cmd_audit(&o, argc, argv);
+	if (strcmp(cmd, "checkin") == 0)
+		return cmd_checkin(&o, argc, argv);
 	if (strcmp(cmd, "accept") == 0)
 		return cmd_decide(&o,
 		    BATON__V1__DECISION_OUTCOME__DECISION_OUTCOME_ACCEPT,

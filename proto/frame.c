@@ -276,7 +276,9 @@ frame_for_version(Frame *f, uint32_t proto)
 		f->error->code = code_for_version(f->error->code, proto);
 		break;
 	case BATON__V1__FRAME__BODY_NOTICE:
-		if (f->notice->kind == BATON__V1__NOTICE_KIND__NOTICE_KIND_HELD)
+		if (f->notice->kind == BATON__V1__NOTICE_KIND__NOTICE_KIND_HELD ||
+		    f->notice->kind ==
+		    BATON__V1__NOTICE_KIND__NOTICE_KIND_CONTACT_MISSED)
 			f->notice->kind =
 			    BATON__V1__NOTICE_KIND__NOTICE_KIND_UNSPECIFIED;
 		break;
@@ -291,10 +293,21 @@ frame_for_version(Frame *f, uint32_t proto)
 		    e->handover->transition != NULL)
 			e->handover->transition->lawful_basis =
 			    BATON__V1__LAWFUL_BASIS__LAWFUL_BASIS_UNSPECIFIED;
+		if (e != NULL && e->handover != NULL &&
+		    e->handover->support_plan != NULL &&
+		    e->handover->support_plan->lead_node != NULL &&
+		    e->handover->support_plan->lead_node !=
+		    protobuf_c_empty_string) {
+			pbarena.free(pbarena.allocator_data,
+			    e->handover->support_plan->lead_node);
+			e->handover->support_plan->lead_node =
+			    (char *)protobuf_c_empty_string;
+		}
 		break;
 	case BATON__V1__FRAME__BODY_STATUS:
 		f->status->code = code_for_version(f->status->code, proto);
 		f->status->n_versions = 0;
+		f->status->n_checkins = 0;
 		break;
 	default:
 		break;

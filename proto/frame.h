@@ -105,11 +105,12 @@ int	frame_encode_deliver(const Baton__V1__Deliver *d, const uint8_t *env,
  * what that version knows (in place: f is a reply built to be sent and
  * freed). Before 4: CODE_NO_AGREEMENT and CODE_NO_LAWFUL_BASIS become
  * CODE_ROUTE_NOT_ALLOWED (the text still says which), NOTICE_KIND_HELD
- * becomes NOTICE_KIND_UNSPECIFIED (its note says what happened), a
- * delivered handover loses transition.lawful_basis and replaces (a
- * Deliver's envelope must have been unpacked with pbarena), a Status its
- * versions (its n_versions is set to 0: the caller frees by its own
- * count), and CODE_NOT_LATEST_VERSION becomes CODE_INVALID.
+ * and _CONTACT_MISSED become NOTICE_KIND_UNSPECIFIED (the note says what
+ * happened), a delivered handover loses transition.lawful_basis,
+ * support_plan.lead_node and replaces (a Deliver's envelope must have
+ * been unpacked with pbarena), a Status its versions and check-ins (the
+ * counts are set to 0: the caller frees by its own), and
+ * CODE_NOT_LATEST_VERSION becomes CODE_INVALID.
  */
 void	frame_for_version(Frame *f, uint32_t proto);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkin.h"
 #include "decide.h"
 #include "correct.h"
 #include "decision.h"
@@ -62,6 +63,43 @@ decision_handle(struct session *s, const Baton__V1__Decision *d)
 	    d->outcome == OUT(REDIRECT) ? d->redirect_to : "");
 }
 
+/*
+ * m's check-ins for its Status: one allocation holding the pointers and
+ * the messages, which point into m's records (free it alone, before m).
+ */
+static Baton__V1__CheckInInfo **
+status_checkins(const queue_msg *m, size_t *n)
+{
+	Baton__V1__CheckInInfo **v, *info;
+	const Baton__Store__V1__CheckInRecord *c;
+	size_t i;
+
+	*n = 0;
+	if (m->n_checkins == 0)
+		return NULL;
+	v = malloc(m->n_checkins * (sizeof(*v) + sizeof(*info)));
+	if (v == NULL)
+		fatalx("out of memory");
+	info = (Baton__V1__CheckInInfo *)(v + m->n_checkins);
+	for (i = 0; i < m->n_checkins; i++) {
+		c = m->checkins[i];
+		baton__v1__check_in_info__init(&info[i]);
+		info[i].index = c->index;
+		info[i].kind = (char *)(c->review ? "review" : "checkin");
+		info[i].due_at_ms = c->due_at_ms;
+		info[i].window_from_ms = c->window_from_ms;
+		info[i].state = (char *)lifecycle_checkin_state(c);
+		info[i].recorded_at_ms = c->recorded_at_ms;
+		info[i].recorded_by = c->recorded_by;
+		info[i].note = c->note;
+		info[i].rescheduled = c->rescheduled;
+		info[i].grace_ms = c->grace_ms;
+		v[i] = &info[i];
+	}
+	*n = m->n_checkins;
+	return v;
+}
+
 void
 decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 {
@@ -71,7 +109,8 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 	struct lc_result res;
 	struct status_out out;
 	char **versions = NULL;
-	size_t i, nversions = 0;
+	Baton__V1__CheckInInfo **checkins = NULL;
+	size_t i, nversions = 0, ncheckins = 0;
 
 	st.message_id = (char *)(validate_message_id(q->message_id) ?
 	    q->message_id : "");
@@ -90,6 +129,9 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 			fatalx("out of memory");
 		st.versions = versions;
 		st.n_versions = nversions;
+		checkins = status_checkins(out.m, &ncheckins);
+		st.checkins = checkins;
+		st.n_checkins = ncheckins;
 	}
 	f.body_case = BATON__V1__FRAME__BODY_STATUS;
 	f.status = &st;
@@ -97,5 +139,6 @@ decision_status(struct session *s, const Baton__V1__StatusRequest *q)
 	for (i = 0; i < nversions; i++)
 		free(versions[i]);
 	free(versions);
+	free(checkins);
 	queue_msg_free(out.m);
 }

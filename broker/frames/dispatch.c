@@ -27,6 +27,7 @@
 #include "decision.h"
 #include "dispatch.h"
 #include "handlers.h"
+#include "checkin_frame.h"
 #include "log.h"
 #include "registry.h"
 #include "state.h"
@@ -38,6 +39,7 @@ enum dispatch_check {
 	DISPATCH_NODE = 1 << 0,		/* node still registered and enabled */
 	DISPATCH_V3 = 1 << 2,		/* the session's Hello asked for version 3 */
 	DISPATCH_NO_AUDITOR = 1 << 3,	/* receives handovers: not for an auditor */
+	DISPATCH_V4 = 1 << 4,		/* the session's Hello asked for version 4 */
 };
 
 struct dispatch_entry {
@@ -57,6 +59,7 @@ static void on_decision(struct session *s, const Frame *f) { decision_handle(s, 
 static void on_status(struct session *s, const Frame *f) { decision_status(s, f->status_request); }
 static void on_audit_query(struct session *s, const Frame *f) { audit_query_handle(s, f->audit_query); }
 static void on_work_list(struct session *s, const Frame *f) { worklist_handle(s, f->work_list_request); }
+static void on_check_in(struct session *s, const Frame *f) { checkin_handle(s, f->check_in); }
 
 static const struct dispatch_entry dispatch_table[] = {
 	{ FC(HELLO),		SESSION_HELLO,	0,			on_hello },
@@ -67,6 +70,7 @@ static const struct dispatch_entry dispatch_table[] = {
 	{ FC(STATUS_REQUEST),	SESSION_READY,	DISPATCH_NODE,		on_status },
 	{ FC(AUDIT_QUERY),	SESSION_READY,	DISPATCH_NODE | DISPATCH_V3, on_audit_query },
 	{ FC(WORK_LIST_REQUEST), SESSION_READY,	DISPATCH_NODE | DISPATCH_V3, on_work_list },
+	{ FC(CHECK_IN),		SESSION_READY,	DISPATCH_NODE | DISPATCH_V4, on_check_in },
 	{ FC(PING),		SESSION_READY,	0,			on_ping },
 	{ FC(PONG),		SESSION_READY,	0,			on_pong },
 };
@@ -138,10 +142,12 @@ dispatch_frame(struct session *s, const Frame *f)
 		    "a client may not send %s", frame_name(f));
 		return;
 	}
-	if ((e->checks & DISPATCH_V3) && s->proto < 3) {
+	if (((e->checks & DISPATCH_V3) && s->proto < 3) ||
+	    ((e->checks & DISPATCH_V4) && s->proto < 4)) {
 		session_fail(s, BATON__V1__CODE__CODE_UNEXPECTED_FRAME,
-		    "%s needs protocol version 3; this session's Hello asked "
-		    "for %u", frame_name(f), s->proto);
+		    "%s needs protocol version %d; this session's Hello asked "
+		    "for %u", frame_name(f), (e->checks & DISPATCH_V4) ? 4 : 3,
+		    s->proto);
 		return;
 	}
 	if ((e->checks & DISPATCH_NODE) && check_node(s) == -1)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "checkin.h"
 #include "decide.h"
 #include "due.h"
 #include "frame.h"
@@ -257,6 +258,10 @@ decide_apply(struct state *st, const struct actor *a,
 		fatalx("out of memory");
 	if ((rc = notice_send(st, m->sender,
 	    BATON__V1__NOTICE_KIND__NOTICE_KIND_DECIDED, m, d, 0, 1)) != STORE_OK)
+		return rc;
+	/* an accepted transition starts its contact pattern */
+	if (d->outcome == OUT(ACCEPT) &&
+	    (rc = lifecycle_checkins_schedule(st, m, now)) != STORE_OK)
 		return rc;
 	if (d->outcome != OUT(REDIRECT))
 		return queue_msg_put(s, m);

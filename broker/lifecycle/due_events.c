@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "checkin.h"
 #include "due.h"
 #include "due_events.h"
 #include "lifecycle.h"
@@ -185,6 +186,9 @@ due_handle(struct state *st, enum deadline_kind kind, const char *id,
 		break;
 	case DEADLINE_PURGE:
 		rc = due_purge(st, m, t);
+		break;
+	case DEADLINE_CHECKIN:
+		rc = lifecycle_checkins_due(st, m, t->due, t->wall);
 		break;
 	default:
 		rc = STORE_NOTFOUND;

@@ -81,6 +81,12 @@ struct Baton__Store__V1__AuditRecord;	/* a stored record (store.proto) */
 #define AUDIT_HELD		"held"			/* its agreement is not in force */
 #define AUDIT_RELEASED		"released"		/* queued again under one */
 #define AUDIT_SUPERSEDED	"superseded"		/* corrected by a new version */
+/* Check-ins after acceptance (checkin.h) */
+#define AUDIT_CHECKINS_SCHEDULED "checkins_scheduled"
+#define AUDIT_CHECKIN_RECORDED	"checkin_recorded"	/* made, missed, rescheduled */
+#define AUDIT_CHECKIN_REFUSED	"checkin_refused"
+#define AUDIT_CONTACT_MISSED	"contact_missed"	/* lead and sender told */
+#define AUDIT_CONTACT_ESCALATED	"contact_escalated"	/* and an escalation node */
 
 /*
  * Reason texts that readers of the log count by (metrics.c, the report):

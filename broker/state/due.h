@@ -18,6 +18,7 @@ enum deadline_kind {
 	DEADLINE_ACCEPT = 'A',	/* escalate if not accepted or rejected by now */
 	DEADLINE_EXPIRE = 'E',	/* expire if not delivered by now */
 	DEADLINE_PURGE = 'P',	/* remove the body, keep the history */
+	DEADLINE_CHECKIN = 'C',	/* a check-in's grace ends (checkin.h) */
 };
 
 /* Bytes of a due entry's key: due time, kind, message reference. */

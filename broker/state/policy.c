@@ -12,6 +12,17 @@
  *     receive SECTION... | all | none
  *     send    ROLE KIND...|any [with agreement] [basis BASIS...|any]
  *
+ *   checkin   KIND AFTER [then EVERY xN] [grace DURATION]
+ *   review    before KIND FROM..TO [grace DURATION]
+ *   missed    grace DURATION | missed escalate NODE... [after N] [risk LEVEL]
+ *
+ * checkin and review: the contact pattern after a handover of that kind
+ * is accepted (check-ins AFTER acceptance, then every EVERY N more times;
+ * a review due TO before the transition's planned date, its window
+ * opening FROM before it); missed: when a check-in not recorded counts as
+ * missed (default 24h after due) and who is told beyond the lead and the
+ * sender (at the Nth miss, or at once from risk LEVEL).
+ *
  * "with agreement": those kinds cross from one organisation to another
  * only under a data-sharing agreement in force (agreement.h); "basis":
  * the handover must state one of those lawful bases (consent,
@@ -367,8 +378,235 @@ stmt_send(struct parse *ps, struct policy *p, struct policy_role *r,
 	}
 }
 
+static void	stmt_top_other(struct parse *, struct policy *, char **, int);
+
+int
+policy_checkin_count(const struct policy *p, int kind)
+{
+	int i, n = 0;
+
+	if (p == NULL || kind <= 0 || kind >= POLICY_KINDS)
+		return 0;
+	for (i = 0; i < p->npatterns[kind]; i++)
+		n += p->patterns[kind][i].review ? 1 :
+		    1 + p->patterns[kind][i].repeat;
+	return n;
+}
+
+/* "grace DURATION" at w[0..n): into *ms. 0, or -1 reported. */
+static int
+grace_words(struct parse *ps, char **w, int n, int64_t *ms)
+{
+	if (n == 0)
+		return 0;
+	if (n != 2 || strcmp(w[0], "grace") != 0 ||
+	    (*ms = policy_parse_duration(w[1])) <= 0) {
+		perr(ps, "expected 'grace DURATION' at the end (e.g. grace 24h)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds pattern pt for kind k, within POLICY_MAX_CHECKINS in all. */
+static void
+add_pattern(struct parse *ps, struct policy *p, int k,
+    const struct policy_pattern *pt)
+{
+	if (p->npatterns[k] == POLICY_MAX_PATTERNS) {
+		perr(ps, "more than %d checkin and review lines for %s",
+		    POLICY_MAX_PATTERNS, policy_kind_name(k));
+		return;
+	}
+	p->patterns[k][p->npatterns[k]++] = *pt;
+	if (policy_checkin_count(p, k) > POLICY_MAX_CHECKINS) {
+		p->npatterns[k]--;
+		perr(ps, "%s handovers would get more than %d check-ins",
+		    policy_kind_name(k), POLICY_MAX_CHECKINS);
+	}
+}
+
+/* checkin KIND AFTER [then EVERY xN] [grace DURATION] */
+static void
+stmt_checkin(struct parse *ps, struct policy *p, char **w, int n)
+{
+	struct policy_pattern pt;
+	char *end;
+	long rep;
+	int k, i = 3;
+
+	memset(&pt, 0, sizeof(pt));
+	pt.line = ps->line;
+	if (n < 3) {
+		perr(ps, "'checkin' needs a kind and a time after acceptance "
+		    "(e.g. checkin step_down 48h then 7d x4)");
+		return;
+	}
+	if ((k = kind_value(w[1])) <= 0) {
+		perr(ps, "'%.40s' is not a transition kind", w[1]);
+		return;
+	}
+	if ((pt.first_ms = policy_parse_duration(w[2])) <= 0) {
+		perr(ps, "'%.40s' is not a duration (e.g. 48h)", w[2]);
+		return;
+	}
+	if (n >= 5 && strcmp(w[3], "then") == 0) {
+		if ((pt.every_ms = policy_parse_duration(w[4])) <= 0) {
+			perr(ps, "'%.40s' is not a duration (e.g. 7d)", w[4]);
+			return;
+		}
+		if (n < 6 || w[5][0] != 'x' || !isdigit((unsigned char)w[5][1])) {
+			perr(ps, "'then EVERY' needs a count, e.g. 'then 7d x4'");
+			return;
+		}
+		errno = 0;
+		rep = strtol(w[5] + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || rep < 1 ||
+		    rep > POLICY_MAX_CHECKINS) {
+			perr(ps, "'%.40s' is not a count from x1 to x%d", w[5],
+			    POLICY_MAX_CHECKINS);
+			return;
+		}
+		pt.repeat = (int)rep;
+		i = 6;
+	} else if (n >= 4 && strcmp(w[3], "then") == 0) {
+		perr(ps, "'then' needs an interval and a count, e.g. 'then 7d x4'");
+		return;
+	}
+	if (grace_words(ps, w + i, n - i, &pt.grace_ms) == -1)
+		return;
+	add_pattern(ps, p, k, &pt);
+}
+
+/* review before KIND FROM..TO [grace DURATION] */
+static void
+stmt_review(struct parse *ps, struct policy *p, char **w, int n)
+{
+	struct policy_pattern pt;
+	char from[32], *dots;
+	int k;
+
+	memset(&pt, 0, sizeof(pt));
+	pt.line = ps->line;
+	pt.review = 1;
+	if (n < 4 || strcmp(w[1], "before") != 0) {
+		perr(ps, "'review' is 'review before KIND FROM..TO' (e.g. review "
+		    "before step_down 14d..7d)");
+		return;
+	}
+	if ((k = kind_value(w[2])) <= 0) {
+		perr(ps, "'%.40s' is not a transition kind", w[2]);
+		return;
+	}
+	if ((dots = strstr(w[3], "..")) == NULL ||
+	    (size_t)(dots - w[3]) >= sizeof(from)) {
+		perr(ps, "'%.40s' is not a window FROM..TO before the planned "
+		    "date (e.g. 14d..7d)", w[3]);
+		return;
+	}
+	memcpy(from, w[3], (size_t)(dots - w[3]));
+	from[dots - w[3]] = '\0';
+	pt.open_ms = policy_parse_duration(from);
+	pt.first_ms = policy_parse_duration(dots + 2);
+	if (pt.open_ms <= 0 || pt.first_ms < 0 || pt.open_ms <= pt.first_ms) {
+		perr(ps, "'%.40s': the window FROM..TO needs durations with FROM "
+		    "further before the date than TO (e.g. 14d..7d)", w[3]);
+		return;
+	}
+	if (grace_words(ps, w + 4, n - 4, &pt.grace_ms) == -1)
+		return;
+	add_pattern(ps, p, k, &pt);
+}
+
+/* missed grace DURATION | missed escalate NODE... [after N] [risk LEVEL] */
+static void
+stmt_missed(struct parse *ps, struct policy *p, char **w, int n)
+{
+	char *end;
+	long v;
+	int i, l;
+
+	if (n == 3 && strcmp(w[1], "grace") == 0) {
+		if ((p->missed_grace_ms = policy_parse_duration(w[2])) <= 0)
+			perr(ps, "'%.40s' is not a duration (e.g. 24h)", w[2]);
+		return;
+	}
+	if (n < 3 || strcmp(w[1], "escalate") != 0) {
+		perr(ps, "'missed' is 'missed grace DURATION' or 'missed escalate "
+		    "NODE... [after N] [risk LEVEL]'");
+		return;
+	}
+	p->missed_after = 0;
+	for (i = 2; i < n; i++) {
+		if (strcmp(w[i], "after") == 0 || strcmp(w[i], "risk") == 0)
+			break;
+		if (!validate_node_id(w[i])) {
+			perr(ps, "'%.40s' is not a node id", w[i]);
+			return;
+		}
+		if (p->nmissed_escalate == POLICY_MAX_ESCALATE) {
+			perr(ps, "more than %d nodes to escalate missed contacts "
+			    "to", POLICY_MAX_ESCALATE);
+			return;
+		}
+		snprintf(p->missed_escalate[p->nmissed_escalate++],
+		    BATON_NODE_ID_MAX + 1, "%s", w[i]);
+	}
+	if (p->nmissed_escalate == 0) {
+		perr(ps, "'missed escalate' needs at least one node id");
+		return;
+	}
+	for (; i < n; i += 2) {
+		if (i + 1 >= n) {
+			perr(ps, "'%s' needs a value", w[i]);
+			return;
+		}
+		if (strcmp(w[i], "after") == 0) {
+			errno = 0;
+			v = strtol(w[i + 1], &end, 10);
+			if (errno != 0 || *end != '\0' || v < 1 ||
+			    v > POLICY_MAX_CHECKINS) {
+				perr(ps, "'after' takes a number of misses, 1 to %d",
+				    POLICY_MAX_CHECKINS);
+				return;
+			}
+			p->missed_after = (int)v;
+		} else if (strcmp(w[i], "risk") == 0) {
+			if ((l = risk_value(w[i + 1])) <= 0) {
+				perr(ps, "'%.40s' is not a risk level (low, medium, "
+				    "high, critical)", w[i + 1]);
+				return;
+			}
+			p->missed_risk = l;
+		} else {
+			perr(ps, "'%.40s': expected 'after N' or 'risk LEVEL'",
+			    w[i]);
+			return;
+		}
+	}
+	if (p->missed_after == 0 && p->missed_risk == 0)
+		p->missed_after = 1;	/* no condition: every miss */
+}
+
 static void
 stmt_top(struct parse *ps, struct policy *p, char **w, int n)
+{
+	if (strcmp(w[0], "checkin") == 0) {
+		stmt_checkin(ps, p, w, n);
+		return;
+	}
+	if (strcmp(w[0], "review") == 0) {
+		stmt_review(ps, p, w, n);
+		return;
+	}
+	if (strcmp(w[0], "missed") == 0) {
+		stmt_missed(ps, p, w, n);
+		return;
+	}
+	stmt_top_other(ps, p, w, n);
+}
+
+static void
+stmt_top_other(struct parse *ps, struct policy *p, char **w, int n)
 {
 	int64_t ms;
 	int i, l;
@@ -451,6 +689,7 @@ policy_parse(const char *name, const char *text, size_t len, char *err,
 	}
 	p->retention_ms = 5LL * 86400 * 1000;
 	p->purge_after_ms = 30LL * 86400 * 1000;
+	p->missed_grace_ms = 24LL * 3600 * 1000;
 	while (pos < len) {
 		char line[LINE_MAX_LEN + 1], *w[MAX_WORDS], *hash;
 		size_t end = pos, ll;

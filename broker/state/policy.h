@@ -52,6 +52,27 @@ struct policy_role {
 	int			 nroutes;
 };
 
+#define POLICY_MAX_CHECKINS	16	/* check-ins one accepted handover gets */
+#define POLICY_MAX_PATTERNS	8	/* checkin and review lines per kind */
+
+/*
+ * One contact pattern of a transition kind: "checkin KIND AFTER [then
+ * EVERY xN]" (after acceptance) or "review before KIND FROM..TO" (a window
+ * before the transition's planned date).
+ */
+struct policy_pattern {
+	int		 review;
+	int64_t		 first_ms;	/* checkin: after acceptance; review:
+					   the window closes this long before
+					   the planned date */
+	int64_t		 open_ms;	/* review: the window opens this long
+					   before it */
+	int64_t		 every_ms;	/* checkin: then every ... */
+	int		 repeat;	/* ... this many more times */
+	int64_t		 grace_ms;	/* 0: the policy's missed grace */
+	int		 line;
+};
+
 struct policy {
 	struct policy_role	 roles[POLICY_MAX_ROLES];
 	int			 nroles;
@@ -60,6 +81,17 @@ struct policy {
 	char			 escalate[POLICY_MAX_ESCALATE][BATON_NODE_ID_MAX + 1];
 	int			 nescalate;
 	int64_t			 retention_ms;	/* undelivered handovers expire */
+	struct policy_pattern	 patterns[POLICY_KINDS][POLICY_MAX_PATTERNS];
+	int			 npatterns[POLICY_KINDS];
+	int64_t			 missed_grace_ms; /* a check-in not recorded this
+						    long after due is missed */
+	char			 missed_escalate[POLICY_MAX_ESCALATE]
+				     [BATON_NODE_ID_MAX + 1];
+	int			 nmissed_escalate;
+	int			 missed_after;	/* escalate at this many misses
+						   (0: not by count) */
+	int			 missed_risk;	/* or at this risk level or
+						   above (0: not by risk) */
 	int64_t			 purge_after_ms; /* bodies kept after acknowledgement */
 	char			*text;		/* the bytes it was parsed from
 						   (NUL-terminated), for the copy
@@ -102,6 +134,14 @@ const char	*policy_basis_name(int basis);
 
 /* Names of the bases in mask, ", " between them, into buf. Returns buf. */
 char		*policy_basis_list(unsigned mask, char *buf, size_t len);
+
+/*
+ * The check-ins count of kind's patterns expand to (at most
+ * POLICY_MAX_CHECKINS): after-acceptance ones in *offsets (ms after
+ * acceptance) and reviews as (close, open) pairs before the planned date;
+ * see checkin.c, which lays them out.
+ */
+int		 policy_checkin_count(const struct policy *p, int kind);
 
 /* Sections role may receive; 0 for an unknown role or a NULL policy. */
 section_mask	 policy_sections(const struct policy *p, const char *role);

@@ -100,7 +100,8 @@ is_refusal(const char *event)
 	    strcmp(event, AUDIT_ACK_REFUSED) == 0 ||
 	    strcmp(event, AUDIT_DECISION_REFUSED) == 0 ||
 	    strcmp(event, AUDIT_STATUS_REFUSED) == 0 ||
-	    strcmp(event, AUDIT_PULL_REFUSED) == 0;
+	    strcmp(event, AUDIT_PULL_REFUSED) == 0 ||
+	    strcmp(event, AUDIT_CHECKIN_REFUSED) == 0;
 }
 
 #define DISK_FRESH_MS	100
