@@ -199,6 +199,108 @@ test_route_terms_errors(void **state)
 	    "'b' are already allowed with other terms"));
 }
 
+/* checkin, review and missed: the contact patterns and who hears of a miss. */
+static void
+test_checkins(void **state)
+{
+	char err[1024];
+	const struct policy_pattern *pt;
+	struct policy *p = parse(
+	    "checkin step_down 48h then 7d x4\n"
+	    "review before step_down 14d..7d grace 12h\n"
+	    "checkin crisis_handover 24h then 24h x2 grace 4h\n"
+	    "checkin crisis_handover 7d\n"
+	    "missed grace 6h\n"
+	    "missed escalate crisis duty after 2 risk high\n"
+	    "role a\n  receive all\n", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(p->npatterns[K(STEP_DOWN)], 2);
+	pt = &p->patterns[K(STEP_DOWN)][0];
+	assert_false(pt->review);
+	assert_int_equal(pt->first_ms, 48LL * 3600 * 1000);
+	assert_int_equal(pt->every_ms, 7LL * 86400 * 1000);
+	assert_int_equal(pt->repeat, 4);
+	assert_int_equal(pt->grace_ms, 0);	/* the policy's: missed grace */
+	assert_int_equal(pt->line, 1);
+	pt = &p->patterns[K(STEP_DOWN)][1];
+	assert_true(pt->review);
+	assert_int_equal(pt->open_ms, 14LL * 86400 * 1000);
+	assert_int_equal(pt->first_ms, 7LL * 86400 * 1000);
+	assert_int_equal(pt->grace_ms, 12LL * 3600 * 1000);
+	/* 1 + 4 check-ins and a review; 3 + 1 for a crisis handover */
+	assert_int_equal(policy_checkin_count(p, K(STEP_DOWN)), 6);
+	assert_int_equal(policy_checkin_count(p, K(CRISIS_HANDOVER)), 4);
+	assert_int_equal(policy_checkin_count(p, K(REFERRAL)), 0);
+	assert_int_equal(policy_checkin_count(p, 99), 0);
+	assert_int_equal(p->patterns[K(CRISIS_HANDOVER)][0].grace_ms,
+	    4LL * 3600 * 1000);
+	assert_int_equal(p->missed_grace_ms, 6LL * 3600 * 1000);
+	assert_int_equal(p->nmissed_escalate, 2);
+	assert_string_equal(p->missed_escalate[1], "duty");
+	assert_int_equal(p->missed_after, 2);
+	assert_int_equal(p->missed_risk, 3);
+	policy_free(p);
+
+	/* defaults: 24 h grace, no escalation; escalate alone: every miss */
+	p = parse("missed escalate crisis\nrole a\n  receive all\n", err,
+	    sizeof(err));
+	assert_non_null(p);
+	assert_int_equal(p->missed_grace_ms, 24LL * 3600 * 1000);
+	assert_int_equal(p->missed_after, 1);
+	assert_int_equal(p->missed_risk, 0);
+	policy_free(p);
+}
+
+static void
+test_checkin_errors(void **state)
+{
+	char err[4096];
+	struct policy *p = parse(
+	    "checkin\n"					/* 1 */
+	    "checkin teleport 48h\n"				/* 2 */
+	    "checkin step_down soon\n"			/* 3 */
+	    "checkin step_down 48h then\n"			/* 4 */
+	    "checkin step_down 48h then 7d\n"		/* 5 */
+	    "checkin step_down 48h then 7d x0\n"		/* 6 */
+	    "checkin step_down 48h grace\n"			/* 7 */
+	    "review step_down 14d..7d\n"			/* 8 */
+	    "review before step_down 7d..14d\n"		/* 9 */
+	    "review before step_down 14d\n"			/* 10 */
+	    "missed grace never\n"				/* 11 */
+	    "missed escalate\n"				/* 12 */
+	    "missed escalate crisis after 0\n"		/* 13 */
+	    "missed escalate crisis risk severe\n"		/* 14 */
+	    "missed shout\n"					/* 15 */
+	    "checkin discharge 1h then 1h x10\n"		/* 16 */
+	    "checkin discharge 1h then 1h x5\n"		/* 17: > 16 */
+	    "role a\n  receive all\n", err, sizeof(err));
+
+	(void)state;
+	assert_null(p);
+	assert_non_null(strstr(err, "test.conf:1: 'checkin' needs a kind"));
+	assert_non_null(strstr(err, "test.conf:2: 'teleport' is not a "
+	    "transition kind"));
+	assert_non_null(strstr(err, "test.conf:3: 'soon' is not a duration"));
+	assert_non_null(strstr(err, "test.conf:4: 'then' needs an interval"));
+	assert_non_null(strstr(err, "test.conf:5: 'then EVERY' needs a count"));
+	assert_non_null(strstr(err, "test.conf:6: 'x0' is not a count"));
+	assert_non_null(strstr(err, "test.conf:7: expected 'grace DURATION'"));
+	assert_non_null(strstr(err, "test.conf:8: 'review' is 'review before"));
+	assert_non_null(strstr(err, "test.conf:9: '7d..14d': the window"));
+	assert_non_null(strstr(err, "test.conf:10: '14d' is not a window"));
+	assert_non_null(strstr(err, "test.conf:11: 'never' is not a duration"));
+	assert_non_null(strstr(err, "test.conf:12: 'missed' is 'missed grace"));
+	assert_non_null(strstr(err, "test.conf:13: 'after' takes a number"));
+	assert_non_null(strstr(err, "test.conf:14: 'severe' is not a risk "
+	    "level"));
+	assert_non_null(strstr(err, "test.conf:15: 'missed' is 'missed grace"));
+	assert_null(strstr(err, "test.conf:16:"));
+	assert_non_null(strstr(err, "test.conf:17: discharge handovers would "
+	    "get more than 16 check-ins"));
+}
+
 static void
 test_empty_denies(void **state)
 {
@@ -280,6 +382,8 @@ main(void)
 		cmocka_unit_test(test_errors_with_lines),
 		cmocka_unit_test(test_route_terms),
 		cmocka_unit_test(test_route_terms_errors),
+		cmocka_unit_test(test_checkins),
+		cmocka_unit_test(test_checkin_errors),
 		cmocka_unit_test(test_empty_denies),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_durations),
