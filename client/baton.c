@@ -1542,6 +1542,9 @@ submit_async(baton_client *c, const char *to, const Baton__V1__Handover *h,
 
 	if ((rc = check_live(c, err)) != BATON_OK)
 		return rc;
+	if (*to == '\0')
+		return conn_err(err, BATON_E_INVALID_ARG, 0,
+		    "submit: no recipient");
 	if (c->pipe.n[BATON_RESULT_RECEIPT] >= c->pipeline)
 		return conn_err(err, BATON_E_AGAIN, 0, "%u submits outstanding, "
 		    "the pipeline window: run the connection and take results "

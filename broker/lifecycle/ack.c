@@ -169,6 +169,24 @@ ack_handover(struct state *st, const struct actor *a, queue_msg *m,
 		return answer(res, CODE(NOT_DELIVERED),
 		    "this message has not been delivered yet");
 	}
+	if (m->state == MS(SUPERSEDED) && m->delivered_at_ms != 0 &&
+	    m->acked_at_ms == 0) {
+		/* delivered, then corrected before its ack: the ack still
+		 * frees the session's delivery slot, once */
+		if ((rc = store_op_begin(st->store)) == STORE_OK) {
+			m->acked_at_ms = state_now_ms();
+			rc = store_op_end(st->store, queue_msg_put(st->store, m));
+		}
+		if (rc == STORE_FULL)
+			return answer(res, CODE(STORE_FULL),
+			    "the broker's store is full; retry the ack");
+		if (rc != STORE_OK)
+			state_store_failed(st, "ack", rc);
+		out->freed = 1;
+		out->attempt = m->attempts;
+		return answer(res, CODE(OK), "acknowledged (its sender has "
+		    "corrected it: the new version follows)");
+	}
 	if (m->state != MS(DELIVERED))
 		/* acks are idempotent: the recipient already has it */
 		return answer(res, CODE(OK), "already acknowledged");

@@ -149,6 +149,8 @@ lifecycle_versions(struct state *st, const queue_msg *m, char ***refs,
 	snprintf(ref, sizeof(ref), "%s", m->replaces);
 	while (ref[0] != '\0' && first > 0) {
 		rc = queue_msg_get(st->store, ref, &cur);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
+			state_read_failed(st, "read message");
 		if (rc != STORE_OK)
 			break;
 		if ((chain[--first] = strdup(cur->message_id)) == NULL)
@@ -159,6 +161,8 @@ lifecycle_versions(struct state *st, const queue_msg *m, char ***refs,
 	snprintf(ref, sizeof(ref), "%s", m->superseded_by);
 	while (ref[0] != '\0' && last < 2 * LIFECYCLE_MAX_VERSIONS) {
 		rc = queue_msg_get(st->store, ref, &cur);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
+			state_read_failed(st, "read message");
 		if (rc != STORE_OK)
 			break;
 		if ((chain[++last] = strdup(cur->message_id)) == NULL)
@@ -166,8 +170,12 @@ lifecycle_versions(struct state *st, const queue_msg *m, char ***refs,
 		snprintf(ref, sizeof(ref), "%s", cur->superseded_by);
 		queue_msg_free(cur);
 	}
-	if ((out = calloc(last - first + 1, sizeof(*out))) == NULL)
+	if ((out = calloc(last - first + 1, sizeof(*out))) == NULL) {
+		for (i = first; i <= last; i++)
+			if (i != LIFECYCLE_MAX_VERSIONS)
+				free(chain[i]);
 		return -1;
+	}
 	for (i = first; i <= last; i++)
 		out[i - first] = i == LIFECYCLE_MAX_VERSIONS ?
 		    strdup(m->message_id) : chain[i];

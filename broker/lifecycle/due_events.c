@@ -108,7 +108,8 @@ due_expire(struct state *st, queue_msg *m, const struct due_now *t)
 	/* a redirect gives the new hop its own expiry: an older entry for the
 	 * same message is stale once expires_at_ms has moved past it */
 	if ((m->state != MS(QUEUED) && m->state != MS(HELD)) ||
-	    m->attempts != 0 || t->due < m->expires_at_ms)
+	    (m->state == MS(QUEUED) && m->attempts != 0) ||
+	    t->due < m->expires_at_ms)
 		return STORE_NOTFOUND;
 	if (m->state == MS(HELD))
 		rc = store_del(st->store, STORE_HELD, m->message_id,

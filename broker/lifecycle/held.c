@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "due.h"
 #include "held.h"
 #include "log.h"
 #include "notice.h"
@@ -29,10 +30,26 @@
 /* Agreements whose warning or lapse one review records. */
 #define REVIEW_MARK_MAX		32
 
+/*
+ * An organisation's name for a refusal or notice text: at most ORG_SHOWN
+ * bytes, cut on a UTF-8 character boundary (the text goes out as JSON).
+ */
+#define ORG_SHOWN	64
 static const char *
-org_or_none(const char *org)
+org_or_none(const char *org, char buf[ORG_SHOWN + 4])
 {
-	return org[0] != '\0' ? org : "(no organisation registered)";
+	size_t n = strlen(org);
+
+	if (org[0] == '\0')
+		return "(no organisation registered)";
+	if (n <= ORG_SHOWN)
+		return org;
+	n = ORG_SHOWN;
+	while (n > 0 && ((unsigned char)org[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(buf, org, n);
+	memcpy(buf + n, "...", 4);
+	return buf;
 }
 
 void
@@ -64,11 +81,14 @@ void
 lifecycle_crossing_text(const struct crossing *c, const char *from_role,
     const char *to_role, int kind, char *text, size_t len)
 {
-	snprintf(text, len, "no data-sharing agreement between '%.80s' and "
-	    "'%.80s' is in force, and role '%s' may send %s handovers to role "
-	    "'%s' only under one; ask the Baton administrator to record it "
-	    "(batonctl agreement add)", org_or_none(c->org_from),
-	    org_or_none(c->org_to), from_role, policy_kind_name(kind), to_role);
+	char a[ORG_SHOWN + 4], b[ORG_SHOWN + 4];
+
+	snprintf(text, len, "no data-sharing agreement between '%s' and '%s' "
+	    "is in force, and role '%s' may send %s handovers to role '%s' "
+	    "only under one; ask the Baton administrator to record it "
+	    "(batonctl agreement add)", org_or_none(c->org_from, a),
+	    org_or_none(c->org_to, b), from_role, policy_kind_name(kind),
+	    to_role);
 }
 
 void
@@ -84,6 +104,19 @@ lifecycle_crossing_of(struct state *st, const queue_msg *m,
 	if (rc == STORE_OK) {
 		lifecycle_crossing(st, from.role, from.organisation, to,
 		    m->transition_kind, c);
+		/* a route no longer allowed has no terms: one that crossed
+		 * under an agreement still needs one */
+		if (!c->need && m->agreement_id[0] != '\0' &&
+		    !policy_route_allowed(st->policy, from.role, to->role,
+		    m->transition_kind) &&
+		    strcmp(from.organisation, to->organisation) != 0) {
+			c->need = 1;
+			rc = agreement_find(st->store, from.organisation,
+			    to->organisation, state_now_ms(), &c->ag);
+			if (rc != STORE_OK && rc != STORE_NOTFOUND)
+				state_read_failed(st, "read agreements");
+			c->found = rc == STORE_OK;
+		}
 		return;
 	}
 	if (rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
@@ -110,10 +143,12 @@ lifecycle_crossing_of(struct state *st, const queue_msg *m,
 static void
 held_why(const struct crossing *c, char *why, size_t len)
 {
-	snprintf(why, len, "no data-sharing agreement between '%.80s' and "
-	    "'%.80s' is in force; held until one is (batonctl agreement add), "
-	    "or until it expires", org_or_none(c->org_from),
-	    org_or_none(c->org_to));
+	char a[ORG_SHOWN + 4], b[ORG_SHOWN + 4];
+
+	snprintf(why, len, "no data-sharing agreement between '%s' and '%s' "
+	    "is in force; held until one is (batonctl agreement add), or until "
+	    "it expires", org_or_none(c->org_from, a),
+	    org_or_none(c->org_to, b));
 }
 
 /* An audit record by the broker about m (held, released). */
@@ -151,7 +186,17 @@ lifecycle_hold(struct state *st, const char *node, queue_msg *m, uint64_t seq,
 		if (lifecycle_event(m, m->held_at_ms, "held", "broker", node,
 		    "NO_AGREEMENT", why, NULL) == -1)
 			fatalx("out of memory");
-		rc = queue_msg_put(s, m);
+		/* one delivered before is held too: it gets the retention
+		 * anew, as a redirect does, so holding never keeps it for ever */
+		rc = STORE_OK;
+		if (m->attempts != 0 && st->policy != NULL) {
+			m->expires_at_ms = state_due_ms(st) +
+			    st->policy->retention_ms;
+			rc = due_add(st, m->expires_at_ms, DEADLINE_EXPIRE,
+			    m->message_id);
+		}
+		if (rc == STORE_OK)
+			rc = queue_msg_put(s, m);
 	}
 	if (rc == STORE_OK)
 		rc = store_put(s, STORE_HELD, m->message_id,

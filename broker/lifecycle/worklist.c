@@ -18,8 +18,11 @@
 int
 lifecycle_worklist_open(const queue_msg *m)
 {
+	/* held waits for an agreement, still undecided; superseded lives on
+	 * as its newer version, which is listed on its own */
 	return m->state == MSTATE(QUEUED) || m->state == MSTATE(DELIVERED) ||
-	    m->state == MSTATE(ACKNOWLEDGED) || m->state == MSTATE(REDIRECTED);
+	    m->state == MSTATE(ACKNOWLEDGED) || m->state == MSTATE(REDIRECTED) ||
+	    m->state == MSTATE(HELD);
 }
 
 /* Whether m belongs on node's page of q. */

@@ -134,8 +134,9 @@ struct audit_event {
 	int		 has_since_delivery; /* 1: since_delivery_ms applies */
 	const char	*detail;	/* key=value facts, blank between them,
 					   e.g. policy_sha256=HEX */
-	char		 detail_buf[320]; /* room for a detail built with the
-					   event (lifecycle_audit_handover) */
+	char		 detail_buf[512]; /* room for a detail built with the
+					   event (lifecycle_audit_handover:
+					   basis, agreement, two references) */
 };
 
 struct audit;

@@ -281,7 +281,7 @@ send_terms(struct parse *ps, char **w, int n, int *agreement,
 			    "agreement' or 'basis'", w[i]);
 			return -1;
 		}
-		if (i + 1 >= n) {
+		if (i + 1 >= n || strcmp(w[i + 1], "with") == 0) {
 			perr(ps, "'basis' needs lawful bases (consent, direct_care, "
 			    "safeguarding, vital_interests, any)");
 			return -1;

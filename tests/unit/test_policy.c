@@ -176,6 +176,7 @@ test_route_terms_errors(void **state)
 	    "  send b discharge\n"			/* 10: other terms */
 	    "  send b step_up basis consent\n"		/* 11 */
 	    "  send b step_up basis safeguarding\n"	/* 12: other terms */
+	    "  send b transfer basis with agreement\n"	/* 13: no basis */
 	    "role b\n"
 	    "  receive all\n", err, sizeof(err));
 
@@ -197,6 +198,8 @@ test_route_terms_errors(void **state)
 	assert_null(strstr(err, "test.conf:11:"));
 	assert_non_null(strstr(err, "test.conf:12: step_up handovers to role "
 	    "'b' are already allowed with other terms"));
+	/* a forgotten basis name would have dropped the requirement */
+	assert_non_null(strstr(err, "test.conf:13: 'basis' needs lawful bases"));
 }
 
 /* checkin, review and missed: the contact patterns and who hears of a miss. */
