@@ -1037,9 +1037,14 @@ baton_submit_packed(baton_client *c, const char *to, const void *handover,
 	    out, err);
 }
 
-int
-baton_submit_json(baton_client *c, const char *to, const char *json,
-    size_t len, const char *message_id, baton_receipt *out, baton_error *err)
+/*
+ * baton_submit_json and baton_correct_json: the JSON mapped to a handover,
+ * then baton_correct (replaces set) or baton_submit.
+ */
+static int
+submit_json(baton_client *c, const char *to, const char *replaces,
+    const char *json, size_t len, const char *message_id, baton_receipt *out,
+    baton_error *err)
 {
 	ProtobufCMessage *m;
 	baton_error lerr;
@@ -1055,17 +1060,29 @@ baton_submit_json(baton_client *c, const char *to, const char *json,
 	}
 	if (json == NULL)
 		return conn_err(err, BATON_E_INVALID_ARG, 0,
-		    "baton_submit_json: NULL argument");
+		    "%s: NULL argument", replaces != NULL ?
+		    "baton_correct_json" : "baton_submit_json");
 	jerr[0] = '\0';
 	m = baton_json_parse(json, len, &baton__v1__handover__descriptor, jerr,
 	    sizeof(jerr));
 	if (m == NULL)
 		return conn_err(err, BATON_E_JSON, 0, "%s",
 		    jerr[0] ? jerr : "cannot parse the handover JSON");
-	rc = baton_submit(c, to, (const Baton__V1__Handover *)m, message_id,
-	    out, err);
+	if (replaces != NULL)
+		rc = baton_correct(c, replaces, (const Baton__V1__Handover *)m,
+		    message_id, out, err);
+	else
+		rc = baton_submit(c, to, (const Baton__V1__Handover *)m,
+		    message_id, out, err);
 	protobuf_c_message_free_unpacked(m, NULL);
 	return rc;
+}
+
+int
+baton_submit_json(baton_client *c, const char *to, const char *json,
+    size_t len, const char *message_id, baton_receipt *out, baton_error *err)
+{
+	return submit_json(c, to, NULL, json, len, message_id, out, err);
 }
 
 int
@@ -1101,31 +1118,10 @@ int
 baton_correct_json(baton_client *c, const char *replaces, const char *json,
     size_t len, const char *message_id, baton_receipt *out, baton_error *err)
 {
-	ProtobufCMessage *m;
-	baton_error lerr;
-	char jerr[256];
-	int rc;
-
-	if (err == NULL)
-		err = &lerr;
-	clear_err(err);
-	if (out != NULL) {
-		memset(out, 0, sizeof(*out));
-		out->code_name = "";
-	}
-	if (json == NULL)
+	if (replaces == NULL)
 		return conn_err(err, BATON_E_INVALID_ARG, 0,
 		    "baton_correct_json: NULL argument");
-	jerr[0] = '\0';
-	m = baton_json_parse(json, len, &baton__v1__handover__descriptor, jerr,
-	    sizeof(jerr));
-	if (m == NULL)
-		return conn_err(err, BATON_E_JSON, 0, "%s",
-		    jerr[0] ? jerr : "cannot parse the handover JSON");
-	rc = baton_correct(c, replaces, (const Baton__V1__Handover *)m,
-	    message_id, out, err);
-	protobuf_c_message_free_unpacked(m, NULL);
-	return rc;
+	return submit_json(c, "", replaces, json, len, message_id, out, err);
 }
 
 static int

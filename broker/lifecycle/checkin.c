@@ -41,17 +41,6 @@ answer(struct lc_result *res, int code, const char *text)
 	return code;
 }
 
-static void
-iso_time(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
-}
-
 /* A whole duration as the policy writes it: "3d", "24h", "90m", "5s". */
 static const char *
 duration(int64_t ms, char *buf, size_t len)
@@ -241,7 +230,7 @@ lifecycle_checkins_schedule(struct state *st, queue_msg *m, int64_t now_wall)
 			return rc;
 	}
 	if (n > 0)
-		iso_time(s[0].wall, first, sizeof(first));
+		lifecycle_iso_time(s[0].wall, first, sizeof(first));
 	snprintf(why, sizeof(why), "%zu check-ins%s%s%s", n,
 	    n > 0 ? ", the first due " : "", n > 0 ? first : "",
 	    skipped > 0 ? "; reviews before the planned date not scheduled: "
@@ -344,11 +333,13 @@ contact_missed(struct state *st, const struct actor *a, queue_msg *m,
 	const struct policy *p = st->policy;
 	char due[32], why[256], esc[64], note[352], grace[24];
 	const char *lead, *by = a != NULL ? a->node_id : "broker";
-	int64_t overdue = now_wall - c->due_at_ms;
+	/* on the due clock, as for escalations: a wall-clock step while the
+	 * broker runs must not make a contact look days overdue */
+	int64_t overdue = state_due_ms(st) - c->due_clock_ms;
 	int i, rc;
 
 	m->misses++;
-	iso_time(c->due_at_ms, due, sizeof(due));
+	lifecycle_iso_time(c->due_at_ms, due, sizeof(due));
 	if (a != NULL)
 		snprintf(why, sizeof(why), "%s %u of %zu, due %s, was recorded "
 		    "missed by %s", c->review ? "review" : "check-in", c->index,
@@ -382,9 +373,15 @@ contact_missed(struct state *st, const struct actor *a, queue_msg *m,
 	snprintf(note, sizeof(note), "escalated (%s): %s", esc, why);
 	for (i = 0; i < p->nmissed_escalate; i++) {
 		const char *node = p->missed_escalate[i];
+		int j;
 
 		if (strcmp(node, lead) == 0 || strcmp(node, m->sender) == 0)
 			continue;	/* told already */
+		for (j = 0; j < i; j++)
+			if (strcmp(p->missed_escalate[j], node) == 0)
+				break;
+		if (j < i)
+			continue;	/* named twice (two escalate lines) */
 		if (!node_usable(st, node)) {
 			log_warnx("missed-contact escalation node %s is not an "
 			    "enabled node; id=%s not escalated to it", node,
@@ -504,7 +501,7 @@ record(struct state *st, const struct actor *a, queue_msg *m, checkin_rec *c,
 	if ((rc = store_op_begin(st->store)) != STORE_OK)
 		return rc;
 	if (ci->outcome == OC(RESCHEDULED)) {
-		iso_time(ci->rescheduled_to_ms, when, sizeof(when));
+		lifecycle_iso_time(ci->rescheduled_to_ms, when, sizeof(when));
 		snprintf(what, len, "check-in %u rescheduled to %s", c->index,
 		    when);
 		c->due_clock_ms = state_due_ms(st) +

@@ -246,17 +246,6 @@ review_one(const struct agreement *a, void *arg)
 	return 0;
 }
 
-static void
-iso_time(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
-}
-
 /* Records, once, that agreement id lapses soon, has lapsed or was ended. */
 static void
 review_mark(struct state *st, const char *id, int64_t now)
@@ -282,7 +271,7 @@ review_mark(struct state *st, const char *id, int64_t now)
 	ev.detail = ev.detail_buf;
 	ev.reason = reason;
 	if (as == AGREEMENT_IN_FORCE) {
-		iso_time(a.until_ms, when, sizeof(when));
+		lifecycle_iso_time(a.until_ms, when, sizeof(when));
 		snprintf(reason, sizeof(reason), "lapses at %s", when);
 		ev.event = AUDIT_AGREEMENT_LAPSING;
 		a.lapse_warned = 1;
@@ -293,11 +282,11 @@ review_mark(struct state *st, const char *id, int64_t now)
 		    (long long)((a.until_ms - now) / 86400000));
 	} else {
 		if (as == AGREEMENT_ENDED) {
-			iso_time(a.ended_at_ms, when, sizeof(when));
+			lifecycle_iso_time(a.ended_at_ms, when, sizeof(when));
 			snprintf(reason, sizeof(reason), "ended at %s: %s", when,
 			    a.end_reason);
 		} else {
-			iso_time(a.until_ms, when, sizeof(when));
+			lifecycle_iso_time(a.until_ms, when, sizeof(when));
 			snprintf(reason, sizeof(reason), "lapsed at %s", when);
 		}
 		ev.event = AUDIT_AGREEMENT_LAPSED;

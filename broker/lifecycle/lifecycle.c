@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit.h"
 #include "lifecycle.h"
@@ -122,6 +123,17 @@ lifecycle_reason_name(int reason)
 		return "unknown";
 	return names_enum_short(&baton__v1__reject_reason__descriptor, reason,
 	    "REJECT_REASON_", buf[reason], sizeof(buf[reason]));
+}
+
+void
+lifecycle_iso_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
 }
 
 void

@@ -14,6 +14,7 @@
 #ifndef BATON_LIFECYCLE_H
 #define BATON_LIFECYCLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "state.h"
@@ -96,6 +97,12 @@ int	lifecycle_party(const queue_msg *m, const char *node);
  */
 int	lifecycle_knows(const struct state *st, const queue_msg *m,
 	    const char *node);
+
+/*
+ * A wall-clock time for a history, notice or log text:
+ * "2026-12-08T09:30:00Z" ("?" if it cannot be shown).
+ */
+void	lifecycle_iso_time(int64_t ms, char *buf, size_t len);
 
 /* Name of a lifecycle state ("delivered"), for Status. */
 const char *lifecycle_state_name(int state);

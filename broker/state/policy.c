@@ -56,6 +56,7 @@ struct parse {
 	size_t		 errlen;
 	size_t		 used;
 	int		 nerrors;
+	int		 missed_escalate_line;	/* of the first, 0: none yet */
 };
 
 static void perr(struct parse *, const char *, ...)
@@ -535,7 +536,12 @@ stmt_missed(struct parse *ps, struct policy *p, char **w, int n)
 		    "NODE... [after N] [risk LEVEL]'");
 		return;
 	}
-	p->missed_after = 0;
+	if (ps->missed_escalate_line != 0) {
+		perr(ps, "'missed escalate' is given twice (first at line %d): "
+		    "name every node and the conditions on one line",
+		    ps->missed_escalate_line);
+		return;
+	}
 	for (i = 2; i < n; i++) {
 		if (strcmp(w[i], "after") == 0 || strcmp(w[i], "risk") == 0)
 			break;
@@ -585,6 +591,7 @@ stmt_missed(struct parse *ps, struct policy *p, char **w, int n)
 	}
 	if (p->missed_after == 0 && p->missed_risk == 0)
 		p->missed_after = 1;	/* no condition: every miss */
+	ps->missed_escalate_line = ps->line;
 }
 
 static void
@@ -675,7 +682,7 @@ struct policy *
 policy_parse(const char *name, const char *text, size_t len, char *err,
     size_t errlen)
 {
-	struct parse ps = { name, 0, err, errlen, 0, 0 };
+	struct parse ps = { name, 0, err, errlen, 0, 0, 0 };
 	struct policy *p;
 	struct policy_role *cur = NULL;
 	size_t pos = 0;

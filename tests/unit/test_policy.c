@@ -278,6 +278,8 @@ test_checkin_errors(void **state)
 	    "missed shout\n"					/* 15 */
 	    "checkin discharge 1h then 1h x10\n"		/* 16 */
 	    "checkin discharge 1h then 1h x5\n"		/* 17: > 16 */
+	    "missed escalate crisis after 3\n"		/* 18 */
+	    "missed escalate duty\n"				/* 19: twice */
 	    "role a\n  receive all\n", err, sizeof(err));
 
 	(void)state;
@@ -302,6 +304,9 @@ test_checkin_errors(void **state)
 	assert_null(strstr(err, "test.conf:16:"));
 	assert_non_null(strstr(err, "test.conf:17: discharge handovers would "
 	    "get more than 16 check-ins"));
+	assert_null(strstr(err, "test.conf:18:"));
+	assert_non_null(strstr(err, "test.conf:19: 'missed escalate' is given "
+	    "twice (first at line 18)"));
 }
 
 static void
