@@ -15,6 +15,8 @@
  *   checkin   KIND AFTER [then EVERY xN] [grace DURATION]
  *   review    before KIND FROM..TO [grace DURATION]
  *   missed    grace DURATION | missed escalate NODE... [after N] [risk LEVEL]
+ *   agreements required          every route between two organisations is
+ *                                gated as if it said "with agreement"
  *
  * checkin and review: the contact pattern after a handover of that kind
  * is accepted (check-ins AFTER acceptance, then every EVERY N more times;
@@ -650,6 +652,14 @@ stmt_top_other(struct parse *ps, struct policy *p, char **w, int n)
 			snprintf(p->escalate[p->nescalate++], BATON_NODE_ID_MAX + 1,
 			    "%s", w[i]);
 		}
+	} else if (strcmp(w[0], "agreements") == 0) {
+		if (n != 2 || strcmp(w[1], "required") != 0) {
+			perr(ps, "'agreements' takes one word: 'agreements "
+			    "required'");
+			return;
+		}
+		p->agreements_required = 1;
+		p->gated = 1;
 	} else if (strcmp(w[0], "retention") == 0 || strcmp(w[0], "purge") == 0) {
 		if (n != 2 || (ms = policy_parse_duration(w[1])) <= 0) {
 			perr(ps, "'%s' takes one duration (e.g. 5d)", w[0]);
@@ -829,7 +839,8 @@ policy_route_terms(const struct policy *p, const char *from_role,
 		return;
 	for (i = 0; i < r->nroutes; i++)
 		if (strcmp(r->routes[i].to_role, to_role) == 0) {
-			t->agreement = (r->routes[i].agreement >> kind) & 1u;
+			t->agreement = p->agreements_required ||
+			    ((r->routes[i].agreement >> kind) & 1u);
 			t->basis = r->routes[i].basis[kind];
 		}
 }

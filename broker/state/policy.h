@@ -77,6 +77,8 @@ struct policy {
 	struct policy_role	 roles[POLICY_MAX_ROLES];
 	int			 nroles;
 	int			 gated;		/* some route needs an agreement */
+	int			 agreements_required; /* every route between
+						   organisations needs one */
 	int64_t			 deadline_ms[POLICY_RISK_LEVELS];	/* 0 = none */
 	char			 escalate[POLICY_MAX_ESCALATE][BATON_NODE_ID_MAX + 1];
 	int			 nescalate;

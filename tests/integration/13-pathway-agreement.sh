@@ -8,7 +8,8 @@
 #    naming both organisations (audit: submit_refused, NO_AGREEMENT); one
 #    stating no lawful basis, or one the route does not accept, is refused
 #    NO_LAWFUL_BASIS naming the accepted ones; a route without terms
-#    (cmht -> housing) is not affected;
+#    (cmht -> housing) is not affected, until 'agreements required' gates
+#    every route between organisations (applied by a reload);
 #  - under an agreement (batonctl agreement add, with --sections) the
 #    referral goes, narrowed to the agreement's sections on top of what the
 #    role may receive; its audit records name the basis and the agreement;
@@ -308,6 +309,22 @@ assert_json detail "lawful_basis=consent agreement=ag-2" \
 
 assert_queue_empty housing
 assert_queue_empty provider
+
+# 'agreements required': every route between two organisations is gated.
+# cmht -> housing, ungated above, now needs an agreement between Northside
+# CMHT and the housing organisation; provider -> housing goes on under
+# ag-2. A reload applies it.
+printf 'agreements required\n' >>"$BROKER_POLICY"
+run "$BATONCTL" reload --data "$DATA_DIR"
+assert_rc 0 "reload with agreements required"
+run baton_as cmht send --to housing --json "$(referral none)" --id cmht-ref-2
+assert_rc 3 "cmht -> housing under agreements required"
+assert_json code NO_AGREEMENT
+[[ "$(json_get text)" == *"$ORG_C"* ]] ||
+  fail "NO_AGREEMENT does not name cmht's organisation: $(json_get text)"
+run baton_as provider send --to housing --json "$(referral consent)" --id ag-ref-8
+assert_rc 0 "provider -> housing under ag-2 and agreements required"
+
 run "$BATONCTL" audit verify --data "$DATA_DIR"
 assert_rc 0 "audit verify"
 assert_broker_alive

@@ -151,6 +151,24 @@ test_route_terms(void **state)
 	assert_string_equal(policy_basis_name(9), "unknown");
 	policy_free(p);
 
+	/* agreements required: every route is gated, its basis kept */
+	p = parse("agreements required\nrole a\n  receive all\n"
+	    "  send a referral basis consent\n  send a discharge\n", err,
+	    sizeof(err));
+	assert_non_null(p);
+	assert_true(p->gated);
+	policy_route_terms(p, "a", "a", K(REFERRAL), &t);
+	assert_true(t.agreement);
+	assert_int_equal(t.basis, B(CONSENT));
+	policy_route_terms(p, "a", "a", K(DISCHARGE), &t);
+	assert_true(t.agreement);
+	policy_route_terms(p, "a", "a", K(STEP_UP), &t);	/* not allowed */
+	assert_false(t.agreement);
+	policy_free(p);
+	p = parse("agreements always\n", err, sizeof(err));
+	assert_null(p);
+	assert_non_null(strstr(err, "test.conf:1: 'agreements' takes one word"));
+
 	/* a policy with no gated route says so: delivery skips the check */
 	p = parse("role a\n  receive all\n  send a any basis consent\n", err,
 	    sizeof(err));
