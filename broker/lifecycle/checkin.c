@@ -191,12 +191,33 @@ new_record(void)
 	return c;
 }
 
+/*
+ * 1 if m corrects an accepted version whose check-ins were laid out: the
+ * team follows the case up once, under that version.
+ */
+static int
+earlier_has_checkins(struct state *st, const queue_msg *m)
+{
+	queue_msg *prev = NULL;
+	int rc, has;
+
+	if (m->replaces[0] == '\0')
+		return 0;
+	rc = queue_msg_get(st->store, m->replaces, &prev);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_CORRUPT)
+		state_read_failed(st, "read message");
+	has = rc == STORE_OK && prev->n_checkins > 0 &&
+	    strcmp(prev->recipient, m->recipient) == 0;
+	queue_msg_free(prev);
+	return has;
+}
+
 int
 lifecycle_checkins_schedule(struct state *st, queue_msg *m, int64_t now_wall)
 {
 	struct audit_event ev = { 0 };
 	struct slot s[POLICY_MAX_CHECKINS];
-	char lead[BATON_NODE_ID_MAX + 1], first[32], why[160];
+	char lead[BATON_NODE_ID_MAX + 1], first[32], why[256];
 	checkin_rec **grown, *c;
 	int64_t planned;
 	size_t i, n, skipped;
@@ -206,6 +227,15 @@ lifecycle_checkins_schedule(struct state *st, queue_msg *m, int64_t now_wall)
 	    policy_checkin_count(st->policy, m->transition_kind) == 0 ||
 	    m->n_checkins > 0)
 		return STORE_OK;
+	if (earlier_has_checkins(st, m)) {
+		/* an update to a case already followed up: one schedule */
+		snprintf(why, sizeof(why), "check-ins continue under the "
+		    "earlier version %.200s", m->replaces);
+		if (lifecycle_event(m, now_wall, "checkins_scheduled", "broker",
+		    m->recipient, "ok", why, NULL) == -1)
+			fatalx("out of memory");
+		return STORE_OK;
+	}
 	read_plan(st, m, &planned, lead);
 	n = lay_out(st->policy, m->transition_kind, now_wall, planned, s,
 	    &skipped);

@@ -29,8 +29,10 @@
 
 /*
  * Lays out accepted handover m's check-ins (none when its kind has no
- * pattern) inside the caller's store operation, with their due entries,
- * history event and audit record. now_wall: the acceptance time. STORE_OK
+ * pattern, or when m corrects a version the same team accepted and is
+ * already following up: then the history says they continue there)
+ * inside the caller's store operation, with their due entries, history
+ * event and audit record. now_wall: the acceptance time. STORE_OK
  * or the store's error.
  */
 int	lifecycle_checkins_schedule(struct state *st, queue_msg *m,

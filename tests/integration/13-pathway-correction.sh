@@ -9,6 +9,8 @@
 #  - after acceptance: the new version reaches cmht as an update; the old
 #    one stays accepted and names its successor;
 #  - after a redirect to gp: the correction goes to gp, who holds the case;
+#    once gp accepted it, a further correction is an update whose
+#    acceptance continues the check-ins already scheduled, not a second set;
 #  - refused: a correction by cmht (not the sender) of the provider's
 #    handover (NOT_PERMITTED), of a version already corrected
 #    (NOT_LATEST_VERSION), of a handover that does not exist
@@ -99,6 +101,27 @@ run baton_as gp recv --wait 10 --max 5
 assert_eq 1 "$(count_lines "$RUN_OUT")" "gp gets only the latest version"
 assert_json reference provider/c4-v2
 assert_json replaces provider/c4
+
+# An accepted discharge is followed up (the shipped policy's check-ins);
+# an update the same team accepts continues that schedule, not a second.
+run baton_as gp accept provider/c4-v2
+assert_rc 0 "gp accepts c4-v2"
+run baton_as gp status provider/c4-v2 --json
+n_checkins=$(json_get '.checkins | length')
+(( n_checkins > 0 )) || fail "an accepted discharge has no check-ins"
+run baton_as provider send --replaces c4-v2 --json "$T/discharge.json" --id c4-v3
+assert_rc 0 "correct c4 after acceptance"
+run baton_as gp recv --wait 10 --max 1
+assert_json reference provider/c4-v3
+run baton_as gp accept provider/c4-v3
+assert_rc 0 "gp accepts the update"
+run baton_as gp status provider/c4-v3 --json
+assert_json '.checkins | length' 0
+assert_json '.events | map(select(.event == "checkins_scheduled")) | .[0].reason' \
+  "check-ins continue under the earlier version provider/c4-v2"
+run baton_as gp status provider/c4-v2 --json
+assert_json '.checkins | length' "$n_checkins"
+assert_json state accepted
 
 # --- 5. refusals
 run baton_as cmht send --replaces provider/c2-v3 --json "$T/v2.json" --id steal
