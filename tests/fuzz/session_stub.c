@@ -68,6 +68,8 @@ session_send(struct session *s, const Frame *f)
 
 	if (s->state == SESSION_DEAD)
 		return -1;
+	/* as the real one: an older client is told what its version knows */
+	frame_for_version((Frame *)(uintptr_t)f, s->proto);
 	/* as the real one: a reply that does not encode closes the session */
 	if (frame_encode(f, s->b->cfg->max_frame, &buf, &len) != FRAME_OK) {
 		free(buf);

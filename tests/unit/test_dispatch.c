@@ -32,7 +32,8 @@
 static const char policy_text[] =
     "role gp\n"
     "  receive all\n"
-    "  send team any\n"
+    "  send team referral step_down step_up crisis_handover transfer\n"
+    "  send team discharge basis consent\n"
     "role team\n"
     "  receive subject transition\n"
     "role desk\n"
@@ -193,6 +194,19 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A Hello asking for protocol version v. */
+static void
+hello_version(struct session *s, uint32_t v)
+{
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__Hello h = BATON__V1__HELLO__INIT;
+
+	h.protocol_version = v;
+	f.body_case = FC(HELLO);
+	f.hello = &h;
+	dispatch_frame(s, &f);
+}
+
 static void
 hello(struct session *s)
 {
@@ -229,8 +243,19 @@ ack(struct session *s, const char *id)
 	dispatch_frame(s, &f);
 }
 
+static void	submit_kind(struct session *, const char *, const char *,
+		    int);
+
 static void
 submit(struct session *s, const char *id, const char *to)
+{
+	submit_kind(s, id, to,
+	    BATON__V1__TRANSITION_KIND__TRANSITION_KIND_REFERRAL);
+}
+
+/* A Submit of a handover of transition kind, no lawful basis stated. */
+static void
+submit_kind(struct session *s, const char *id, const char *to, int kind)
 {
 	Frame f = BATON__V1__FRAME__INIT;
 	Baton__V1__Submit sub = BATON__V1__SUBMIT__INIT;
@@ -243,7 +268,7 @@ submit(struct session *s, const char *id, const char *to)
 	subject.nhs_number = (char *)"9434765919";
 	subject.family_name = (char *)"Example";
 	risk.level = BATON__V1__RISK_LEVEL__RISK_LEVEL_LOW;
-	tr.kind = BATON__V1__TRANSITION_KIND__TRANSITION_KIND_REFERRAL;
+	tr.kind = kind;
 	h.subject = &subject;
 	h.risk_summary = &risk;
 	h.transition = &tr;
@@ -349,6 +374,36 @@ test_registry_reread(void **state)
 	pass();
 }
 
+/* A session of protocol 3 hears only what version 3 knows. */
+static void
+test_older_session(void **state)
+{
+	struct session *gp = &stub_sessions[0];
+	Frame f = BATON__V1__FRAME__INIT;
+	Baton__V1__CheckIn ci = BATON__V1__CHECK_IN__INIT;
+
+	(void)state;
+	hello(gp);
+	submit_kind(gp, "d1", "team-b",
+	    BATON__V1__TRANSITION_KIND__TRANSITION_KIND_DISCHARGE);
+	assert_int_equal(last(FC(RECEIPT))->code, CODE(NO_LAWFUL_BASIS));
+	stub_session_reset(gp, &fx.b, "gp-a", 5);
+	hello_version(gp, 3);
+	assert_int_equal(last(FC(WELCOME))->body, FC(WELCOME));
+	submit_kind(gp, "d2", "team-b",
+	    BATON__V1__TRANSITION_KIND__TRANSITION_KIND_DISCHARGE);
+	assert_int_equal(last(FC(RECEIPT))->code, CODE(ROUTE_NOT_ALLOWED));
+	/* a CheckIn is a version 4 frame */
+	ci.message_id = (char *)"gp-a/d2";
+	ci.outcome = BATON__V1__CHECK_IN_OUTCOME__CHECK_IN_OUTCOME_MADE;
+	f.body_case = FC(CHECK_IN);
+	f.check_in = &ci;
+	dispatch_frame(gp, &f);
+	assert_int_equal(last(FC(ERROR))->code, CODE(UNEXPECTED_FRAME));
+	assert_int_equal(gp->state, SESSION_CLOSING);
+	pass();
+}
+
 int
 main(void)
 {
@@ -358,6 +413,7 @@ main(void)
 		T(test_unknown_node_and_server_frames),
 		T(test_submit_deliver_ack),
 		T(test_registry_reread),
+		T(test_older_session),
 	};
 #undef T
 
