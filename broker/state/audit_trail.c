@@ -244,6 +244,15 @@ static const struct {
 	{ AUDIT_EXPIRED, "expired" },
 	{ AUDIT_QUARANTINED, "quarantined" },
 	{ AUDIT_PURGED, NULL },
+	/* pathway control: who held it and why, the versions, the
+	 * follow-up after acceptance and every missed contact */
+	{ AUDIT_HELD, "held" },
+	{ AUDIT_RELEASED, "queued" },
+	{ AUDIT_SUPERSEDED, NULL },
+	{ AUDIT_CHECKINS_SCHEDULED, NULL },
+	{ AUDIT_CHECKIN_RECORDED, NULL },
+	{ AUDIT_CONTACT_MISSED, NULL },
+	{ AUDIT_CONTACT_ESCALATED, NULL },
 };
 
 /* Counts a record that is not on the timeline; 1 if it was one to count. */
@@ -263,7 +272,8 @@ count(struct trail_handover *h, const char *event)
 	else if (strcmp(event, AUDIT_ACK_REFUSED) == 0 ||
 	    strcmp(event, AUDIT_DECISION_REFUSED) == 0 ||
 	    strcmp(event, AUDIT_STATUS_REFUSED) == 0 ||
-	    strcmp(event, AUDIT_SUBMIT_REFUSED) == 0)
+	    strcmp(event, AUDIT_SUBMIT_REFUSED) == 0 ||
+	    strcmp(event, AUDIT_CHECKIN_REFUSED) == 0)
 		c = &h->refusals;
 	if (c != NULL)
 		(*c)++;
@@ -584,6 +594,14 @@ event_text(struct col *c, const struct trail_event *e)
 	else if (strcmp(e->event, AUDIT_QUARANTINED) == 0)
 		(void)snprintf(text, sizeof(text), "%s (%s), at %s", e->reason,
 		    e->outcome, e->other);
+	else if (strcmp(e->event, AUDIT_SUPERSEDED) == 0 ||
+	    strcmp(e->event, AUDIT_CHECKIN_RECORDED) == 0)
+		(void)snprintf(text, sizeof(text), "by %s: %s", e->actor,
+		    e->reason);
+	else if (strcmp(e->event, AUDIT_CONTACT_MISSED) == 0 ||
+	    strcmp(e->event, AUDIT_CONTACT_ESCALATED) == 0)
+		(void)snprintf(text, sizeof(text), "%s (told %s)", e->reason,
+		    e->other);
 	else	/* escalated, expired: the broker's, about the recipient */
 		(void)snprintf(text, sizeof(text), "%s (recipient %s)%s",
 		    e->reason, e->other, end);
