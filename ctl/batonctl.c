@@ -135,6 +135,22 @@ static const struct command commands[] = {
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 
+int
+ctl_printable_utf8(const char *s)
+{
+	const unsigned char *p;
+	json_t *j;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	/* jansson refuses a string that is not UTF-8: let it check. */
+	if ((j = json_string(s)) == NULL)
+		return 0;
+	json_decref(j);
+	return 1;
+}
+
 void
 ctl_sanitise(char *s)
 {

@@ -103,6 +103,9 @@ void	ctl_command_name(const struct command *c, char *buf, size_t len);
 /* A parser's result as the command's exit status (PARSE_HELP is success). */
 int	ctl_parse_exit(int r);
 
+/* 1 when s is valid UTF-8 with no control characters (names, reasons). */
+int	ctl_printable_utf8(const char *s);
+
 /*
  * Text read back from a file or the store reaches a terminal: replaces
  * control bytes in s with '?'.

@@ -54,22 +54,6 @@
 
 /* ---- checks shared by the commands ---- */
 
-/* 1 when s is valid UTF-8 with no control characters. */
-static int
-printable_utf8(const char *s)
-{
-	const unsigned char *p;
-	json_t *j;
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-	/* jansson refuses a string that is not UTF-8: let it check. */
-	if ((j = json_string(s)) == NULL)
-		return 0;
-	json_decref(j);
-	return 1;
-}
 
 /* An organisation name as the registry holds it: PARSE_RUN or EXIT_USAGE. */
 static int
@@ -78,7 +62,7 @@ check_org(const struct command *c, const char *opt, const char *org)
 	if (org[0] == '\0' || strlen(org) > REGISTRY_ORG_MAX)
 		return ctl_usage_error(c, "--%s: an organisation name is 1 to "
 		    "%d bytes", opt, REGISTRY_ORG_MAX);
-	if (!printable_utf8(org))
+	if (!ctl_printable_utf8(org))
 		return ctl_usage_error(c, "--%s: an organisation name must be "
 		    "UTF-8 text without control characters", opt);
 	return PARSE_RUN;
@@ -228,34 +212,6 @@ open_change(const char *dir, struct audit **au, struct store **s)
 		return ctl_failx("no Baton store in %s: is it the broker's data "
 		    "directory? (batonctl node add starts one)", dir);
 	return ctl_node_open_change(dir, au, s);
-}
-
-/*
- * Ends the open write transaction of a change to an agreement, as
- * ctl_node_commit does a node's: when r, the outcome of the agreement's
- * write, is STORE_OK, appends ev at now and commits both; otherwise, or
- * when the record fails, aborts, so a change never commits without its
- * record. Returns STORE_OK or the error, and *why the reason to print
- * for one.
- */
-static int
-agreement_commit(struct audit *au, struct store *s, int r,
-    const struct audit_event *ev, int64_t now, const char **why)
-{
-	const char *what = "";
-
-	if (r == STORE_OK && (r = audit_append(au, s, ev, now)) != STORE_OK)
-		what = audit_strerror(au);
-	if (r == STORE_OK)
-		r = store_commit(s);
-	else
-		store_abort(s);
-	if (r == STORE_OK)
-		*why = "";
-	else
-		*why = r == STORE_FULL ? "the store is full" : what != NULL &&
-		    what[0] != '\0' ? what : store_strerror(s);
-	return r;
 }
 
 /* The audit record of a change to agreement id: event, reason. */
@@ -484,7 +440,7 @@ add_commit(struct audit *au, struct store *s, struct agreement *ag,
 	add_reason(ag, reason, sizeof(reason));
 	agreement_event(&ev, AUDIT_AGREEMENT_ADDED, reason, detail,
 	    sizeof(detail), ag->id);
-	return agreement_commit(au, s, r, &ev, ag->created_at_ms, why);
+	return ctl_change_commit(au, s, r, &ev, ag->created_at_ms, why);
 }
 
 static int
@@ -930,7 +886,7 @@ parse_agreement_end(const struct command *c, int argc, char **argv,
 	if (a->reason[0] == '\0' || strlen(a->reason) > AGREEMENT_REASON_MAX)
 		return ctl_usage_error(c, "--reason is 1 to %d bytes",
 		    AGREEMENT_REASON_MAX);
-	if (!printable_utf8(a->reason))
+	if (!ctl_printable_utf8(a->reason))
 		return ctl_usage_error(c, "--reason must be UTF-8 text without "
 		    "control characters");
 	return PARSE_RUN;
@@ -1003,7 +959,7 @@ end_commit(struct audit *au, struct store *s, struct agreement *ag,
 	    ag->org_a, ag->org_b, ag->reference, ag->end_reason, ag->ended_by);
 	agreement_event(&ev, AUDIT_AGREEMENT_ENDED, reason, detail,
 	    sizeof(detail), ag->id);
-	return agreement_commit(au, s, r, &ev, now, why);
+	return ctl_change_commit(au, s, r, &ev, now, why);
 }
 
 static int

@@ -64,22 +64,6 @@ struct node_add_args {
 	"with no policy known at all"
 
 
-/* 1 when s is valid UTF-8 with no control characters. */
-static int
-printable_utf8(const char *s)
-{
-	const unsigned char *p;
-	json_t *j;
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-	/* jansson refuses a string that is not UTF-8: let it check. */
-	if ((j = json_string(s)) == NULL)
-		return 0;
-	json_decref(j);
-	return 1;
-}
 
 /* The node id and (unless NULL) the role: PARSE_RUN or EXIT_USAGE. */
 static int
@@ -126,7 +110,7 @@ parse_node_add(const struct command *c, int argc, char **argv,
 	if (strlen(a->org) > REGISTRY_ORG_MAX)
 		return ctl_usage_error(c, "organisation name is longer than %d "
 		    "bytes", REGISTRY_ORG_MAX);
-	if (!printable_utf8(a->org))
+	if (!ctl_printable_utf8(a->org))
 		return ctl_usage_error(c, "organisation name must be UTF-8 "
 		    "text without control characters");
 	return PARSE_RUN;
@@ -145,36 +129,30 @@ ctl_node_open_change(const char *dir, struct audit **au, struct store **s)
 	return EXIT_SUCCESS;
 }
 
-/*
- * Records a change to node with the operator's uid in the open write
- * transaction. STORE_OK or the store's error (audit_strerror says more).
- */
-static int
-node_audit(struct audit *au, struct store *s, const char *node,
-    const char *change)
+/* The audit record of a change to node, with the operator's uid. */
+static void
+node_event(struct audit_event *ev, const char *node, const char *change,
+    char *reason, size_t len)
 {
-	struct audit_event ev;
-	char reason[256], who[96];
+	char who[96];
 
 	ctl_caller(who, sizeof(who));
-	snprintf(reason, sizeof(reason), "%s uid=%s", change, who);
-	memset(&ev, 0, sizeof(ev));
-	ev.event = AUDIT_NODE_CHANGED;
-	ev.actor = "batonctl";
-	ev.other = node;
-	ev.outcome = "ok";
-	ev.reason = reason;
-	return audit_append(au, s, &ev, clockms_wall());
+	snprintf(reason, len, "%s uid=%s", change, who);
+	memset(ev, 0, sizeof(*ev));
+	ev->event = AUDIT_NODE_CHANGED;
+	ev->actor = "batonctl";
+	ev->other = node;
+	ev->outcome = "ok";
+	ev->reason = reason;
 }
 
 int
-ctl_node_commit(struct audit *au, struct store *s, int r, const char *node,
-    const char *change, const char **why)
+ctl_change_commit(struct audit *au, struct store *s, int r,
+    const struct audit_event *ev, int64_t now, const char **why)
 {
 	const char *what = "";
 
-	if (r == STORE_OK && (r = node_audit(au, s, node, change)) !=
-	    STORE_OK)
+	if (r == STORE_OK && (r = audit_append(au, s, ev, now)) != STORE_OK)
 		what = audit_strerror(au);
 	if (r == STORE_OK)
 		r = store_commit(s);
@@ -186,6 +164,17 @@ ctl_node_commit(struct audit *au, struct store *s, int r, const char *node,
 		*why = r == STORE_FULL ? "the store is full" : what != NULL &&
 		    what[0] != '\0' ? what : store_strerror(s);
 	return r;
+}
+
+int
+ctl_node_commit(struct audit *au, struct store *s, int r, const char *node,
+    const char *change, const char **why)
+{
+	struct audit_event ev;
+	char reason[256];
+
+	node_event(&ev, node, change, reason, sizeof(reason));
+	return ctl_change_commit(au, s, r, &ev, clockms_wall(), why);
 }
 
 int

@@ -47,6 +47,15 @@ int	ctl_node_commit(struct audit *au, struct store *s, int r,
 	    const char *node, const char *change, const char **why);
 
 /*
+ * What ctl_node_commit does with any change's audit record: when r is
+ * STORE_OK, appends ev at now and commits both; otherwise, or when the
+ * record fails, aborts. Returns STORE_OK or the error, and *why as there.
+ */
+struct audit_event;
+int	ctl_change_commit(struct audit *au, struct store *s, int r,
+	    const struct audit_event *ev, int64_t now, const char **why);
+
+/*
  * Whether role may be given to node (ctl_role.c). The policy is
  * policy_file when given, else the copy of the policy in force that the
  * broker keeps in data. An undeclared role is refused, naming the

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "audit.h"
 #include "checkin.h"
@@ -64,18 +63,11 @@ duration(int64_t ms, char *buf, size_t len)
 static int64_t
 date_ms(const char *s)
 {
-	struct tm tm;
-	char *end;
-	time_t t;
+	int64_t ms;
 
-	if (s == NULL || strlen(s) != 10)
+	if (s == NULL || strlen(s) != 10 || audit_time_parse(s, 0, &ms) != 0)
 		return -1;
-	memset(&tm, 0, sizeof(tm));
-	if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL || *end != '\0')
-		return -1;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	return (int64_t)t * 1000;
+	return ms;
 }
 
 const char *

@@ -186,7 +186,9 @@ crossing_check(struct state *st, const struct registry_node *me, queue_msg *m,
 	}
 	if (c.found && c.ag.sections != 0)
 		*allowed &= c.ag.sections;
-	if (pbstr_set(&m->agreement_id, c.found ? c.ag.id : "") == -1)
+	/* named in the delivery's record; a new string only when it moved */
+	if (strcmp(m->agreement_id, c.found ? c.ag.id : "") != 0 &&
+	    pbstr_set(&m->agreement_id, c.found ? c.ag.id : "") == -1)
 		fatalx("out of memory");
 	return 0;
 }

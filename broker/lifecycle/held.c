@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "audit.h"
 #include "due.h"
@@ -342,11 +341,13 @@ review_held(struct state *st, const char *ref)
 		state_read_failed(st, "read message");
 	if (rc != STORE_OK || m->state != MS(HELD)) {
 		/* expired, or its record is gone: the entry is stale */
-		if (store_op_begin(st->store) == STORE_OK) {
+		if ((rc = store_op_begin(st->store)) == STORE_OK) {
 			rc = store_del(st->store, STORE_HELD, ref, strlen(ref));
-			(void)store_op_end(st->store, rc == STORE_NOTFOUND ?
+			rc = store_op_end(st->store, rc == STORE_NOTFOUND ?
 			    STORE_OK : rc);
 		}
+		if (rc != STORE_OK)	/* full: the next review tries again */
+			state_store_failed(st, "remove held entry", rc);
 		queue_msg_free(m);
 		return;
 	}

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "audit.h"
 #include "lifecycle.h"
@@ -128,12 +127,11 @@ lifecycle_reason_name(int reason)
 void
 lifecycle_iso_time(int64_t ms, char *buf, size_t len)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
+	char t[AUDIT_TIME_LEN + 1];
 
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
+	/* the audit log's format, to the second */
+	audit_time_format(ms, t);
+	snprintf(buf, len, "%.19sZ", t);
 }
 
 void

@@ -99,8 +99,8 @@ int	lifecycle_knows(const struct state *st, const queue_msg *m,
 	    const char *node);
 
 /*
- * A wall-clock time for a history, notice or log text:
- * "2026-12-08T09:30:00Z" ("?" if it cannot be shown).
+ * A wall-clock time for a history, notice or log text, as the audit log
+ * writes it but to the second: "2026-12-08T09:30:00Z".
  */
 void	lifecycle_iso_time(int64_t ms, char *buf, size_t len);
 
